@@ -1,0 +1,45 @@
+namespace FslTorch.Schedules;
+
+/// <summary>
+/// A schedule sampled over N steps: the learning rate η_k of every step k = 0..N−1 and the intrinsic time
+/// T(k) = Σ_{i≤k} η_i (inclusive cumulative sum; Li et al., NeurIPS 2025, see docs/fsl-spec.md §1).
+/// </summary>
+public sealed class SampledSchedule
+{
+    /// <summary>Wraps per-step learning rates (copied) and computes their intrinsic time.</summary>
+    public SampledSchedule(IReadOnlyList<double> learningRates)
+    {
+        ArgumentNullException.ThrowIfNull(learningRates);
+        _learningRates = learningRates.ToArray();
+        for (int k = 0; k < _learningRates.Length; k++)
+        {
+            Guard.NonNegative(_learningRates[k], $"{nameof(learningRates)}[{k}]");
+        }
+        _intrinsicTime = CumulativeSum(_learningRates);
+    }
+
+    private readonly double[] _learningRates;
+    private readonly double[] _intrinsicTime;
+
+    /// <summary>η_k for k = 0..N−1.</summary>
+    public ReadOnlySpan<double> LearningRates => _learningRates;
+
+    /// <summary>T(k) = Σ_{i≤k} η_i for k = 0..N−1.</summary>
+    public ReadOnlySpan<double> IntrinsicTime => _intrinsicTime;
+
+    /// <summary>N, the number of steps.</summary>
+    public int Count => _learningRates.Length;
+
+    /// <summary>Inclusive cumulative sum, accumulated left to right.</summary>
+    public static double[] CumulativeSum(ReadOnlySpan<double> values)
+    {
+        var sums = new double[values.Length];
+        double total = 0;
+        for (int k = 0; k < sums.Length; k++)
+        {
+            total += values[k];
+            sums[k] = total;
+        }
+        return sums;
+    }
+}

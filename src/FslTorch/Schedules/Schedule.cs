@@ -1,0 +1,66 @@
+namespace FslTorch.Schedules;
+
+/// <summary>
+/// Factories for the common schedules. Each returns a validated, immutable
+/// <see cref="LearningRateSchedule"/>; bigger schedules are joins of these.
+/// </summary>
+public static class Schedule
+{
+    /// <summary>η(k) = η. See <see cref="ConstantSchedule"/>.</summary>
+    public static LearningRateSchedule Constant(double learningRate) => new ConstantSchedule(learningRate);
+
+    /// <summary>Linear from η_0 to η_1 over S steps, then η_1. See <see cref="DecaySchedule"/>.</summary>
+    public static LearningRateSchedule Linear(double initialLearningRate, double finalLearningRate, long transitionSteps) =>
+        new DecaySchedule(initialLearningRate, finalLearningRate, Guard.Positive(transitionSteps, nameof(transitionSteps)), DecayShape.Linear);
+
+    /// <summary>Cosine annealing from η_0 to the floor η_1 over S steps, then η_1.</summary>
+    public static LearningRateSchedule Cosine(double initialLearningRate, double floorLearningRate, long decaySteps) =>
+        new DecaySchedule(initialLearningRate, floorLearningRate, decaySteps, DecayShape.Cosine);
+
+    /// <summary>η_0·r^(k/S), bounded below. See <see cref="ExponentialSchedule"/>.</summary>
+    public static LearningRateSchedule Exponential(double initialLearningRate, double decayRate, long transitionSteps = 1,
+        bool staircase = false, double floorLearningRate = 0) =>
+        new ExponentialSchedule(initialLearningRate, decayRate, transitionSteps, staircase, floorLearningRate);
+
+    /// <summary>Multiply by γ every S steps (PyTorch's StepLR): η_0·γ^⌊k/S⌋.</summary>
+    public static LearningRateSchedule Step(double initialLearningRate, long stepSize, double gamma) =>
+        new ExponentialSchedule(initialLearningRate, gamma, stepSize, staircase: true);
+
+    /// <summary>Drops by the given factors at the milestones. See <see cref="MultiStepSchedule"/>.</summary>
+    public static LearningRateSchedule MultiStep(double initialLearningRate, IReadOnlyList<long> milestones, IReadOnlyList<double> factors) =>
+        new MultiStepSchedule(initialLearningRate, milestones, factors);
+
+    /// <summary>The "8-1-1" schedule: ÷√10 at 80% and again at 90% of N.</summary>
+    public static LearningRateSchedule EightOneOne(double peakLearningRate, long totalSteps) =>
+        MultiStepSchedule.EightOneOne(peakLearningRate, totalSteps);
+
+    /// <summary>A warmup of W steps in front of <paramref name="main"/>. See <see cref="WarmupSchedule"/>.</summary>
+    public static LearningRateSchedule WithWarmup(LearningRateSchedule main, long warmupSteps, double initialLearningRate = 0,
+        WarmupShape shape = WarmupShape.Linear) =>
+        new WarmupSchedule(main, warmupSteps, initialLearningRate, shape);
+
+    /// <summary>
+    /// The usual LLM cosine: a linear warmup of W steps from 0, then cosine from η_peak to the target over the
+    /// remaining N − W steps.
+    /// </summary>
+    public static LearningRateSchedule WarmupCosine(double peakLearningRate, long warmupSteps, long totalSteps, DecayTarget target)
+    {
+        Guard.Positive(peakLearningRate, nameof(peakLearningRate));
+        Guard.InRange(warmupSteps, 0, totalSteps - 1, nameof(warmupSteps));
+        var cosine = new DecaySchedule(peakLearningRate, target.Resolve(peakLearningRate, nameof(target)), totalSteps - warmupSteps, DecayShape.Cosine);
+        return warmupSteps == 0 ? cosine : new WarmupSchedule(cosine, warmupSteps);
+    }
+
+    /// <summary>Warmup–stable–decay. See <see cref="WsdSchedule"/>.</summary>
+    public static WsdSchedule Wsd(double peakLearningRate, long warmupSteps, long decayStartStep, long totalSteps,
+        DecayShape? decayShape = null, DecayTarget? decayTarget = null) =>
+        new(peakLearningRate, warmupSteps, decayStartStep, totalSteps, decayShape, decayTarget);
+
+    /// <summary>η_peak·(1 − k/N)^q, zero from step N. See <see cref="PowerDecaySchedule"/>.</summary>
+    public static LearningRateSchedule PowerDecayToZero(double peakLearningRate, long totalSteps, double exponent) =>
+        new PowerDecaySchedule(peakLearningRate, totalSteps, exponent);
+
+    /// <summary>Pieces joined at boundaries. See <see cref="JoinedSchedule"/>.</summary>
+    public static LearningRateSchedule Join(IReadOnlyList<LearningRateSchedule> pieces, IReadOnlyList<long> boundaries) =>
+        new JoinedSchedule(pieces, boundaries);
+}
