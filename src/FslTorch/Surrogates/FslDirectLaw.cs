@@ -1,0 +1,130 @@
+using FslTorch.Schedules;
+
+namespace FslTorch.Surrogates;
+
+/// <summary>
+/// The Functional Scaling Law in its direct discrete form (Li, Chen, Huang, Wang, Wu, NeurIPS 2025, Thm 4.2,
+/// Eq. 8, discretised; docs/fsl-spec.md §2, derived): with t_k = T(k−1) (the intrinsic time before step k)
+/// <code>
+/// L_k = L0 + A·(1 + t_k/τ)^(−s) + C·Σ_{j&lt;k} (1 + (t_k − t_{j+1})/τ)^(−(2−1/β))·[(1 + t_j/τ)^(−s) + ρ]·η_j²
+/// </code>
+/// The first term is the signal still to learn; the sum is the noise each step injects (∝ η_j², scaled by
+/// the excess risk then plus the label noise ρ) and then forgets along the kernel of exponent 2 − 1/β.
+/// Every step is a source, so the fast evaluation is O(N·Q).
+/// </summary>
+public sealed class FslDirectLaw : LossCurveLaw
+{
+    private static readonly LawParameter[] Names =
+    [
+        new("L0", "irreducible loss (includes the model-size term M^(−sβ))"),
+        new("A", "amplitude of the signal term"),
+        new("C", "scale of the injected noise"),
+        new("tau", "time scale τ of intrinsic time"),
+        new("s", "source exponent"),
+        new("beta", "capacity exponent β > 1/2; the forgetting kernel has exponent 2 − 1/β"),
+        new("rho", "label noise relative to the signal, ρ"),
+    ];
+
+    /// <param name="tolerance">Absolute tolerance of the sum-of-exponentials kernel.</param>
+    public FslDirectLaw(double tolerance = PowerKernelQuadrature.DefaultTolerance) =>
+        Tolerance = Schedules.Guard.InRange(tolerance, 1e-15, 1e-3, nameof(tolerance));
+
+    /// <summary>Absolute tolerance of the kernel quadrature.</summary>
+    public double Tolerance { get; }
+
+    /// <inheritdoc />
+    public override string Name => "fsl-direct";
+
+    /// <inheritdoc />
+    public override string Formula =>
+        "L_k = L0 + A·(1 + t_k/τ)^(−s) + C·Σ_{j<k} (1 + (t_k − t_{j+1})/τ)^(−(2−1/β))·[(1 + t_j/τ)^(−s) + ρ]·η_j²";
+
+    /// <inheritdoc />
+    public override IReadOnlyList<LawParameter> Parameters => Names;
+
+    /// <inheritdoc />
+    protected override void EvaluateCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps,
+        Span<double> losses, Span<double> jacobian)
+    {
+        double l0 = p[0], a = p[1], c = p[2], tau = p[3], s = p[4], beta = p[5], rho = p[6];
+        double g = 2 - 1 / beta;
+        if (g <= 0) throw new ArgumentOutOfRangeException(nameof(p), "beta must be > 1/2.");
+        bool gradient = !jacobian.IsEmpty;
+        var eta = schedule.LearningRates;
+        var time = schedule.IntrinsicTime;
+        var kernel = PowerKernelQuadrature.Create(g, Tolerance);
+        ReadOnlySpan<double> weights = kernel.Weights;
+
+        // Channels over sources q_j: e_j·η_j² (0), η_j² (1), with their derivatives in the decay rate 1/τ;
+        // ∂e_j/∂s·η_j² (2) and ∂e_j/∂τ·η_j² (3).
+        const int E = 0, One = 1, S = 2, T = 3;
+        var bank = new ModeBank(kernel.Nodes, gradient ? 4 : 2, gradient ? 2 : 0);
+        double inverseTau = 1 / tau;
+        int at = 0; // the modes hold the sources j < at
+
+        for (int e = 0; e < steps.Length; e++)
+        {
+            int target = steps[e];
+            for (int j = at; j < target; j++)
+            {
+                // Source j (the noise of step j, at t_j = T(j−1)); then the modes move on by η_j to t_{j+1}.
+                double eta2 = eta[j] * eta[j];
+                if (eta2 != 0)
+                {
+                    double tj = j == 0 ? 0 : time[j - 1];
+                    double baseTime = 1 + tj * inverseTau;
+                    double ej = Math.Pow(baseTime, -s);
+                    bank.Deposit(E, ej * eta2);
+                    bank.Deposit(One, eta2);
+                    if (gradient)
+                    {
+                        bank.Deposit(S, -Math.Log(baseTime) * ej * eta2);
+                        bank.Deposit(T, s * tj * inverseTau * inverseTau / baseTime * ej * eta2);
+                    }
+                }
+                bank.Advance(eta[j], inverseTau);
+            }
+            at = target;
+
+            double tk = target == 0 ? 0 : time[target - 1];
+            double signalBase = 1 + tk * inverseTau;
+            double signal = Math.Pow(signalBase, -s);
+            double ke = bank.Read(E, weights), k1 = bank.Read(One, weights);
+            losses[e] = l0 + a * signal + c * (ke + rho * k1);
+            if (!gradient) continue;
+            var row = jacobian.Slice(e * 7, 7);
+            row[0] = 1;
+            row[1] = signal;
+            row[2] = ke + rho * k1;
+            // τ enters the signal, the sources' e_j, and the decay rate 1/τ (∂/∂τ = −1/τ²·∂/∂(1/τ)).
+            double decayDerivative = bank.ReadRateDerivative(E, weights) + rho * bank.ReadRateDerivative(One, weights);
+            row[3] = a * s * tk * inverseTau * inverseTau / signalBase * signal
+                     + c * (bank.Read(T, weights) - inverseTau * inverseTau * decayDerivative);
+            row[4] = -a * Math.Log(signalBase) * signal + c * bank.Read(S, weights);
+            row[5] = c * (bank.Read(E, kernel.WeightDerivatives) + rho * bank.Read(One, kernel.WeightDerivatives)) / (beta * beta);
+            row[6] = c * k1;
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void PredictExactCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses)
+    {
+        double l0 = p[0], a = p[1], c = p[2], tau = p[3], s = p[4], beta = p[5], rho = p[6];
+        double g = 2 - 1 / beta;
+        var eta = schedule.LearningRates;
+        var time = schedule.IntrinsicTime;
+        for (int e = 0; e < steps.Length; e++)
+        {
+            int k = steps[e];
+            double tk = k == 0 ? 0 : time[k - 1];
+            double noise = 0;
+            for (int j = 0; j < k; j++)
+            {
+                double tj = j == 0 ? 0 : time[j - 1];
+                double tNext = time[j];
+                noise += Math.Pow(1 + (tk - tNext) / tau, -g) * (Math.Pow(1 + tj / tau, -s) + rho) * eta[j] * eta[j];
+            }
+            losses[e] = l0 + a * Math.Pow(1 + tk / tau, -s) + c * noise;
+        }
+    }
+}

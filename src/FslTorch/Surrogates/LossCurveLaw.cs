@@ -1,0 +1,97 @@
+using FslTorch.Schedules;
+
+namespace FslTorch.Surrogates;
+
+/// <summary>
+/// A law that predicts the loss at any step of a run from the run's per-step learning rates η_k
+/// (warmup included) and a parameter vector θ. Every law offers a fast evaluation, O(N·Q) or better for an
+/// N-step trajectory, with the Jacobian ∂L/∂θ, and an exact reference evaluation used in tests.
+/// Implementations are immutable and safe to share between threads.
+/// </summary>
+public abstract class LossCurveLaw
+{
+    /// <summary>A short name (fsl, fsl-direct, mpl, momentum).</summary>
+    public abstract string Name { get; }
+
+    /// <summary>The formula, as in docs/fsl-spec.md.</summary>
+    public abstract string Formula { get; }
+
+    /// <summary>The parameters in the order of θ.</summary>
+    public abstract IReadOnlyList<LawParameter> Parameters { get; }
+
+    /// <summary>
+    /// The loss at each of <paramref name="steps"/> (ascending, each &lt; the schedule's length) and, when
+    /// <paramref name="jacobian"/> is not empty, ∂L/∂θ in row-major order (steps × parameters).
+    /// </summary>
+    public void Evaluate(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps,
+        Span<double> losses, Span<double> jacobian)
+    {
+        Validate(parameters, schedule, steps);
+        if (losses.Length != steps.Length) throw new ArgumentException($"losses must have one entry per step ({steps.Length}).", nameof(losses));
+        if (!jacobian.IsEmpty && jacobian.Length != steps.Length * Parameters.Count)
+        {
+            throw new ArgumentException($"jacobian must be empty or have {steps.Length}×{Parameters.Count} entries.", nameof(jacobian));
+        }
+        jacobian.Clear();
+        EvaluateCore(parameters, schedule, steps, losses, jacobian);
+    }
+
+    /// <summary>The fast prediction at <paramref name="steps"/>.</summary>
+    public double[] Predict(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps)
+    {
+        var losses = new double[steps.Length];
+        Evaluate(parameters, schedule, steps, losses, Span<double>.Empty);
+        return losses;
+    }
+
+    /// <summary>The prediction by the exact O(N²) sums, for tests and reference.</summary>
+    public double[] PredictExact(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps)
+    {
+        Validate(parameters, schedule, steps);
+        var losses = new double[steps.Length];
+        PredictExactCore(parameters, schedule, steps, losses);
+        return losses;
+    }
+
+    /// <summary>The fast evaluation; <paramref name="jacobian"/> is zeroed or empty.</summary>
+    protected abstract void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps,
+        Span<double> losses, Span<double> jacobian);
+
+    /// <summary>The exact evaluation.</summary>
+    protected abstract void PredictExactCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps,
+        Span<double> losses);
+
+    /// <summary>The index of the parameter named <paramref name="name"/>.</summary>
+    public int IndexOf(string name)
+    {
+        for (int i = 0; i < Parameters.Count; i++)
+        {
+            if (Parameters[i].Name == name) return i;
+        }
+        throw new ArgumentException($"{Name} has no parameter '{name}'.", nameof(name));
+    }
+
+    private void Validate(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        if (parameters.Length != Parameters.Count)
+        {
+            throw new ArgumentException($"{Name} takes {Parameters.Count} parameters ({string.Join(", ", Parameters.Select(p => p.Name))}); got {parameters.Length}.", nameof(parameters));
+        }
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            if (!double.IsFinite(parameters[i]) || (Parameters[i].Scale == ParameterScale.Log && parameters[i] <= 0))
+            {
+                throw new ArgumentOutOfRangeException(nameof(parameters), parameters[i],
+                    $"{Name} parameter {Parameters[i].Name} must be {(Parameters[i].Scale == ParameterScale.Log ? "finite and > 0" : "finite")}.");
+            }
+        }
+        for (int i = 0; i < steps.Length; i++)
+        {
+            if (steps[i] < 0 || steps[i] >= schedule.Count || (i > 0 && steps[i] <= steps[i - 1]))
+            {
+                throw new ArgumentException($"steps must be strictly increasing and within [0, {schedule.Count - 1}]; steps[{i}] = {steps[i]}.", nameof(steps));
+            }
+        }
+    }
+}
