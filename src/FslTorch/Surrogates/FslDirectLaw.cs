@@ -67,7 +67,9 @@ public sealed class FslDirectLaw : LossCurveLaw
             int target = steps[e];
             for (int j = at; j < target; j++)
             {
-                // Source j (the noise of step j, at t_j = T(j−1)); then the modes move on by η_j to t_{j+1}.
+                // The modes move on by η_j to t_{j+1}; then source j (the noise of step j, at t_j = T(j−1)) joins
+                // with zero elapsed time.
+                bank.Advance(eta[j], inverseTau);
                 double eta2 = eta[j] * eta[j];
                 if (eta2 != 0)
                 {
@@ -82,7 +84,6 @@ public sealed class FslDirectLaw : LossCurveLaw
                         bank.Deposit(T, s * tj * inverseTau * inverseTau / baseTime * ej * eta2);
                     }
                 }
-                bank.Advance(eta[j], inverseTau);
             }
             at = target;
 

@@ -4,22 +4,13 @@ namespace FslTorch.Tests.Docs;
 
 public sealed class ReadmeTests
 {
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "FslTorch.sln"))) return dir.FullName;
-        }
-        throw new InvalidOperationException("FslTorch.sln not found above the test output folder.");
-    }
-
     private static List<string> Normalise(IEnumerable<string> lines) =>
         lines.Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith("using ", StringComparison.Ordinal) && l != "}").ToList();
 
     [Fact]
     public void TheUsageExampleIsTheCodeThatCompilesHere()
     {
-        string root = RepositoryRoot();
+        string root = TestSupport.SharedData.RepositoryRoot;
         var readme = File.ReadAllLines(Path.Combine(root, "README.md"));
         int open = Array.FindIndex(readme, l => l.Trim() == "```csharp");
         Assert.True(open >= 0, "README.md has no ```csharp block");

@@ -1,0 +1,104 @@
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using Xunit;
+
+namespace FslTorch.Tests.Surrogates;
+
+public sealed class LawTests
+{
+    // Parameters in peak-normalised units (η ≈ 1), the scale the fitter uses.
+    public static TheoryData<string> Laws => new() { "fsl", "fsl-tied", "fsl-direct", "mpl", "momentum" };
+
+    internal static (LossCurveLaw Law, double[] Parameters) Create(string name) => name switch
+    {
+        "fsl" => (new FslLaw(), [3.0, 0.8, 0.45, 0.15, 2.0, 0.01, 0.7]),
+        "fsl-tied" => (new FslLaw(tieGammaToBeta: true), [3.0, 0.8, 0.45, 0.15, 2.0, 0.01, 2.5]),
+        "fsl-direct" => (new FslDirectLaw(), [3.0, 1.5, 0.02, 50, 0.5, 1.6, 0.8]),
+        "mpl" => (new MultiPowerLaw(), [3.0, 0.6, 0.5, 0.35, 0.002, 0.6, 0.6]),
+        "momentum" => (new MomentumLaw(), [3.0, 0.6, 0.5, 0.0001]),
+        _ => throw new ArgumentOutOfRangeException(nameof(name)),
+    };
+
+    [Theory]
+    [MemberData(nameof(Laws))]
+    public void FastAndExactEvaluationAgreeOnRandomSchedules(string name)
+    {
+        var (law, parameters) = Create(name);
+        const int steps = 10_000;
+        var at = RandomSchedules.EvaluationSteps(steps, 97);
+        foreach (var (scheduleName, schedule) in RandomSchedules.All(steps, seed: 5))
+        {
+            var fast = law.Predict(parameters, schedule, at);
+            var exact = law.PredictExact(parameters, schedule, at);
+            for (int i = 0; i < at.Length; i++)
+            {
+                Assert.True(double.IsFinite(exact[i]), $"{scheduleName} step {at[i]}: exact {exact[i]}");
+                double relative = Math.Abs(fast[i] - exact[i]) / Math.Abs(exact[i]);
+                Assert.True(relative <= 1e-6, $"{name} on {scheduleName}, step {at[i]}: fast {fast[i]:R}, exact {exact[i]:R}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Laws))]
+    public void TheJacobianMatchesFiniteDifferences(string name)
+    {
+        var (law, parameters) = Create(name);
+        const int steps = 4000;
+        var at = RandomSchedules.EvaluationSteps(steps, 211);
+        foreach (var (scheduleName, schedule) in RandomSchedules.All(steps, seed: 11))
+        {
+            int p = parameters.Length;
+            var losses = new double[at.Length];
+            var jacobian = new double[at.Length * p];
+            law.Evaluate(parameters, schedule, at, losses, jacobian);
+            Assert.Equal(law.Predict(parameters, schedule, at), losses);
+            for (int j = 0; j < p; j++)
+            {
+                double h = 1e-5 * Math.Max(Math.Abs(parameters[j]), 1e-3);
+                var up = (double[])parameters.Clone();
+                var down = (double[])parameters.Clone();
+                up[j] += h;
+                down[j] -= h;
+                var plus = law.Predict(up, schedule, at);
+                var minus = law.Predict(down, schedule, at);
+                for (int i = 0; i < at.Length; i++)
+                {
+                    double numeric = (plus[i] - minus[i]) / (2 * h);
+                    double analytic = jacobian[i * p + j];
+                    double scale = Math.Max(Math.Abs(numeric), 1e-6);
+                    Assert.True(Math.Abs(analytic - numeric) <= 1e-4 * scale + 1e-9,
+                        $"{name} on {scheduleName}, ∂L/∂{law.Parameters[j].Name} at step {at[i]}: analytic {analytic:R}, numeric {numeric:R}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void BadInputIsRejectedWithTheParameterNamed()
+    {
+        var (law, parameters) = Create("fsl");
+        var schedule = Schedule.Constant(1).SampleWithIntrinsicTime(100);
+        Assert.Throws<ArgumentException>(() => law.Predict(parameters[..3], schedule, [10]));
+        var negative = (double[])parameters.Clone();
+        negative[law.IndexOf("c4")] = -1;
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => law.Predict(negative, schedule, [10]));
+        Assert.Contains("c4", error.Message);
+        Assert.Throws<ArgumentException>(() => law.Predict(parameters, schedule, [10, 10]));
+        Assert.Throws<ArgumentException>(() => law.Predict(parameters, schedule, [100]));
+        Assert.Throws<ArgumentException>(() => law.IndexOf("nope"));
+    }
+
+    [Fact]
+    public void EveryParameterIsNamedAndDescribed()
+    {
+        foreach (var name in new[] { "fsl", "fsl-tied", "fsl-direct", "mpl", "momentum" })
+        {
+            var (law, parameters) = Create(name);
+            Assert.Equal(parameters.Length, law.Parameters.Count);
+            Assert.All(law.Parameters, p => Assert.False(string.IsNullOrWhiteSpace(p.Description)));
+            Assert.Equal(law.Parameters.Count, law.Parameters.Select(p => p.Name).Distinct().Count());
+            Assert.False(string.IsNullOrWhiteSpace(law.Formula));
+        }
+    }
+}
