@@ -43,6 +43,21 @@ public sealed class FslDirectLaw : LossCurveLaw
     public override IReadOnlyList<LawParameter> Parameters => Names;
 
     /// <inheritdoc />
+    public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha)
+    {
+        // For t ≫ τ the signal A·(1 + t/τ)^(−s) ≈ A·τ^s·t^(−s), so A = A_reduced·τ^(−α). The stationary noise at
+        // a constant η = 1 is about C·(e + ρ)·τ/(g − 1); start it near 0.15 nats, a typical cooldown gain.
+        foreach (double tau in new[] { 10.0, 100.0, 1000.0 })
+        foreach (double beta in new[] { 1.5, 3.0 })
+        foreach (double rho in new[] { 0.1, 1.0 })
+        {
+            double g = 2 - 1 / beta;
+            double c = 0.15 * (g - 1) / (tau * (rho + 0.5));
+            yield return [l0, a * Math.Pow(tau, -alpha), c, tau, alpha, beta, rho];
+        }
+    }
+
+    /// <inheritdoc />
     protected override void EvaluateCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps,
         Span<double> losses, Span<double> jacobian)
     {

@@ -34,20 +34,33 @@ public sealed class FslLaw : LossCurveLaw
     ];
 
     /// <param name="tieGammaToBeta">Fit β (γ = 1 − 1/β) instead of a free γ.</param>
+    /// <param name="countIncreases">
+    /// Whether LR increases (warmup) are sources, with a negative sign, as in the paper; when false only
+    /// decreases count (docs/fsl-spec.md §6: a trade-off between short- and long-horizon accuracy).
+    /// </param>
     /// <param name="tolerance">Absolute tolerance of the sum-of-exponentials kernel.</param>
-    public FslLaw(bool tieGammaToBeta = false, double tolerance = PowerKernelQuadrature.DefaultTolerance)
+    public FslLaw(bool tieGammaToBeta = false, bool countIncreases = true, double tolerance = PowerKernelQuadrature.DefaultTolerance)
     {
         TieGammaToBeta = tieGammaToBeta;
+        CountIncreases = countIncreases;
         Tolerance = Schedules.Guard.InRange(tolerance, 1e-15, 1e-3, nameof(tolerance));
     }
 
     /// <summary>Whether γ = 1 − 1/β.</summary>
     public bool TieGammaToBeta { get; }
+    /// <summary>Whether LR increases are sources.</summary>
+    public bool CountIncreases { get; }
     /// <summary>Absolute tolerance of the kernel quadrature.</summary>
     public double Tolerance { get; }
 
     /// <inheritdoc />
-    public override string Name => "fsl";
+    public override string Name => (TieGammaToBeta, CountIncreases) switch
+    {
+        (false, true) => "fsl",
+        (true, true) => "fsl-tied",
+        (false, false) => "fsl-decreases",
+        (true, false) => "fsl-tied-decreases",
+    };
 
     /// <inheritdoc />
     public override string Formula =>
@@ -61,6 +74,17 @@ public sealed class FslLaw : LossCurveLaw
         [l0, c1, s, c2 * c3, 1 / c3, c4, gamma];
 
     private double Gamma(ReadOnlySpan<double> p) => TieGammaToBeta ? 1 - 1 / p[6] : p[6];
+
+    /// <inheritdoc />
+    public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha)
+    {
+        foreach (double c4 in new[] { 1e-3, 1e-2, 1e-1 })
+        foreach (double b in new[] { 0.1, 0.3 })
+        foreach (double gamma in new[] { 0.6, 1.0 })
+        {
+            yield return [l0, a, alpha, b, 1.0, c4, TieGammaToBeta ? 1 / (1 - Math.Min(gamma, 0.9)) : gamma];
+        }
+    }
 
     /// <inheritdoc />
     protected override void EvaluateCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps,
@@ -96,6 +120,7 @@ public sealed class FslLaw : LossCurveLaw
                 }
                 bank.Advance(time[k] - time[k - 1], c4);
                 double d = eta[k - 1] - eta[k];
+                if (d < 0 && !CountIncreases) continue;
                 double power = Math.Pow(time[k], -s);
                 bank.Deposit(A, d);
                 bank.Deposit(Bc, d * power);
@@ -139,7 +164,7 @@ public sealed class FslLaw : LossCurveLaw
             for (int i = 1; i <= k; i++)
             {
                 double d = eta[i - 1] - eta[i];
-                if (d == 0) continue;
+                if (d == 0 || (d < 0 && !CountIncreases)) continue;
                 drop += b * d * (1 + r * Math.Pow(time[i], -s)) * (1 - Math.Pow(1 + c4 * (time[k] - time[i]), -gamma));
             }
             losses[e] = l0 + c1 * Math.Pow(time[k], -s) - drop;

@@ -53,6 +53,13 @@ public abstract class LossCurveLaw
         return losses;
     }
 
+    /// <summary>
+    /// Starting points for a fit in peak-normalised LR units (η/η_peak, so T counts peak steps), given the
+    /// reduced law L ≈ L0 + A·T^(−α) fitted to the same points: the reduced law's values where the law has
+    /// them, and a small grid over the parameters it cannot see (the response to LR changes).
+    /// </summary>
+    public abstract IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha);
+
     /// <summary>The fast evaluation; <paramref name="jacobian"/> is zeroed or empty.</summary>
     protected abstract void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps,
         Span<double> losses, Span<double> jacobian);

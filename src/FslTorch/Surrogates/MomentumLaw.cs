@@ -37,6 +37,13 @@ public sealed class MomentumLaw : LossCurveLaw
     public override IReadOnlyList<LawParameter> Parameters => Names;
 
     /// <inheritdoc />
+    public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha)
+    {
+        // S2 grows like (drop)/(1 − λ) per step after a decay, so C is small in peak-normalised units.
+        foreach (double c in new[] { 1e-6, 1e-5, 1e-4 }) yield return [l0, a, alpha, c * (1 - Lambda) / 1e-3];
+    }
+
+    /// <inheritdoc />
     protected override void EvaluateCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps,
         Span<double> losses, Span<double> jacobian)
     {

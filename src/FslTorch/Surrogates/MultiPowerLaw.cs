@@ -52,6 +52,16 @@ public sealed class MultiPowerLaw : LossCurveLaw
     private const double RelativeFloor = 1e-12;
 
     /// <inheritdoc />
+    public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha)
+    {
+        foreach (double c in new[] { 0.01, 0.1, 1.0 })
+        foreach (double b in new[] { 0.1, 0.3 })
+        {
+            yield return [l0, a, alpha, b, c, 0.6, 0.6];
+        }
+    }
+
+    /// <inheritdoc />
     protected override void EvaluateCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps,
         Span<double> losses, Span<double> jacobian)
     {

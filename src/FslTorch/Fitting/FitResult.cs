@@ -1,0 +1,67 @@
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+
+namespace FslTorch.Fitting;
+
+/// <summary>
+/// The outcome of a fit: parameters in peak-normalised units (η divided by <see cref="LearningRateScale"/>),
+/// how the fit ended, and how far to trust it. A failed fit says so here rather than throwing.
+/// </summary>
+public sealed class FitResult
+{
+    internal FitResult(LossCurveLaw law, double learningRateScale, double[] parameters, double objective, FitExitReason exitReason,
+        int iterations, TimeSpan wallTime, double[] standardErrors, double[,] covariance, string message)
+    {
+        Law = law;
+        LearningRateScale = learningRateScale;
+        Parameters = parameters;
+        Objective = objective;
+        ExitReason = exitReason;
+        Iterations = iterations;
+        WallTime = wallTime;
+        StandardErrors = standardErrors;
+        Covariance = covariance;
+        Message = message;
+    }
+
+    /// <summary>The fitted law.</summary>
+    public LossCurveLaw Law { get; }
+    /// <summary>The LR unit the parameters refer to.</summary>
+    public double LearningRateScale { get; }
+    /// <summary>θ, natural units (NaN when the fit failed).</summary>
+    public IReadOnlyList<double> Parameters { get; }
+    /// <summary>Σ Huber(ln L − ln L̂)·weight (+ the prior's penalty), at the optimum.</summary>
+    public double Objective { get; }
+    /// <summary>Why the fit stopped.</summary>
+    public FitExitReason ExitReason { get; }
+    /// <summary>Minimizer iterations over all starts and rounds.</summary>
+    public int Iterations { get; }
+    /// <summary>Time spent.</summary>
+    public TimeSpan WallTime { get; }
+    /// <summary>Standard error of each parameter, natural units (delta method; NaN when unavailable).</summary>
+    public IReadOnlyList<double> StandardErrors { get; }
+    /// <summary>Covariance of the fitted coordinates (log of log-scale parameters), from the Jacobian at the optimum.</summary>
+    public double[,] Covariance { get; }
+    /// <summary>A human-readable note on the outcome.</summary>
+    public string Message { get; }
+    /// <summary>Whether the parameters can be used.</summary>
+    public bool Succeeded => ExitReason is FitExitReason.Converged or FitExitReason.IterationLimit;
+
+    /// <summary>The parameters by name.</summary>
+    public IReadOnlyDictionary<string, double> NamedParameters =>
+        Law.Parameters.Select((p, i) => (p.Name, Value: Parameters[i])).ToDictionary(x => x.Name, x => x.Value);
+
+    /// <summary>The predicted loss at <paramref name="steps"/> of a run with the per-step LRs <paramref name="learningRates"/> (raw units).</summary>
+    public double[] Predict(IReadOnlyList<double> learningRates, ReadOnlySpan<int> steps)
+    {
+        if (!Succeeded) throw new InvalidOperationException($"The fit did not succeed ({ExitReason}: {Message}).");
+        return Law.Predict(Parameters.ToArray(), Normalise(learningRates, LearningRateScale), steps);
+    }
+
+    internal static SampledSchedule Normalise(IReadOnlyList<double> learningRates, double scale)
+    {
+        var normalised = new double[learningRates.Count];
+        for (int i = 0; i < normalised.Length; i++) normalised[i] = learningRates[i] / scale;
+        return new SampledSchedule(normalised);
+    }
+}

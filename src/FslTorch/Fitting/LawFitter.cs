@@ -1,0 +1,395 @@
+using System.Diagnostics;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using MathNet.Numerics.LinearAlgebra;
+using MathNet.Numerics.Optimization;
+
+namespace FslTorch.Fitting;
+
+/// <summary>
+/// Fits a <see cref="LossCurveLaw"/> to one or several observed curves jointly (shared parameters, each curve
+/// with its own LR schedule):
+/// <code>
+/// minimise Σ_curves Σ_points w·Huber_δ(ln L_obs − ln L̂(θ)) + ½·Σ_j ((z_j − μ_j)/σ_j)²
+/// </code>
+/// over z = ln θ for log-scale parameters (positivity) and z = θ otherwise, the optional second sum being a
+/// Gaussian prior (MAP fit; docs/fsl-spec.md §6). The Huber loss is minimised by iteratively reweighted
+/// least squares with MathNet's Levenberg–Marquardt minimizer and the law's analytic Jacobian. Starts: the
+/// reduced law L0 + A·T^(−α) fitted by log-log regression, then the law's grid over the parameters it cannot
+/// see; the best few are refined (multi-start, deterministic for a given seed). The standard errors come from
+/// the Jacobian at the optimum. Each call builds its own objective, so fits may run on any thread at once.
+/// </summary>
+public static class LawFitter
+{
+    /// <summary>Fits <paramref name="law"/>; never throws for a poor or failed fit (see <see cref="FitResult.ExitReason"/>).</summary>
+    /// <exception cref="ArgumentException">The law, curves or options are invalid.</exception>
+    public static FitResult Fit(LossCurveLaw law, IReadOnlyList<ObservedCurve> curves, FitOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(law);
+        ArgumentNullException.ThrowIfNull(curves);
+        options ??= new FitOptions();
+        options.Validate();
+        options.Prior?.Validate(law);
+        if (curves.Count == 0) throw new ArgumentException("At least one curve is needed.", nameof(curves));
+        if (options.InitialGuess != null && options.InitialGuess.Count != law.Parameters.Count)
+        {
+            throw new ArgumentException($"InitialGuess has {options.InitialGuess.Count} values; {law.Name} has {law.Parameters.Count} parameters.", nameof(options));
+        }
+
+        var clock = Stopwatch.StartNew();
+        double scale = options.LearningRateScale ?? curves.Max(c => Max(c.Schedule.LearningRates));
+        var problem = new Problem(law, curves, scale, options, cancellationToken);
+        int p = law.Parameters.Count;
+        if (problem.PointCount < p)
+        {
+            return problem.Failure($"{problem.PointCount} points cannot determine {p} parameters.", 0, clock.Elapsed);
+        }
+        if (!(scale > 0)) return problem.Failure("Every learning rate is zero.", 0, clock.Elapsed);
+
+        try
+        {
+            var starts = problem.Starts().ToList();
+            if (starts.Count == 0) return problem.Failure("No starting point gave a finite objective.", 0, clock.Elapsed);
+            // Multi-start: one least-squares round from each start, then the Huber rounds from the best only.
+            Refined? best = null;
+            int iterations = 0;
+            foreach (var start in starts)
+            {
+                var screened = problem.Refine(start, rounds: 1, starts.Count > 1 ? options.ScreeningIterations : options.MaxIterations);
+                iterations += screened.Iterations;
+                if (screened.Objective < (best?.Objective ?? double.PositiveInfinity)) best = screened;
+            }
+            if (best != null && options.HuberRounds > 1)
+            {
+                var refined = problem.Refine(best.Coordinates, rounds: options.HuberRounds - 1, options.MaxIterations);
+                iterations += refined.Iterations;
+                if (refined.Objective <= best.Objective) best = refined;
+            }
+            if (best == null) return problem.Failure("The minimizer found no finite optimum from any start.", iterations, clock.Elapsed);
+            return problem.Success(best, iterations, clock.Elapsed);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return problem.Failure("Cancelled.", 0, clock.Elapsed, FitExitReason.Cancelled);
+        }
+        catch (Exception e) when (e is ArithmeticException or ArgumentException or InvalidOperationException or MaximumIterationsException or EvaluationException)
+        {
+            return problem.Failure($"The minimizer failed: {e.Message}", 0, clock.Elapsed);
+        }
+    }
+
+    /// <summary>The reduced law L ≈ L0 + A·T^(−α), fitted by log-log regression over a grid of L0.</summary>
+    public static (double L0, double A, double Alpha) FitReducedLaw(IReadOnlyList<double> intrinsicTimes, IReadOnlyList<double> losses)
+    {
+        ArgumentNullException.ThrowIfNull(intrinsicTimes);
+        ArgumentNullException.ThrowIfNull(losses);
+        double minimum = losses.Min();
+        (double, double, double) best = (0.9 * minimum, 1, 0.5);
+        double bestError = double.PositiveInfinity;
+        for (double fraction = 0.30; fraction < 0.995; fraction += 0.01)
+        {
+            double l0 = fraction * minimum;
+            double sx = 0, sy = 0, sxx = 0, sxy = 0;
+            int n = 0;
+            for (int i = 0; i < losses.Count; i++)
+            {
+                if (!(intrinsicTimes[i] > 0)) continue;
+                double x = Math.Log(intrinsicTimes[i]), y = Math.Log(losses[i] - l0);
+                sx += x; sy += y; sxx += x * x; sxy += x * y; n++;
+            }
+            if (n < 2 || sxx * n - sx * sx <= 0) continue;
+            double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+            double intercept = (sy - slope * sx) / n;
+            if (slope >= 0) continue;
+            double error = 0;
+            for (int i = 0; i < losses.Count; i++)
+            {
+                if (!(intrinsicTimes[i] > 0)) continue;
+                double predicted = l0 + Math.Exp(intercept + slope * Math.Log(intrinsicTimes[i]));
+                double r = Math.Log(losses[i]) - Math.Log(predicted);
+                error += r * r;
+            }
+            if (error < bestError)
+            {
+                bestError = error;
+                best = (l0, Math.Exp(intercept), -slope);
+            }
+        }
+        return best;
+    }
+
+    /// <summary>η/scale, replaced by its mean over each block of <paramref name="block"/> steps in which it changes.</summary>
+    internal static double[] BlockMeans(ReadOnlySpan<double> learningRates, double scale, int block)
+    {
+        var result = new double[learningRates.Length];
+        for (int start = 0; start < result.Length; start += block)
+        {
+            int end = Math.Min(start + block, result.Length);
+            bool changes = false;
+            double sum = 0;
+            for (int k = start; k < end; k++)
+            {
+                sum += learningRates[k];
+                changes |= learningRates[k] != learningRates[start];
+            }
+            for (int k = start; k < end; k++) result[k] = (changes ? sum / (end - start) : learningRates[k]) / scale;
+        }
+        return result;
+    }
+
+    private static double Max(ReadOnlySpan<double> values)
+    {
+        double max = 0;
+        foreach (double v in values) max = Math.Max(max, v);
+        return max;
+    }
+
+    private sealed record Refined(double[] Coordinates, double Objective, int Iterations, FitExitReason Reason, Matrix<double>? Covariance);
+
+    /// <summary>One fit's data and objective; not shared between fits.</summary>
+    private sealed class Problem
+    {
+        private readonly LossCurveLaw _law;
+        private readonly FitOptions _options;
+        private readonly CancellationToken _cancellation;
+        private readonly double _scale;
+        private readonly (SampledSchedule Schedule, int[] Steps, int Offset)[] _curves;
+        private readonly double[] _logObserved;
+        private readonly double[] _userWeights;
+        private readonly double[] _intrinsic;
+        private readonly double[] _priorMean;   // fitted coordinates
+        private readonly double[] _priorWeight; // 1/σ², 0 where free
+        private readonly int _p;
+
+        public Problem(LossCurveLaw law, IReadOnlyList<ObservedCurve> curves, double scale, FitOptions options, CancellationToken cancellation)
+        {
+            _law = law;
+            _options = options;
+            _cancellation = cancellation;
+            _scale = scale;
+            _p = law.Parameters.Count;
+            var logObserved = new List<double>();
+            var weights = new List<double>();
+            var intrinsic = new List<double>();
+            _curves = new (SampledSchedule, int[], int)[curves.Count];
+            for (int c = 0; c < curves.Count; c++)
+            {
+                var curve = curves[c] ?? throw new ArgumentException($"curves[{c}] is null.", nameof(curves));
+                var schedule = new SampledSchedule(BlockMeans(curve.Schedule.LearningRates, scale > 0 ? scale : 1, options.ScheduleBlockSteps));
+                _curves[c] = (schedule, curve.Steps.ToArray(), logObserved.Count);
+                for (int i = 0; i < curve.Count; i++)
+                {
+                    logObserved.Add(Math.Log(curve.Losses[i]));
+                    weights.Add(curve.Weights[i]);
+                    intrinsic.Add(schedule.IntrinsicTime[curve.Steps[i]]);
+                }
+            }
+            _logObserved = logObserved.ToArray();
+            _userWeights = weights.ToArray();
+            _intrinsic = intrinsic.ToArray();
+            _priorMean = new double[_p];
+            _priorWeight = new double[_p];
+            if (options.Prior is { } prior)
+            {
+                for (int j = 0; j < _p; j++)
+                {
+                    _priorMean[j] = ToCoordinate(j, prior.Mean[j]);
+                    _priorWeight[j] = double.IsPositiveInfinity(prior.StandardDeviations[j]) ? 0 : 1 / (prior.StandardDeviations[j] * prior.StandardDeviations[j]);
+                }
+            }
+        }
+
+        public int PointCount => _logObserved.Length;
+
+        private double ToCoordinate(int j, double value) => _law.Parameters[j].Scale == ParameterScale.Log ? Math.Log(value) : value;
+
+        private double ToParameter(int j, double coordinate) => _law.Parameters[j].Scale == ParameterScale.Log ? Math.Exp(coordinate) : coordinate;
+
+        private double[] ToParameters(IReadOnlyList<double> coordinates) => Enumerable.Range(0, _p).Select(j => ToParameter(j, coordinates[j])).ToArray();
+
+        /// <summary>ln L̂ at every point and, if asked, ∂ln L̂/∂z; false when the law cannot be evaluated there.</summary>
+        private bool Predict(double[] coordinates, double[] logPredicted, double[]? jacobian)
+        {
+            _cancellation.ThrowIfCancellationRequested();
+            var parameters = ToParameters(coordinates);
+            if (parameters.Any(v => !double.IsFinite(v))) return false;
+            try
+            {
+                foreach (var (schedule, steps, offset) in _curves)
+                {
+                    var losses = new double[steps.Length];
+                    var rows = jacobian == null ? null : new double[steps.Length * _p];
+                    _law.Evaluate(parameters, schedule, steps, losses, rows);
+                    for (int i = 0; i < steps.Length; i++)
+                    {
+                        if (!(losses[i] > 0) || !double.IsFinite(losses[i])) return false;
+                        logPredicted[offset + i] = Math.Log(losses[i]);
+                        if (rows == null) continue;
+                        for (int j = 0; j < _p; j++)
+                        {
+                            double chain = _law.Parameters[j].Scale == ParameterScale.Log ? parameters[j] : 1;
+                            double value = rows[i * _p + j] * chain / losses[i];
+                            if (!double.IsFinite(value)) return false;
+                            jacobian![(offset + i) * _p + j] = value;
+                        }
+                    }
+                }
+                return true;
+            }
+            catch (ArgumentException)
+            {
+                return false; // parameters outside the law's domain (e.g. β ≤ 1 when γ is tied to β)
+            }
+        }
+
+        private static double Huber(double r, double delta) => Math.Abs(r) <= delta ? 0.5 * r * r : delta * (Math.Abs(r) - 0.5 * delta);
+
+        private double Objective(double[] coordinates, double[] logPredicted)
+        {
+            double total = 0;
+            for (int i = 0; i < logPredicted.Length; i++) total += _userWeights[i] * Huber(_logObserved[i] - logPredicted[i], _options.HuberDelta);
+            for (int j = 0; j < _p; j++) total += 0.5 * _priorWeight[j] * Math.Pow(coordinates[j] - _priorMean[j], 2);
+            return total;
+        }
+
+        private double Objective(double[] coordinates)
+        {
+            var predicted = new double[PointCount];
+            return Predict(coordinates, predicted, null) ? Objective(coordinates, predicted) : double.PositiveInfinity;
+        }
+
+        public IEnumerable<double[]> Starts()
+        {
+            var candidates = new List<(double[] Coordinates, double Objective)>();
+            void Consider(IReadOnlyList<double> parameters)
+            {
+                if (parameters.Count != _p) return;
+                for (int j = 0; j < _p; j++)
+                {
+                    if (!double.IsFinite(parameters[j]) || (_law.Parameters[j].Scale == ParameterScale.Log && parameters[j] <= 0)) return;
+                }
+                var coordinates = Enumerable.Range(0, _p).Select(j => ToCoordinate(j, parameters[j])).ToArray();
+                double objective = Objective(coordinates);
+                if (double.IsFinite(objective)) candidates.Add((coordinates, objective));
+            }
+
+            if (_options.InitialGuess != null)
+            {
+                Consider(_options.InitialGuess);
+                if (_options.WarmStartOnly) return candidates.Select(c => c.Coordinates);
+            }
+            var (l0, a, alpha) = FitReducedLaw(_intrinsic, _logObserved.Select(Math.Exp).ToList());
+            foreach (var guess in _law.InitialGuesses(l0, a, alpha)) Consider(guess);
+            if (_options.Prior != null) Consider(_options.Prior.Mean);
+
+            var ranked = candidates.OrderBy(c => c.Objective).ToList();
+            var chosen = ranked.Take(_options.Starts).Select(c => c.Coordinates).ToList();
+            if (_options.InitialGuess != null && candidates.Count > 0 && !chosen.Contains(candidates[0].Coordinates)) chosen.Insert(0, candidates[0].Coordinates);
+            if (_options.RandomStarts > 0 && ranked.Count > 0)
+            {
+                var random = new Random(_options.Seed);
+                for (int s = 0; s < _options.RandomStarts; s++)
+                {
+                    chosen.Add(ranked[0].Coordinates.Select(z => z + 0.5 * Gaussian(random)).ToArray());
+                }
+            }
+            return chosen;
+        }
+
+        private static double Gaussian(Random random) =>
+            Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
+        /// <summary>Huber by iteratively reweighted Levenberg–Marquardt from one start.</summary>
+        public Refined Refine(double[] start, int rounds, int maxIterations)
+        {
+            int n = PointCount;
+            var coordinates = (double[])start.Clone();
+            var predicted = new double[n];
+            int iterations = 0;
+            var reason = FitExitReason.Failed;
+            Matrix<double>? covariance = null;
+            var minimizer = new LevenbergMarquardtMinimizer(1e-3, _options.Tolerance, _options.Tolerance, _options.Tolerance, maxIterations);
+            for (int round = 0; round < rounds; round++)
+            {
+                if (!Predict(coordinates, predicted, null)) break;
+                // IRLS weights: Huber's ψ(r)/r, times the user's weights; then the prior's rows.
+                var weights = new double[n + _p];
+                for (int i = 0; i < n; i++)
+                {
+                    double r = Math.Abs(_logObserved[i] - predicted[i]);
+                    weights[i] = _userWeights[i] * (r <= _options.HuberDelta ? 1 : _options.HuberDelta / r);
+                }
+                for (int j = 0; j < _p; j++) weights[n + j] = _priorWeight[j];
+                var observed = _logObserved.Concat(_priorMean).ToArray();
+                var model = ObjectiveFunction.NonlinearModel(Values, Derivatives, Vector<double>.Build.Dense(n + _p, i => i),
+                    Vector<double>.Build.Dense(observed), Vector<double>.Build.Dense(weights));
+                var result = minimizer.FindMinimum(model, Vector<double>.Build.Dense(coordinates));
+                iterations += result.Iterations;
+                var next = result.MinimizingPoint.ToArray();
+                if (next.Any(v => !double.IsFinite(v)) || !double.IsFinite(Objective(next))) break;
+                coordinates = next;
+                covariance = result.Covariance;
+                reason = result.ReasonForExit == ExitCondition.ExceedIterations ? FitExitReason.IterationLimit : FitExitReason.Converged;
+            }
+            return new Refined(coordinates, reason == FitExitReason.Failed ? double.PositiveInfinity : Objective(coordinates), iterations, reason, covariance);
+        }
+
+        private Vector<double> Values(Vector<double> z, Vector<double> x)
+        {
+            var coordinates = z.ToArray();
+            var predicted = new double[PointCount];
+            var output = new double[PointCount + _p];
+            if (!Predict(coordinates, predicted, null))
+            {
+                // Outside the law's domain: a huge residual so that the step is rejected.
+                for (int i = 0; i < PointCount; i++) predicted[i] = _logObserved[i] + 1e3;
+            }
+            predicted.CopyTo(output, 0);
+            coordinates.CopyTo(output, PointCount);
+            return Vector<double>.Build.Dense(output);
+        }
+
+        private Matrix<double> Derivatives(Vector<double> z, Vector<double> x)
+        {
+            var coordinates = z.ToArray();
+            var predicted = new double[PointCount];
+            var rows = new double[PointCount * _p];
+            var matrix = Matrix<double>.Build.Dense(PointCount + _p, _p);
+            if (Predict(coordinates, predicted, rows))
+            {
+                for (int i = 0; i < PointCount; i++)
+                {
+                    for (int j = 0; j < _p; j++) matrix[i, j] = rows[i * _p + j];
+                }
+            }
+            for (int j = 0; j < _p; j++) matrix[PointCount + j, j] = 1;
+            return matrix;
+        }
+
+        public FitResult Success(Refined best, int iterations, TimeSpan elapsed)
+        {
+            var parameters = ToParameters(best.Coordinates);
+            var covariance = new double[_p, _p];
+            var errors = new double[_p];
+            for (int j = 0; j < _p; j++)
+            {
+                for (int k = 0; k < _p; k++) covariance[j, k] = best.Covariance?[j, k] ?? double.NaN;
+                double se = Math.Sqrt(covariance[j, j]);
+                errors[j] = _law.Parameters[j].Scale == ParameterScale.Log ? parameters[j] * se : se;
+            }
+            string message = best.Reason == FitExitReason.Converged
+                ? $"Converged after {iterations} iterations."
+                : $"Stopped at the iteration limit ({_options.MaxIterations} per round) after {iterations} iterations.";
+            return new FitResult(_law, _scale, parameters, best.Objective, best.Reason, iterations, elapsed, errors, covariance, message);
+        }
+
+        public FitResult Failure(string message, int iterations, TimeSpan elapsed, FitExitReason reason = FitExitReason.Failed)
+        {
+            var nan = Enumerable.Repeat(double.NaN, _p).ToArray();
+            var covariance = new double[_p, _p];
+            for (int j = 0; j < _p; j++) for (int k = 0; k < _p; k++) covariance[j, k] = double.NaN;
+            return new FitResult(_law, _scale, nan, double.NaN, reason, iterations, elapsed, nan, covariance, message);
+        }
+    }
+}

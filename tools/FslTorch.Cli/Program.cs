@@ -1,0 +1,77 @@
+using System.CommandLine;
+using System.Globalization;
+using FslTorch.Cli;
+
+var root = new RootCommand("fsl: loss-curve forecasts and learning-rate schedule decisions for logged training runs (FslTorch).");
+var bench = new Command("bench", "Benchmarks the loss-curve laws on real curves: fit on some runs, predict the others.");
+root.Subcommands.Add(bench);
+
+var jsonOption = new Option<string?>("--json") { Description = "Write the results as JSON to this file." };
+var lawOption = new Option<string[]>("--law")
+{
+    Description = "Laws to benchmark (fsl, fsl-tied, fsl-direct, mpl, momentum); all four main ones by default.",
+    AllowMultipleArgumentsPerToken = true,
+};
+var blockOption = new Option<int>("--block-steps") { Description = "Fit on LR block means of this many steps (1 = exact).", DefaultValueFactory = _ => new FslTorch.Fitting.FitOptions().ScheduleBlockSteps };
+
+// fsl bench mpl --data ../shared/data/mpl --size 25M --json out.json
+var mplData = new Option<string>("--data") { Description = "The mpl/ folder of the shared data.", Required = true };
+var mplSize = new Option<string>("--size") { Description = "Model size: 25M or 100M.", DefaultValueFactory = _ => "25M" };
+var mpl = new Command("mpl", "The Multi-Power Law paper's protocol: fit on the three 'fit' runs, predict the six others.") { mplData, mplSize, jsonOption, lawOption, blockOption };
+mpl.SetAction(parse => Commands.Run(() =>
+{
+    var (fit, predict) = MplDataset.Load(parse.GetValue(mplData)!, parse.GetValue(mplSize)!);
+    return Commands.Bench($"mpl-{parse.GetValue(mplSize)}", fit, predict, Commands.Settings(parse, lawOption, blockOption, jsonOption));
+}));
+bench.Subcommands.Add(mpl);
+
+// fsl bench speed [--steps 100000]
+var speedSteps = new Option<int>("--steps") { Description = "Trajectory length.", DefaultValueFactory = _ => 100_000 };
+var speedRepeats = new Option<int>("--repeats") { Description = "Timed repetitions (the best is reported).", DefaultValueFactory = _ => 5 };
+var speed = new Command("speed", "Times the fast evaluation of every law on a full trajectory, and the exact sums beside it.") { speedSteps, speedRepeats };
+speed.SetAction(parse => Commands.Run(() => SpeedBenchmark.Run(parse.GetValue(speedSteps), parse.GetValue(speedRepeats))));
+bench.Subcommands.Add(speed);
+
+return root.Parse(args).Invoke();
+
+namespace FslTorch.Cli
+{
+    internal static class Commands
+    {
+        /// <summary>Runs a command body, turning bad input into a message and exit code 2 instead of a stack trace.</summary>
+        public static int Run(Func<int> body)
+        {
+            try
+            {
+                return body();
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or FormatException)
+            {
+                Console.Error.WriteLine($"fsl: {e.Message}");
+                return 2;
+            }
+        }
+
+        /// <summary>The options every bench command shares.</summary>
+        public sealed record BenchSettings(IReadOnlyList<string> Laws, FslTorch.Fitting.FitOptions FitOptions, string? Json);
+
+        public static BenchSettings Settings(ParseResult parse, Option<string[]> laws, Option<int> block, Option<string?> json)
+        {
+            var names = parse.GetValue(laws) is { Length: > 0 } chosen
+                ? chosen.SelectMany(n => n.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList()
+                : Protocol.DefaultLaws.ToList();
+            foreach (var name in names) Protocol.Law(name); // reject unknown names before any work
+            return new BenchSettings(names, new FslTorch.Fitting.FitOptions { ScheduleBlockSteps = parse.GetValue(block) }, parse.GetValue(json));
+        }
+
+        public static int Bench(string dataset, IReadOnlyList<FslTorch.Fitting.ObservedCurve> fit, IReadOnlyList<FslTorch.Fitting.ObservedCurve> predict, BenchSettings settings)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fit on: {string.Join(", ", fit.Select(c => c.Name))}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"predict: {string.Join(", ", predict.Select(c => c.Name))}"));
+            var scores = settings.Laws.Select(name => Protocol.Run(Protocol.Law(name), fit, predict, settings.FitOptions)).ToList();
+            Report.PrintTable(dataset, scores, Console.Out);
+            if (settings.Json != null) Report.WriteJson(Report.ToJson(dataset, scores), settings.Json);
+            return 0;
+        }
+    }
+}

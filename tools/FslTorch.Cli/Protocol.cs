@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using FslTorch.Fitting;
+using FslTorch.Surrogates;
+
+namespace FslTorch.Cli;
+
+/// <summary>Scores of one predicted run.</summary>
+internal sealed record RunScore(string Run, CurveMetrics Standard, CurveMetrics Strict);
+
+/// <summary>One law's fit and its scores on the predicted runs.</summary>
+internal sealed record LawScore(string Law, FitResult Fit, double FitSeconds, CurveMetrics Standard, CurveMetrics Strict, IReadOnlyList<RunScore> PerRun);
+
+/// <summary>
+/// The fit-then-predict protocol of the Multi-Power Law paper: fit a law on some runs jointly, predict the
+/// others, and score every point ("standard") or only the true forecast segment ("strict": the points from
+/// the step where the run's LR first differs from the LR of every fitted run at the same step).
+/// </summary>
+internal static class Protocol
+{
+    /// <summary>The laws of the benchmark, in the order of its JSON.</summary>
+    public static IReadOnlyList<string> DefaultLaws { get; } = ["fsl", "fsl-direct", "mpl", "momentum"];
+
+    /// <summary>A law by its benchmark name (also fsl-tied: the practical FSL with γ = 1 − 1/β).</summary>
+    public static LossCurveLaw Law(string name) => name switch
+    {
+        "fsl" => new FslLaw(),
+        "fsl-tied" => new FslLaw(tieGammaToBeta: true),
+        "fsl-decreases" => new FslLaw(countIncreases: false),
+        "fsl-direct" => new FslDirectLaw(),
+        "mpl" => new MultiPowerLaw(),
+        "momentum" => new MomentumLaw(),
+        _ => throw new ArgumentException($"Unknown law '{name}'; expected one of fsl, fsl-tied, fsl-decreases, fsl-direct, mpl, momentum."),
+    };
+
+    public static LawScore Run(LossCurveLaw law, IReadOnlyList<ObservedCurve> fit, IReadOnlyList<ObservedCurve> predict, FitOptions? options = null)
+    {
+        var clock = Stopwatch.StartNew();
+        var result = LawFitter.Fit(law, fit, options);
+        double seconds = clock.Elapsed.TotalSeconds;
+        var perRun = predict.Select(run => Score(run, result, FirstForecastStep(run, fit))).ToList();
+        return new LawScore(law.Name, result, seconds, CurveMetrics.Average(perRun.Select(r => r.Standard)),
+            CurveMetrics.Average(perRun.Select(r => r.Strict)), perRun);
+    }
+
+    /// <summary>Scores fixed parameters (e.g. a published fit) instead of fitting.</summary>
+    public static IReadOnlyList<RunScore> Score(LossCurveLaw law, double[] parameters, IReadOnlyList<ObservedCurve> fit, IReadOnlyList<ObservedCurve> predict) =>
+        predict.Select(run =>
+        {
+            var predicted = law.Predict(parameters, run.Schedule, run.Steps.ToArray());
+            return Score(run, predicted, FirstForecastStep(run, fit));
+        }).ToList();
+
+    private static RunScore Score(ObservedCurve run, FitResult fit, int forecastFrom)
+    {
+        var predicted = fit.Succeeded
+            ? fit.Predict(run.Schedule.LearningRates.ToArray(), run.Steps.ToArray())
+            : Enumerable.Repeat(double.NaN, run.Count).ToArray();
+        return Score(run, predicted, forecastFrom);
+    }
+
+    private static RunScore Score(ObservedCurve run, double[] predicted, int forecastFrom)
+    {
+        var strict = Enumerable.Range(0, run.Count).Where(i => run.Steps[i] >= forecastFrom).ToList();
+        return new RunScore(run.Name,
+            CurveMetrics.Compute(run.Losses, predicted),
+            CurveMetrics.Compute(strict.Select(i => run.Losses[i]).ToList(), strict.Select(i => predicted[i]).ToList()));
+    }
+
+    /// <summary>
+    /// The first step from which no fitted run shares this run's LR history: the latest, over fitted runs, of
+    /// the first step where the two LRs differ (or where the fitted run ends).
+    /// </summary>
+    public static int FirstForecastStep(ObservedCurve run, IReadOnlyList<ObservedCurve> fitted)
+    {
+        var rates = run.Schedule.LearningRates;
+        int first = 0;
+        foreach (var other in fitted)
+        {
+            var otherRates = other.Schedule.LearningRates;
+            int k = 0;
+            while (k < rates.Length && k < otherRates.Length && rates[k] == otherRates[k]) k++;
+            first = Math.Max(first, k);
+        }
+        return first;
+    }
+}
