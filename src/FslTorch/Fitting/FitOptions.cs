@@ -47,6 +47,12 @@ public sealed record FitOptions
     /// </summary>
     public int ScheduleBlockSteps { get; init; } = 8;
 
+    /// <summary>
+    /// Absolute tolerance of the laws' sum-of-exponentials kernels while fitting (the result predicts with the
+    /// law as given). Fit residuals are ~1e-3, so 1e-8 loses nothing and needs fewer modes.
+    /// </summary>
+    public double KernelTolerance { get; init; } = 1e-8;
+
     /// <summary>Convergence tolerance on the gradient, the step and the objective.</summary>
     public double Tolerance { get; init; } = 1e-8;
 
@@ -60,6 +66,7 @@ public sealed record FitOptions
         if (ScreeningIterations < 1) throw new ArgumentOutOfRangeException(nameof(ScreeningIterations), ScreeningIterations, "ScreeningIterations must be >= 1.");
         if (HuberRounds < 1) throw new ArgumentOutOfRangeException(nameof(HuberRounds), HuberRounds, "HuberRounds must be >= 1.");
         if (ScheduleBlockSteps < 1) throw new ArgumentOutOfRangeException(nameof(ScheduleBlockSteps), ScheduleBlockSteps, "ScheduleBlockSteps must be >= 1.");
+        if (!(KernelTolerance > 0) || KernelTolerance > 1e-3) throw new ArgumentOutOfRangeException(nameof(KernelTolerance), KernelTolerance, "KernelTolerance must be in (0, 1e-3].");
         if (!(Tolerance > 0)) throw new ArgumentOutOfRangeException(nameof(Tolerance), Tolerance, "Tolerance must be > 0.");
         if (WarmStartOnly && InitialGuess == null) throw new ArgumentException("WarmStartOnly needs an InitialGuess.", nameof(WarmStartOnly));
     }

@@ -39,7 +39,7 @@ public static class LawFitter
 
         var clock = Stopwatch.StartNew();
         double scale = options.LearningRateScale ?? curves.Max(c => Max(c.Schedule.LearningRates));
-        var problem = new Problem(law, curves, scale, options, cancellationToken);
+        var problem = new Problem(law, law.WithKernelTolerance(options.KernelTolerance), curves, scale, options, cancellationToken);
         int p = law.Parameters.Count;
         if (problem.PointCount < p)
         {
@@ -150,7 +150,8 @@ public static class LawFitter
     /// <summary>One fit's data and objective; not shared between fits.</summary>
     private sealed class Problem
     {
-        private readonly LossCurveLaw _law;
+        private readonly LossCurveLaw _law;        // as given: the result predicts with it
+        private readonly LossCurveLaw _fittingLaw; // the same law with the fit's kernel tolerance
         private readonly FitOptions _options;
         private readonly CancellationToken _cancellation;
         private readonly double _scale;
@@ -162,9 +163,10 @@ public static class LawFitter
         private readonly double[] _priorWeight; // 1/σ², 0 where free
         private readonly int _p;
 
-        public Problem(LossCurveLaw law, IReadOnlyList<ObservedCurve> curves, double scale, FitOptions options, CancellationToken cancellation)
+        public Problem(LossCurveLaw law, LossCurveLaw fittingLaw, IReadOnlyList<ObservedCurve> curves, double scale, FitOptions options, CancellationToken cancellation)
         {
             _law = law;
+            _fittingLaw = fittingLaw;
             _options = options;
             _cancellation = cancellation;
             _scale = scale;
@@ -220,7 +222,7 @@ public static class LawFitter
                 {
                     var losses = new double[steps.Length];
                     var rows = jacobian == null ? null : new double[steps.Length * _p];
-                    _law.Evaluate(parameters, schedule, steps, losses, rows);
+                    _fittingLaw.Evaluate(parameters, schedule, steps, losses, rows);
                     for (int i = 0; i < steps.Length; i++)
                     {
                         if (!(losses[i] > 0) || !double.IsFinite(losses[i])) return false;

@@ -27,6 +27,12 @@ public sealed class SampledSchedule
     /// <summary>T(k) = Σ_{i≤k} η_i for k = 0..N−1.</summary>
     public ReadOnlySpan<double> IntrinsicTime => _intrinsicTime;
 
+    /// <summary>The rates without a copy, for evaluation code that needs an array (never modify it).</summary>
+    internal double[] LearningRateArray => _learningRates;
+
+    /// <summary>The intrinsic time without a copy (never modify it).</summary>
+    internal double[] IntrinsicTimeArray => _intrinsicTime;
+
     /// <summary>N, the number of steps.</summary>
     public int Count => _learningRates.Length;
 

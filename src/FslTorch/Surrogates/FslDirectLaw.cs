@@ -33,6 +33,9 @@ public sealed class FslDirectLaw : LossCurveLaw
     public double Tolerance { get; }
 
     /// <inheritdoc />
+    public override LossCurveLaw WithKernelTolerance(double tolerance) => new FslDirectLaw(tolerance);
+
+    /// <inheritdoc />
     public override string Name => "fsl-direct";
 
     /// <inheritdoc />

@@ -54,6 +54,9 @@ public sealed class FslLaw : LossCurveLaw
     public double Tolerance { get; }
 
     /// <inheritdoc />
+    public override LossCurveLaw WithKernelTolerance(double tolerance) => new FslLaw(TieGammaToBeta, CountIncreases, tolerance);
+
+    /// <inheritdoc />
     public override string Name => (TieGammaToBeta, CountIncreases) switch
     {
         (false, true) => "fsl",

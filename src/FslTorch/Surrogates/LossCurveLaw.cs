@@ -60,6 +60,12 @@ public abstract class LossCurveLaw
     /// </summary>
     public abstract IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha);
 
+    /// <summary>
+    /// The same law with another absolute tolerance for its sum-of-exponentials kernel (fits use a looser one:
+    /// fewer modes, faster evaluations); this law itself when it has no kernel.
+    /// </summary>
+    public virtual LossCurveLaw WithKernelTolerance(double tolerance) => this;
+
     /// <summary>The fast evaluation; <paramref name="jacobian"/> is zeroed or empty.</summary>
     protected abstract void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps,
         Span<double> losses, Span<double> jacobian);

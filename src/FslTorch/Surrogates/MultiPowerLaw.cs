@@ -39,6 +39,9 @@ public sealed class MultiPowerLaw : LossCurveLaw
     public double Tolerance { get; }
 
     /// <inheritdoc />
+    public override LossCurveLaw WithKernelTolerance(double tolerance) => new MultiPowerLaw(tolerance);
+
+    /// <inheritdoc />
     public override string Name => "mpl";
 
     /// <inheritdoc />
