@@ -119,10 +119,16 @@ public static class LawFitter
         return best;
     }
 
-    /// <summary>η/scale, replaced by its mean over each block of <paramref name="block"/> steps in which it changes.</summary>
+    /// <summary>
+    /// η/scale, replaced by its mean over each block of <paramref name="block"/> steps in which it changes, where
+    /// the block spans at most 5% of the intrinsic time before it. Early blocks (most of a warmup) stay exact:
+    /// sources at small intrinsic time weigh heavily in the laws (T(i)^(−s), η_i^(−γ)), so moving them even a
+    /// few steps changes the prediction.
+    /// </summary>
     internal static double[] BlockMeans(ReadOnlySpan<double> learningRates, double scale, int block)
     {
         var result = new double[learningRates.Length];
+        double before = 0; // intrinsic time before the block
         for (int start = 0; start < result.Length; start += block)
         {
             int end = Math.Min(start + block, result.Length);
@@ -133,7 +139,9 @@ public static class LawFitter
                 sum += learningRates[k];
                 changes |= learningRates[k] != learningRates[start];
             }
-            for (int k = start; k < end; k++) result[k] = (changes ? sum / (end - start) : learningRates[k]) / scale;
+            bool merge = changes && sum <= 0.05 * before;
+            for (int k = start; k < end; k++) result[k] = (merge ? sum / (end - start) : learningRates[k]) / scale;
+            before += sum;
         }
         return result;
     }

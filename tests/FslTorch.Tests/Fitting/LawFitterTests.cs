@@ -1,0 +1,182 @@
+using FslTorch.Fitting;
+using FslTorch.Surrogates;
+using Xunit;
+
+namespace FslTorch.Tests.Fitting;
+
+public sealed class LawFitterTests
+{
+    private const double Noise = 5e-4;
+
+    // Known parameters in peak-normalised units, so that they read as the fitter reports them.
+    public static TheoryData<string> Laws => new() { "fsl", "fsl-direct", "mpl", "momentum" };
+
+    private static (LossCurveLaw Law, double[] Normalised, double[] Raw) Truth(string name)
+    {
+        const double p = SyntheticCurves.Peak;
+        return name switch
+        {
+            // B and r act on η/peak: raw B' = B/peak; c4 on intrinsic time: raw c4' = c4/peak; c1·T^(−s): raw c1' = c1·peak^s.
+            "fsl" => (new FslLaw(), [3.2, 20, 0.5, 0.25, 1.0, 0.004, 0.7], [3.2, 20 * Math.Pow(p, 0.5), 0.5, 0.25 / p, Math.Pow(p, 0.5) * 1.0, 0.004 / p, 0.7]),
+            // Direct form: η² sources and t/τ: raw C' = C/peak², τ' = τ·peak.
+            "fsl-direct" => (new FslDirectLaw(), [3.1, 4.0, 2e-4, 300, 0.5, 2.0, 1.0], [3.1, 4.0, 2e-4 / (p * p), 300 * p, 0.5, 2.0, 1.0]),
+            // MPL: B'·η_raw = B·η → B' = B/peak; C'·η_raw^(−γ)·x_raw = C·η^(−γ)·x → C' = C·peak^(γ−1).
+            "mpl" => (new MultiPowerLaw(), [3.1, 20, 0.5, 0.3, 0.05, 0.6, 0.6], [3.1, 20 * Math.Pow(p, 0.5), 0.5, 0.3 / p, 0.05 * Math.Pow(p, 0.6 - 1), 0.6, 0.6]),
+            // Momentum: S1 and S2 are linear in η: A' = A·peak^α, C' = C/peak.
+            "momentum" => (new MomentumLaw(), [3.1, 20, 0.5, 2e-4], [3.1, 20 * Math.Pow(p, 0.5), 0.5, 2e-4 / p]),
+            _ => throw new ArgumentOutOfRangeException(nameof(name)),
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(Laws))]
+    public void RecoversAKnownCurveFromNoisyObservations(string name)
+    {
+        var (law, truth, raw) = Truth(name);
+        var fitCurves = new[] { "constant", "cosine", "wsd" }.Select((s, i) => SyntheticCurves.Generate(law, raw, s, Noise, seed: i)).ToList();
+        var result = LawFitter.Fit(law, fitCurves);
+        Assert.True(result.Succeeded, result.Message);
+        Assert.Equal(SyntheticCurves.Peak, result.LearningRateScale, 12);
+
+        // The irreducible loss and the signal exponent are identified by any curve.
+        Assert.InRange(result.Parameters[0], truth[0] - 0.03, truth[0] + 0.03);
+        // Forecasts of unseen schedules match the noiseless truth.
+        foreach (var unseen in new[] { "wsd-early", "8-1-1" })
+        {
+            var clean = SyntheticCurves.Generate(law, raw, unseen, 0, seed: 0);
+            var predicted = result.Predict(clean.Schedule.LearningRates.ToArray(), clean.Steps.ToArray());
+            var metrics = CurveMetrics.Compute(clean.Losses, predicted);
+            Assert.True(metrics.WorstE < 5e-3, $"{name} on {unseen}: WorstE {metrics.WorstE:E2}");
+            Assert.True(metrics.PredE < 5e-4, $"{name} on {unseen}: PredE {metrics.PredE:E2}");
+        }
+        Assert.All(result.StandardErrors, se => Assert.True(se >= 0 || double.IsNaN(se)));
+    }
+
+    [Fact]
+    public void RecoversTheFslParametersThatTheCurvesIdentify()
+    {
+        var (law, truth, raw) = Truth("fsl");
+        // Less noise than elsewhere: along the L0–c1–s ridge a 6000-step run leaves L0 loose at 5e-4.
+        var curves = new[] { "constant", "cosine", "wsd", "wsd-early" }.Select((s, i) => SyntheticCurves.Generate(law, raw, s, 2e-4, seed: 10 + i)).ToList();
+        var result = LawFitter.Fit(law, curves);
+        Assert.True(result.Succeeded, result.Message);
+        var fitted = result.NamedParameters;
+        // L0, s and γ lie within four of the fit's own standard errors of the truth, and those errors are small.
+        foreach (var (name, value, relative) in new[] { ("L0", 3.2, 0.03), ("s", 0.5, 0.2), ("gamma", 0.7, 0.3) })
+        {
+            double se = result.StandardErrors[law.IndexOf(name)];
+            Assert.True(se > 0 && se < relative * value, $"{name}: standard error {se}");
+            Assert.True(Math.Abs(fitted[name] - value) <= 4 * se, $"{name}: fitted {fitted[name]}, truth {value}, standard error {se}");
+        }
+        // The drop strength at the stated intrinsic times, B·(1 + r·T^(−s)), is what the data pin down.
+        double Strength(IReadOnlyDictionary<string, double> p, double t) => p["B"] * (1 + p["r"] * Math.Pow(t, -p["s"]));
+        var known = law.Parameters.Select((p, i) => (p.Name, truth[i])).ToDictionary(x => x.Name, x => x.Item2);
+        foreach (double t in new[] { 3000.0, 4500.0 })
+        {
+            Assert.InRange(Strength(fitted, t) / Strength(known, t), 0.9, 1.1);
+        }
+    }
+
+    [Fact]
+    public void FitsAreDeterministic()
+    {
+        var (law, _, raw) = Truth("fsl");
+        var curves = new[] { "constant", "cosine" }.Select((s, i) => SyntheticCurves.Generate(law, raw, s, Noise, seed: i)).ToList();
+        var options = new FitOptions { RandomStarts = 2, Seed = 7 };
+        var first = LawFitter.Fit(law, curves, options);
+        var second = LawFitter.Fit(law, curves, options);
+        Assert.Equal(first.Parameters, second.Parameters);
+        Assert.Equal(first.Objective, second.Objective);
+    }
+
+    [Fact]
+    public void APriorHoldsWhatOneConstantRunCannotIdentify()
+    {
+        var (law, truth, raw) = Truth("fsl");
+        var constant = SyntheticCurves.Generate(law, raw, "constant", Noise, seed: 3);
+        var prior = new ParameterPrior(truth, [double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity, 0.05, 0.05, 0.05, 0.05]);
+        var result = LawFitter.Fit(law, [constant], new FitOptions { Prior = prior });
+        Assert.True(result.Succeeded, result.Message);
+        foreach (var name in new[] { "B", "r", "c4", "gamma" })
+        {
+            int i = law.IndexOf(name);
+            Assert.InRange(result.Parameters[i] / truth[i], Math.Exp(-0.15), Math.Exp(0.15));
+        }
+        // The prior also fixes the forecast of a decay the run never saw.
+        var wsd = SyntheticCurves.Generate(law, raw, "wsd", 0, seed: 0);
+        var forecast = result.Predict(wsd.Schedule.LearningRates.ToArray(), wsd.Steps.ToArray());
+        Assert.True(CurveMetrics.Compute(wsd.Losses, forecast).WorstE < 5e-3);
+    }
+
+    [Fact]
+    public void TooFewPointsGiveAFailedResultNotAnException()
+    {
+        var (law, _, raw) = Truth("fsl");
+        var curve = SyntheticCurves.Generate(law, raw, "constant", Noise, seed: 1).Where(step => step < 420);
+        Assert.True(curve.Count < 7);
+        var result = LawFitter.Fit(law, [curve]);
+        Assert.False(result.Succeeded);
+        Assert.Equal(FitExitReason.Failed, result.ExitReason);
+        Assert.Contains("points", result.Message);
+        Assert.All(result.Parameters, p => Assert.True(double.IsNaN(p)));
+        Assert.Throws<InvalidOperationException>(() => result.Predict([1e-4, 1e-4], [1]));
+    }
+
+    [Fact]
+    public void AnUnusableCurveGivesAFailedResult()
+    {
+        // At step 0 with η_0 = 0 the intrinsic time is 0 and every law's T^(−s) is infinite.
+        var schedule = new FslTorch.Schedules.SampledSchedule(Enumerable.Range(0, 100).Select(k => k < 50 ? 0.0 : 1e-4).ToArray());
+        var curve = new ObservedCurve("zeros", schedule, Enumerable.Range(0, 10).ToArray(), Enumerable.Repeat(3.0, 10).ToArray());
+        var result = LawFitter.Fit(new FslLaw(), [curve]);
+        Assert.Equal(FitExitReason.Failed, result.ExitReason);
+    }
+
+    [Fact]
+    public void ACancelledFitSaysSo()
+    {
+        var (law, _, raw) = Truth("fsl");
+        var curve = SyntheticCurves.Generate(law, raw, "cosine", Noise, seed: 1);
+        using var cancellation = new CancellationTokenSource();
+        cancellation.Cancel();
+        var result = LawFitter.Fit(law, [curve], cancellationToken: cancellation.Token);
+        Assert.Equal(FitExitReason.Cancelled, result.ExitReason);
+        Assert.False(result.Succeeded);
+    }
+
+    [Fact]
+    public void AWarmStartRefinesOnlyTheGivenPoint()
+    {
+        var (law, truth, raw) = Truth("momentum");
+        var curves = new[] { "constant", "cosine" }.Select((s, i) => SyntheticCurves.Generate(law, raw, s, Noise, seed: i)).ToList();
+        var warm = LawFitter.Fit(law, curves, new FitOptions { InitialGuess = truth, WarmStartOnly = true });
+        var cold = LawFitter.Fit(law, curves);
+        Assert.True(warm.Succeeded, warm.Message);
+        Assert.True(warm.Iterations <= cold.Iterations, $"warm {warm.Iterations} vs cold {cold.Iterations} iterations");
+        Assert.InRange(warm.Objective, 0, cold.Objective * 1.01 + 1e-12);
+    }
+
+    [Fact]
+    public void BadOptionsThrowAtConfiguration()
+    {
+        var (law, _, raw) = Truth("momentum");
+        var curve = SyntheticCurves.Generate(law, raw, "constant", Noise, seed: 1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => LawFitter.Fit(law, [curve], new FitOptions { HuberDelta = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LawFitter.Fit(law, [curve], new FitOptions { Starts = 0 }));
+        Assert.Throws<ArgumentException>(() => LawFitter.Fit(law, [curve], new FitOptions { WarmStartOnly = true }));
+        Assert.Throws<ArgumentException>(() => LawFitter.Fit(law, [curve], new FitOptions { InitialGuess = [1.0] }));
+        Assert.Throws<ArgumentException>(() => LawFitter.Fit(law, []));
+        Assert.Throws<ArgumentException>(() => LawFitter.Fit(law, [curve], new FitOptions { Prior = new ParameterPrior([1.0], [1.0]) }));
+    }
+
+    [Fact]
+    public void TheReducedLawIsRecoveredByLogLogRegression()
+    {
+        var times = Enumerable.Range(1, 200).Select(i => i * 10.0).ToList();
+        var losses = times.Select(t => 2.5 + 1.2 * Math.Pow(t, -0.4)).ToList();
+        var (l0, a, alpha) = LawFitter.FitReducedLaw(times, losses);
+        Assert.InRange(l0, 2.45, 2.55);
+        Assert.InRange(alpha, 0.3, 0.5);
+        Assert.InRange(a, 0.8, 1.6);
+    }
+}
