@@ -25,6 +25,35 @@ mpl.SetAction(parse => Commands.Run(() =>
 }));
 bench.Subcommands.Add(mpl);
 
+// fsl bench schedules --data ../shared/data/schaipp-124m --peak-lr 1e-3 --json out.json
+var schaippData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
+var peakOption = new Option<double>("--peak-lr") { Description = "The peak LR whose runs are used (1e-4, 5e-4, 1e-3 or 2e-3).", Required = true };
+var schedulesCommand = new Command("schedules", "Fit on a constant, a short WSD and a cut cosine run at one peak LR; predict every other run at that peak.")
+    { schaippData, peakOption, jsonOption, lawOption, blockOption };
+schedulesCommand.SetAction(parse => Commands.Run(() =>
+{
+    double peak = parse.GetValue(peakOption);
+    var (fit, predict) = SchaippDataset.SchedulesProtocol(SchaippDataset.Load(parse.GetValue(schaippData)!), peak);
+    return Commands.Bench(string.Create(CultureInfo.InvariantCulture, $"schaipp-124m-lr{peak}"), fit, predict, Commands.Settings(parse, lawOption, blockOption, jsonOption));
+}));
+bench.Subcommands.Add(schedulesCommand);
+
+// fsl bench curves --fit a.csv b.csv --predict c.csv [--from-step K] [--bin N] --json out.json
+var fitFiles = new Option<string[]>("--fit") { Description = "CSV curves (step,lr,loss) to fit on.", Required = true, AllowMultipleArgumentsPerToken = true };
+var predictFiles = new Option<string[]>("--predict") { Description = "CSV curves (step,lr,loss) to predict and score.", Required = true, AllowMultipleArgumentsPerToken = true };
+var fromStep = new Option<int>("--from-step") { Description = "Drop points before this step (e.g. the warmup).", DefaultValueFactory = _ => 0 };
+var binOption = new Option<int>("--bin") { Description = "Average raw per-step losses over windows of N steps before fitting and scoring.", DefaultValueFactory = _ => 1 };
+var curvesCommand = new Command("curves", "The same protocol on your own step,lr,loss curves.") { fitFiles, predictFiles, fromStep, binOption, jsonOption, lawOption, blockOption };
+curvesCommand.SetAction(parse => Commands.Run(() =>
+{
+    int from = parse.GetValue(fromStep), bin = parse.GetValue(binOption);
+    if (bin < 1) throw new ArgumentException("--bin must be >= 1.");
+    var fit = parse.GetValue(fitFiles)!.Select(f => CurveFiles.Load(f, from, bin)).ToList();
+    var predict = parse.GetValue(predictFiles)!.Select(f => CurveFiles.Load(f, from, bin)).ToList();
+    return Commands.Bench("curves", fit, predict, Commands.Settings(parse, lawOption, blockOption, jsonOption));
+}));
+bench.Subcommands.Add(curvesCommand);
+
 // fsl bench speed [--steps 100000]
 var speedSteps = new Option<int>("--steps") { Description = "Trajectory length.", DefaultValueFactory = _ => 100_000 };
 var speedRepeats = new Option<int>("--repeats") { Description = "Timed repetitions (the best is reported).", DefaultValueFactory = _ => 5 };

@@ -15,7 +15,7 @@ internal static class Report
         foreach (var s in scores)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{s.Law,-11} {s.FitSeconds,6:F2}  {s.Standard.R2,-8:F4} {s.Standard.Mae,-8:F5} {s.Standard.Rmse,-8:F5} {s.Standard.PredE,-8:F5} {s.Standard.WorstE,-8:F5} | {s.Strict.PredE,-13:F5} {s.Strict.WorstE,-8:F5} | {s.Fit.ExitReason} ({s.Fit.Iterations} it)"));
+                $"{s.Law,-11} {s.FitSeconds,6:F2}  {s.Standard.R2,-8:F4} {s.Standard.Mae,-8:F5} {s.Standard.Rmse,-8:F5} {s.Standard.PredE,-8:F5} {s.Standard.WorstE,-8:F5} | {s.Strict.PredE,-13:F5} {s.Strict.WorstE,-8:F5} | {s.Fit.ExitReason} ({s.Fit.Iterations} it){(s.Fit.Succeeded ? "" : ": " + s.Fit.Message)}"));
         }
         foreach (var s in scores)
         {

@@ -247,7 +247,7 @@ public static class LawFitter
                 }
                 return true;
             }
-            catch (ArgumentException)
+            catch (Exception e) when (e is ArgumentException or ArithmeticException)
             {
                 return false; // parameters outside the law's domain (e.g. β ≤ 1 when γ is tied to β)
             }

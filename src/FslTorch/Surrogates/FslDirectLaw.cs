@@ -70,7 +70,7 @@ public sealed class FslDirectLaw : LossCurveLaw
         bool gradient = !jacobian.IsEmpty;
         var eta = schedule.LearningRates;
         var time = schedule.IntrinsicTime;
-        var kernel = PowerKernelQuadrature.Create(g, Tolerance);
+        var kernel = PowerKernelQuadrature.Create(g, Tolerance, maxArgument: time[steps.IsEmpty ? 0 : steps[^1]] / tau);
         ReadOnlySpan<double> weights = kernel.Weights;
 
         // Channels over sources q_j: e_j·η_j² (0), η_j² (1), with their derivatives in the decay rate 1/τ;

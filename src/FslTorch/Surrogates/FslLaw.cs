@@ -98,7 +98,7 @@ public sealed class FslLaw : LossCurveLaw
         bool gradient = !jacobian.IsEmpty;
         var eta = schedule.LearningRates;
         var time = schedule.IntrinsicTime;
-        var kernel = PowerKernelQuadrature.Create(gamma, Tolerance);
+        var kernel = PowerKernelQuadrature.Create(gamma, Tolerance, maxArgument: c4 * time[steps.IsEmpty ? 0 : steps[^1]]);
         ReadOnlySpan<double> weights = kernel.Weights, weightDerivatives = kernel.WeightDerivatives;
 
         // Channels: sources d_i (0) and d_i·T(i)^(−s) (1), with their c4-derivatives; ∂channel 1/∂s (2).

@@ -51,6 +51,9 @@ public sealed class MultiPowerLaw : LossCurveLaw
     /// <inheritdoc />
     public override IReadOnlyList<LawParameter> Parameters => Names;
 
+    // Beyond this many modes the source scales span more than e^300: a parameter far outside any fit's range.
+    private const int MaxModes = 1000;
+
     // An LR of exactly zero would make a = C·η^(−γ) infinite; such a source is given this floor (relative to the peak).
     private const double RelativeFloor = 1e-12;
 
@@ -75,28 +78,43 @@ public sealed class MultiPowerLaw : LossCurveLaw
         int last = steps.IsEmpty ? 0 : steps[^1];
 
         // The range of source scales decides how far the shared grid must reach.
-        double peak = 0, lowest = double.PositiveInfinity;
+        double peak = 0;
+        for (int k = 1; k <= last; k++)
+        {
+            if (eta[k] != eta[k - 1]) peak = Math.Max(peak, eta[k]);
+        }
+        double floor = Math.Max(peak * RelativeFloor, double.Epsilon), logC = Math.Log(c);
+        // A source whose kernel is already below the tolerance after its own step, (1 + a·η_k)^(−β) with
+        // x ≥ η_k, is fully realised at once: it only adds d to the sum and needs no modes.
+        double saturation = -Math.Log(Tolerance * 1e-2) / beta;
+        bool Saturated(double logScale, double etaK) => Math.Log(1 + Math.Exp(logScale) * etaK) > saturation;
+        double logScaleMax = double.NegativeInfinity, logScaleMin = double.PositiveInfinity;
         for (int k = 1; k <= last; k++)
         {
             if (eta[k] == eta[k - 1]) continue;
-            peak = Math.Max(peak, eta[k]);
-            lowest = Math.Min(lowest, eta[k]);
+            double etaK = Math.Max(eta[k], floor), logScale = logC - gamma * Math.Log(etaK);
+            if (Saturated(logScale, etaK)) continue;
+            logScaleMax = Math.Max(logScaleMax, logScale);
+            logScaleMin = Math.Min(logScaleMin, logScale);
         }
-        double floor = Math.Max(peak * RelativeFloor, double.Epsilon);
-        lowest = Math.Max(lowest, floor);
-        double logScaleMax = double.IsInfinity(lowest) ? 0 : Math.Log(c) - gamma * Math.Log(lowest);
-        double logScaleMin = peak > 0 ? Math.Log(c) - gamma * Math.Log(peak) : logScaleMax;
-        // Nodes z = a·y for y on the standard grid, for every a in [a_min, a_max].
-        var reference = PowerKernelQuadrature.Create(beta, Tolerance, logScaleShift: 0);
-        double step = Math.Log(reference.Nodes[1] / reference.Nodes[0]);
-        double lower = Math.Log(reference.Nodes[0]) + logScaleMin;
-        double upper = Math.Log(reference.Nodes[^1]) + logScaleMax;
-        int q = (int)Math.Ceiling((upper - lower) / step) + 1;
+        if (double.IsInfinity(logScaleMax)) logScaleMax = logScaleMin = logC;
+        // Nodes z = a·y for y on the standard grid, for every a in [a_min, a_max]; node 0 (z = 0) lumps the
+        // modes that never decay noticeably before the last step (z·cs[last] ≤ ε), as in PowerKernelQuadrature.
+        var (yLower, yUpper, step) = PowerKernelQuadrature.Range(beta, Tolerance);
+        double lower = Math.Max(yLower + logScaleMin, Math.Log(Tolerance / Math.Max(cs[last], double.Epsilon)));
+        double upper = yUpper + logScaleMax;
+        double span = Math.Ceiling((upper - lower) / step) + 2;
+        if (!(span <= MaxModes))
+        {
+            throw new ArgumentOutOfRangeException(nameof(p),
+                $"C·η^(−γ) spans more than {MaxModes} quadrature nodes over this schedule (C = {c}, γ = {gamma}); such parameters are outside the supported range.");
+        }
+        int q = (int)span;
         var logNodes = new double[q];
         var nodes = new double[q];
-        for (int n = 0; n < q; n++)
+        for (int n = 1; n < q; n++)
         {
-            logNodes[n] = lower + n * step;
+            logNodes[n] = lower + (n - 1) * step;
             nodes[n] = Math.Exp(logNodes[n]);
         }
         double logH = Math.Log(step) - SpecialFunctions.GammaLn(beta), digamma = SpecialFunctions.DiGamma(beta);
@@ -106,7 +124,7 @@ public sealed class MultiPowerLaw : LossCurveLaw
         var bank = new ModeBank(nodes, gradient ? 4 : 1, 0);
         var deposit = new double[q];
         var scratch = new double[q];
-        double sum = 0, logC = Math.Log(c);
+        double sum = 0;
         int at = 0;
 
         for (int e = 0; e < steps.Length; e++)
@@ -126,23 +144,36 @@ public sealed class MultiPowerLaw : LossCurveLaw
                 double d = eta[k - 1] - eta[k];
                 double etaK = Math.Max(eta[k], floor);
                 double logScale = logC - gamma * Math.Log(etaK), scale = Math.Exp(logScale);
+                if (Saturated(logScale, etaK))
+                {
+                    sum += d;
+                    bank.Advance(eta[k], 1);
+                    continue;
+                }
                 // W_n(a) = exp(β·ln z_n − z_n/a + ln h − ln Γ(β) − β·ln a)
                 TensorPrimitives.Multiply(nodes, -1 / scale, deposit);
                 TensorPrimitives.MultiplyAdd(logNodes, beta, deposit, deposit);
                 TensorPrimitives.Add(deposit, logH - beta * logScale, deposit);
                 TensorPrimitives.Exp(deposit, deposit);
+                deposit[0] = 0;
+                deposit[0] = Math.Max(0, 1 - TensorPrimitives.Sum<double>(deposit));
                 bank.Deposit(K, deposit, d);
                 sum += d;
                 if (gradient)
                 {
                     // ∂W/∂ln a = W·(z/a − β); ∂ln a/∂C = 1/C, ∂ln a/∂γ = −ln η_k; ∂W/∂β = W·(ln z − ln a − ψ(β)).
+                    // Node 0 carries 1 − Σ W_n, so its derivative is −Σ of the others'.
                     TensorPrimitives.Multiply(nodes, 1 / scale, scratch);
                     TensorPrimitives.Subtract(scratch, beta, scratch);
                     TensorPrimitives.Multiply(scratch, deposit, scratch);
+                    scratch[0] = 0;
+                    scratch[0] = -TensorPrimitives.Sum<double>(scratch);
                     bank.Deposit(KC, scratch, d);
                     bank.Deposit(KGamma, scratch, -d * Math.Log(etaK));
                     TensorPrimitives.Subtract(logNodes, logScale + digamma, scratch);
                     TensorPrimitives.Multiply(scratch, deposit, scratch);
+                    scratch[0] = 0;
+                    scratch[0] = -TensorPrimitives.Sum<double>(scratch);
                     bank.Deposit(KBeta, scratch, d);
                 }
                 bank.Advance(eta[k], 1);

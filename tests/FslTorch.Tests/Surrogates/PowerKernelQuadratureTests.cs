@@ -1,0 +1,48 @@
+using FslTorch.Surrogates;
+using Xunit;
+
+namespace FslTorch.Tests.Surrogates;
+
+public sealed class PowerKernelQuadratureTests
+{
+    [Theory]
+    [InlineData(0.05)]
+    [InlineData(0.3)]
+    [InlineData(0.6)]
+    [InlineData(1.0)]
+    [InlineData(1.5)]
+    [InlineData(3.0)]
+    public void ApproximatesThePowerKernelWithinItsTolerance(double g)
+    {
+        const double maxArgument = 1e6;
+        var kernel = PowerKernelQuadrature.Create(g, 1e-10, maxArgument);
+        Assert.InRange(kernel.Count, 10, 200);
+        for (double logX = -8; logX <= Math.Log10(maxArgument); logX += 0.05)
+        {
+            double x = Math.Pow(10, logX);
+            Assert.True(Math.Abs(kernel.Evaluate(x) - Math.Pow(1 + x, -g)) <= 1e-9, $"g = {g}, x = {x}: {kernel.Evaluate(x):R} vs {Math.Pow(1 + x, -g):R}");
+        }
+        Assert.True(Math.Abs(kernel.Evaluate(0) - 1) <= 1e-9);
+    }
+
+    [Fact]
+    public void WithoutABoundOnXItReachesFarTails()
+    {
+        var kernel = PowerKernelQuadrature.Create(1.0, 1e-10);
+        foreach (double x in new[] { 1e3, 1e6, 1e9 }) Assert.True(Math.Abs(kernel.Evaluate(x) - 1 / (1 + x)) <= 1e-9);
+    }
+
+    [Fact]
+    public void WeightDerivativesMatchFiniteDifferences()
+    {
+        const double g = 0.8, h = 1e-6;
+        var kernel = PowerKernelQuadrature.Create(g, 1e-10, 1e4);
+        foreach (double x in new[] { 0.1, 10, 1000 })
+        {
+            double analytic = 0;
+            for (int m = 0; m < kernel.Count; m++) analytic += kernel.WeightDerivatives[m] * Math.Exp(-kernel.Nodes[m] * x);
+            double numeric = (Math.Pow(1 + x, -(g + h)) - Math.Pow(1 + x, -(g - h))) / (2 * h);
+            Assert.True(Math.Abs(analytic - numeric) <= 1e-6 * Math.Max(1, Math.Abs(numeric)), $"x = {x}: {analytic} vs {numeric}");
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using FslTorch.Fitting;
+
+namespace FslTorch.Cli;
+
+/// <summary>Loss curves from any trainer as CSV files with the columns step, lr and loss.</summary>
+internal static class CurveFiles
+{
+    /// <summary>
+    /// Reads a curve; the LR of steps between logged rows is interpolated linearly (exact when every step is
+    /// logged). <paramref name="fromStep"/> drops earlier points; <paramref name="bin"/> &gt; 1 averages the
+    /// losses of each window [j·N, (j+1)·N) into one point at the window's mean step.
+    /// </summary>
+    public static ObservedCurve Load(string path, int fromStep, int bin)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.");
+        var curve = ObservedCurve.FromCsv(path, interpolateMissingSteps: true).Where(step => step >= fromStep);
+        if (curve.Count == 0) throw new InvalidDataException($"{path}: no points at or after step {fromStep}.");
+        return bin > 1 ? Bin(curve, bin) : curve;
+    }
+
+    public static ObservedCurve Bin(ObservedCurve curve, int bin)
+    {
+        var windows = Enumerable.Range(0, curve.Count).GroupBy(i => curve.Steps[i] / bin).ToList();
+        var steps = windows.Select(w => (int)Math.Round(w.Average(i => (double)curve.Steps[i]))).ToList();
+        var losses = windows.Select(w => w.Average(i => curve.Losses[i])).ToList();
+        return new ObservedCurve(curve.Name, curve.Schedule, steps, losses);
+    }
+}
