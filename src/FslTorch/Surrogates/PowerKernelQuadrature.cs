@@ -14,6 +14,9 @@ namespace FslTorch.Surrogates;
 /// </summary>
 internal sealed class PowerKernelQuadrature
 {
+    /// <summary>The most modes a kernel may have (a bound far beyond any fit's needs, that keeps a wild trial step cheap).</summary>
+    public const int MaxModes = 2000;
+
     /// <summary>Default absolute tolerance of the kernel.</summary>
     public const double DefaultTolerance = 1e-10;
 
@@ -47,10 +50,19 @@ internal sealed class PowerKernelQuadrature
     /// </param>
     public static PowerKernelQuadrature Create(double exponent, double tolerance = DefaultTolerance, double maxArgument = double.PositiveInfinity)
     {
+        if (!(exponent > 0) || !double.IsFinite(exponent)) throw new ArgumentOutOfRangeException(nameof(exponent), exponent, "The kernel exponent must be finite and > 0.");
+        if (double.IsNaN(maxArgument) || maxArgument < 0) throw new ArgumentOutOfRangeException(nameof(maxArgument), maxArgument, "maxArgument must be >= 0.");
         (double lower, double upper, double h) = Range(exponent, tolerance);
-        double cut = maxArgument > 0 && double.IsFinite(maxArgument) ? Math.Log(tolerance / maxArgument) : double.NegativeInfinity;
+        double cut = double.IsPositiveInfinity(maxArgument) ? double.NegativeInfinity
+            : maxArgument == 0 ? double.PositiveInfinity : Math.Log(tolerance / maxArgument);
         double first = cut > lower ? lower + Math.Ceiling((cut - lower) / h) * h : lower;
-        int kept = (int)Math.Ceiling((upper - first) / h) + 1;
+        double modes = Math.Max(0, Math.Ceiling((upper - first) / h) + 1);
+        if (modes > MaxModes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(exponent), exponent,
+                $"(1 + x)^(−{exponent}) over x ≤ {maxArgument} needs more than {MaxModes} modes; the exponent or the range is outside what this evaluation supports.");
+        }
+        int kept = (int)modes;
         var nodes = new double[kept + 1];
         var weights = new double[kept + 1];
         var derivatives = new double[kept + 1];
