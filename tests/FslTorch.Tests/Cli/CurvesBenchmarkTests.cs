@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using FslTorch.Cli;
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using Xunit;
+
+namespace FslTorch.Tests.Cli;
+
+public sealed class CurvesBenchmarkTests : IDisposable
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("fsl-curves-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    // A momentum-law run in raw LR units, written as step,lr,loss (every `every`-th step, or every step).
+    private string Write(string name, LearningRateSchedule schedule, int steps, int every)
+    {
+        var law = new MomentumLaw();
+        double[] truth = [3.1, 20 * Math.Sqrt(3e-4), 0.5, 2e-4 / 3e-4];
+        var sampled = schedule.SampleWithIntrinsicTime(steps);
+        var at = Enumerable.Range(1, steps - 1).Where(k => k % every == 0).ToArray();
+        var losses = law.Predict(truth, sampled, at);
+        var text = new StringBuilder("step,lr,loss\n");
+        text.Append(CultureInfo.InvariantCulture, $"0,{sampled.LearningRates[0]:R},\n");
+        for (int i = 0; i < at.Length; i++) text.Append(CultureInfo.InvariantCulture, $"{at[i]},{sampled.LearningRates[at[i]]:R},{losses[i]:R}\n");
+        string path = Path.Combine(_folder.FullName, name + ".csv");
+        File.WriteAllText(path, text.ToString());
+        return path;
+    }
+
+    [Fact]
+    public void FitsAndPredictsUserCurvesAndWritesTheDocumentedJson()
+    {
+        string constant = Write("constant", Schedule.WithWarmup(Schedule.Constant(3e-4), 100), 3000, 1);
+        string cosine = Write("cosine", Schedule.WarmupCosine(3e-4, 100, 3000, DecayTarget.FractionOfPeak(0.1)), 3000, 1);
+        string wsd = Write("wsd", Schedule.Wsd(3e-4, 100, 2000, 3000), 3000, 25); // sparse: LR interpolated between rows
+        string json = Path.Combine(_folder.FullName, "out", "result.json");
+
+        var (code, output, error) = CliProcess.Run("bench", "curves", "--fit", constant, cosine, "--predict", wsd,
+            "--from-step", "200", "--bin", "10", "--law", "momentum", "fsl", "--json", json);
+        Assert.True(code == 0, error);
+        Assert.Contains("momentum", output);
+
+        var root = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
+        Assert.Equal("curves", (string?)root["dataset"]);
+        var results = root["results"]!.AsArray();
+        Assert.Equal(["momentum", "fsl"], results.Select(r => (string?)r!["law"]));
+        foreach (var result in results.Select(r => r!.AsObject()))
+        {
+            Assert.Equal(["law", "fit_seconds", "parameters", "standard", "strict", "per_run"], result.Select(p => p.Key));
+            Assert.True((double)result["fit_seconds"]! > 0);
+            foreach (var scores in new[] { result["standard"]!, result["strict"]! })
+            {
+                Assert.Equal(["r2", "mae", "rmse", "prede", "worste"], scores.AsObject().Select(p => p.Key));
+            }
+            var run = result["per_run"]!.AsArray().Single()!;
+            Assert.Equal("wsd", (string?)run["run"]);
+        }
+        // Noiseless momentum-law curves: the momentum law forecasts the WSD run almost exactly.
+        Assert.True((double)results[0]!["standard"]!["prede"]! < 1e-3);
+        Assert.Equal(4, results[0]!["parameters"]!.AsObject().Count);
+    }
+
+    [Fact]
+    public void BadInputGivesAMessageAndExitCodeTwo()
+    {
+        var (code, _, error) = CliProcess.Run("bench", "curves", "--fit", Path.Combine(_folder.FullName, "missing.csv"), "--predict", "x.csv");
+        Assert.Equal(2, code);
+        Assert.Contains("no such file", error);
+        Assert.DoesNotContain("   at ", error); // no stack trace
+
+        string curve = Write("c", Schedule.Constant(1e-4), 500, 1);
+        (code, _, error) = CliProcess.Run("bench", "curves", "--fit", curve, "--predict", curve, "--law", "nonsense");
+        Assert.Equal(2, code);
+        Assert.Contains("Unknown law", error);
+    }
+
+    [Fact]
+    public void BinningAveragesEachWindowAtItsMeanStep()
+    {
+        var schedule = Schedule.Constant(1).SampleWithIntrinsicTime(40);
+        var curve = new ObservedCurve("raw", schedule, Enumerable.Range(1, 39).ToArray(), Enumerable.Range(1, 39).Select(k => (double)k).ToArray());
+        var binned = CurveFiles.Bin(curve, 10);
+        Assert.Equal([5, 14, 24, 34], binned.Steps); // windows 1..9, 10..19, 20..29, 30..39 (means 5, 14.5→14, 24.5→24, 34.5→34)
+        Assert.Equal([5, 14.5, 24.5, 34.5], binned.Losses);
+    }
+}
