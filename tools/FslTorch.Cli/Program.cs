@@ -9,7 +9,7 @@ root.Subcommands.Add(bench);
 var jsonOption = new Option<string?>("--json") { Description = "Write the results as JSON to this file." };
 var lawOption = new Option<string[]>("--law")
 {
-    Description = "Laws to benchmark (fsl, fsl-tied, fsl-direct, mpl, momentum); all four main ones by default.",
+    Description = "Laws to benchmark (fsl, fsl-tied, fsl-decreases, fsl-direct, mpl, momentum); fsl, fsl-direct, mpl and momentum by default.",
     AllowMultipleArgumentsPerToken = true,
 };
 var blockOption = new Option<int>("--block-steps") { Description = "Fit on LR block means of this many steps (1 = exact).", DefaultValueFactory = _ => new FslTorch.Fitting.FitOptions().ScheduleBlockSteps };

@@ -20,17 +20,8 @@ internal static class Protocol
     /// <summary>The laws of the benchmark, in the order of its JSON.</summary>
     public static IReadOnlyList<string> DefaultLaws { get; } = ["fsl", "fsl-direct", "mpl", "momentum"];
 
-    /// <summary>A law by its benchmark name (also fsl-tied: the practical FSL with γ = 1 − 1/β).</summary>
-    public static LossCurveLaw Law(string name) => name switch
-    {
-        "fsl" => new FslLaw(),
-        "fsl-tied" => new FslLaw(tieGammaToBeta: true),
-        "fsl-decreases" => new FslLaw(countIncreases: false),
-        "fsl-direct" => new FslDirectLaw(),
-        "mpl" => new MultiPowerLaw(),
-        "momentum" => new MomentumLaw(),
-        _ => throw new ArgumentException($"Unknown law '{name}'; expected one of fsl, fsl-tied, fsl-decreases, fsl-direct, mpl, momentum."),
-    };
+    /// <summary>A law by name (see <see cref="LossCurveLaws.Names"/>).</summary>
+    public static LossCurveLaw Law(string name) => LossCurveLaws.Create(name);
 
     public static LawScore Run(LossCurveLaw law, IReadOnlyList<ObservedCurve> fit, IReadOnlyList<ObservedCurve> predict, FitOptions? options = null)
     {

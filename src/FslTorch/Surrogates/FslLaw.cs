@@ -114,9 +114,8 @@ public sealed class FslLaw : LossCurveLaw
             {
                 if (eta[k] == eta[k - 1])
                 {
-                    // Jump over a constant stretch: no sources until the next change or the target.
-                    int end = k;
-                    while (end < target && eta[end + 1] == eta[end]) end++;
+                    // A constant stretch: no sources until the next change or the target.
+                    int end = ScheduleScan.EndOfConstantStretch(eta, k, target);
                     bank.Advance(time[end] - time[k - 1], c4);
                     k = end;
                     continue;

@@ -134,8 +134,8 @@ public sealed class MultiPowerLaw : LossCurveLaw
             {
                 if (eta[k] == eta[k - 1])
                 {
-                    int end = k;
-                    while (end < target && eta[end + 1] == eta[end]) end++;
+                    // A constant stretch: no sources until the next change or the target.
+                    int end = ScheduleScan.EndOfConstantStretch(eta, k, target);
                     bank.Advance(cs[end] - cs[k - 1], 1);
                     k = end;
                     continue;
