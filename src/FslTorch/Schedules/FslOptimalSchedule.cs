@@ -21,6 +21,31 @@ public sealed class FslOptimalSchedule : LearningRateSchedule
         MaxLearningRate = Guard.PositiveOrInfinity(maxLearningRate, nameof(maxLearningRate));
     }
 
+    /// <summary>
+    /// The uncapped optimum in the FSL's easy regime with σ² the noise level (docs/fsl-spec.md §8, derived):
+    /// with y = c·N/(2β), 1 + T = (1 + y)^(2β), the loss is (1 + y)^(−2βs) + 4β²σ²y²/N and its minimum lies at
+    /// y·(1 + y)^(2βs+1) = s·N/(4βσ²), solved here by bisection.
+    /// </summary>
+    /// <returns>The optimal scale c* and the loss L* it reaches.</returns>
+    public static (double Scale, double Loss) SolveUncapped(double s, double beta, double noise, long totalSteps)
+    {
+        Guard.Positive(s, nameof(s));
+        Guard.InRange(beta, 0.5 + 1e-12, double.MaxValue, nameof(beta));
+        Guard.Positive(noise, nameof(noise));
+        Guard.Positive(totalSteps, nameof(totalSteps));
+        double target = s * totalSteps / (4 * beta * noise), exponent = 2 * beta * s + 1;
+        // y·(1 + y)^(2βs+1) increases from 0 without bound: bisect on ln y.
+        double low = -50, high = Math.Log(target) + 1;
+        for (int i = 0; i < 200; i++)
+        {
+            double mid = 0.5 * (low + high), y = Math.Exp(mid);
+            if (y * Math.Pow(1 + y, exponent) < target) low = mid; else high = mid;
+        }
+        double best = Math.Exp(0.5 * (low + high));
+        double loss = Math.Pow(1 + best, -2 * beta * s) + 4 * beta * beta * noise * best * best / totalSteps;
+        return (2 * beta * best / totalSteps, loss);
+    }
+
     /// <summary>c.</summary>
     public double Scale { get; }
     /// <summary>β.</summary>
