@@ -153,8 +153,6 @@ public static class LawFitter
         return max;
     }
 
-    private sealed record Refined(double[] Coordinates, double Objective, int Iterations, FitExitReason Reason, Matrix<double>? Covariance);
-
     /// <summary>One fit's data and objective; not shared between fits.</summary>
     private sealed class Problem
     {
@@ -170,6 +168,7 @@ public static class LawFitter
         private readonly double[] _priorMean;   // fitted coordinates
         private readonly double[] _priorWeight; // 1/σ², 0 where free
         private readonly int _p;
+        private readonly HuberLeastSquares _leastSquares;
 
         public Problem(LossCurveLaw law, LossCurveLaw fittingLaw, IReadOnlyList<ObservedCurve> curves, double scale, FitOptions options, CancellationToken cancellation)
         {
@@ -208,6 +207,7 @@ public static class LawFitter
                     _priorWeight[j] = double.IsPositiveInfinity(prior.StandardDeviations[j]) ? 0 : 1 / (prior.StandardDeviations[j] * prior.StandardDeviations[j]);
                 }
             }
+            _leastSquares = new HuberLeastSquares(Predict, _logObserved, _userWeights, _priorMean, _priorWeight, options);
         }
 
         public int PointCount => _logObserved.Length;
@@ -253,21 +253,9 @@ public static class LawFitter
             }
         }
 
-        private static double Huber(double r, double delta) => Math.Abs(r) <= delta ? 0.5 * r * r : delta * (Math.Abs(r) - 0.5 * delta);
+        private double Objective(double[] coordinates) => _leastSquares.Objective(coordinates);
 
-        private double Objective(double[] coordinates, double[] logPredicted)
-        {
-            double total = 0;
-            for (int i = 0; i < logPredicted.Length; i++) total += _userWeights[i] * Huber(_logObserved[i] - logPredicted[i], _options.HuberDelta);
-            for (int j = 0; j < _p; j++) total += 0.5 * _priorWeight[j] * Math.Pow(coordinates[j] - _priorMean[j], 2);
-            return total;
-        }
-
-        private double Objective(double[] coordinates)
-        {
-            var predicted = new double[PointCount];
-            return Predict(coordinates, predicted, null) ? Objective(coordinates, predicted) : double.PositiveInfinity;
-        }
+        public Refined Refine(double[] start, int rounds, int maxIterations) => _leastSquares.Refine(start, rounds, maxIterations);
 
         public IEnumerable<double[]> Starts()
         {
@@ -309,73 +297,6 @@ public static class LawFitter
 
         private static double Gaussian(Random random) =>
             Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
-
-        /// <summary>Huber by iteratively reweighted Levenberg–Marquardt from one start.</summary>
-        public Refined Refine(double[] start, int rounds, int maxIterations)
-        {
-            int n = PointCount;
-            var coordinates = (double[])start.Clone();
-            var predicted = new double[n];
-            int iterations = 0;
-            var reason = FitExitReason.Failed;
-            Matrix<double>? covariance = null;
-            var minimizer = new LevenbergMarquardtMinimizer(1e-3, _options.Tolerance, _options.Tolerance, _options.Tolerance, maxIterations);
-            for (int round = 0; round < rounds; round++)
-            {
-                if (!Predict(coordinates, predicted, null)) break;
-                // IRLS weights: Huber's ψ(r)/r, times the user's weights; then the prior's rows.
-                var weights = new double[n + _p];
-                for (int i = 0; i < n; i++)
-                {
-                    double r = Math.Abs(_logObserved[i] - predicted[i]);
-                    weights[i] = _userWeights[i] * (r <= _options.HuberDelta ? 1 : _options.HuberDelta / r);
-                }
-                for (int j = 0; j < _p; j++) weights[n + j] = _priorWeight[j];
-                var observed = _logObserved.Concat(_priorMean).ToArray();
-                var model = ObjectiveFunction.NonlinearModel(Values, Derivatives, Vector<double>.Build.Dense(n + _p, i => i),
-                    Vector<double>.Build.Dense(observed), Vector<double>.Build.Dense(weights));
-                var result = minimizer.FindMinimum(model, Vector<double>.Build.Dense(coordinates));
-                iterations += result.Iterations;
-                var next = result.MinimizingPoint.ToArray();
-                if (next.Any(v => !double.IsFinite(v)) || !double.IsFinite(Objective(next))) break;
-                coordinates = next;
-                covariance = result.Covariance;
-                reason = result.ReasonForExit == ExitCondition.ExceedIterations ? FitExitReason.IterationLimit : FitExitReason.Converged;
-            }
-            return new Refined(coordinates, reason == FitExitReason.Failed ? double.PositiveInfinity : Objective(coordinates), iterations, reason, covariance);
-        }
-
-        private Vector<double> Values(Vector<double> z, Vector<double> x)
-        {
-            var coordinates = z.ToArray();
-            var predicted = new double[PointCount];
-            var output = new double[PointCount + _p];
-            if (!Predict(coordinates, predicted, null))
-            {
-                // Outside the law's domain: a huge residual so that the step is rejected.
-                for (int i = 0; i < PointCount; i++) predicted[i] = _logObserved[i] + 1e3;
-            }
-            predicted.CopyTo(output, 0);
-            coordinates.CopyTo(output, PointCount);
-            return Vector<double>.Build.Dense(output);
-        }
-
-        private Matrix<double> Derivatives(Vector<double> z, Vector<double> x)
-        {
-            var coordinates = z.ToArray();
-            var predicted = new double[PointCount];
-            var rows = new double[PointCount * _p];
-            var matrix = Matrix<double>.Build.Dense(PointCount + _p, _p);
-            if (Predict(coordinates, predicted, rows))
-            {
-                for (int i = 0; i < PointCount; i++)
-                {
-                    for (int j = 0; j < _p; j++) matrix[i, j] = rows[i * _p + j];
-                }
-            }
-            for (int j = 0; j < _p; j++) matrix[PointCount + j, j] = 1;
-            return matrix;
-        }
 
         public FitResult Success(Refined best, int iterations, TimeSpan elapsed)
         {

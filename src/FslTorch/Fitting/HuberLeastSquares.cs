@@ -1,0 +1,129 @@
+using MathNet.Numerics.LinearAlgebra;
+using MathNet.Numerics.Optimization;
+
+namespace FslTorch.Fitting;
+
+/// <summary>One refined start: the fitted coordinates, the objective there, and how the minimizer ended.</summary>
+internal sealed record Refined(double[] Coordinates, double Objective, int Iterations, FitExitReason Reason, Matrix<double>? Covariance);
+
+/// <summary>
+/// Computes the predictions of a model at every point, ln L̂, in the fitted coordinates z, and optionally
+/// ∂ln L̂/∂z (row-major, points × coordinates); false where the model cannot be evaluated.
+/// </summary>
+internal delegate bool LogModel(double[] coordinates, double[] logPredicted, double[]? jacobian);
+
+/// <summary>
+/// The objective every FslTorch fit minimises, and its minimizer:
+/// <code>Σ_i w_i·Huber_δ(ln L_i − ln L̂_i(z)) + ½·Σ_j ((z_j − μ_j)/σ_j)²</code>
+/// by iteratively reweighted least squares (Huber's ψ(r)/r as weights) with MathNet's Levenberg–Marquardt
+/// minimizer; the prior enters as extra rows. Holds one fit's data; not shared between fits.
+/// </summary>
+internal sealed class HuberLeastSquares
+{
+    private readonly LogModel _model;
+    private readonly double[] _logObserved;
+    private readonly double[] _userWeights;
+    private readonly double[] _priorMean;   // fitted coordinates
+    private readonly double[] _priorWeight; // 1/σ², 0 where free
+    private readonly FitOptions _options;
+    private readonly int _n;
+    private readonly int _p;
+
+    public HuberLeastSquares(LogModel model, double[] logObserved, double[] userWeights, double[] priorMean, double[] priorWeight, FitOptions options)
+    {
+        _model = model;
+        _logObserved = logObserved;
+        _userWeights = userWeights;
+        _priorMean = priorMean;
+        _priorWeight = priorWeight;
+        _options = options;
+        _n = logObserved.Length;
+        _p = priorMean.Length;
+    }
+
+    private bool Predict(double[] coordinates, double[] logPredicted, double[]? jacobian) => _model(coordinates, logPredicted, jacobian);
+
+    private static double Huber(double r, double delta) => Math.Abs(r) <= delta ? 0.5 * r * r : delta * (Math.Abs(r) - 0.5 * delta);
+
+    private double Objective(double[] coordinates, double[] logPredicted)
+    {
+        double total = 0;
+        for (int i = 0; i < logPredicted.Length; i++) total += _userWeights[i] * Huber(_logObserved[i] - logPredicted[i], _options.HuberDelta);
+        for (int j = 0; j < _p; j++) total += 0.5 * _priorWeight[j] * Math.Pow(coordinates[j] - _priorMean[j], 2);
+        return total;
+    }
+
+    /// <summary>The objective at <paramref name="coordinates"/>; +∞ where the model cannot be evaluated.</summary>
+    public double Objective(double[] coordinates)
+    {
+        var predicted = new double[_n];
+        return Predict(coordinates, predicted, null) ? Objective(coordinates, predicted) : double.PositiveInfinity;
+    }
+
+    /// <summary>Huber by iteratively reweighted Levenberg–Marquardt from one start.</summary>
+    public Refined Refine(double[] start, int rounds, int maxIterations)
+    {
+        int n = _n;
+        var coordinates = (double[])start.Clone();
+        var predicted = new double[n];
+        int iterations = 0;
+        var reason = FitExitReason.Failed;
+        Matrix<double>? covariance = null;
+        var minimizer = new LevenbergMarquardtMinimizer(1e-3, _options.Tolerance, _options.Tolerance, _options.Tolerance, maxIterations);
+        for (int round = 0; round < rounds; round++)
+        {
+            if (!Predict(coordinates, predicted, null)) break;
+            // IRLS weights: Huber's ψ(r)/r, times the user's weights; then the prior's rows.
+            var weights = new double[n + _p];
+            for (int i = 0; i < n; i++)
+            {
+                double r = Math.Abs(_logObserved[i] - predicted[i]);
+                weights[i] = _userWeights[i] * (r <= _options.HuberDelta ? 1 : _options.HuberDelta / r);
+            }
+            for (int j = 0; j < _p; j++) weights[n + j] = _priorWeight[j];
+            var observed = _logObserved.Concat(_priorMean).ToArray();
+            var model = ObjectiveFunction.NonlinearModel(Values, Derivatives, Vector<double>.Build.Dense(n + _p, i => i),
+                Vector<double>.Build.Dense(observed), Vector<double>.Build.Dense(weights));
+            var result = minimizer.FindMinimum(model, Vector<double>.Build.Dense(coordinates));
+            iterations += result.Iterations;
+            var next = result.MinimizingPoint.ToArray();
+            if (next.Any(v => !double.IsFinite(v)) || !double.IsFinite(Objective(next))) break;
+            coordinates = next;
+            covariance = result.Covariance;
+            reason = result.ReasonForExit == ExitCondition.ExceedIterations ? FitExitReason.IterationLimit : FitExitReason.Converged;
+        }
+        return new Refined(coordinates, reason == FitExitReason.Failed ? double.PositiveInfinity : Objective(coordinates), iterations, reason, covariance);
+    }
+
+    private Vector<double> Values(Vector<double> z, Vector<double> x)
+    {
+        var coordinates = z.ToArray();
+        var predicted = new double[_n];
+        var output = new double[_n + _p];
+        if (!Predict(coordinates, predicted, null))
+        {
+            // Outside the law's domain: a huge residual so that the step is rejected.
+            for (int i = 0; i < _n; i++) predicted[i] = _logObserved[i] + 1e3;
+        }
+        predicted.CopyTo(output, 0);
+        coordinates.CopyTo(output, _n);
+        return Vector<double>.Build.Dense(output);
+    }
+
+    private Matrix<double> Derivatives(Vector<double> z, Vector<double> x)
+    {
+        var coordinates = z.ToArray();
+        var predicted = new double[_n];
+        var rows = new double[_n * _p];
+        var matrix = Matrix<double>.Build.Dense(_n + _p, _p);
+        if (Predict(coordinates, predicted, rows))
+        {
+            for (int i = 0; i < _n; i++)
+            {
+                for (int j = 0; j < _p; j++) matrix[i, j] = rows[i * _p + j];
+            }
+        }
+        for (int j = 0; j < _p; j++) matrix[_n + j, j] = 1;
+        return matrix;
+    }
+}
