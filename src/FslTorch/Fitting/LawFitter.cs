@@ -260,30 +260,30 @@ public static class LawFitter
         public IEnumerable<double[]> Starts()
         {
             var candidates = new List<(double[] Coordinates, double Objective)>();
-            void Consider(IReadOnlyList<double> parameters)
+            double[]? Consider(IReadOnlyList<double> parameters)
             {
-                if (parameters.Count != _p) return;
+                if (parameters.Count != _p) return null;
                 for (int j = 0; j < _p; j++)
                 {
-                    if (!double.IsFinite(parameters[j]) || (_law.Parameters[j].Scale == ParameterScale.Log && parameters[j] <= 0)) return;
+                    if (!double.IsFinite(parameters[j]) || (_law.Parameters[j].Scale == ParameterScale.Log && parameters[j] <= 0)) return null;
                 }
                 var coordinates = Enumerable.Range(0, _p).Select(j => ToCoordinate(j, parameters[j])).ToArray();
                 double objective = Objective(coordinates);
-                if (double.IsFinite(objective)) candidates.Add((coordinates, objective));
+                if (!double.IsFinite(objective)) return null;
+                candidates.Add((coordinates, objective));
+                return coordinates;
             }
 
-            if (_options.InitialGuess != null)
-            {
-                Consider(_options.InitialGuess);
-                if (_options.WarmStartOnly) return candidates.Select(c => c.Coordinates);
-            }
+            // A warm start is always refined (when the law can be evaluated there), whatever its rank.
+            double[]? warm = _options.InitialGuess != null ? Consider(_options.InitialGuess) : null;
+            if (_options.WarmStartOnly) return warm != null ? [warm] : [];
             var (l0, a, alpha) = FitReducedLaw(_intrinsic, _logObserved.Select(Math.Exp).ToList());
             foreach (var guess in _law.InitialGuesses(l0, a, alpha)) Consider(guess);
             if (_options.Prior != null) Consider(_options.Prior.Mean);
 
             var ranked = candidates.OrderBy(c => c.Objective).ToList();
             var chosen = ranked.Take(_options.Starts).Select(c => c.Coordinates).ToList();
-            if (_options.InitialGuess != null && candidates.Count > 0 && !chosen.Contains(candidates[0].Coordinates)) chosen.Insert(0, candidates[0].Coordinates);
+            if (warm != null && !chosen.Contains(warm)) chosen.Insert(0, warm);
             if (_options.RandomStarts > 0 && ranked.Count > 0)
             {
                 var random = new Random(_options.Seed);
