@@ -54,6 +54,12 @@ curvesCommand.SetAction(parse => Commands.Run(() =>
 }));
 bench.Subcommands.Add(curvesCommand);
 
+// fsl bench decay --data ../shared/data/schaipp-124m --json out.json
+var decayData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
+var decayCommand = new Command("decay", "Replays real runs through the WSD decay controller (library defaults) and scores its decay starts.") { decayData, jsonOption };
+decayCommand.SetAction(parse => Commands.Run(() => DecayBenchmark.Run(parse.GetValue(decayData)!, parse.GetValue(jsonOption), Console.Out)));
+bench.Subcommands.Add(decayCommand);
+
 // fsl bench speed [--steps 100000]
 var speedSteps = new Option<int>("--steps") { Description = "Trajectory length.", DefaultValueFactory = _ => 100_000 };
 var speedRepeats = new Option<int>("--repeats") { Description = "Timed repetitions (the best is reported).", DefaultValueFactory = _ => 5 };

@@ -46,6 +46,9 @@ public sealed class FslDirectLaw : LossCurveLaw
     public override IReadOnlyList<LawParameter> Parameters => Names;
 
     /// <inheritdoc />
+    public override IReadOnlyList<string> DecayResponseParameters => ["C", "beta", "rho"];
+
+    /// <inheritdoc />
     public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha)
     {
         // For t ≫ τ the signal A·(1 + t/τ)^(−s) ≈ A·τ^s·t^(−s), so A = A_reduced·τ^(−α). The stationary noise at

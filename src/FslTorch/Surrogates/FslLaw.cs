@@ -79,6 +79,9 @@ public sealed class FslLaw : LossCurveLaw
     private double Gamma(ReadOnlySpan<double> p) => TieGammaToBeta ? 1 - 1 / p[6] : p[6];
 
     /// <inheritdoc />
+    public override IReadOnlyList<string> DecayResponseParameters => ["B", "r", "c4", TieGammaToBeta ? "beta" : "gamma"];
+
+    /// <inheritdoc />
     public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha)
     {
         foreach (double c4 in new[] { 1e-3, 1e-2, 1e-1 })

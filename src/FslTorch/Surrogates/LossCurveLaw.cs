@@ -20,6 +20,12 @@ public abstract class LossCurveLaw
     public abstract IReadOnlyList<LawParameter> Parameters { get; }
 
     /// <summary>
+    /// The parameters that only an LR decay reveals (the response to a drop). A run that has not decayed yet
+    /// cannot identify them; online fits take them from a prior (docs/fsl-spec.md §6).
+    /// </summary>
+    public abstract IReadOnlyList<string> DecayResponseParameters { get; }
+
+    /// <summary>
     /// The loss at each of <paramref name="steps"/> (ascending, each &lt; the schedule's length) and, when
     /// <paramref name="jacobian"/> is not empty, ∂L/∂θ in row-major order (steps × parameters).
     /// </summary>

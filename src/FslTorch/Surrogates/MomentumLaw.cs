@@ -37,6 +37,9 @@ public sealed class MomentumLaw : LossCurveLaw
     public override IReadOnlyList<LawParameter> Parameters => Names;
 
     /// <inheritdoc />
+    public override IReadOnlyList<string> DecayResponseParameters => ["C"];
+
+    /// <inheritdoc />
     public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha)
     {
         // S2 grows like (drop)/(1 − λ) per step after a decay, so C is small in peak-normalised units.

@@ -58,6 +58,9 @@ public sealed class MultiPowerLaw : LossCurveLaw
     private const double RelativeFloor = 1e-12;
 
     /// <inheritdoc />
+    public override IReadOnlyList<string> DecayResponseParameters => ["B", "C", "beta", "gamma"];
+
+    /// <inheritdoc />
     public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha)
     {
         foreach (double c in new[] { 0.01, 0.1, 1.0 })

@@ -1,0 +1,47 @@
+namespace FslTorch.Control;
+
+/// <summary>
+/// Options of <see cref="WsdDecayController"/>, the library defaults in one place (docs/fsl-spec.md §7).
+/// Fractions are of the budget N.
+/// </summary>
+public sealed record DecayControllerOptions
+{
+    /// <summary>
+    /// Start the decay now unless some later start is predicted to end lower by more than this many nats
+    /// (plus <see cref="UncertaintyWeight"/> standard deviations of that gain). Without a margin, forecasts that
+    /// keep promising a little more from waiting start too late (the spec's prototypes lost 5× more).
+    /// </summary>
+    public double Margin { get; init; } = 0.001;
+
+    /// <summary>How many standard deviations of the predicted gain of waiting are added to the margin.</summary>
+    public double UncertaintyWeight { get; init; } = 1.0;
+
+    /// <summary>The decay never starts before this fraction of the budget (a minimum stable phase).</summary>
+    public double MinStableFraction { get; init; } = 0.1;
+
+    /// <summary>The shortest cooldown allowed, as a fraction of N: the latest start is N − ⌊f·N⌋.</summary>
+    public double MinDecayFraction { get; init; } = 0.05;
+
+    /// <summary>The longest cooldown allowed, as a fraction of N: the earliest start is N − ⌊f·N⌋.</summary>
+    public double MaxDecayFraction { get; init; } = 0.9;
+
+    /// <summary>How many decay starts are compared, evenly spread over the feasible range.</summary>
+    public int Candidates { get; init; } = 48;
+
+    /// <summary>Parameter draws from the fit's covariance used for the uncertainty of the gain.</summary>
+    public int UncertaintySamples { get; init; } = 16;
+
+    /// <summary>The seed of those draws (decisions are deterministic).</summary>
+    public int Seed { get; init; } = 1;
+
+    internal void Validate()
+    {
+        if (!(Margin >= 0) || !double.IsFinite(Margin)) throw new ArgumentOutOfRangeException(nameof(Margin), Margin, "Margin must be a finite number >= 0.");
+        if (!(UncertaintyWeight >= 0) || !double.IsFinite(UncertaintyWeight)) throw new ArgumentOutOfRangeException(nameof(UncertaintyWeight), UncertaintyWeight, "UncertaintyWeight must be a finite number >= 0.");
+        if (!(MinStableFraction >= 0 && MinStableFraction < 1)) throw new ArgumentOutOfRangeException(nameof(MinStableFraction), MinStableFraction, "MinStableFraction must be in [0, 1).");
+        if (!(MinDecayFraction > 0 && MinDecayFraction <= MaxDecayFraction)) throw new ArgumentOutOfRangeException(nameof(MinDecayFraction), MinDecayFraction, "MinDecayFraction must be in (0, MaxDecayFraction].");
+        if (!(MaxDecayFraction <= 1)) throw new ArgumentOutOfRangeException(nameof(MaxDecayFraction), MaxDecayFraction, "MaxDecayFraction must be <= 1.");
+        if (Candidates < 2) throw new ArgumentOutOfRangeException(nameof(Candidates), Candidates, "Candidates must be >= 2.");
+        if (UncertaintySamples < 0) throw new ArgumentOutOfRangeException(nameof(UncertaintySamples), UncertaintySamples, "UncertaintySamples must be >= 0.");
+    }
+}

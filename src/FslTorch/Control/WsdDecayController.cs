@@ -1,0 +1,187 @@
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using MathNet.Numerics.LinearAlgebra;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FslTorch.Control;
+
+/// <summary>
+/// Decides when a WSD schedule with a fixed budget N starts its decay (docs/fsl-spec.md §5, §7). After each
+/// refit it predicts the final loss for a grid of feasible decay starts and starts the decay at the first
+/// step where no later start is predicted to beat "start now" by more than the margin (plus the gain's
+/// uncertainty). Rails: a minimum stable phase, minimum and maximum decay lengths, never a start in the past,
+/// and nothing moves once the decay began. Every decision is kept and logged with its evidence. A failed
+/// prediction is logged and changes nothing; the controller never throws into the training loop.
+/// </summary>
+public sealed class WsdDecayController
+{
+    private readonly MovableWsdSchedule _schedule;
+    private readonly Action<long, long> _move;
+    private readonly ILogger _logger;
+    private readonly List<DecayDecision> _decisions = [];
+
+    /// <param name="schedule">The schedule whose decay start this controller moves.</param>
+    /// <param name="options">Rails and margin; the library defaults when null.</param>
+    /// <param name="logger">Where decisions and failures are logged.</param>
+    /// <param name="move">
+    /// How a new start is applied, given (new start, next step); by default on the schedule itself. Pass
+    /// <c>(start, _) =&gt; scheduler.MoveDecayStart(start)</c> to go through an <see cref="FslScheduler"/>.
+    /// </param>
+    public WsdDecayController(MovableWsdSchedule schedule, DecayControllerOptions? options = null, ILogger? logger = null,
+        Action<long, long>? move = null)
+    {
+        _schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
+        Options = options ?? new DecayControllerOptions();
+        Options.Validate();
+        _logger = logger ?? NullLogger.Instance;
+        _move = move ?? ((start, next) => _schedule.MoveDecayStart(start, next));
+        long n = schedule.Current.TotalSteps;
+        LatestStart = n - (long)Math.Floor(Options.MinDecayFraction * n);
+        EarliestStart = Math.Max(Math.Max((long)Math.Ceiling(Options.MinStableFraction * n), n - (long)Math.Floor(Options.MaxDecayFraction * n)),
+            schedule.Current.WarmupSteps);
+        if (LatestStart > n - 1) LatestStart = n - 1;
+        if (EarliestStart > LatestStart) throw new ArgumentException($"The rails leave no feasible decay start in [{EarliestStart}, {LatestStart}] for N = {n}.", nameof(options));
+    }
+
+    /// <summary>A controller that moves the decay of <paramref name="scheduler"/>'s <see cref="MovableWsdSchedule"/>.</summary>
+    public static WsdDecayController For(FslScheduler scheduler, DecayControllerOptions? options = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(scheduler);
+        var schedule = scheduler.Schedule as MovableWsdSchedule
+            ?? throw new ArgumentException($"The scheduler's schedule must be a {nameof(MovableWsdSchedule)}.", nameof(scheduler));
+        return new WsdDecayController(schedule, options, logger, (start, _) => scheduler.MoveDecayStart(start));
+    }
+
+    /// <summary>The options.</summary>
+    public DecayControllerOptions Options { get; }
+    /// <summary>The earliest start the rails allow.</summary>
+    public long EarliestStart { get; }
+    /// <summary>The latest start the rails allow.</summary>
+    public long LatestStart { get; }
+    /// <summary>Every decision so far, oldest first.</summary>
+    public IReadOnlyList<DecayDecision> Decisions => _decisions;
+    /// <summary>The schedule's current decay start.</summary>
+    public long DecayStartStep => _schedule.DecayStartStep;
+
+    /// <summary>Whether the decay has begun once <paramref name="nextStep"/> is the next step to take.</summary>
+    public bool HasStarted(long nextStep) => _schedule.HasDecayBegun(nextStep) || _decisions.Any(d => d.StartNow);
+
+    /// <summary>
+    /// Decides at <paramref name="nextStep"/> (the first step not yet taken) from a fit, and applies the decision.
+    /// While waiting, the planned start is kept at or after <paramref name="nextDecisionStep"/>, so the decay only
+    /// ever starts by a decision. Returns null when there is nothing to decide or the prediction failed.
+    /// </summary>
+    public DecayDecision? Decide(long nextStep, FitResult fit, long nextDecisionStep)
+    {
+        ArgumentNullException.ThrowIfNull(fit);
+        if (HasStarted(nextStep) || !fit.Succeeded) return null;
+        try
+        {
+            var decision = Evaluate(nextStep, fit, Math.Max(nextDecisionStep, nextStep + 1));
+            if (decision.DecayStartStep != _schedule.DecayStartStep) _move(decision.DecayStartStep, nextStep);
+            _decisions.Add(decision);
+            _logger.LogInformation(
+                "Decay decision at step {Step}: {Action} (start {Start}, predicted final loss {Loss:F4}, gain of waiting {Gain:F4} ± {Uncertainty:F4}): {Reason}",
+                decision.Step, decision.StartNow ? "start now" : "wait", decision.DecayStartStep, decision.PredictedFinalLoss,
+                decision.GainOfWaiting, decision.GainUncertainty, decision.Reason);
+            return decision;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
+        {
+            _logger.LogWarning(e, "Decay decision at step {Step} failed; the schedule stays as it was.", nextStep);
+            return null;
+        }
+    }
+
+    /// <summary>The decision at <paramref name="nextStep"/> without applying it (pure: no state changes).</summary>
+    public DecayDecision Evaluate(long nextStep, FitResult fit, long nextDecisionStep)
+    {
+        var template = _schedule.Current;
+        long n = template.TotalSteps;
+        var law = fit.Law.WithKernelTolerance(1e-8);
+        var parameters = fit.Parameters.ToArray();
+
+        double FinalLoss(double[] theta, long start) =>
+            law.Predict(theta, Normalised(template.WithDecayStart(start), fit.LearningRateScale), [(int)(n - 1)])[0];
+
+        if (nextStep >= LatestStart)
+        {
+            double forced = FinalLoss(parameters, nextStep);
+            return new DecayDecision(nextStep, true, nextStep, forced, 0, 0, $"the latest start the rails allow ({LatestStart}) has come",
+                [new DecayCandidate(nextStep, forced)]);
+        }
+        long first = Math.Max(nextStep, EarliestStart);
+        var starts = Enumerable.Range(0, Options.Candidates)
+            .Select(i => first + (long)Math.Round((double)(LatestStart - first) * i / (Options.Candidates - 1)))
+            .Distinct().ToList();
+        var candidates = starts.Select(s => new DecayCandidate(s, FinalLoss(parameters, s))).ToList();
+        var best = candidates.MinBy(c => c.PredictedFinalLoss)!;
+        long Plan(long start) => Math.Min(Math.Max(start, nextDecisionStep), LatestStart);
+
+        if (nextStep < EarliestStart)
+        {
+            return new DecayDecision(nextStep, false, Plan(best.DecayStartStep), best.PredictedFinalLoss, double.NaN, 0,
+                $"the stable phase lasts at least until step {EarliestStart}", candidates);
+        }
+        var now = candidates[0];
+        var later = candidates.Skip(1).MinBy(c => c.PredictedFinalLoss)!;
+        double gain = now.PredictedFinalLoss - later.PredictedFinalLoss;
+        double uncertainty = GainUncertainty(fit, s => FinalLoss(s, now.DecayStartStep) - FinalLoss(s, later.DecayStartStep));
+        double threshold = Options.Margin + Options.UncertaintyWeight * uncertainty;
+        return gain <= threshold
+            ? new DecayDecision(nextStep, true, nextStep, now.PredictedFinalLoss, gain, uncertainty,
+                $"no later start is predicted to beat starting now by more than {threshold:F4} nats", candidates)
+            : new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
+                $"starting at {later.DecayStartStep} is predicted to end {gain:F4} nats lower", candidates);
+    }
+
+    /// <summary>The standard deviation of a function of the parameters over draws from the fit's covariance.</summary>
+    private double GainUncertainty(FitResult fit, Func<double[], double> gain)
+    {
+        int p = fit.Parameters.Count;
+        if (Options.UncertaintySamples < 2 || Options.UncertaintyWeight == 0) return 0;
+        var covariance = Matrix<double>.Build.DenseOfArray(fit.Covariance);
+        if (covariance.Enumerate().Any(v => !double.IsFinite(v))) return 0;
+        Matrix<double> root;
+        try
+        {
+            root = covariance.Add(Matrix<double>.Build.DenseIdentity(p) * 1e-12).Cholesky().Factor;
+        }
+        catch (ArgumentException)
+        {
+            return 0; // not positive definite: no usable uncertainty
+        }
+        var random = new Random(Options.Seed);
+        var values = new List<double>();
+        for (int s = 0; s < Options.UncertaintySamples; s++)
+        {
+            var noise = Vector<double>.Build.Dense(p, _ => Gaussian(random));
+            var shift = root * noise;
+            var theta = new double[p];
+            for (int j = 0; j < p; j++)
+            {
+                theta[j] = fit.Law.Parameters[j].Scale == ParameterScale.Log ? fit.Parameters[j] * Math.Exp(shift[j]) : fit.Parameters[j] + shift[j];
+            }
+            try
+            {
+                double value = gain(theta);
+                if (double.IsFinite(value)) values.Add(value);
+            }
+            catch (Exception e) when (e is ArgumentException or ArithmeticException)
+            {
+                // a draw outside the law's domain is skipped
+            }
+        }
+        if (values.Count < 2) return 0;
+        double mean = values.Average();
+        return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
+    }
+
+    private static double Gaussian(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
+    private static SampledSchedule Normalised(LearningRateSchedule schedule, double scale) =>
+        FitResult.Normalise(schedule.Sample(((WsdSchedule)schedule).TotalSteps), scale);
+}

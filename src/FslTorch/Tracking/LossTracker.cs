@@ -1,0 +1,222 @@
+using System.Globalization;
+
+namespace FslTorch.Tracking;
+
+/// <summary>
+/// Online tracking of a training loss, called once per step from the training loop. It keeps a smoothed
+/// value (exponential moving average), a robust reference (the median of the last few losses), counts and
+/// leaves out non-finite losses and spikes (never an exception for a bad loss), and decimates the curve into
+/// at most <see cref="LossTrackerOptions.MaxPoints"/> bins of equal width, so memory and fit cost stay bounded.
+/// Recording a step does no allocation once the window is full. Not thread-safe: use it from one thread and
+/// hand <see cref="Points"/> (a copy) to other threads.
+/// </summary>
+public sealed class LossTracker
+{
+    private readonly LossTrackerOptions _options;
+    private readonly double _emaDecay;
+    private readonly double[] _window;
+    private readonly double[] _sorted;
+    private int _windowCount, _windowNext;
+    private readonly List<Bin> _bins = [];
+    private readonly List<(long Step, double Loss)> _evaluations = [];
+    private long _binWidth = 1;
+
+    private struct Bin
+    {
+        public long Index;
+        public double StepSum, LearningRateSum, LossSum;
+        public int Count;
+    }
+
+    /// <summary>A tracker with the given (or default) options.</summary>
+    public LossTracker(LossTrackerOptions? options = null)
+    {
+        _options = options ?? new LossTrackerOptions();
+        _options.Validate();
+        _emaDecay = Math.Pow(0.5, 1 / _options.EmaHalfLifeSteps);
+        _window = new double[_options.MedianWindow];
+        _sorted = new double[_options.MedianWindow];
+    }
+
+    /// <summary>The options.</summary>
+    public LossTrackerOptions Options => _options;
+    /// <summary>The exponential moving average of the accepted losses (NaN before any).</summary>
+    public double Smoothed { get; private set; } = double.NaN;
+    /// <summary>The median of the last <see cref="LossTrackerOptions.MedianWindow"/> accepted losses (NaN before any).</summary>
+    public double Median { get; private set; } = double.NaN;
+    /// <summary>The last step recorded (−1 before any).</summary>
+    public long LastStep { get; private set; } = -1;
+    /// <summary>Accepted losses.</summary>
+    public long Recorded { get; private set; }
+    /// <summary>NaN or infinite losses, left out.</summary>
+    public long NonFiniteCount { get; private set; }
+    /// <summary>Spikes, left out.</summary>
+    public long SpikeCount { get; private set; }
+    /// <summary>The current bin width in steps.</summary>
+    public long BinWidth => _binWidth;
+
+    /// <summary>The decimated curve: one point per bin, in step order (a copy).</summary>
+    public IReadOnlyList<TrackedPoint> Points =>
+        _bins.Select(b => new TrackedPoint((long)Math.Round(b.StepSum / b.Count), b.LearningRateSum / b.Count, b.LossSum / b.Count, b.Count)).ToList();
+
+    /// <summary>Evaluation losses recorded with <see cref="RecordEvaluation"/> (a copy).</summary>
+    public IReadOnlyList<(long Step, double Loss)> Evaluations => _evaluations.ToList();
+
+    /// <summary>What happened to a recorded loss.</summary>
+    public enum Outcome
+    {
+        /// <summary>Accepted into the curve.</summary>
+        Accepted,
+        /// <summary>NaN or infinite: counted and left out.</summary>
+        NonFinite,
+        /// <summary>Far above the recent median: counted and left out.</summary>
+        Spike,
+        /// <summary>A step not after the last one: ignored.</summary>
+        OutOfOrder,
+    }
+
+    /// <summary>Records the training loss of <paramref name="step"/>, taken at learning rate <paramref name="learningRate"/>.</summary>
+    public Outcome Record(long step, double learningRate, double loss)
+    {
+        if (step <= LastStep) return Outcome.OutOfOrder;
+        LastStep = step;
+        if (!double.IsFinite(loss) || !double.IsFinite(learningRate))
+        {
+            NonFiniteCount++;
+            return Outcome.NonFinite;
+        }
+        if (_windowCount == _window.Length && loss > Median * (1 + _options.SpikeThreshold))
+        {
+            SpikeCount++;
+            return Outcome.Spike;
+        }
+        Recorded++;
+        Smoothed = double.IsNaN(Smoothed) ? loss : _emaDecay * Smoothed + (1 - _emaDecay) * loss;
+        _window[_windowNext] = loss;
+        _windowNext = (_windowNext + 1) % _window.Length;
+        _windowCount = Math.Min(_windowCount + 1, _window.Length);
+        Median = WindowMedian();
+        AddToBin(step, learningRate, loss);
+        return Outcome.Accepted;
+    }
+
+    /// <summary>Records an evaluation (held-out) loss at any step; non-finite values are counted and left out.</summary>
+    public void RecordEvaluation(long step, double loss)
+    {
+        if (!double.IsFinite(loss))
+        {
+            NonFiniteCount++;
+            return;
+        }
+        _evaluations.Add((step, loss));
+    }
+
+    /// <summary>Writes the decimated curve as CSV with the header <c>step,lr,loss</c>.</summary>
+    public void WriteCsv(TextWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteLine("step,lr,loss");
+        foreach (var p in Points) writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{p.Step},{p.LearningRate:R},{p.Loss:R}"));
+    }
+
+    /// <summary>Writes the decimated curve as JSON Lines: one <c>{"step":…,"lr":…,"loss":…,"count":…}</c> per point.</summary>
+    public void WriteJsonLines(TextWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        foreach (var p in Points)
+        {
+            writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"step\":{p.Step},\"lr\":{p.LearningRate:R},\"loss\":{p.Loss:R},\"count\":{p.Count}}}"));
+        }
+    }
+
+    /// <summary>The state to checkpoint.</summary>
+    public LossTrackerState GetState() => new()
+    {
+        BinWidth = _binWidth,
+        Bins = _bins.Select(b => new[] { b.Index, b.StepSum, b.LearningRateSum, b.LossSum, b.Count }).ToList(),
+        Window = Enumerable.Range(0, _windowCount).Select(i => _window[(_windowNext - _windowCount + i + _window.Length) % _window.Length]).ToList(),
+        Ema = Smoothed,
+        LastStep = LastStep,
+        Recorded = Recorded,
+        NonFinite = NonFiniteCount,
+        Spikes = SpikeCount,
+        Evaluations = _evaluations.Select(e => new[] { e.Step, e.Loss }).ToList(),
+    };
+
+    /// <summary>A tracker that continues exactly where <paramref name="state"/> was taken.</summary>
+    public static LossTracker FromState(LossTrackerState state, LossTrackerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var tracker = new LossTracker(options);
+        if (state.Window.Count > tracker._window.Length) throw new ArgumentException("The state's median window is longer than the options allow.", nameof(state));
+        tracker._binWidth = Math.Max(1, state.BinWidth);
+        foreach (var b in state.Bins)
+        {
+            tracker._bins.Add(new Bin { Index = (long)b[0], StepSum = b[1], LearningRateSum = b[2], LossSum = b[3], Count = (int)b[4] });
+        }
+        foreach (double loss in state.Window)
+        {
+            tracker._window[tracker._windowNext] = loss;
+            tracker._windowNext = (tracker._windowNext + 1) % tracker._window.Length;
+            tracker._windowCount++;
+        }
+        tracker.Median = tracker._windowCount > 0 ? tracker.WindowMedian() : double.NaN;
+        tracker.Smoothed = state.Ema;
+        tracker.LastStep = state.LastStep;
+        tracker.Recorded = state.Recorded;
+        tracker.NonFiniteCount = state.NonFinite;
+        tracker.SpikeCount = state.Spikes;
+        tracker._evaluations.AddRange(state.Evaluations.Select(e => ((long)e[0], e[1])));
+        return tracker;
+    }
+
+    private double WindowMedian()
+    {
+        Array.Copy(_window, _sorted, _windowCount);
+        Array.Sort(_sorted, 0, _windowCount);
+        return _windowCount % 2 == 1 ? _sorted[_windowCount / 2] : 0.5 * (_sorted[_windowCount / 2 - 1] + _sorted[_windowCount / 2]);
+    }
+
+    private void AddToBin(long step, double learningRate, double loss)
+    {
+        long index = step / _binWidth;
+        if (_bins.Count > 0 && _bins[^1].Index == index)
+        {
+            var last = _bins[^1];
+            last.StepSum += step;
+            last.LearningRateSum += learningRate;
+            last.LossSum += loss;
+            last.Count++;
+            _bins[^1] = last;
+            return;
+        }
+        _bins.Add(new Bin { Index = index, StepSum = step, LearningRateSum = learningRate, LossSum = loss, Count = 1 });
+        if (_bins.Count > _options.MaxPoints) Coarsen();
+    }
+
+    // Doubles the bin width, merging bins whose steps now fall into the same wider bin.
+    private void Coarsen()
+    {
+        _binWidth *= 2;
+        int write = 0;
+        for (int read = 0; read < _bins.Count; read++)
+        {
+            var bin = _bins[read];
+            bin.Index /= 2;
+            if (write > 0 && _bins[write - 1].Index == bin.Index)
+            {
+                var merged = _bins[write - 1];
+                merged.StepSum += bin.StepSum;
+                merged.LearningRateSum += bin.LearningRateSum;
+                merged.LossSum += bin.LossSum;
+                merged.Count += bin.Count;
+                _bins[write - 1] = merged;
+            }
+            else
+            {
+                _bins[write++] = bin;
+            }
+        }
+        _bins.RemoveRange(write, _bins.Count - write);
+    }
+}

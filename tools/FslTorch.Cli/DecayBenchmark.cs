@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using FslTorch.Control;
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+
+namespace FslTorch.Cli;
+
+/// <summary>
+/// Replays real runs through <see cref="WsdDecayController"/> with the library defaults, no training: the
+/// constant run's validation losses arrive in step order as if training at that peak with budget T; the
+/// controller decides when a linear cooldown to 0 at T starts; the grid of real WSD runs says what that cost.
+/// </summary>
+internal static class DecayBenchmark
+{
+    private static readonly double[] GridFractions = [0.1, 0.2, 0.4, 0.6, 0.8, 0.9];
+
+    /// <summary>The prior's spread (log-space standard deviation) on the decay-response parameters.</summary>
+    public const double PriorSpread = 0.1;
+
+    internal sealed record Cell(double PeakLearningRate, int TotalSteps, double ChosenFraction, double Regret, double Forecast, double Observed,
+        double ForecastError, int Refits, double Seconds, IReadOnlyDictionary<double, double> GridFinalLoss);
+
+    public static int Run(string folder, string? json, TextWriter output)
+    {
+        var runs = SchaippDataset.Load(folder);
+        var cells = new List<Cell>();
+        var priors = new Dictionary<double, FitResult>();
+        foreach (double peak in new[] { 1e-4, 5e-4, 1e-3, 2e-3 })
+        {
+            foreach (int total in new[] { 25000, 35000, 50000 })
+            {
+                if (peak == 1e-4 && total == 25000) continue;
+                var grid = GridFractions.ToDictionary(f => f, f => runs.SingleOrDefault(r => r.Schedule == $"wsd-linear-cd{f.ToString(CultureInfo.InvariantCulture)}" && r.PeakLearningRate == peak && r.TotalSteps == total));
+                if (grid.Values.Any(r => r is null)) continue;
+                if (!priors.TryGetValue(peak, out var calibration))
+                {
+                    var (fit, _) = SchaippDataset.SchedulesProtocol(runs, peak);
+                    calibration = LawFitter.Fit(LossCurveLaws.Default, fit.Skip(1).ToList()); // the WSD and cosine calibration runs
+                    priors[peak] = calibration;
+                }
+                var cell = Replay(runs.Single(r => r.Schedule == "constant" && r.PeakLearningRate == peak), total, calibration, grid!);
+                cells.Add(cell);
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"peak {peak,-7} T {total,6}  chosen {cell.ChosenFraction:F3}  regret {cell.Regret:F4}  forecast {cell.Forecast:F4} observed {cell.Observed:F4} error {cell.ForecastError:F4}  ({cell.Refits} refits, {cell.Seconds:F1} s)"));
+            }
+        }
+        var baselines = GridFractions.ToDictionary(f => f, f => cells.Select(c => c.GridFinalLoss[f] - c.GridFinalLoss.Values.Min()).ToList());
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"controller: mean regret {cells.Average(c => c.Regret):F4}, max {cells.Max(c => c.Regret):F4}; mean forecast error {cells.Average(c => c.ForecastError):F4}"));
+        foreach (var (fraction, regrets) in baselines)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fixed {fraction,-4}: mean regret {regrets.Average():F4}, max {regrets.Max():F4}"));
+        }
+        if (json != null)
+        {
+            var root = new JsonObject
+            {
+                ["cells"] = new JsonArray(cells.Select(c => (JsonNode)new JsonObject
+                {
+                    ["peak_lr"] = c.PeakLearningRate,
+                    ["total_steps"] = c.TotalSteps,
+                    ["chosen_fraction"] = c.ChosenFraction,
+                    ["regret"] = c.Regret,
+                    ["forecast"] = c.Forecast,
+                    ["observed"] = c.Observed,
+                    ["forecast_error"] = c.ForecastError,
+                }).ToArray()),
+                ["mean_regret"] = cells.Average(c => c.Regret),
+                ["max_regret"] = cells.Max(c => c.Regret),
+                ["mean_forecast_error"] = cells.Average(c => c.ForecastError),
+                ["baselines"] = new JsonObject(baselines.Select(b => KeyValuePair.Create(
+                    string.Create(CultureInfo.InvariantCulture, $"fixed-{b.Key}"),
+                    (JsonNode?)new JsonObject { ["mean_regret"] = b.Value.Average(), ["max_regret"] = b.Value.Max() }))),
+            };
+            Report.WriteJson(root, json);
+        }
+        return 0;
+    }
+
+    private static Cell Replay(SchaippRun constant, int total, FitResult calibration, IReadOnlyDictionary<double, SchaippRun> grid)
+    {
+        var clock = Stopwatch.StartNew();
+        double peak = constant.PeakLearningRate;
+        var initial = new WsdSchedule(peak, constant.WarmupSteps, total - (long)Math.Floor(0.05 * total), total, DecayShape.Linear, DecayTarget.Zero, peak / 100);
+        var schedule = new MovableWsdSchedule(initial);
+        var controller = new WsdDecayController(schedule);
+        var law = calibration.Law;
+        var prior = ParameterPrior.FromFit(calibration, PriorSpread, law.DecayResponseParameters);
+        int interval = RefitInterval(total);
+        FitResult? fit = null;
+        DecayDecision? started = null;
+        FitResult? fitAtStart = null;
+        int refits = 0;
+        for (long next = interval; next < total && started == null; next += interval)
+        {
+            // The losses observed before step `next` (validation every 200 steps), under the live schedule.
+            var observed = constant.Curve.Where(step => step < next);
+            if (observed.Count < law.Parameters.Count) continue;
+            var live = new ObservedCurve("live", schedule.SampleWithIntrinsicTime(next), observed.Steps, observed.Losses);
+            var refit = LawFitter.Fit(law, [live], new FitOptions { Prior = prior, InitialGuess = fit?.Parameters });
+            refits++;
+            if (refit.Succeeded) fit = refit;
+            if (fit == null) continue;
+            var decision = controller.Decide(next, fit, next + interval);
+            if (decision is { StartNow: true })
+            {
+                started = decision;
+                fitAtStart = fit;
+            }
+        }
+        long start = started?.DecayStartStep ?? controller.LatestStart;
+        fitAtStart ??= fit!;
+        double fraction = (double)(total - start) / total;
+        double nearest = grid.Keys.MinBy(f => Math.Abs(f - fraction));
+        double best = grid.Values.Min(r => r.FinalValidationLoss);
+        var gridRun = grid[nearest];
+        int probe = total - 200;
+        int index = gridRun.Curve.Steps.ToList().IndexOf(probe);
+        double observedLoss = gridRun.Curve.Losses[index];
+        double forecast = fitAtStart.Predict(initial.WithDecayStart(start).Sample(total), [probe])[0];
+        return new Cell(peak, total, fraction, gridRun.FinalValidationLoss - best, forecast, observedLoss, Math.Abs(forecast - observedLoss),
+            refits, clock.Elapsed.TotalSeconds, grid.ToDictionary(g => g.Key, g => g.Value.FinalValidationLoss));
+    }
+
+    /// <summary>The library's default refit interval for a budget of N steps: every 2% of the budget.</summary>
+    public static int RefitInterval(int total) => Math.Max(1, total / 50);
+}
