@@ -23,7 +23,7 @@ internal static class DecayBenchmark
     internal sealed record Cell(double PeakLearningRate, int TotalSteps, double ChosenFraction, double Regret, double Forecast, double Observed,
         double ForecastError, int Refits, double Seconds, IReadOnlyDictionary<double, double> GridFinalLoss);
 
-    public static int Run(string folder, string? json, TextWriter output)
+    public static int Run(string folder, string? json, TextWriter output, DecayControllerOptions? options = null)
     {
         var runs = SchaippDataset.Load(folder);
         var cells = new List<Cell>();
@@ -41,7 +41,7 @@ internal static class DecayBenchmark
                     calibration = LawFitter.Fit(LossCurveLaws.Default, fit.Skip(1).ToList()); // the WSD and cosine calibration runs
                     priors[peak] = calibration;
                 }
-                var cell = Replay(runs.Single(r => r.Schedule == "constant" && r.PeakLearningRate == peak), total, calibration, grid!);
+                var cell = Replay(runs.Single(r => r.Schedule == "constant" && r.PeakLearningRate == peak), total, calibration, grid!, options);
                 cells.Add(cell);
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"peak {peak,-7} T {total,6}  chosen {cell.ChosenFraction:F3}  regret {cell.Regret:F4}  forecast {cell.Forecast:F4} observed {cell.Observed:F4} error {cell.ForecastError:F4}  ({cell.Refits} refits, {cell.Seconds:F1} s)"));
@@ -80,13 +80,13 @@ internal static class DecayBenchmark
         return 0;
     }
 
-    private static Cell Replay(SchaippRun constant, int total, FitResult calibration, IReadOnlyDictionary<double, SchaippRun> grid)
+    private static Cell Replay(SchaippRun constant, int total, FitResult calibration, IReadOnlyDictionary<double, SchaippRun> grid, DecayControllerOptions? options)
     {
         var clock = Stopwatch.StartNew();
         double peak = constant.PeakLearningRate;
         var initial = new WsdSchedule(peak, constant.WarmupSteps, total - (long)Math.Floor(0.05 * total), total, DecayShape.Linear, DecayTarget.Zero, peak / 100);
         var schedule = new MovableWsdSchedule(initial);
-        var controller = new WsdDecayController(schedule);
+        var controller = new WsdDecayController(schedule, options);
         var law = calibration.Law;
         var prior = ParameterPrior.FromFit(calibration, PriorSpread, law.DecayResponseParameters);
         int interval = RefitInterval(total);

@@ -56,8 +56,17 @@ bench.Subcommands.Add(curvesCommand);
 
 // fsl bench decay --data ../shared/data/schaipp-124m --json out.json
 var decayData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
-var decayCommand = new Command("decay", "Replays real runs through the WSD decay controller (library defaults) and scores its decay starts.") { decayData, jsonOption };
-decayCommand.SetAction(parse => Commands.Run(() => DecayBenchmark.Run(parse.GetValue(decayData)!, parse.GetValue(jsonOption), Console.Out)));
+var marginOption = new Option<double?>("--margin") { Description = "Override the controller's margin (nats); the library default otherwise." };
+var uncertaintyOption = new Option<double?>("--uncertainty-weight") { Description = "Override the controller's uncertainty weight; the library default otherwise." };
+var decayCommand = new Command("decay", "Replays real runs through the WSD decay controller (library defaults) and scores its decay starts.")
+    { decayData, jsonOption, marginOption, uncertaintyOption };
+decayCommand.SetAction(parse => Commands.Run(() =>
+{
+    var options = new FslTorch.Control.DecayControllerOptions();
+    if (parse.GetValue(marginOption) is double margin) options = options with { Margin = margin };
+    if (parse.GetValue(uncertaintyOption) is double weight) options = options with { UncertaintyWeight = weight };
+    return DecayBenchmark.Run(parse.GetValue(decayData)!, parse.GetValue(jsonOption), Console.Out, options);
+}));
 bench.Subcommands.Add(decayCommand);
 
 // fsl bench speed [--steps 100000]
