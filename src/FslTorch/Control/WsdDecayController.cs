@@ -1,7 +1,6 @@
 using FslTorch.Fitting;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
-using MathNet.Numerics.LinearAlgebra;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -82,17 +81,54 @@ public sealed class WsdDecayController
             var decision = Evaluate(nextStep, fit, Math.Max(nextDecisionStep, nextStep + 1));
             if (decision.DecayStartStep != _schedule.DecayStartStep) _move(decision.DecayStartStep, nextStep);
             _decisions.Add(decision);
-            _logger.LogInformation(
-                "Decay decision at step {Step}: {Action} (start {Start}, predicted final loss {Loss:F4}, gain of waiting {Gain:F4} ± {Uncertainty:F4}): {Reason}",
-                decision.Step, decision.StartNow ? "start now" : "wait", decision.DecayStartStep, decision.PredictedFinalLoss,
+            Log.DecayDecision(_logger, decision.Step, decision.StartNow ? "start now" : "wait", decision.DecayStartStep, decision.PredictedFinalLoss,
                 decision.GainOfWaiting, decision.GainUncertainty, decision.Reason);
             return decision;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
         {
-            _logger.LogWarning(e, "Decay decision at step {Step} failed; the schedule stays as it was.", nextStep);
+            Log.DecayDecisionFailed(_logger, e, nextStep);
             return null;
         }
+    }
+
+    /// <summary>The final loss <paramref name="fit"/> predicts if the decay starts at <paramref name="decayStartStep"/>.</summary>
+    public double PredictFinalLoss(FitResult fit, long decayStartStep)
+    {
+        ArgumentNullException.ThrowIfNull(fit);
+        var template = _schedule.Current;
+        return fit.Law.WithKernelTolerance(1e-8).Predict(fit.Parameters.ToArray(),
+            Normalised(template.WithDecayStart(decayStartStep), fit.LearningRateScale), [(int)(template.TotalSteps - 1)])[0];
+    }
+
+    /// <summary>
+    /// Starts the decay at <paramref name="nextStep"/> for a reason outside the controller's own rule (e.g. a
+    /// target within reach); false when it already began or the step is past the rails.
+    /// </summary>
+    public bool StartNow(long nextStep, double predictedFinalLoss, string reason)
+    {
+        if (HasStarted(nextStep) || nextStep > LatestStart) return false;
+        try
+        {
+            if (_schedule.DecayStartStep != nextStep) _move(nextStep, nextStep);
+        }
+        catch (InvalidOperationException e)
+        {
+            Log.DecayDecisionFailed(_logger, e, nextStep);
+            return false;
+        }
+        var decision = new DecayDecision(nextStep, true, nextStep, predictedFinalLoss, double.NaN, 0, reason, []);
+        _decisions.Add(decision);
+        Log.DecayDecision(_logger, nextStep, "start now", nextStep, predictedFinalLoss, double.NaN, 0, reason);
+        return true;
+    }
+
+    /// <summary>Restores the decisions of a checkpoint (the schedule itself is restored with the scheduler).</summary>
+    public void LoadDecisions(IEnumerable<DecayDecision> decisions)
+    {
+        ArgumentNullException.ThrowIfNull(decisions);
+        _decisions.Clear();
+        _decisions.AddRange(decisions);
     }
 
     /// <summary>The decision at <paramref name="nextStep"/> without applying it (pure: no state changes).</summary>
@@ -140,30 +176,10 @@ public sealed class WsdDecayController
     /// <summary>The standard deviation of a function of the parameters over draws from the fit's covariance.</summary>
     private double GainUncertainty(FitResult fit, Func<double[], double> gain)
     {
-        int p = fit.Parameters.Count;
         if (Options.UncertaintySamples < 2 || Options.UncertaintyWeight == 0) return 0;
-        var covariance = Matrix<double>.Build.DenseOfArray(fit.Covariance);
-        if (covariance.Enumerate().Any(v => !double.IsFinite(v))) return 0;
-        Matrix<double> root;
-        try
-        {
-            root = covariance.Add(Matrix<double>.Build.DenseIdentity(p) * 1e-12).Cholesky().Factor;
-        }
-        catch (ArgumentException)
-        {
-            return 0; // not positive definite: no usable uncertainty
-        }
-        var random = new Random(Options.Seed);
         var values = new List<double>();
-        for (int s = 0; s < Options.UncertaintySamples; s++)
+        foreach (var theta in fit.DrawParameters(Options.UncertaintySamples, Options.Seed))
         {
-            var noise = Vector<double>.Build.Dense(p, _ => Gaussian(random));
-            var shift = root * noise;
-            var theta = new double[p];
-            for (int j = 0; j < p; j++)
-            {
-                theta[j] = fit.Law.Parameters[j].Scale == ParameterScale.Log ? fit.Parameters[j] * Math.Exp(shift[j]) : fit.Parameters[j] + shift[j];
-            }
             try
             {
                 double value = gain(theta);
@@ -178,9 +194,6 @@ public sealed class WsdDecayController
         double mean = values.Average();
         return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
     }
-
-    private static double Gaussian(Random random) =>
-        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 
     private static SampledSchedule Normalised(LearningRateSchedule schedule, double scale) =>
         FitResult.Normalise(schedule.Sample(((WsdSchedule)schedule).TotalSteps), scale);

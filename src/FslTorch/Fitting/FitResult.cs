@@ -58,6 +58,37 @@ public sealed class FitResult
         return Law.Predict(Parameters.ToArray(), Normalise(learningRates, LearningRateScale), steps);
     }
 
+    /// <summary>
+    /// Parameter vectors drawn from the fit's Gaussian approximation N(ẑ, Σ) in the fitted coordinates (log of
+    /// log-scale parameters), for uncertainty bands. Empty when the covariance is unusable. Deterministic per seed.
+    /// </summary>
+    public IReadOnlyList<double[]> DrawParameters(int count, int seed)
+    {
+        int p = Parameters.Count;
+        if (!Succeeded || count <= 0) return [];
+        var covariance = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseOfArray(Covariance);
+        if (covariance.Enumerate().Any(v => !double.IsFinite(v))) return [];
+        MathNet.Numerics.LinearAlgebra.Matrix<double> root;
+        try
+        {
+            root = covariance.Add(MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseIdentity(p) * 1e-12).Cholesky().Factor;
+        }
+        catch (ArgumentException)
+        {
+            return []; // not positive definite
+        }
+        var random = new Random(seed);
+        var draws = new List<double[]>(count);
+        for (int s = 0; s < count; s++)
+        {
+            var shift = root * MathNet.Numerics.LinearAlgebra.Vector<double>.Build.Dense(p, _ =>
+                Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+            draws.Add(Enumerable.Range(0, p).Select(j => Law.Parameters[j].Scale == ParameterScale.Log
+                ? Parameters[j] * Math.Exp(shift[j]) : Parameters[j] + shift[j]).ToArray());
+        }
+        return draws;
+    }
+
     internal static SampledSchedule Normalise(IReadOnlyList<double> learningRates, double scale)
     {
         var normalised = new double[learningRates.Count];

@@ -146,28 +146,38 @@ public sealed class LossTracker
     /// <summary>A tracker that continues exactly where <paramref name="state"/> was taken.</summary>
     public static LossTracker FromState(LossTrackerState state, LossTrackerOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(state);
         var tracker = new LossTracker(options);
-        if (state.Window.Count > tracker._window.Length) throw new ArgumentException("The state's median window is longer than the options allow.", nameof(state));
-        tracker._binWidth = Math.Max(1, state.BinWidth);
+        tracker.Restore(state);
+        return tracker;
+    }
+
+    /// <summary>Replaces this tracker's contents with <paramref name="state"/> (same options).</summary>
+    public void Restore(LossTrackerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        _bins.Clear();
+        _evaluations.Clear();
+        _windowCount = 0;
+        _windowNext = 0;
+        if (state.Window.Count > _window.Length) throw new ArgumentException("The state's median window is longer than the options allow.", nameof(state));
+        _binWidth = Math.Max(1, state.BinWidth);
         foreach (var b in state.Bins)
         {
-            tracker._bins.Add(new Bin { Index = (long)b[0], StepSum = b[1], LearningRateSum = b[2], LossSum = b[3], Count = (int)b[4] });
+            _bins.Add(new Bin { Index = (long)b[0], StepSum = b[1], LearningRateSum = b[2], LossSum = b[3], Count = (int)b[4] });
         }
         foreach (double loss in state.Window)
         {
-            tracker._window[tracker._windowNext] = loss;
-            tracker._windowNext = (tracker._windowNext + 1) % tracker._window.Length;
-            tracker._windowCount++;
+            _window[_windowNext] = loss;
+            _windowNext = (_windowNext + 1) % _window.Length;
+            _windowCount++;
         }
-        tracker.Median = tracker._windowCount > 0 ? tracker.WindowMedian() : double.NaN;
-        tracker.Smoothed = state.Ema;
-        tracker.LastStep = state.LastStep;
-        tracker.Recorded = state.Recorded;
-        tracker.NonFiniteCount = state.NonFinite;
-        tracker.SpikeCount = state.Spikes;
-        tracker._evaluations.AddRange(state.Evaluations.Select(e => ((long)e[0], e[1])));
-        return tracker;
+        Median = _windowCount > 0 ? WindowMedian() : double.NaN;
+        Smoothed = state.Ema;
+        LastStep = state.LastStep;
+        Recorded = state.Recorded;
+        NonFiniteCount = state.NonFinite;
+        SpikeCount = state.Spikes;
+        _evaluations.AddRange(state.Evaluations.Select(e => ((long)e[0], e[1])));
     }
 
     private double WindowMedian()

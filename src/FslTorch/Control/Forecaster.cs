@@ -1,0 +1,228 @@
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using FslTorch.Tracking;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FslTorch.Control;
+
+/// <summary>
+/// Refits a loss-curve law to the tracked loss every <see cref="RefitInterval"/> steps and turns each fit into a
+/// <see cref="Forecast"/> of the rest of the run. In background mode the fit started at one refit step runs on
+/// the thread pool and is collected at the next refit step (waiting only if it is still running), so the
+/// training thread never contends for a lock and forecasts do not depend on thread timing; between refit steps
+/// <see cref="OnStepEnd"/> only compares two numbers. Each refit warm-starts from the previous fit and uses the
+/// prior. A failed or throwing fit is logged and the previous forecast stays in force.
+/// </summary>
+public sealed class Forecaster : IDisposable
+{
+    private readonly LearningRateSchedule _schedule;
+    private readonly LossTracker _tracker;
+    private readonly ILogger _logger;
+    private readonly LossCurveLaw _law;
+    private Task<Forecast?>? _pending;
+    private Inputs? _pendingInputs;
+    private Forecast? _latest;
+    private IReadOnlyList<double>? _restoredWarmStart;
+
+    /// <param name="schedule">The run's schedule (a <see cref="MovableWsdSchedule"/> is read as it stands at each refit).</param>
+    /// <param name="totalSteps">N, the budget.</param>
+    /// <param name="tracker">The tracker fed by the training loop.</param>
+    /// <param name="options">Options; the library defaults when null.</param>
+    /// <param name="logger">Where forecasts and failures are logged.</param>
+    public Forecaster(LearningRateSchedule schedule, long totalSteps, LossTracker tracker, ForecasterOptions? options = null, ILogger? logger = null)
+    {
+        _schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
+        _tracker = tracker ?? throw new ArgumentNullException(nameof(tracker));
+        Options = options ?? new ForecasterOptions();
+        Options.Validate();
+        if (totalSteps < 2 || totalSteps > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(totalSteps), totalSteps, "totalSteps must be in [2, 2^31).");
+        TotalSteps = totalSteps;
+        RefitInterval = Options.RefitInterval ?? (int)Math.Max(10, totalSteps / 50);
+        _law = Options.Law ?? LossCurveLaws.Default;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The options.</summary>
+    public ForecasterOptions Options { get; }
+    /// <summary>N.</summary>
+    public long TotalSteps { get; }
+    /// <summary>Steps between refits.</summary>
+    public int RefitInterval { get; }
+    /// <summary>The forecast in force (null before the first successful fit). Safe to read from any thread.</summary>
+    public Forecast? Latest => Volatile.Read(ref _latest);
+
+    /// <summary>Whether <paramref name="step"/> (just taken) is a refit step.</summary>
+    public bool IsRefitStep(long step) => (step + 1) % RefitInterval == 0;
+
+    /// <summary>
+    /// Called after the tracker recorded <paramref name="step"/>. At a refit step it collects the pending fit
+    /// and starts the next; returns the forecast that came into force at this step, or null.
+    /// </summary>
+    public Forecast? OnStepEnd(long step)
+    {
+        if (!IsRefitStep(step)) return null;
+        Forecast? arrived = Collect();
+        var inputs = Snapshot(step);
+        if (inputs == null) return arrived;
+        if (Options.Background)
+        {
+            Start(inputs.Value);
+            return arrived;
+        }
+        return Publish(Refit(inputs.Value)) ?? arrived;
+    }
+
+    /// <summary>Fits now, on this thread, from everything tracked up to <paramref name="step"/> (e.g. at the end of a run).</summary>
+    public Forecast? ForecastNow(long step)
+    {
+        Collect();
+        var inputs = Snapshot(step);
+        return inputs == null ? null : Publish(Refit(inputs.Value));
+    }
+
+    /// <summary>Waits for a pending background fit (its result is dropped).</summary>
+    public void Dispose()
+    {
+        try
+        {
+            _pending?.Wait();
+        }
+        catch (AggregateException)
+        {
+            // already logged by the refit
+        }
+        _pending = null;
+        _pendingInputs = null;
+    }
+
+    private void Start(Inputs inputs)
+    {
+        _pendingInputs = inputs;
+        _pending = Task.Run(() => Refit(inputs));
+    }
+
+    private Forecast? Collect()
+    {
+        if (_pending == null) return null;
+        var task = _pending;
+        _pending = null;
+        _pendingInputs = null;
+        return Publish(task.GetAwaiter().GetResult());
+    }
+
+    /// <summary>The state to checkpoint (call from the training thread).</summary>
+    public ForecasterState GetState() => new()
+    {
+        PendingStep = _pendingInputs?.Step ?? -1,
+        PendingPoints = _pendingInputs is { } pending
+            ? Enumerable.Range(0, pending.Curve.Count).Select(i => new[] { pending.Curve.Steps[i], pending.Curve.Losses[i], pending.Curve.Weights[i] }).ToList()
+            : [],
+        PendingWarmStart = _pendingInputs?.WarmStart,
+        LatestParameters = Latest?.Fit.Parameters ?? _restoredWarmStart,
+    };
+
+    /// <summary>Restores a checkpointed state: a refit that was pending is started again from its saved inputs.</summary>
+    public void LoadState(ForecasterState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        Dispose();
+        _restoredWarmStart = state.LatestParameters;
+        if (state.PendingStep < 0) return;
+        var schedule = _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
+        var curve = new ObservedCurve("run", schedule.SampleWithIntrinsicTime(state.PendingStep + 1),
+            state.PendingPoints.Select(p => (int)p[0]).ToList(), state.PendingPoints.Select(p => p[1]).ToList(), state.PendingPoints.Select(p => p[2]).ToList());
+        var inputs = new Inputs(state.PendingStep, curve, schedule, state.PendingWarmStart);
+        if (Options.Background) Start(inputs);
+        else Publish(Refit(inputs));
+    }
+
+    private Forecast? Publish(Forecast? forecast)
+    {
+        if (forecast != null) Volatile.Write(ref _latest, forecast);
+        return forecast;
+    }
+
+    private readonly record struct Inputs(long Step, ObservedCurve Curve, LearningRateSchedule Schedule, IReadOnlyList<double>? WarmStart);
+
+    private Inputs? Snapshot(long step)
+    {
+        var points = _tracker.Points.Where(p => p.Step >= Options.FromStep && p.Step <= step).ToList();
+        if (points.Count < Math.Max(Options.MinPoints, _law.Parameters.Count)) return null;
+        var schedule = _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
+        var sampled = schedule.SampleWithIntrinsicTime(step + 1);
+        var curve = new ObservedCurve("run", sampled, points.Select(p => (int)p.Step).ToList(), points.Select(p => p.Loss).ToList(),
+            points.Select(p => (double)p.Count).ToList());
+        return new Inputs(step, curve, schedule, Latest?.Fit.Parameters ?? _restoredWarmStart);
+    }
+
+    private Forecast? Refit(Inputs inputs)
+    {
+        try
+        {
+            var fit = LawFitter.Fit(_law, [inputs.Curve], Options.FitOptions with
+            {
+                Prior = Options.Prior ?? Options.FitOptions.Prior,
+                InitialGuess = inputs.WarmStart ?? Options.FitOptions.InitialGuess,
+            });
+            if (!fit.Succeeded)
+            {
+                Log.RefitFailed(_logger, inputs.Step, fit.ExitReason.ToString(), fit.Message);
+                return null;
+            }
+            var forecast = Build(inputs, fit);
+            Log.ForecastUpdated(_logger, inputs.Step, forecast.FinalLoss, forecast.Lower, forecast.Upper, _law.Name, inputs.Curve.Count, fit.WallTime.TotalSeconds);
+            return forecast;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
+        {
+            Log.RefitThrew(_logger, e, inputs.Step);
+            return null;
+        }
+    }
+
+    private Forecast Build(Inputs inputs, FitResult fit)
+    {
+        int n = (int)TotalSteps;
+        var schedule = FitResult.Normalise(inputs.Schedule.Sample(n), fit.LearningRateScale);
+        int first = (int)Math.Min(Math.Max(Options.FromStep, 1), n - 1);
+        var steps = Enumerable.Range(0, Options.CurvePoints)
+            .Select(i => first + (int)Math.Round((double)(n - 1 - first) * i / (Options.CurvePoints - 1))).Distinct().ToArray();
+        var law = fit.Law.WithKernelTolerance(1e-8);
+        var curve = law.Predict(fit.Parameters.ToArray(), schedule, steps);
+        var draws = fit.DrawParameters(Options.BandSamples, seed: 1)
+            .Select(theta => TryPredict(law, theta, schedule, steps)).Where(c => c != null).Cast<double[]>().ToList();
+        double[] Quantile(double q) => Enumerable.Range(0, steps.Length).Select(i =>
+        {
+            if (draws.Count < 2) return curve[i];
+            var sorted = draws.Select(d => d[i]).Order().ToArray();
+            return sorted[(int)Math.Round(q * (sorted.Length - 1))];
+        }).ToArray();
+        var lower = Quantile(Options.BandQuantile);
+        var upper = Quantile(1 - Options.BandQuantile);
+        // The band always contains the forecast itself.
+        for (int i = 0; i < steps.Length; i++)
+        {
+            lower[i] = Math.Min(lower[i], curve[i]);
+            upper[i] = Math.Max(upper[i], curve[i]);
+        }
+        return new Forecast(inputs.Step, fit, curve[^1], lower[^1], upper[^1], steps, curve, lower, upper);
+    }
+
+    private static double[]? TryPredict(LossCurveLaw law, double[] theta, SampledSchedule schedule, int[] steps)
+    {
+        try
+        {
+            var values = law.Predict(theta, schedule, steps);
+            return values.All(double.IsFinite) ? values : null;
+        }
+        catch (Exception e) when (e is ArgumentException or ArithmeticException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The step whose fit is running in the background (−1 when none).</summary>
+    public long PendingStep => _pendingInputs?.Step ?? -1;
+}

@@ -1,0 +1,52 @@
+using FslTorch.Fitting;
+using FslTorch.Surrogates;
+
+namespace FslTorch.Control;
+
+/// <summary>Options of <see cref="Forecaster"/>; the library defaults in one place.</summary>
+public sealed record ForecasterOptions
+{
+    /// <summary>The law to fit; <see cref="LossCurveLaws.Default"/> when null.</summary>
+    public LossCurveLaw? Law { get; init; }
+
+    /// <summary>Refit every this many steps; 2% of the budget (at least 10 steps) when null.</summary>
+    public int? RefitInterval { get; init; }
+
+    /// <summary>No fit before this many tracked points.</summary>
+    public int MinPoints { get; init; } = 12;
+
+    /// <summary>Leave out points before this step (the warmup's first steps say little about the law).</summary>
+    public long FromStep { get; init; }
+
+    /// <summary>
+    /// Fit off the training thread. A refit started at one refit step is collected at the next, so forecasts
+    /// (and the decisions made from them) do not depend on thread timing; false fits inline.
+    /// </summary>
+    public bool Background { get; init; } = true;
+
+    /// <summary>The prior of the decay-response parameters (from an earlier fit); none when null.</summary>
+    public ParameterPrior? Prior { get; init; }
+
+    /// <summary>Fit options (the prior above and the warm start from the previous fit are added).</summary>
+    public FitOptions FitOptions { get; init; } = new();
+
+    /// <summary>The band's lower quantile over parameter draws (its upper one is 1 − this).</summary>
+    public double BandQuantile { get; init; } = 0.1;
+
+    /// <summary>Parameter draws for the band (0: no band, the edges equal the forecast).</summary>
+    public int BandSamples { get; init; } = 32;
+
+    /// <summary>Points of the predicted curve reported in each forecast.</summary>
+    public int CurvePoints { get; init; } = 64;
+
+    internal void Validate()
+    {
+        if (RefitInterval is int interval && interval < 1) throw new ArgumentOutOfRangeException(nameof(RefitInterval), interval, "RefitInterval must be >= 1.");
+        if (MinPoints < 1) throw new ArgumentOutOfRangeException(nameof(MinPoints), MinPoints, "MinPoints must be >= 1.");
+        if (FromStep < 0) throw new ArgumentOutOfRangeException(nameof(FromStep), FromStep, "FromStep must be >= 0.");
+        if (!(BandQuantile > 0 && BandQuantile < 0.5)) throw new ArgumentOutOfRangeException(nameof(BandQuantile), BandQuantile, "BandQuantile must be in (0, 0.5).");
+        if (BandSamples < 0) throw new ArgumentOutOfRangeException(nameof(BandSamples), BandSamples, "BandSamples must be >= 0.");
+        if (CurvePoints < 2) throw new ArgumentOutOfRangeException(nameof(CurvePoints), CurvePoints, "CurvePoints must be >= 2.");
+        ArgumentNullException.ThrowIfNull(FitOptions);
+    }
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Logging;
+
+namespace FslTorch.Control;
+
+/// <summary>The library's log messages (source-generated).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information,
+        Message = "Decay decision at step {Step}: {Action} (start {Start}, predicted final loss {Loss:F4}, gain of waiting {Gain:F4} ± {Uncertainty:F4}): {Reason}")]
+    public static partial void DecayDecision(ILogger logger, long step, string action, long start, double loss, double gain, double uncertainty, string reason);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Decay decision at step {Step} failed; the schedule stays as it was.")]
+    public static partial void DecayDecisionFailed(ILogger logger, Exception exception, long step);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information,
+        Message = "Forecast at step {Step}: final loss {Loss:F4} [{Lower:F4}, {Upper:F4}] ({Law}, {Points} points, fit {Seconds:F2} s)")]
+    public static partial void ForecastUpdated(ILogger logger, long step, double loss, double lower, double upper, string law, int points, double seconds);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Refit at step {Step} failed ({Reason}: {Message}); the previous forecast stays in force.")]
+    public static partial void RefitFailed(ILogger logger, long step, string reason, string message);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Refit at step {Step} threw; the previous forecast stays in force.")]
+    public static partial void RefitThrew(ILogger logger, Exception exception, long step);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Early stop at step {Step}: {Reason}")]
+    public static partial void EarlyStop(ILogger logger, long step, string reason);
+}

@@ -1,0 +1,16 @@
+using FslTorch.Tracking;
+
+namespace FslTorch.Control;
+
+/// <summary>A <see cref="TrainingMonitor"/> checkpoint, as plain data for System.Text.Json.</summary>
+public sealed record TrainingMonitorState
+{
+    /// <summary>The tracker.</summary>
+    public LossTrackerState Tracker { get; init; } = new();
+    /// <summary>The forecaster.</summary>
+    public ForecasterState Forecaster { get; init; } = new();
+    /// <summary>The decay decisions so far.</summary>
+    public IReadOnlyList<DecayDecision> Decisions { get; init; } = [];
+    /// <summary>Consecutive forecasts that agreed on an early stop.</summary>
+    public int StopVotes { get; init; }
+}

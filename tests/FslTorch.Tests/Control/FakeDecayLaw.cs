@@ -1,0 +1,48 @@
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+
+namespace FslTorch.Tests.Control;
+
+/// <summary>
+/// A law with a known answer: the loss at the last step is L0 + 0.1·(D/N − optimum)², where D is the first
+/// step after the peak at which the LR falls (N when it never does); elsewhere L0 + 1/(1 + T). It can also
+/// be told to throw, like a law pushed outside its domain.
+/// </summary>
+internal sealed class FakeDecayLaw(double optimumFraction, bool throws = false) : LossCurveLaw
+{
+    public int Evaluations;
+
+    public override string Name => "fake";
+    public override string Formula => "L0 + 0.1·(D/N − f*)² at the last step";
+    public override IReadOnlyList<LawParameter> Parameters { get; } = [new("L0", "offset")];
+    public override IReadOnlyList<string> DecayResponseParameters => [];
+    public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha) => [[l0]];
+
+    public static FitResult Fit(LossCurveLaw law, double l0 = 3.0) =>
+        new(law, 1.0, [l0], 0, FitExitReason.Converged, 1, TimeSpan.Zero, [double.NaN], new double[1, 1] { { double.NaN } }, "fake");
+
+    protected override void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses, Span<double> jacobian)
+    {
+        Interlocked.Increment(ref Evaluations);
+        if (throws) throw new ArgumentOutOfRangeException(nameof(parameters), "the fake law refuses");
+        var eta = schedule.LearningRates;
+        int peak = 0;
+        for (int k = 1; k < eta.Length; k++) if (eta[k] > eta[peak]) peak = k;
+        int decay = eta.Length;
+        for (int k = peak + 1; k < eta.Length; k++)
+        {
+            if (eta[k] < eta[peak]) { decay = k - 1; break; }
+        }
+        for (int i = 0; i < steps.Length; i++)
+        {
+            losses[i] = steps[i] == eta.Length - 1
+                ? parameters[0] + 0.1 * Math.Pow((double)decay / eta.Length - optimumFraction, 2)
+                : parameters[0] + 1 / (1 + schedule.IntrinsicTime[steps[i]]);
+            if (!jacobian.IsEmpty) jacobian[i] = 1;
+        }
+    }
+
+    protected override void PredictExactCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses) =>
+        EvaluateCore(parameters, schedule, steps, losses, Span<double>.Empty);
+}

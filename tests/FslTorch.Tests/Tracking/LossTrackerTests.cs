@@ -1,0 +1,103 @@
+using System.Text.Json;
+using FslTorch.Tracking;
+using Xunit;
+
+namespace FslTorch.Tests.Tracking;
+
+public sealed class LossTrackerTests
+{
+    [Fact]
+    public void CountsAndLeavesOutNonFiniteLossesAndSpikes()
+    {
+        var tracker = new LossTracker(new LossTrackerOptions { MedianWindow = 5, SpikeThreshold = 0.5 });
+        for (int k = 0; k < 10; k++) Assert.Equal(LossTracker.Outcome.Accepted, tracker.Record(k, 1e-3, 3.0));
+        Assert.Equal(LossTracker.Outcome.NonFinite, tracker.Record(10, 1e-3, double.NaN));
+        Assert.Equal(LossTracker.Outcome.NonFinite, tracker.Record(11, 1e-3, double.PositiveInfinity));
+        Assert.Equal(LossTracker.Outcome.Spike, tracker.Record(12, 1e-3, 4.6));
+        Assert.Equal(LossTracker.Outcome.Accepted, tracker.Record(13, 1e-3, 4.4));
+        Assert.Equal(LossTracker.Outcome.OutOfOrder, tracker.Record(13, 1e-3, 3.0));
+        Assert.Equal(2, tracker.NonFiniteCount);
+        Assert.Equal(1, tracker.SpikeCount);
+        Assert.Equal(11, tracker.Recorded);
+        Assert.DoesNotContain(tracker.Points, p => p.Step == 12 || double.IsNaN(p.Loss));
+        Assert.Equal(3.0, tracker.Median);
+    }
+
+    [Fact]
+    public void SmoothsWithTheConfiguredHalfLife()
+    {
+        var tracker = new LossTracker(new LossTrackerOptions { EmaHalfLifeSteps = 1 });
+        tracker.Record(0, 1, 4.0);
+        tracker.Record(1, 1, 2.0);
+        Assert.Equal(3.0, tracker.Smoothed, 12); // half-life 1 step: each new loss weighs one half
+    }
+
+    [Fact]
+    public void DecimationBoundsThePointsAndKeepsTheMean()
+    {
+        var tracker = new LossTracker(new LossTrackerOptions { MaxPoints = 64 });
+        double sum = 0;
+        const int steps = 100_000;
+        for (int k = 0; k < steps; k++)
+        {
+            double loss = 3 + 1.0 / (1 + k);
+            sum += loss;
+            tracker.Record(k, 1e-3, loss);
+        }
+        var points = tracker.Points;
+        Assert.InRange(points.Count, 32, 64);
+        Assert.Equal(steps, points.Sum(p => p.Count));
+        Assert.Equal(sum, points.Sum(p => p.Loss * p.Count), 6);
+        Assert.True(points.Zip(points.Skip(1)).All(pair => pair.First.Step < pair.Second.Step));
+    }
+
+    [Fact]
+    public void ExportsCsvAndJsonLines()
+    {
+        var tracker = new LossTracker();
+        tracker.Record(0, 1e-4, 5.5);
+        tracker.Record(1, 2e-4, 5.25);
+        var csv = new StringWriter();
+        tracker.WriteCsv(csv);
+        Assert.Equal(["step,lr,loss", "0,0.0001,5.5", "1,0.0002,5.25"], csv.ToString().TrimEnd().Split(Environment.NewLine));
+        var jsonl = new StringWriter();
+        tracker.WriteJsonLines(jsonl);
+        var lines = jsonl.ToString().TrimEnd().Split(Environment.NewLine);
+        Assert.Equal(2, lines.Length);
+        var first = JsonDocument.Parse(lines[0]).RootElement;
+        Assert.Equal(0, first.GetProperty("step").GetInt64());
+        Assert.Equal(5.5, first.GetProperty("loss").GetDouble());
+    }
+
+    [Fact]
+    public void AResumedTrackerContinuesIdentically()
+    {
+        var options = new LossTrackerOptions { MaxPoints = 32, MedianWindow = 7 };
+        var whole = new LossTracker(options);
+        var first = new LossTracker(options);
+        var random = new Random(3);
+        var losses = Enumerable.Range(0, 5000).Select(k => 3 + 2.0 / Math.Sqrt(1 + k) + 0.05 * random.NextDouble() + (k % 997 == 0 ? 5 : 0)).ToArray();
+        for (int k = 0; k < 2500; k++)
+        {
+            whole.Record(k, 1e-3, losses[k]);
+            first.Record(k, 1e-3, losses[k]);
+        }
+        var json = JsonSerializer.Serialize(first.GetState(), new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        var resumed = LossTracker.FromState(JsonSerializer.Deserialize<LossTrackerState>(json, new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals })!, options);
+        for (int k = 2500; k < 5000; k++)
+        {
+            Assert.Equal(whole.Record(k, 1e-3, losses[k]), resumed.Record(k, 1e-3, losses[k]));
+        }
+        Assert.Equal(whole.Points, resumed.Points);
+        Assert.Equal(whole.Smoothed, resumed.Smoothed);
+        Assert.Equal(whole.SpikeCount, resumed.SpikeCount);
+    }
+
+    [Fact]
+    public void BadOptionsThrow()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LossTracker(new LossTrackerOptions { MedianWindow = 1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LossTracker(new LossTrackerOptions { MaxPoints = 2 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LossTracker(new LossTrackerOptions { EmaHalfLifeSteps = 0 }));
+    }
+}
