@@ -5,9 +5,9 @@ using FslTorch.Surrogates;
 namespace FslTorch.Tests.Control;
 
 /// <summary>
-/// A law with a known answer: the loss at the last step is L0 + 0.1·(D/N − optimum)², where D is the first
-/// step after the peak at which the LR falls (N when it never does); elsewhere L0 + 1/(1 + T). It can also
-/// be told to throw, like a law pushed outside its domain.
+/// A law with a known answer: the loss at the last step is 3 + 0.1·(D/N − optimum)², where D is the first
+/// step after the peak at which the LR falls (N when it never does), whatever the fitted L0; elsewhere
+/// L0 + 1/(1 + T). It can also be told to throw, like a law pushed outside its domain.
 /// </summary>
 internal sealed class FakeDecayLaw(double optimumFraction, bool throws = false) : LossCurveLaw
 {
@@ -37,9 +37,9 @@ internal sealed class FakeDecayLaw(double optimumFraction, bool throws = false) 
         for (int i = 0; i < steps.Length; i++)
         {
             losses[i] = steps[i] == eta.Length - 1
-                ? parameters[0] + 0.1 * Math.Pow((double)decay / eta.Length - optimumFraction, 2)
+                ? 3.0 + 0.1 * Math.Pow((double)decay / eta.Length - optimumFraction, 2)
                 : parameters[0] + 1 / (1 + schedule.IntrinsicTime[steps[i]]);
-            if (!jacobian.IsEmpty) jacobian[i] = 1;
+            if (!jacobian.IsEmpty) jacobian[i] = steps[i] == eta.Length - 1 ? 0 : 1;
         }
     }
 

@@ -1,0 +1,176 @@
+using System.Text.Json;
+using FslTorch.Control;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FslTorch.Tests.Control;
+
+public sealed class TrainingMonitorTests
+{
+    private const long Steps = 300;
+
+    private static MovableWsdSchedule Schedule() => new(new WsdSchedule(1e-2, 20, 285, Steps, DecayShape.Linear, DecayTarget.Zero));
+
+    private static TrainingMonitorOptions Options(LossCurveLaw law, bool background = true, EarlyStoppingOptions? stopping = null) => new()
+    {
+        Forecaster = new ForecasterOptions { Law = law, RefitInterval = 25, MinPoints = 5, FromStep = 20, Background = background, BandSamples = 0 },
+        EarlyStopping = stopping ?? new EarlyStoppingOptions(),
+    };
+
+    /// <summary>Trains the tiny model with the drop-in scheduler and a monitor; optionally checkpoints and resumes.</summary>
+    private static (List<double> Rates, List<DecayDecision> Decisions, MovableWsdSchedule Schedule, long LastStep) Train(
+        LossCurveLaw law, Func<long, double, double>? corruptLoss = null, long? checkpointAt = null, bool background = true,
+        EarlyStoppingOptions? stopping = null)
+    {
+        string? folder = checkpointAt.HasValue ? Directory.CreateTempSubdirectory("fsltorch-monitor-").FullName : null;
+        try
+        {
+            var rates = new List<double>();
+            var (model, optimizer, schedule, scheduler, monitor) = Create(law, background, stopping, seed: 5);
+            long step = 0;
+            for (; step < Steps; step++)
+            {
+                if (step == checkpointAt)
+                {
+                    model.save(Path.Combine(folder!, "model.bin"));
+                    optimizer.save_state_dict(Path.Combine(folder!, "optimizer.bin"));
+                    scheduler.SaveStateFile(Path.Combine(folder!, "scheduler.json"));
+                    monitor.SaveStateFile(Path.Combine(folder!, "monitor.json"));
+                    monitor.Dispose();
+                    model.Dispose();
+                    optimizer.Dispose();
+                    // A fresh process would start here: new objects (another seed), then restore.
+                    (model, optimizer, schedule, scheduler, monitor) = Create(law, background, stopping, seed: 77);
+                    model.load(Path.Combine(folder!, "model.bin"));
+                    optimizer.load_state_dict(Path.Combine(folder!, "optimizer.bin"));
+                    scheduler.LoadStateFile(Path.Combine(folder!, "scheduler.json"));
+                    monitor.LoadStateFile(Path.Combine(folder!, "monitor.json"));
+                }
+                double lr = scheduler.CurrentLearningRate;
+                rates.Add(optimizer.ParamGroups.Single().LearningRate);
+                double loss = TinyRegression.TrainStep(model, optimizer, step);
+                scheduler.step();
+                if (corruptLoss != null) loss = corruptLoss(step, loss);
+                if (monitor.OnStepEnd(step, lr, loss).HasFlag(TrainingSignal.Stop)) break;
+            }
+            monitor.OnRunEnd(step);
+            var decisions = monitor.Controller!.Decisions.ToList();
+            model.Dispose();
+            optimizer.Dispose();
+            return (rates, decisions, schedule, step);
+        }
+        finally
+        {
+            if (folder != null) Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static (nn.Module<Tensor, Tensor>, TorchSharp.Modules.AdamW, MovableWsdSchedule, FslScheduler, TrainingMonitor) Create(
+        LossCurveLaw law, bool background, EarlyStoppingOptions? stopping, long seed)
+    {
+        var model = TinyRegression.CreateModel(seed);
+        var optimizer = optim.AdamW(model.parameters(), lr: 1e-2);
+        var schedule = Schedule();
+        var scheduler = new FslScheduler(optimizer, schedule);
+        var monitor = TrainingMonitor.For(scheduler, Steps, Options(law, background, stopping));
+        return (model, optimizer, schedule, scheduler, monitor);
+    }
+
+    [Fact]
+    public void TheDecayStartMovesToTheForecastOptimumAndPastRatesNeverChange()
+    {
+        var (rates, decisions, schedule, _) = Train(new FakeDecayLaw(0.6));
+        // The fake law's optimum is a 40% cooldown (start 180); with the margin the controller starts a little earlier.
+        Assert.Contains(decisions, d => d.StartNow);
+        long start = decisions.Single(d => d.StartNow).DecayStartStep;
+        Assert.InRange(start, 100, 185);
+        Assert.Equal(start, schedule.DecayStartStep);
+        Assert.All(decisions, d => Assert.True(d.DecayStartStep >= d.Step));
+        // The rate the optimizer used at every step equals the final schedule's: no past step was rewritten.
+        for (int k = 0; k < rates.Count; k++) Assert.Equal(schedule.GetLearningRate(k), rates[k], 15);
+    }
+
+    [Fact]
+    public void NaNLossesAndFailingFitsNeverThrowAndLeaveTheScheduleAlone()
+    {
+        var (rates, decisions, schedule, last) = Train(new FakeDecayLaw(0.6, throws: true), (step, loss) => step % 7 == 0 ? double.NaN : loss);
+        Assert.Equal(Steps, last);
+        Assert.Empty(decisions);
+        Assert.Equal(285, schedule.DecayStartStep);
+        Assert.Equal(Steps, rates.Count);
+    }
+
+    [Fact]
+    public void AResumedRunMakesTheSameDecisions()
+    {
+        var law = new FakeDecayLaw(0.6);
+        var (ratesWhole, decisionsWhole, _, _) = Train(law);
+        var (ratesResumed, decisionsResumed, _, _) = Train(law, checkpointAt: 137);
+        Assert.Equal(ratesWhole, ratesResumed);
+        Assert.Equal(
+            JsonSerializer.Serialize(decisionsWhole.Select(d => (d.Step, d.StartNow, d.DecayStartStep))),
+            JsonSerializer.Serialize(decisionsResumed.Select(d => (d.Step, d.StartNow, d.DecayStartStep))));
+        Assert.NotEmpty(decisionsWhole);
+    }
+
+    [Fact]
+    public void AResumedRunWithRealFitsMakesTheSameDecisionsAndForecasts()
+    {
+        var (ratesWhole, decisionsWhole, _, _) = Train(LossCurveLaws.Default);
+        var (ratesResumed, decisionsResumed, _, _) = Train(LossCurveLaws.Default, checkpointAt: 137);
+        Assert.Equal(ratesWhole, ratesResumed);
+        Assert.NotEmpty(decisionsWhole);
+        Assert.Equal(decisionsWhole.Count, decisionsResumed.Count);
+        for (int i = 0; i < decisionsWhole.Count; i++)
+        {
+            Assert.Equal(decisionsWhole[i].Step, decisionsResumed[i].Step);
+            Assert.Equal(decisionsWhole[i].DecayStartStep, decisionsResumed[i].DecayStartStep);
+            Assert.Equal(decisionsWhole[i].PredictedFinalLoss, decisionsResumed[i].PredictedFinalLoss);
+        }
+    }
+
+    [Fact]
+    public void BackgroundAndInlineRefitsGiveTheSameDecisionsOneIntervalApart()
+    {
+        // A background fit started at one refit step is used at the next one, so the background run misses only
+        // the first decision; the fake law's decisions depend on the step alone, so the rest coincide.
+        var background = Train(new FakeDecayLaw(0.6), background: true).Decisions;
+        var inline = Train(new FakeDecayLaw(0.6), background: false).Decisions;
+        Assert.Equal(inline.Skip(1).Select(d => (d.Step, d.StartNow, d.DecayStartStep)), background.Select(d => (d.Step, d.StartNow, d.DecayStartStep)));
+    }
+
+    [Fact]
+    public void AbortModeStopsARunThatCannotReachItsThreshold()
+    {
+        // The fake law forecasts at least L0 = 3.0 at the end; a threshold of 1.0 cannot be reached.
+        var stopping = new EarlyStoppingOptions { Mode = EarlyStoppingMode.Abort, Threshold = 1.0, Patience = 2 };
+        var (_, _, _, last) = Train(new FakeDecayLaw(0.6), stopping: stopping);
+        Assert.True(last < Steps - 1, $"stopped at {last}");
+        // With a reachable threshold it runs to the end.
+        var (_, _, _, full) = Train(new FakeDecayLaw(0.6), stopping: stopping with { Threshold = 3.5 });
+        Assert.Equal(Steps, full);
+    }
+
+    [Fact]
+    public void TargetModeStartsTheCooldownOnceTheTargetIsWithinReach()
+    {
+        // Starting now is forecast at 3.0 + 0.1·(D/N − 0.6)²; a target of 3.01 is in reach from D/N ≈ 0.28.
+        var stopping = new EarlyStoppingOptions { Mode = EarlyStoppingMode.Target, Threshold = 3.01 };
+        var (_, decisions, _, _) = Train(new FakeDecayLaw(0.6), stopping: stopping);
+        var start = decisions.First(d => d.StartNow);
+        Assert.Contains("target", start.Reason);
+        Assert.InRange(start.DecayStartStep, 80, 110);
+    }
+
+    [Fact]
+    public void MarginalModeStopsWhenTheRemainingStepsGainTooLittle()
+    {
+        var stopping = new EarlyStoppingOptions { Mode = EarlyStoppingMode.Marginal, Threshold = 1e6, Patience = 1 };
+        var (_, _, _, last) = Train(new FakeDecayLaw(0.6), stopping: stopping);
+        Assert.True(last < Steps - 1);
+        Assert.Throws<ArgumentException>(() => new TrainingMonitor(Schedule(), Steps, new TrainingMonitorOptions { EarlyStopping = new EarlyStoppingOptions { Mode = EarlyStoppingMode.Abort } }));
+    }
+}
