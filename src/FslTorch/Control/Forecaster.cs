@@ -148,10 +148,11 @@ public sealed class Forecaster : IDisposable
 
     private Inputs? Snapshot(long step)
     {
-        var points = _tracker.Points.Where(p => p.Step >= Options.FromStep && p.Step <= step).ToList();
-        if (points.Count < Math.Max(Options.MinPoints, _law.Parameters.Count)) return null;
         var schedule = _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
         var sampled = schedule.SampleWithIntrinsicTime(step + 1);
+        // Points before any learning (intrinsic time 0, e.g. step 0 of a warmup from 0) fit no law.
+        var points = _tracker.Points.Where(p => p.Step >= Options.FromStep && p.Step <= step && sampled.IntrinsicTime[(int)p.Step] > 0).ToList();
+        if (points.Count < Math.Max(Options.MinPoints, _law.Parameters.Count)) return null;
         var curve = new ObservedCurve("run", sampled, points.Select(p => (int)p.Step).ToList(), points.Select(p => p.Loss).ToList(),
             points.Select(p => (double)p.Count).ToList());
         return new Inputs(step, curve, schedule, Latest?.Fit.Parameters ?? _restoredWarmStart);

@@ -59,6 +59,25 @@ public sealed class FitResult
     }
 
     /// <summary>
+    /// Writes the fit as JSON: the law's name, the LR unit, and each parameter with its standard error, for
+    /// <see cref="ParameterPrior.FromFile"/> (e.g. a calibration run whose fit becomes the prior of a long one).
+    /// </summary>
+    public void SaveParameters(string path)
+    {
+        if (!Succeeded) throw new InvalidOperationException($"The fit did not succeed ({ExitReason}: {Message}); there is nothing to save.");
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["law"] = Law.Name,
+            ["learning_rate_scale"] = LearningRateScale,
+            ["parameters"] = new System.Text.Json.Nodes.JsonObject(Law.Parameters.Select((p, i) =>
+                KeyValuePair.Create(p.Name, (System.Text.Json.Nodes.JsonNode?)Parameters[i]))),
+            ["standard_errors"] = new System.Text.Json.Nodes.JsonObject(Law.Parameters.Select((p, i) =>
+                KeyValuePair.Create(p.Name, double.IsFinite(StandardErrors[i]) ? (System.Text.Json.Nodes.JsonNode?)StandardErrors[i] : null))),
+        };
+        File.WriteAllText(path, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>
     /// Parameter vectors drawn from the fit's Gaussian approximation N(ẑ, Σ) in the fitted coordinates (log of
     /// log-scale parameters), for uncertainty bands. Empty when the covariance is unusable. Deterministic per seed.
     /// </summary>

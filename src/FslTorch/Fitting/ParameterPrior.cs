@@ -45,6 +45,48 @@ public sealed class ParameterPrior
         return new ParameterPrior(fit.Parameters, spread);
     }
 
+    /// <summary>
+    /// A prior from a parameter file written by <see cref="FitResult.SaveParameters"/>, for <paramref name="law"/>
+    /// (its name must match), with the given spread on <paramref name="parameters"/> (the law's decay-response
+    /// parameters when null) and the others free.
+    /// </summary>
+    public static ParameterPrior FromFile(string path, LossCurveLaw law, double standardDeviation, IEnumerable<string>? parameters = null)
+    {
+        ArgumentNullException.ThrowIfNull(law);
+        var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))?.AsObject()
+                   ?? throw new InvalidDataException($"{path} holds no JSON object.");
+        string? name = (string?)root["law"];
+        if (name != law.Name) throw new InvalidDataException($"{path} holds a fit of '{name}', not of '{law.Name}'.");
+        var values = root["parameters"]?.AsObject() ?? throw new InvalidDataException($"{path} has no parameters.");
+        var mean = law.Parameters.Select(p => (double?)values[p.Name] ?? throw new InvalidDataException($"{path} has no value for {p.Name}.")).ToArray();
+        return Build(law, mean, standardDeviation, parameters);
+    }
+
+    /// <summary>
+    /// Built-in defaults for when no earlier fit exists, in peak-normalised units: for <c>fsl</c> the decay
+    /// response of our fit of the Multi-Power Law paper's 25M curves (B 0.15, r 0.01, c4 0.23, γ 0.26); for
+    /// <c>mpl</c> the published 25M fit converted to peak-normalised units (B 0.109, C 0.113, β 0.583,
+    /// γ 0.641). A broad spread (1.0 in log space, a factor e) leaves the run's own data in charge.
+    /// </summary>
+    public static ParameterPrior BuiltIn(LossCurveLaw law, double standardDeviation = 1.0)
+    {
+        ArgumentNullException.ThrowIfNull(law);
+        double[] mean = law.Name switch
+        {
+            "fsl" => [3.0, 30, 0.5, 0.15, 0.01, 0.23, 0.26],
+            "mpl" => [3.0, 0.5, 0.5, 0.109, 0.113, 0.583, 0.641],
+            _ => throw new ArgumentException($"No built-in prior for '{law.Name}'; fit a calibration run and use FromFit or FromFile.", nameof(law)),
+        };
+        return Build(law, mean, standardDeviation, null);
+    }
+
+    private static ParameterPrior Build(LossCurveLaw law, double[] mean, double standardDeviation, IEnumerable<string>? parameters)
+    {
+        var names = (parameters ?? law.DecayResponseParameters).ToHashSet();
+        foreach (var name in names) law.IndexOf(name); // unknown names throw
+        return new ParameterPrior(mean, law.Parameters.Select(p => names.Contains(p.Name) ? standardDeviation : double.PositiveInfinity).ToArray());
+    }
+
     internal void Validate(LossCurveLaw law)
     {
         if (Mean.Count != law.Parameters.Count)
