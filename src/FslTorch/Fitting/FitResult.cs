@@ -100,8 +100,7 @@ public sealed class FitResult
         var draws = new List<double[]>(count);
         for (int s = 0; s < count; s++)
         {
-            var shift = root * MathNet.Numerics.LinearAlgebra.Vector<double>.Build.Dense(p, _ =>
-                Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+            var shift = root * MathNet.Numerics.LinearAlgebra.Vector<double>.Build.Dense(p, _ => MathNet.Numerics.Distributions.Normal.Sample(random, 0, 1));
             draws.Add(Enumerable.Range(0, p).Select(j => Law.Parameters[j].Scale == ParameterScale.Log
                 ? Parameters[j] * Math.Exp(shift[j]) : Parameters[j] + shift[j]).ToArray());
         }

@@ -289,14 +289,12 @@ public static class LawFitter
                 var random = new Random(_options.Seed);
                 for (int s = 0; s < _options.RandomStarts; s++)
                 {
-                    chosen.Add(ranked[0].Coordinates.Select(z => z + 0.5 * Gaussian(random)).ToArray());
+                    chosen.Add(ranked[0].Coordinates.Select(z => z + MathNet.Numerics.Distributions.Normal.Sample(random, 0, 0.5)).ToArray());
                 }
             }
             return chosen;
         }
 
-        private static double Gaussian(Random random) =>
-            Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 
         public FitResult Success(Refined best, int iterations, TimeSpan elapsed)
         {
