@@ -1,5 +1,7 @@
 // QuickStart: the smallest FslTorch run. A next-byte language model (16 bytes of context -> MLP) trains on
-// English prose with AdamW and a warmup-stable-decay schedule driven by FslTorch's drop-in scheduler.
+// English prose with AdamW and a warmup-stable-decay schedule driven by FslTorch's drop-in scheduler, while
+// a TrainingMonitor refits the FSL loss-curve law in the background, forecasts the final loss, and starts
+// the decay where the forecast says.
 //
 //   dotnet run --project samples/QuickStart -c Release [-- --steps 2000 --device auto --data <file>]
 //
@@ -10,7 +12,9 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using FslTorch.Control;
+using FslTorch.Fitting;
 using FslTorch.Schedules;
+using FslTorch.Surrogates;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -59,14 +63,22 @@ var model = nn.Sequential(
     nn.Embedding(256, 32), nn.Flatten(), nn.Linear(32 * context, width), nn.GELU(), nn.Linear(width, 256)).to(device);
 var optimizer = optim.AdamW(model.parameters(), lr: peakLearningRate, weight_decay: 0.01);
 
-// ---- FslTorch: one line replaces the scheduler ------------------------------------------------------------
-var schedule = Schedule.Wsd(peakLearningRate, warmupSteps: totalSteps / 10, decayStartStep: totalSteps * 8 / 10, totalSteps: totalSteps);
+// ---- FslTorch: the scheduler, and a monitor that forecasts and moves the decay start -------------------------
+// The decay is planned at 95% of the budget; the monitor's controller brings it forward when the forecast says so.
+var schedule = new MovableWsdSchedule(Schedule.Wsd(peakLearningRate, warmupSteps: totalSteps / 10, decayStartStep: totalSteps * 95 / 100, totalSteps: totalSteps));
 var scheduler = new FslScheduler(optimizer, schedule);
+using var monitor = TrainingMonitor.For(scheduler, totalSteps, new TrainingMonitorOptions
+{
+    // Without an earlier run to calibrate on, the decay response comes from broad built-in defaults.
+    Forecaster = new ForecasterOptions { FromStep = totalSteps / 10, Prior = ParameterPrior.BuiltIn(LossCurveLaws.Default) },
+});
 
 // ---- training loop -----------------------------------------------------------------------------------------
 Console.WriteLine($"QuickStart: {text.Length:N0} bytes of text, {model.parameters().Sum(p => p.numel()):N0} parameters, {totalSteps} steps on {device.type}");
 var clock = Stopwatch.StartNew();
-double smoothed = double.NaN;
+Forecast? shown = null;
+Forecast? atHalf = null;
+long lastStep = totalSteps - 1;
 for (long step = 0; step < totalSteps; step++)
 {
     using var scope = NewDisposeScope();
@@ -78,13 +90,19 @@ for (long step = 0; step < totalSteps; step++)
     optimizer.step();
     scheduler.step();
 
-    double value = loss.item<float>();
-    smoothed = double.IsNaN(smoothed) ? value : 0.95 * smoothed + 0.05 * value;
-    if (step % 200 == 0 || step == totalSteps - 1)
+    var signal = monitor.OnStepEnd(step, lr, loss.item<float>());
+    var forecast = monitor.LatestForecast;
+    if (step % 200 == 0 || step == totalSteps - 1 || signal.HasFlag(TrainingSignal.ScheduleChanged))
     {
-        Console.WriteLine(FormattableString.Invariant($"step {step,5}  loss {smoothed:F4}  lr {lr:0.000e+0}  {clock.Elapsed.TotalSeconds,6:F1}s"));
+        string outlook = forecast == null ? "forecast: -" : FormattableString.Invariant($"forecast final {forecast.FinalLoss:F3} [{forecast.Lower:F3}, {forecast.Upper:F3}]");
+        Console.WriteLine(FormattableString.Invariant(
+            $"step {step,5}  loss {monitor.Tracker.Smoothed:F4}  lr {lr:0.000e+0}  {outlook}  decay at {schedule.DecayStartStep}  {clock.Elapsed.TotalSeconds,6:F1}s"));
     }
+    if (forecast != null && forecast != shown) shown = forecast;
+    if (atHalf == null && step >= totalSteps / 2) atHalf = forecast;
+    if (signal.HasFlag(TrainingSignal.Stop)) { lastStep = step; break; }
 }
+monitor.OnRunEnd(lastStep);
 
 // ---- evaluation on held-out text -----------------------------------------------------------------------
 using (no_grad())
@@ -100,6 +118,12 @@ using (no_grad())
     }
     Console.WriteLine(FormattableString.Invariant($"held-out loss {total / batches:F4} nats/byte after {totalSteps} steps ({clock.Elapsed.TotalSeconds:F1}s)"));
 }
+Console.WriteLine(FormattableString.Invariant(
+    $"training loss at the end (smoothed) {monitor.Tracker.Smoothed:F4}; forecast made at 50%: {(atHalf == null ? "none" : atHalf.FinalLoss.ToString("F4", System.Globalization.CultureInfo.InvariantCulture))}"));
+var start = monitor.Controller?.Decisions.LastOrDefault(d => d.StartNow);
+Console.WriteLine(start == null
+    ? $"the decay started at step {schedule.DecayStartStep} (the plan; no forecast moved it)"
+    : $"the decay started at step {start.DecayStartStep}: {start.Reason}");
 return 0;
 
 static byte[] LoadText(string? path)

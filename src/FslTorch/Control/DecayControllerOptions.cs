@@ -18,6 +18,14 @@ public sealed record DecayControllerOptions
     /// <summary>How many standard deviations of the predicted gain of waiting are added to the margin.</summary>
     public double UncertaintyWeight { get; init; } = 1.0;
 
+    /// <summary>
+    /// When the predicted gain of waiting is more uncertain than this (standard deviation over parameter draws,
+    /// nats), the forecast cannot tell starting now from waiting, and the controller waits for more data (the
+    /// rails still start the decay at the latest start). Early in a run without a calibrated prior the band is
+    /// wide, and the margin rule alone would then start the cooldown at once.
+    /// </summary>
+    public double MaxGainUncertainty { get; init; } = 0.01;
+
     /// <summary>The decay never starts before this fraction of the budget (a minimum stable phase).</summary>
     public double MinStableFraction { get; init; } = 0.1;
 
@@ -40,6 +48,7 @@ public sealed record DecayControllerOptions
     {
         if (!(Margin >= 0) || !double.IsFinite(Margin)) throw new ArgumentOutOfRangeException(nameof(Margin), Margin, "Margin must be a finite number >= 0.");
         if (!(UncertaintyWeight >= 0) || !double.IsFinite(UncertaintyWeight)) throw new ArgumentOutOfRangeException(nameof(UncertaintyWeight), UncertaintyWeight, "UncertaintyWeight must be a finite number >= 0.");
+        if (!(MaxGainUncertainty > 0)) throw new ArgumentOutOfRangeException(nameof(MaxGainUncertainty), MaxGainUncertainty, "MaxGainUncertainty must be > 0.");
         if (!(MinStableFraction >= 0 && MinStableFraction < 1)) throw new ArgumentOutOfRangeException(nameof(MinStableFraction), MinStableFraction, "MinStableFraction must be in [0, 1).");
         if (!(MinDecayFraction > 0 && MinDecayFraction <= MaxDecayFraction)) throw new ArgumentOutOfRangeException(nameof(MinDecayFraction), MinDecayFraction, "MinDecayFraction must be in (0, MaxDecayFraction].");
         if (!(MaxDecayFraction <= 1)) throw new ArgumentOutOfRangeException(nameof(MaxDecayFraction), MaxDecayFraction, "MaxDecayFraction must be <= 1.");

@@ -9,10 +9,10 @@ namespace FslTorch.Control;
 
 /// <summary>
 /// Refits a loss-curve law to the tracked loss every <see cref="RefitInterval"/> steps and turns each fit into a
-/// <see cref="Forecast"/> of the rest of the run. In background mode the fit started at one refit step runs on
-/// the thread pool and is collected at the next refit step (waiting only if it is still running), so the
-/// training thread never contends for a lock and forecasts do not depend on thread timing; between refit steps
-/// <see cref="OnStepEnd"/> only compares two numbers. Each refit warm-starts from the previous fit and uses the
+/// <see cref="Forecast"/> of the rest of the run. Inline by default (see <see cref="ForecasterOptions.Background"/>
+/// for why); in background mode the fit started at one refit step runs on the thread pool and is collected at
+/// the next refit step (waiting only if it is still running), so the training thread never contends for a lock
+/// and forecasts do not depend on thread timing. Between refit steps <see cref="OnStepEnd"/> only compares two numbers. Each refit warm-starts from the previous fit and uses the
 /// prior. A failed or throwing fit is logged and the previous forecast stays in force.
 /// </summary>
 public sealed class Forecaster : IDisposable

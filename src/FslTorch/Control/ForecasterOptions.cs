@@ -19,10 +19,16 @@ public sealed record ForecasterOptions
     public long FromStep { get; init; }
 
     /// <summary>
-    /// Fit off the training thread. A refit started at one refit step is collected at the next, so forecasts
-    /// (and the decisions made from them) do not depend on thread timing; false fits inline.
+    /// Fit off the training thread: a refit started at one refit step is collected at the next, so forecasts
+    /// (and the decisions made from them) do not depend on thread timing. Off by default: with TorchSharp
+    /// 0.107, a garbage collection triggered by another thread while the training thread is inside a native
+    /// call can finalize that call's scalar argument (for example in <c>AdamW.step</c>) and crash the process;
+    /// a loop that trains beside a thread running <c>GC.Collect()</c> crashed 3 runs out of 3 here, and the
+    /// QuickStart sample with background refits 1 run in 6. Inline refits keep every collection on the
+    /// training thread. Turn it on for loops that make no TorchSharp calls (replays, CPU-free tools) or once
+    /// TorchSharp keeps its scalars alive.
     /// </summary>
-    public bool Background { get; init; } = true;
+    public bool Background { get; init; }
 
     /// <summary>The prior of the decay-response parameters (from an earlier fit); none when null.</summary>
     public ParameterPrior? Prior { get; init; }

@@ -166,6 +166,11 @@ public sealed class WsdDecayController
         double gain = now.PredictedFinalLoss - later.PredictedFinalLoss;
         double uncertainty = GainUncertainty(fit, s => FinalLoss(s, now.DecayStartStep) - FinalLoss(s, later.DecayStartStep));
         double threshold = Options.Margin + Options.UncertaintyWeight * uncertainty;
+        if (uncertainty > Options.MaxGainUncertainty)
+        {
+            return new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
+                $"the forecast is too uncertain to decide (gain of waiting {gain:F4} ± {uncertainty:F4} nats)", candidates);
+        }
         return gain <= threshold
             ? new DecayDecision(nextStep, true, nextStep, now.PredictedFinalLoss, gain, uncertainty,
                 $"no later start is predicted to beat starting now by more than {threshold:F4} nats", candidates)

@@ -79,7 +79,10 @@ public sealed class FitResult
 
     /// <summary>
     /// Parameter vectors drawn from the fit's Gaussian approximation N(ẑ, Σ) in the fitted coordinates (log of
-    /// log-scale parameters), for uncertainty bands. Empty when the covariance is unusable. Deterministic per seed.
+    /// log-scale parameters), for uncertainty bands. Each coordinate's shift is truncated at ±2 (a factor e² for
+    /// a log-scale parameter): beyond that the quadratic approximation behind Σ says nothing, and a weakly
+    /// identified parameter would otherwise produce absurd curves. Empty when the covariance is unusable.
+    /// Deterministic per seed.
     /// </summary>
     public IReadOnlyList<double[]> DrawParameters(int count, int seed)
     {
@@ -101,11 +104,16 @@ public sealed class FitResult
         for (int s = 0; s < count; s++)
         {
             var shift = root * MathNet.Numerics.LinearAlgebra.Vector<double>.Build.Dense(p, _ => MathNet.Numerics.Distributions.Normal.Sample(random, 0, 1));
-            draws.Add(Enumerable.Range(0, p).Select(j => Law.Parameters[j].Scale == ParameterScale.Log
-                ? Parameters[j] * Math.Exp(shift[j]) : Parameters[j] + shift[j]).ToArray());
+            draws.Add(Enumerable.Range(0, p).Select(j =>
+            {
+                double step = Math.Clamp(shift[j], -MaxDrawShift, MaxDrawShift);
+                return Law.Parameters[j].Scale == ParameterScale.Log ? Parameters[j] * Math.Exp(step) : Parameters[j] + step;
+            }).ToArray());
         }
         return draws;
     }
+
+    private const double MaxDrawShift = 2;
 
     internal static SampledSchedule Normalise(IReadOnlyList<double> learningRates, double scale)
     {

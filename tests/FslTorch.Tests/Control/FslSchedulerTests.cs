@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace FslTorch.Tests.Control;
 
+[Collection(TestSupport.TorchSharpCollection.Name)]
 public sealed class FslSchedulerTests
 {
     private const long TotalSteps = 60;

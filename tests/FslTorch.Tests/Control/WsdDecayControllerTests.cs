@@ -82,6 +82,47 @@ public sealed class WsdDecayControllerTests
     }
 
     [Fact]
+    public void AForecastTooUncertainToDecideMakesItWait()
+    {
+        // The optimum fraction is itself a fitted parameter with a standard error of a factor e: the gain of
+        // waiting varies far more over draws than MaxGainUncertainty allows, so the controller waits.
+        var law = new OptimumLaw();
+        var uncertain = new FslTorch.Fitting.FitResult(law, 1.0, [0.6], 0, FslTorch.Fitting.FitExitReason.Converged, 1, TimeSpan.Zero,
+            [0.6], new double[1, 1] { { 1.0 } }, "fake");
+        var schedule = Schedule();
+        var controller = new WsdDecayController(schedule);
+        var decision = controller.Decide(500, uncertain, 520)!;
+        Assert.False(decision.StartNow);
+        Assert.Contains("too uncertain", decision.Reason);
+        Assert.True(decision.GainUncertainty > controller.Options.MaxGainUncertainty);
+        // A confident fit of the same optimum decides as before.
+        var confident = new FslTorch.Fitting.FitResult(law, 1.0, [0.6], 0, FslTorch.Fitting.FitExitReason.Converged, 1, TimeSpan.Zero,
+            [0.0006], new double[1, 1] { { 1e-6 } }, "fake");
+        Assert.True(controller.Decide(500, confident, 520)!.StartNow);
+    }
+
+    /// <summary>Final loss 3 + 0.1·(D/N − f)² with the optimum fraction f as its one (log-scale) parameter.</summary>
+    private sealed class OptimumLaw : FslTorch.Surrogates.LossCurveLaw
+    {
+        public override string Name => "optimum";
+        public override string Formula => "3 + 0.1·(D/N − f)²";
+        public override IReadOnlyList<FslTorch.Surrogates.LawParameter> Parameters { get; } = [new("f", "optimum fraction")];
+        public override IReadOnlyList<string> DecayResponseParameters => ["f"];
+        public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha) => [[0.5]];
+
+        protected override void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses, Span<double> jacobian)
+        {
+            var eta = schedule.LearningRates;
+            int decay = eta.Length;
+            for (int k = 21; k < eta.Length; k++) if (eta[k] < eta[k - 1]) { decay = k - 1; break; }
+            for (int i = 0; i < steps.Length; i++) losses[i] = 3 + 0.1 * Math.Pow((double)decay / eta.Length - parameters[0], 2);
+        }
+
+        protected override void PredictExactCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses) =>
+            EvaluateCore(parameters, schedule, steps, losses, Span<double>.Empty);
+    }
+
+    [Fact]
     public void BadRailsThrowAtConfiguration()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new WsdDecayController(Schedule(), new DecayControllerOptions { Margin = -1 }));

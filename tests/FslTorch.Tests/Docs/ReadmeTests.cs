@@ -2,6 +2,7 @@ using Xunit;
 
 namespace FslTorch.Tests.Docs;
 
+[Collection(TestSupport.TorchSharpCollection.Name)]
 public sealed class ReadmeTests
 {
     private static List<string> Normalise(IEnumerable<string> lines) =>
