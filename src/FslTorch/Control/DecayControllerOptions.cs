@@ -26,6 +26,16 @@ public sealed record DecayControllerOptions
     /// </summary>
     public double MaxGainUncertainty { get; init; } = 0.01;
 
+    /// <summary>
+    /// The decay only starts by the margin rule once this many consecutive decisions predicted best final
+    /// losses within <see cref="ForecastTolerance"/> of each other: early fits, before the law is pinned down,
+    /// jump around, and acting on one of them would commit a run to a cooldown on a whim.
+    /// </summary>
+    public int StableForecasts { get; init; } = 3;
+
+    /// <summary>How far (nats) the consecutive predicted best final losses may spread and still count as stable.</summary>
+    public double ForecastTolerance { get; init; } = 0.02;
+
     /// <summary>The decay never starts before this fraction of the budget (a minimum stable phase).</summary>
     public double MinStableFraction { get; init; } = 0.1;
 
@@ -48,6 +58,8 @@ public sealed record DecayControllerOptions
     {
         if (!(Margin >= 0) || !double.IsFinite(Margin)) throw new ArgumentOutOfRangeException(nameof(Margin), Margin, "Margin must be a finite number >= 0.");
         if (!(UncertaintyWeight >= 0) || !double.IsFinite(UncertaintyWeight)) throw new ArgumentOutOfRangeException(nameof(UncertaintyWeight), UncertaintyWeight, "UncertaintyWeight must be a finite number >= 0.");
+        if (StableForecasts < 1) throw new ArgumentOutOfRangeException(nameof(StableForecasts), StableForecasts, "StableForecasts must be >= 1.");
+        if (!(ForecastTolerance > 0)) throw new ArgumentOutOfRangeException(nameof(ForecastTolerance), ForecastTolerance, "ForecastTolerance must be > 0.");
         if (!(MaxGainUncertainty > 0)) throw new ArgumentOutOfRangeException(nameof(MaxGainUncertainty), MaxGainUncertainty, "MaxGainUncertainty must be > 0.");
         if (!(MinStableFraction >= 0 && MinStableFraction < 1)) throw new ArgumentOutOfRangeException(nameof(MinStableFraction), MinStableFraction, "MinStableFraction must be in [0, 1).");
         if (!(MinDecayFraction > 0 && MinDecayFraction <= MaxDecayFraction)) throw new ArgumentOutOfRangeException(nameof(MinDecayFraction), MinDecayFraction, "MinDecayFraction must be in (0, MaxDecayFraction].");

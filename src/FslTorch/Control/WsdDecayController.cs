@@ -166,6 +166,13 @@ public sealed class WsdDecayController
         double gain = now.PredictedFinalLoss - later.PredictedFinalLoss;
         double uncertainty = GainUncertainty(fit, s => FinalLoss(s, now.DecayStartStep) - FinalLoss(s, later.DecayStartStep));
         double threshold = Options.Margin + Options.UncertaintyWeight * uncertainty;
+        var recent = _decisions.Select(d => d.Candidates.Count > 0 ? d.Candidates.Min(c => c.PredictedFinalLoss) : double.NaN)
+            .Where(double.IsFinite).TakeLast(Options.StableForecasts - 1).Append(best.PredictedFinalLoss).ToList();
+        if (recent.Count < Options.StableForecasts || recent.Max() - recent.Min() > Options.ForecastTolerance)
+        {
+            return new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
+                $"the forecasts are not yet stable (the last {recent.Count} best final losses span {recent.Max() - recent.Min():F4} nats)", candidates);
+        }
         if (uncertainty > Options.MaxGainUncertainty)
         {
             return new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,

@@ -14,7 +14,10 @@ internal delegate bool LogModel(double[] coordinates, double[] logPredicted, dou
 
 /// <summary>
 /// The objective every FslTorch fit minimises, and its minimizer:
-/// <code>Σ_i w_i·Huber_δ(ln L_i − ln L̂_i(z)) + ½·Σ_j ((z_j − μ_j)/σ_j)²</code>
+/// <code>Σ_i w_i·Huber_δ(ln L_i − ln L̂_i(z))/δ² + ½·Σ_j ((z_j − μ_j)/σ_j)²</code>
+/// The data term is divided by δ², so that it reads as a Gaussian log-likelihood with noise δ near the fit
+/// (Huber_δ(r)/δ² = r²/(2δ²) for |r| ≤ δ) and a prior's σ_j weighs against the data as in a MAP estimate; without
+/// a prior the scale changes nothing.
 /// by iteratively reweighted least squares (Huber's ψ(r)/r as weights) with MathNet's Levenberg–Marquardt
 /// minimizer; the prior enters as extra rows. Holds one fit's data; not shared between fits.
 /// </summary>
@@ -48,7 +51,8 @@ internal sealed class HuberLeastSquares
     private double Objective(double[] coordinates, double[] logPredicted)
     {
         double total = 0;
-        for (int i = 0; i < logPredicted.Length; i++) total += _userWeights[i] * Huber(_logObserved[i] - logPredicted[i], _options.HuberDelta);
+        double scale = 1 / (_options.HuberDelta * _options.HuberDelta);
+        for (int i = 0; i < logPredicted.Length; i++) total += scale * _userWeights[i] * Huber(_logObserved[i] - logPredicted[i], _options.HuberDelta);
         for (int j = 0; j < _p; j++) total += 0.5 * _priorWeight[j] * Math.Pow(coordinates[j] - _priorMean[j], 2);
         return total;
     }
@@ -78,7 +82,7 @@ internal sealed class HuberLeastSquares
             for (int i = 0; i < n; i++)
             {
                 double r = Math.Abs(_logObserved[i] - predicted[i]);
-                weights[i] = _userWeights[i] * (r <= _options.HuberDelta ? 1 : _options.HuberDelta / r);
+                weights[i] = _userWeights[i] * (r <= _options.HuberDelta ? 1 : _options.HuberDelta / r) / (_options.HuberDelta * _options.HuberDelta);
             }
             for (int j = 0; j < _p; j++) weights[n + j] = _priorWeight[j];
             var observed = _logObserved.Concat(_priorMean).ToArray();

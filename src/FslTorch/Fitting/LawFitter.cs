@@ -10,7 +10,7 @@ namespace FslTorch.Fitting;
 /// Fits a <see cref="LossCurveLaw"/> to one or several observed curves jointly (shared parameters, each curve
 /// with its own LR schedule):
 /// <code>
-/// minimise Σ_curves Σ_points w·Huber_δ(ln L_obs − ln L̂(θ)) + ½·Σ_j ((z_j − μ_j)/σ_j)²
+/// minimise Σ_curves Σ_points w·Huber_δ(ln L_obs − ln L̂(θ))/δ² + ½·Σ_j ((z_j − μ_j)/σ_j)²
 /// </code>
 /// over z = ln θ for log-scale parameters (positivity) and z = θ otherwise, the optional second sum being a
 /// Gaussian prior (MAP fit; docs/fsl-spec.md §6). The Huber loss is minimised by iteratively reweighted

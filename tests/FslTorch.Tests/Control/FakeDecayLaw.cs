@@ -9,7 +9,7 @@ namespace FslTorch.Tests.Control;
 /// step after the peak at which the LR falls (N when it never does), whatever the fitted L0; elsewhere
 /// L0 + 1/(1 + T). It can also be told to throw, like a law pushed outside its domain.
 /// </summary>
-internal sealed class FakeDecayLaw(double optimumFraction, bool throws = false) : LossCurveLaw
+internal sealed class FakeDecayLaw(double optimumFraction, bool throws = false, double offset = 0) : LossCurveLaw
 {
     public int Evaluations;
 
@@ -19,8 +19,12 @@ internal sealed class FakeDecayLaw(double optimumFraction, bool throws = false) 
     public override IReadOnlyList<string> DecayResponseParameters => [];
     public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha) => [[l0]];
 
-    public static FitResult Fit(LossCurveLaw law, double l0 = 3.0) =>
-        new(law, 1.0, [l0], 0, FitExitReason.Converged, 1, TimeSpan.Zero, [double.NaN], new double[1, 1] { { double.NaN } }, "fake");
+    public double OptimumFraction => optimumFraction;
+
+    /// <summary>A converged fit of <paramref name="law"/>; <paramref name="offset"/> shifts its final-loss forecast.</summary>
+    public static FitResult Fit(LossCurveLaw law, double l0 = 3.0, double offset = 0) =>
+        new(offset == 0 ? law : new FakeDecayLaw(((FakeDecayLaw)law).OptimumFraction, offset: offset), 1.0, [l0], 0,
+            FitExitReason.Converged, 1, TimeSpan.Zero, [double.NaN], new double[1, 1] { { double.NaN } }, "fake");
 
     protected override void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses, Span<double> jacobian)
     {
@@ -37,7 +41,7 @@ internal sealed class FakeDecayLaw(double optimumFraction, bool throws = false) 
         for (int i = 0; i < steps.Length; i++)
         {
             losses[i] = steps[i] == eta.Length - 1
-                ? 3.0 + 0.1 * Math.Pow((double)decay / eta.Length - optimumFraction, 2)
+                ? 3.0 + offset + 0.1 * Math.Pow((double)decay / eta.Length - optimumFraction, 2)
                 : parameters[0] + 1 / (1 + schedule.IntrinsicTime[steps[i]]);
             if (!jacobian.IsEmpty) jacobian[i] = steps[i] == eta.Length - 1 ? 0 : 1;
         }

@@ -90,7 +90,7 @@ public sealed class WsdDecayControllerTests
         var uncertain = new FslTorch.Fitting.FitResult(law, 1.0, [0.6], 0, FslTorch.Fitting.FitExitReason.Converged, 1, TimeSpan.Zero,
             [0.6], new double[1, 1] { { 1.0 } }, "fake");
         var schedule = Schedule();
-        var controller = new WsdDecayController(schedule);
+        var controller = new WsdDecayController(schedule, new DecayControllerOptions { StableForecasts = 1 });
         var decision = controller.Decide(500, uncertain, 520)!;
         Assert.False(decision.StartNow);
         Assert.Contains("too uncertain", decision.Reason);
@@ -120,6 +120,24 @@ public sealed class WsdDecayControllerTests
 
         protected override void PredictExactCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses) =>
             EvaluateCore(parameters, schedule, steps, losses, Span<double>.Empty);
+    }
+
+    [Fact]
+    public void ItWaitsUntilConsecutiveForecastsAgree()
+    {
+        var controller = new WsdDecayController(Schedule());
+        // The same forecast three times: the first two decisions wait for stability, the third may act.
+        var fit = FakeDecayLaw.Fit(new FakeDecayLaw(0.5));
+        Assert.Contains("not yet stable", controller.Decide(500, fit, 520)!.Reason);
+        Assert.Contains("not yet stable", controller.Decide(520, fit, 540)!.Reason);
+        Assert.True(controller.Decide(540, fit, 560)!.StartNow);
+        // Forecasts that jump around keep it waiting.
+        var jumpy = new WsdDecayController(Schedule());
+        for (int i = 0; i < 6; i++)
+        {
+            var decision = jumpy.Decide(500 + 20 * i, FakeDecayLaw.Fit(new FakeDecayLaw(0.5), offset: 0.1 * (i % 2)), 520 + 20 * i)!;
+            Assert.False(decision.StartNow);
+        }
     }
 
     [Fact]

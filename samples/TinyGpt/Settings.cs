@@ -1,0 +1,48 @@
+using System.Text.Json.Serialization;
+
+namespace TinyGpt;
+
+/// <summary>Everything a run is configured with (written to config.json).</summary>
+public sealed record Settings
+{
+    public long Steps { get; init; } = 3000;
+    public int Layers { get; init; } = 4;
+    public int Width { get; init; } = 128;
+    public int Heads { get; init; } = 4;
+    public int Context { get; init; } = 128;
+    public int Batch { get; init; } = 16;
+    public double PeakLearningRate { get; init; } = 6e-3;
+    public double WarmupFraction { get; init; } = 0.05;
+    public double WeightDecay { get; init; } = 0.1;
+    public int EvalEvery { get; init; } = 100;
+    public int EvalBatches { get; init; } = 8;
+    public int CheckpointEvery { get; init; } = 250;
+    public string? Data { get; init; }
+    public string Device { get; init; } = "cpu";
+    public int Threads { get; init; } = 2;
+    public long Seed { get; init; } = 1;
+    public string Out { get; init; } = "runs/tinygpt";
+    public bool ControlDecay { get; init; } = true;
+    public string? Prior { get; init; }
+    [JsonIgnore] public long? StopAt { get; init; }
+
+    /// <summary>Named sizes; flags override their fields.</summary>
+    public static Settings Preset(string name) => name switch
+    {
+        "tiny" => new Settings { Layers = 2, Width = 32, Heads = 2, Context = 32, Batch = 8, Steps = 200, EvalEvery = 50, CheckpointEvery = 50 },
+        "small" => new Settings(),
+        "medium" => new Settings { Layers = 6, Width = 256, Heads = 8, Context = 256, Batch = 16, PeakLearningRate = 3e-3, Steps = 2000 },
+        _ => throw new ArgumentException($"Unknown preset '{name}'; expected tiny, small or medium."),
+    };
+
+    /// <summary>Throws a clear error for settings no run can use.</summary>
+    public void Validate()
+    {
+        if (Steps < 20) throw new ArgumentException("--steps must be >= 20.");
+        if (Layers < 1 || Width < 8 || Heads < 1 || Width % Heads != 0) throw new ArgumentException("--layers >= 1, --width >= 8 and a --heads that divides --width are needed.");
+        if (Context < 4 || Batch < 1) throw new ArgumentException("--context >= 4 and --batch >= 1 are needed.");
+        if (!(PeakLearningRate > 0)) throw new ArgumentException("--lr must be > 0.");
+        if (EvalEvery < 1 || CheckpointEvery < 1 || EvalBatches < 1) throw new ArgumentException("--eval-every, --checkpoint-every and eval batches must be >= 1.");
+        if (Threads < 1) throw new ArgumentException("--threads must be >= 1.");
+    }
+}

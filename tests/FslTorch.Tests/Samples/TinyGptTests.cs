@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Xunit;
+
+namespace FslTorch.Tests.Samples;
+
+/// <summary>The TinyGpt sample, run as a user runs it (a separate process), at a tiny size.</summary>
+public sealed class TinyGptTests : IDisposable
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("tinygpt-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    private string TextFile()
+    {
+        // A small text the test writes itself: 400 short paragraphs of varied English-like prose.
+        var random = new Random(1);
+        string[] words = ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly", "over", "time", "while", "warm", "decay", "stable"];
+        var paragraphs = Enumerable.Range(0, 400).Select(_ => string.Join(' ', Enumerable.Range(0, 30).Select(_ => words[random.Next(words.Length)])) + ".");
+        string path = Path.Combine(_folder.FullName, "text.txt");
+        File.WriteAllText(path, string.Join("\n\n", paragraphs));
+        return path;
+    }
+
+    private static (int Code, string Output) Run(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "TinyGpt.dll"));
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3))) { process.Kill(true); throw new TimeoutException("TinyGpt did not finish."); }
+        return (process.ExitCode, output.Result + error.Result);
+    }
+
+    private string[] Tiny(string output, params string[] more) =>
+        ["--preset", "tiny", "--layers", "2", "--width", "32", "--context", "32", "--steps", "100", "--data", TextFile(), "--out", output, .. more];
+
+    private static List<(long Step, double Lr, double Loss)> Losses(string folder) =>
+        File.ReadAllLines(Path.Combine(folder, "losses.csv")).Skip(1).Select(l => l.Split(','))
+            .Select(c => (long.Parse(c[0], CultureInfo.InvariantCulture), double.Parse(c[1], CultureInfo.InvariantCulture), double.Parse(c[2], CultureInfo.InvariantCulture))).ToList();
+
+    [Fact]
+    public void TrainsWritesItsRunFolderAndResumesIdentically()
+    {
+        string whole = Path.Combine(_folder.FullName, "whole");
+        var (code, output) = Run(Tiny(whole));
+        Assert.True(code == 0, output);
+        Assert.Contains("the decay started at step", output);
+
+        // The loss went down.
+        var losses = Losses(whole);
+        Assert.Equal(100, losses.Count);
+        Assert.True(losses.TakeLast(10).Average(l => l.Loss) < losses.Take(10).Average(l => l.Loss) - 1, "the loss did not go down");
+
+        // The run folder holds valid files.
+        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(whole, "config.json"))).RootElement;
+        Assert.Equal(100, config.GetProperty("Steps").GetInt64());
+        var forecasts = File.ReadAllLines(Path.Combine(whole, "forecasts.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.NotEmpty(forecasts);
+        Assert.All(forecasts, f => Assert.True(double.IsFinite(f.GetProperty("final_loss").GetDouble())));
+        foreach (var line in File.ReadAllLines(Path.Combine(whole, "decisions.jsonl"))) JsonDocument.Parse(line);
+        foreach (var name in new[] { "model.bin", "optimizer.bin", "scheduler.json", "monitor.json", "progress.json" })
+        {
+            Assert.True(File.Exists(Path.Combine(whole, "checkpoint", name)), name);
+        }
+        foreach (var png in new[] { "loss.png", "lr.png" })
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(whole, png));
+            Assert.True(bytes.Length > 2000, $"{png} is {bytes.Length} bytes");
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+        }
+
+        // Interrupted at step 60 and resumed: the identical LR and loss sequence, and the same decisions.
+        string resumed = Path.Combine(_folder.FullName, "resumed");
+        (code, output) = Run(Tiny(resumed, "--stop-at", "60"));
+        Assert.True(code == 0, output);
+        Assert.Equal(60, Losses(resumed).Count);
+        (code, output) = Run("--resume", resumed);
+        Assert.True(code == 0, output);
+        Assert.Equal(losses, Losses(resumed));
+        Assert.Equal(File.ReadAllText(Path.Combine(whole, "decisions.jsonl")), File.ReadAllText(Path.Combine(resumed, "decisions.jsonl")));
+    }
+
+    [Fact]
+    public void BadDataGivesAClearMessageAndExitCodeTwo()
+    {
+        var (code, output) = Run("--preset", "tiny", "--data", Path.Combine(_folder.FullName, "missing.txt"), "--out", Path.Combine(_folder.FullName, "x"));
+        Assert.Equal(2, code);
+        Assert.Contains("no such file", output);
+        Assert.DoesNotContain("   at ", output);
+
+        string empty = Path.Combine(_folder.FullName, "empty.txt");
+        File.WriteAllText(empty, "");
+        (code, output) = Run("--preset", "tiny", "--data", empty, "--out", Path.Combine(_folder.FullName, "y"));
+        Assert.Equal(2, code);
+        Assert.Contains("too little", output);
+
+        (code, output) = Run("--resume", Path.Combine(_folder.FullName, "nowhere"));
+        Assert.Equal(2, code);
+        Assert.Contains("config.json", output);
+    }
+}
