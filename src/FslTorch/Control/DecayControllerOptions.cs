@@ -10,10 +10,10 @@ public sealed record DecayControllerOptions
     /// Start the decay now unless some later start is predicted to end lower by more than this many nats
     /// (plus <see cref="UncertaintyWeight"/> standard deviations of that gain). Without a margin, forecasts that
     /// keep promising a little more from waiting start too late (the spec's prototypes lost 5× more).
-    /// 0.002 was chosen on the replay benchmark of the README (`fsl bench decay`), where 0.001 (the spec's
-    /// value), 0.002 and 0.004 gave mean/max regret 0.0005/0.0053, 0.0001/0.0010 and 0.0006/0.0026 nats.
+    /// 0.001 is the spec's value; on the replay benchmark of the README (`fsl bench decay`) margins of 0.001,
+    /// 0.002 and 0.004 gave mean/max regret 0.0000/0.0001, 0.0001/0.0010 and 0.0006/0.0026 nats.
     /// </summary>
-    public double Margin { get; init; } = 0.002;
+    public double Margin { get; init; } = 0.001;
 
     /// <summary>How many standard deviations of the predicted gain of waiting are added to the margin.</summary>
     public double UncertaintyWeight { get; init; } = 1.0;
