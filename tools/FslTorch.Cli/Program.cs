@@ -76,6 +76,23 @@ var speed = new Command("speed", "Times the fast evaluation of every law on a fu
 speed.SetAction(parse => Commands.Run(() => SpeedBenchmark.Run(parse.GetValue(speedSteps), parse.GetValue(speedRepeats))));
 bench.Subcommands.Add(speed);
 
+// fsl fit --curves a.csv b.csv [--law fsl] --out params.json
+var curvesToFit = new Option<string[]>("--curves") { Description = "CSV curves (step,lr,loss) fitted jointly.", Required = true, AllowMultipleArgumentsPerToken = true };
+var fitLaw = new Option<string>("--law") { Description = "The law (fsl by default).", DefaultValueFactory = _ => "fsl" };
+var fitOut = new Option<string>("--out") { Description = "The parameter file to write (a prior for a later run: TinyGpt --prior).", Required = true };
+var fitCommand = new Command("fit", "Fits a law to curves and writes its parameters.") { curvesToFit, fitLaw, fitOut, fromStep, binOption };
+fitCommand.SetAction(parse => Commands.Run(() =>
+{
+    var curves = parse.GetValue(curvesToFit)!.Select(f => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption))).ToList();
+    var fit = FslTorch.Fitting.LawFitter.Fit(Protocol.Law(parse.GetValue(fitLaw)!), curves);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{fit.Law.Name}: {fit.ExitReason} ({fit.Message}) in {fit.WallTime.TotalSeconds:F2} s"));
+    if (!fit.Succeeded) return 1;
+    foreach (var (name, value) in fit.NamedParameters) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-6} {value:G6}"));
+    fit.SaveParameters(parse.GetValue(fitOut)!);
+    return 0;
+}));
+root.Subcommands.Add(fitCommand);
+
 return root.Parse(args).Invoke();
 
 namespace FslTorch.Cli

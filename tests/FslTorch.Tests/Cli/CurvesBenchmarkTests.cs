@@ -65,6 +65,20 @@ public sealed class CurvesBenchmarkTests : IDisposable
     }
 
     [Fact]
+    public void FitWritesAParameterFileThatBecomesAPrior()
+    {
+        string constant = Write("constant", Schedule.WithWarmup(Schedule.Constant(3e-4), 100), 3000, 1);
+        string wsd = Write("wsd", Schedule.Wsd(3e-4, 100, 2000, 3000), 3000, 1);
+        string output = Path.Combine(_folder.FullName, "prior.json");
+        var (code, stdout, error) = CliProcess.Run("fit", "--curves", constant, wsd, "--law", "momentum", "--from-step", "200", "--out", output);
+        Assert.True(code == 0, error);
+        Assert.Contains("momentum", stdout);
+        var prior = ParameterPrior.FromFile(output, new MomentumLaw(), 0.1);
+        Assert.Equal(4, prior.Mean.Count);
+        Assert.InRange(prior.Mean[0], 3.0, 3.2); // L0 of the generating law is 3.1
+    }
+
+    [Fact]
     public void BadInputGivesAMessageAndExitCodeTwo()
     {
         var (code, _, error) = CliProcess.Run("bench", "curves", "--fit", Path.Combine(_folder.FullName, "missing.csv"), "--predict", "x.csv");
