@@ -27,9 +27,11 @@ public sealed class WsdDecayControllerTests
     [Fact]
     public void StartsWhereWaitingNoLongerGainsMoreThanTheMargin()
     {
-        // Final loss 0.1·(D/N − 0.6)² above the best: waiting gains more than 0.002 until D/N ≥ 0.6 − √0.02 ≈ 0.459.
+        // Final loss 0.1·(D/N − 0.6)² above the best: waiting gains more than the margin m until
+        // D/N ≥ 0.6 − √(m/0.1) (0.5 for the default m = 0.001); decisions come every 20 steps.
         var (start, controller) = Run(0.6);
-        Assert.InRange(start, 460, 480);
+        double threshold = N * (0.6 - Math.Sqrt(controller.Options.Margin / 0.1));
+        Assert.InRange(start, threshold - 1e-9, threshold + 20);
         Assert.Equal(start, controller.DecayStartStep);
         var waits = controller.Decisions.Where(d => !d.StartNow).ToList();
         Assert.NotEmpty(waits);
