@@ -57,7 +57,7 @@ public sealed class RunFolder
         }, Json) + "\n");
 
     public void AppendDecision(DecayDecision decision) =>
-        System.IO.File.AppendAllText(File("decisions.jsonl"), JsonSerializer.Serialize(decision with { Candidates = decision.Candidates }, Json) + "\n");
+        System.IO.File.AppendAllText(File("decisions.jsonl"), JsonSerializer.Serialize(decision, Json) + "\n");
 
     private void Keep(string name, string? header, Func<string, bool> keep)
     {

@@ -75,7 +75,7 @@ public sealed partial class TextCorpus
         }
         if (heldOut.Count == 0 && train.Count > 0)
         {
-            // Too few documents to hold one out: hold out the last tenth of each instead... of the only one.
+            // Too few documents for a held-out one: hold out the last tenth of the text instead.
             int cut = train.Count * 9 / 10;
             heldOut.AddRange(train.Skip(cut));
             train.RemoveRange(cut, train.Count - cut);

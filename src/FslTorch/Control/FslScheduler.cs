@@ -20,7 +20,6 @@ namespace FslTorch.Control;
 /// </summary>
 public sealed class FslScheduler : lr_scheduler.LRScheduler
 {
-    private readonly Optimizer _optimizer;
     private readonly double[] _groupScales;
     private long _step = -1;
 
@@ -36,7 +35,6 @@ public sealed class FslScheduler : lr_scheduler.LRScheduler
             GroupScaling.Absolute or GroupScaling.Multiplier => scaling,
             _ => throw new ArgumentOutOfRangeException(nameof(scaling), scaling, "scaling must be Absolute or Multiplier."),
         };
-        _optimizer = optimizer;
         _groupScales = optimizer.ParamGroups
             .Select(group => scaling == GroupScaling.Absolute ? 1.0 : group.InitialLearningRate)
             .ToArray();
