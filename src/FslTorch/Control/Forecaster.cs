@@ -190,7 +190,7 @@ public sealed class Forecaster : IDisposable
         int first = (int)Math.Min(Math.Max(Options.FromStep, 1), n - 1);
         var steps = Enumerable.Range(0, Options.CurvePoints)
             .Select(i => first + (int)Math.Round((double)(n - 1 - first) * i / (Options.CurvePoints - 1))).Distinct().ToArray();
-        var law = fit.Law.WithKernelTolerance(1e-8);
+        var law = fit.Law.WithKernelTolerance(Forecasting.KernelTolerance);
         var curve = law.Predict(fit.Parameters.ToArray(), schedule, steps);
         var draws = fit.DrawParameters(Options.BandSamples, seed: 1)
             .Select(theta => TryPredict(law, theta, schedule, steps)).Where(c => c != null).Cast<double[]>().ToList();

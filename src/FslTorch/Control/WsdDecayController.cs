@@ -96,9 +96,7 @@ public sealed class WsdDecayController
     public double PredictFinalLoss(FitResult fit, long decayStartStep)
     {
         ArgumentNullException.ThrowIfNull(fit);
-        var template = _schedule.Current;
-        return fit.Law.WithKernelTolerance(1e-8).Predict(fit.Parameters.ToArray(),
-            Normalised(template.WithDecayStart(decayStartStep), fit.LearningRateScale), [(int)(template.TotalSteps - 1)])[0];
+        return FinalLoss(fit.Law.WithKernelTolerance(Forecasting.KernelTolerance), fit.Parameters.ToArray(), fit.LearningRateScale, decayStartStep);
     }
 
     /// <summary>
@@ -134,13 +132,9 @@ public sealed class WsdDecayController
     /// <summary>The decision at <paramref name="nextStep"/> without applying it (pure: no state changes).</summary>
     public DecayDecision Evaluate(long nextStep, FitResult fit, long nextDecisionStep)
     {
-        var template = _schedule.Current;
-        long n = template.TotalSteps;
-        var law = fit.Law.WithKernelTolerance(1e-8);
+        var law = fit.Law.WithKernelTolerance(Forecasting.KernelTolerance);
         var parameters = fit.Parameters.ToArray();
-
-        double FinalLoss(double[] theta, long start) =>
-            law.Predict(theta, Normalised(template.WithDecayStart(start), fit.LearningRateScale), [(int)(n - 1)])[0];
+        double FinalLoss(double[] theta, long start) => this.FinalLoss(law, theta, fit.LearningRateScale, start);
 
         if (nextStep >= LatestStart)
         {
@@ -207,6 +201,10 @@ public sealed class WsdDecayController
         return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
     }
 
-    private static SampledSchedule Normalised(LearningRateSchedule schedule, double scale) =>
-        FitResult.Normalise(schedule.Sample(((WsdSchedule)schedule).TotalSteps), scale);
+    // The loss at the last step N − 1 if the decay starts at `decayStartStep`, with the LR in the fit's unit.
+    private double FinalLoss(LossCurveLaw law, double[] parameters, double learningRateScale, long decayStartStep)
+    {
+        var schedule = _schedule.Current.WithDecayStart(decayStartStep);
+        return law.Predict(parameters, FitResult.Normalise(schedule.Sample(schedule.TotalSteps), learningRateScale), [(int)(schedule.TotalSteps - 1)])[0];
+    }
 }
