@@ -52,7 +52,7 @@ public static class FinalLossFitter
         var prior = options.Prior;
         if (prior != null && prior.Mean.Count != p) throw new ArgumentException($"The prior has {prior.Mean.Count} parameters; the final-loss law has {p}.", nameof(options));
         var priorMean = prior?.Mean.Select(m => Math.Log(m)).ToArray() ?? new double[p];
-        var priorWeight = prior?.StandardDeviations.Select(s => double.IsPositiveInfinity(s) ? 0 : 1 / (s * s)).ToArray() ?? new double[p];
+        var priorWeight = prior?.PenaltyWeights() ?? new double[p];
         var leastSquares = new HuberLeastSquares(Model, logObserved,
             observations.Select(_ => 1.0).ToArray(), priorMean, priorWeight, options);
         try

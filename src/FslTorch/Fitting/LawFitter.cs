@@ -163,10 +163,7 @@ public static class LawFitter
         private readonly double _scale;
         private readonly (SampledSchedule Schedule, int[] Steps, int Offset)[] _curves;
         private readonly double[] _logObserved;
-        private readonly double[] _userWeights;
         private readonly double[] _intrinsic;
-        private readonly double[] _priorMean;   // fitted coordinates
-        private readonly double[] _priorWeight; // 1/σ², 0 where free
         private readonly int _p;
         private readonly HuberLeastSquares _leastSquares;
 
@@ -195,19 +192,11 @@ public static class LawFitter
                 }
             }
             _logObserved = logObserved.ToArray();
-            _userWeights = weights.ToArray();
             _intrinsic = intrinsic.ToArray();
-            _priorMean = new double[_p];
-            _priorWeight = new double[_p];
-            if (options.Prior is { } prior)
-            {
-                for (int j = 0; j < _p; j++)
-                {
-                    _priorMean[j] = ToCoordinate(j, prior.Mean[j]);
-                    _priorWeight[j] = double.IsPositiveInfinity(prior.StandardDeviations[j]) ? 0 : 1 / (prior.StandardDeviations[j] * prior.StandardDeviations[j]);
-                }
-            }
-            _leastSquares = new HuberLeastSquares(Predict, _logObserved, _userWeights, _priorMean, _priorWeight, options);
+            // The prior in the fitted coordinates (zero weight everywhere without one).
+            var priorMean = options.Prior is { } prior ? Enumerable.Range(0, _p).Select(j => ToCoordinate(j, prior.Mean[j])).ToArray() : new double[_p];
+            var priorWeight = options.Prior?.PenaltyWeights() ?? new double[_p];
+            _leastSquares = new HuberLeastSquares(Predict, _logObserved, weights.ToArray(), priorMean, priorWeight, options);
         }
 
         public int PointCount => _logObserved.Length;

@@ -87,6 +87,10 @@ public sealed class ParameterPrior
         return new ParameterPrior(mean, law.Parameters.Select(p => names.Contains(p.Name) ? standardDeviation : double.PositiveInfinity).ToArray());
     }
 
+    /// <summary>The weight 1/σ² of each coordinate's penalty (0 for a free parameter).</summary>
+    internal double[] PenaltyWeights() =>
+        StandardDeviations.Select(s => double.IsPositiveInfinity(s) ? 0 : 1 / (s * s)).ToArray();
+
     internal void Validate(LossCurveLaw law)
     {
         if (Mean.Count != law.Parameters.Count)
