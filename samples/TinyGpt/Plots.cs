@@ -47,10 +47,13 @@ public static class Plots
     {
         var plot = new ScottPlot.Plot();
         var x = Enumerable.Range(0, (int)steps).Select(k => (double)k).ToArray();
-        var before = plot.Add.Scatter(x, planned.Sample(steps));
-        before.LegendText = "planned";
-        before.MarkerSize = 0;
-        before.LinePattern = ScottPlot.LinePattern.Dashed;
+        if (!ReferenceEquals(planned, actual))
+        {
+            var before = plot.Add.Scatter(x, planned.Sample(steps));
+            before.LegendText = "planned";
+            before.MarkerSize = 0;
+            before.LinePattern = ScottPlot.LinePattern.Dashed;
+        }
         var after = plot.Add.Scatter(x, actual.Sample(steps));
         after.LegendText = "as run";
         after.MarkerSize = 0;

@@ -25,55 +25,90 @@ var context = new Option<int?>("--context") { Description = "Context length in t
 var batch = new Option<int?>("--batch") { Description = "Sequences per step." };
 var lr = new Option<double?>("--lr") { Description = "Peak learning rate." };
 var data = new Option<string?>("--data") { Description = "A UTF-8 text file or folder; the .NET SDK's XML documentation by default." };
+var tokenizer = new Option<string?>("--tokenizer") { Description = "bytes (default, vocabulary 256) or cl100k (renumbered over the ids the text uses)." };
 var device = new Option<string>("--device") { Description = "cpu (default), cuda, cuda:N or auto.", DefaultValueFactory = _ => "cpu" };
 var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp." };
 var seed = new Option<long?>("--seed") { Description = "Seed of initialisation and data order." };
 var output = new Option<string?>("--out") { Description = "Run folder (default runs/tinygpt)." };
 var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
-var prior = new Option<string?>("--prior") { Description = "A parameter file (fsl fit of a calibration run) for the decay-response prior." };
-var fixedSchedule = new Option<bool>("--no-control") { Description = "Keep the planned WSD schedule (no decay switching)." };
+var prior = new Option<string?>("--prior") { Description = "A parameter file (fsl fit of calibration runs) for the decay-response prior." };
+var priorSpread = new Option<double?>("--prior-spread") { Description = "The prior's standard deviation in log units (default 0.1)." };
+var scheduleOption = new Option<string?>("--schedule") { Description = "controlled (default: WSD whose decay start the forecasts move), wsd:F (fixed cooldown fraction F), cosine (to 10%) or constant." };
+var checkpointAt = new Option<long[]>("--checkpoint-at") { Description = "Also keep the checkpoint after these steps (branch points), in checkpoint/step-K.", AllowMultipleArgumentsPerToken = true };
+var branchFrom = new Option<string?>("--branch-from") { Description = "Start from a checkpoint of this run folder (same model, data and seed) with another --schedule." };
+var branchStep = new Option<long?>("--branch-step") { Description = "With --branch-from: the step count of the checkpoint to start from." };
 var stopAt = new Option<long?>("--stop-at") { Description = "Stop after this step as if interrupted (then --resume)." };
 var root = new RootCommand("TinyGpt: GPT pre-training with FslTorch forecasts.")
-    { preset, steps, layers, width, heads, context, batch, lr, data, device, threads, seed, output, resume, prior, fixedSchedule, stopAt };
+    { preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt };
 root.SetAction(parse =>
 {
     try
     {
-        Settings settings;
-        string? resumeFolder = parse.GetValue(resume);
+        string? resumeFolder = parse.GetValue(resume), parentFolder = parse.GetValue(branchFrom);
+        Option[] fixedByParent = [preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, seed];
+        if (resumeFolder != null || parentFolder != null)
+        {
+            // A resumed or branched run keeps the model, data, seed and budget it started with.
+            var given = fixedByParent.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false });
+            if (given != null) throw new ArgumentException($"{given.Name} cannot change in a resumed or branched run.");
+            if (resumeFolder != null && parentFolder != null) throw new ArgumentException("--resume and --branch-from exclude each other.");
+        }
         if (resumeFolder != null)
         {
-            settings = RunFolder.ReadConfig(resumeFolder) with { Out = resumeFolder, StopAt = parse.GetValue(stopAt) };
+            var settings = RunFolder.ReadConfig(resumeFolder) with { Out = resumeFolder, StopAt = parse.GetValue(stopAt) };
+            settings.Validate();
+            return Train(settings, RunStart.Resume);
         }
-        else
+        if (parentFolder != null)
         {
-            var basis = Settings.Preset(parse.GetValue(preset)!);
-            settings = basis with
+            long at = parse.GetValue(branchStep) ?? throw new ArgumentException("--branch-from needs --branch-step K (a step the parent kept a checkpoint after).");
+            string into = parse.GetValue(output) ?? throw new ArgumentException("--branch-from needs --out <new run folder>.");
+            var parent = RunFolder.ReadConfig(parentFolder);
+            var settings = parent with
             {
-                Steps = parse.GetValue(steps) ?? basis.Steps,
-                Layers = parse.GetValue(layers) ?? basis.Layers,
-                Width = parse.GetValue(width) ?? basis.Width,
-                Heads = parse.GetValue(heads) ?? basis.Heads,
-                Context = parse.GetValue(context) ?? basis.Context,
-                Batch = parse.GetValue(batch) ?? basis.Batch,
-                PeakLearningRate = parse.GetValue(lr) ?? basis.PeakLearningRate,
-                Data = parse.GetValue(data),
-                Device = parse.GetValue(device)!,
-                Threads = parse.GetValue(threads) ?? basis.Threads,
-                Seed = parse.GetValue(seed) ?? basis.Seed,
-                Out = parse.GetValue(output) ?? basis.Out,
-                ControlDecay = !parse.GetValue(fixedSchedule),
-                Prior = parse.GetValue(prior),
+                Out = into,
+                Schedule = parse.GetValue(scheduleOption) ?? parent.Schedule,
+                Prior = parse.GetValue(prior) ?? parent.Prior,
+                PriorSpread = parse.GetValue(priorSpread) ?? parent.PriorSpread,
+                CheckpointAt = parse.GetValue(checkpointAt) ?? [],
+                Device = parse.GetResult(device) is { Implicit: false } ? parse.GetValue(device)! : parent.Device,
+                Threads = parse.GetValue(threads) ?? parent.Threads,
                 StopAt = parse.GetValue(stopAt),
+                BranchedFrom = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFullPath(parentFolder)}@{at}"),
             };
-            settings = settings with
-            {
-                EvalEvery = (int)Math.Max(1, settings.Steps / 10),
-                CheckpointEvery = (int)Math.Max(1, settings.Steps / 4),
-            };
+            settings.Validate();
+            if (Path.GetFullPath(into) == Path.GetFullPath(parentFolder)) throw new ArgumentException("--out must differ from --branch-from.");
+            var run = new RunFolder(into);
+            run.WriteConfig(settings);
+            run.BranchFrom(new RunFolder(parentFolder), at);
+            return Train(settings, RunStart.Branch);
         }
-        settings.Validate();
-        return Train(settings, resumeFolder != null);
+        var basis = Settings.Preset(parse.GetValue(preset)!);
+        var fresh = basis with
+        {
+            Steps = parse.GetValue(steps) ?? basis.Steps,
+            Layers = parse.GetValue(layers) ?? basis.Layers,
+            Width = parse.GetValue(width) ?? basis.Width,
+            Heads = parse.GetValue(heads) ?? basis.Heads,
+            Context = parse.GetValue(context) ?? basis.Context,
+            Batch = parse.GetValue(batch) ?? basis.Batch,
+            PeakLearningRate = parse.GetValue(lr) ?? basis.PeakLearningRate,
+            Data = parse.GetValue(data),
+            Tokenizer = parse.GetValue(tokenizer) ?? basis.Tokenizer,
+            Device = parse.GetValue(device)!,
+            Threads = parse.GetValue(threads) ?? basis.Threads,
+            Seed = parse.GetValue(seed) ?? basis.Seed,
+            Out = parse.GetValue(output) ?? basis.Out,
+            Schedule = parse.GetValue(scheduleOption) ?? basis.Schedule,
+            Prior = parse.GetValue(prior),
+            PriorSpread = parse.GetValue(priorSpread) ?? basis.PriorSpread,
+            CheckpointAt = parse.GetValue(checkpointAt) ?? [],
+            StopAt = parse.GetValue(stopAt),
+        };
+        fresh = fresh with { EvalEvery = (int)Math.Max(1, fresh.Steps / 10), CheckpointEvery = (int)Math.Max(1, fresh.Steps / 4) };
+        fresh.Validate();
+        new RunFolder(fresh.Out).WriteConfig(fresh);
+        return Train(fresh, RunStart.Fresh);
     }
     catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException or JsonException)
     {
@@ -83,7 +118,7 @@ root.SetAction(parse =>
 });
 return root.Parse(args).Invoke();
 
-static int Train(Settings settings, bool resuming)
+static int Train(Settings settings, RunStart start)
 {
     // ---- config and logging -------------------------------------------------------------------------------------
     using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
@@ -94,13 +129,13 @@ static int Train(Settings settings, bool resuming)
         if (terminal) Console.WriteLine(line); else logger.LogInformation("{Line}", line);
     }
     var run = new RunFolder(settings.Out);
-    if (!resuming) run.WriteConfig(settings);
     var compute = TorchDevices.Resolve(settings.Device);
     torch.set_num_threads(settings.Threads);
 
-    // ---- data: bytes of text, whole documents held out across the corpus ----------------------------------------
-    var corpus = TextCorpus.Load(settings.Data, minimumBytes: settings.Context * settings.Batch * 4);
-    (Tensor X, Tensor Y) Batch(byte[] text, Random random)
+    // ---- data: tokens of text, whole documents held out across the corpus ---------------------------------------
+    var corpus = TextCorpus.Load(settings.Data, settings.Tokenizer, minimumTokens: settings.Context * settings.Batch * 4);
+    int vocabulary = corpus.VocabularySize;
+    (Tensor X, Tensor Y) Batch(int[] text, Random random)
     {
         var x = new long[settings.Batch * settings.Context];
         var y = new long[settings.Batch * settings.Context];
@@ -118,17 +153,15 @@ static int Train(Settings settings, bool resuming)
 
     // ---- model and optimizer --------------------------------------------------------------------------------------
     torch.manual_seed(settings.Seed);
-    using var model = new GptModel(new GptConfig(256, settings.Layers, settings.Width, settings.Heads, settings.Context));
+    using var model = new GptModel(new GptConfig(vocabulary, settings.Layers, settings.Width, settings.Heads, settings.Context));
     model.to(compute);
     using var optimizer = optim.AdamW(model.parameters(), lr: settings.PeakLearningRate, beta2: 0.95, weight_decay: settings.WeightDecay);
     long parameters = model.parameters().Sum(p => p.numel());
 
-    // ---- FslTorch: a WSD schedule planned with a 5% cooldown; the monitor moves its decay start ------------------
+    // ---- FslTorch: the schedule (by default a WSD planned with a 5% cooldown whose decay start the monitor moves) -------
     long total = settings.Steps;
-    long warmup = (long)Math.Max(1, settings.WarmupFraction * total);
-    var planned = new WsdSchedule(settings.PeakLearningRate, warmup, WsdSchedule.DecayStartForFraction(total, 0.05), total,
-        DecayShape.Linear, DecayTarget.Zero, settings.PeakLearningRate / 100);
-    var schedule = new MovableWsdSchedule(planned);
+    var schedule = RunSchedule.Build(settings);
+    var planned = schedule is MovableWsdSchedule movable ? movable.Current : schedule;
     var scheduler = new FslScheduler(optimizer, schedule);
     var law = LossCurveLaws.Default;
     var monitor = TrainingMonitor.For(scheduler, total, new TrainingMonitorOptions
@@ -136,25 +169,27 @@ static int Train(Settings settings, bool resuming)
         Forecaster = new ForecasterOptions
         {
             Law = law,
-            FromStep = warmup,
-            Prior = settings.Prior != null ? ParameterPrior.FromFile(settings.Prior, law, 0.1) : ParameterPrior.BuiltIn(law),
+            FromStep = RunSchedule.WarmupSteps(settings),
+            Prior = settings.Prior != null ? ParameterPrior.FromFile(settings.Prior, law, settings.PriorSpread) : ParameterPrior.BuiltIn(law),
         },
-        DecayControl = settings.ControlDecay ? new DecayControllerOptions() : null,
+        DecayControl = new DecayControllerOptions(), // used when the schedule is movable (controlled)
     }, logger);
 
-    // ---- resume: model, optimizer, scheduler (with the moved decay start), monitor -------------------------------
+    // ---- resume or branch: model, optimizer, scheduler (with any moved decay start), monitor ----------------------
     long first = 0;
-    if (resuming && run.HasCheckpoint)
+    if (start != RunStart.Fresh && run.HasCheckpoint)
     {
         model.load(run.CheckpointFile("model.bin"));
         optimizer.load_state_dict(run.CheckpointFile("optimizer.bin"));
-        scheduler.LoadStateFile(run.CheckpointFile("scheduler.json"));
+        first = RunFolder.NextStep(run.Checkpoint);
+        if (start == RunStart.Branch) scheduler.LoadState(new FslSchedulerState(first, (schedule as MovableWsdSchedule)?.DecayStartStep));
+        else scheduler.LoadStateFile(run.CheckpointFile("scheduler.json"));
         monitor.LoadStateFile(run.CheckpointFile("monitor.json"));
-        first = scheduler.CurrentStep;
     }
     run.PrepareLogs(first);
+    run.CheckHistory(schedule is MovableWsdSchedule m ? m.Current : schedule);
     Report(string.Create(CultureInfo.InvariantCulture,
-        $"TinyGpt: {parameters:N0} parameters, {corpus.Train.Length:N0} training bytes from {corpus.Source} ({corpus.HeldOut.Length:N0} held out), {total} steps on {compute.type}{(first > 0 ? $", resuming at step {first}" : "")}"));
+        $"TinyGpt: {parameters:N0} parameters, {corpus.Train.Length:N0} training tokens ({settings.Tokenizer}, vocabulary {vocabulary:N0}) from {corpus.Source} ({corpus.HeldOut.Length:N0} held out), {total} steps on {compute.type}{(first > 0 ? $", {(start == RunStart.Branch ? "branching" : "resuming")} at step {first}" : "")}, schedule {settings.Schedule}"));
 
     double Evaluate()
     {
@@ -166,15 +201,25 @@ static int Train(Settings settings, bool resuming)
         {
             using var scope = NewDisposeScope();
             var (x, y) = Batch(corpus.HeldOut, random);
-            sum += nn.functional.cross_entropy(model.call(x).view(-1, 256), y.view(-1)).item<float>();
+            sum += nn.functional.cross_entropy(model.call(x).view(-1, vocabulary), y.view(-1)).item<float>();
         }
         model.train();
         return sum / settings.EvalBatches;
     }
 
     // ---- training loop -------------------------------------------------------------------------------------------------
+    void SaveCheckpoint(string folder, long nextStep)
+    {
+        Directory.CreateDirectory(folder);
+        model.save(Path.Combine(folder, "model.bin"));
+        optimizer.save_state_dict(Path.Combine(folder, "optimizer.bin"));
+        scheduler.SaveStateFile(Path.Combine(folder, "scheduler.json"));
+        monitor.SaveStateFile(Path.Combine(folder, "monitor.json"));
+        File.WriteAllText(Path.Combine(folder, "progress.json"), JsonSerializer.Serialize(new { next_step = nextStep }));
+    }
+
     var clock = Stopwatch.StartNew();
-    Forecast? shown = null, atHalf = null;
+    Forecast? shown = null;
     int seenDecisions = monitor.Controller?.Decisions.Count ?? 0;
     long step = first;
     double lastEval = double.NaN;
@@ -187,7 +232,7 @@ static int Train(Settings settings, bool resuming)
         using (var scope = NewDisposeScope())
         {
             var (x, y) = Batch(corpus.Train, random);
-            var loss = nn.functional.cross_entropy(model.call(x).view(-1, 256), y.view(-1));
+            var loss = nn.functional.cross_entropy(model.call(x).view(-1, vocabulary), y.view(-1));
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();
@@ -211,7 +256,6 @@ static int Train(Settings settings, bool resuming)
             run.AppendForecast(forecast);
             shown = forecast;
         }
-        if (atHalf == null && step >= total / 2 && forecast != null) atHalf = forecast;
         var decisions = monitor.Controller?.Decisions;
         for (; decisions != null && seenDecisions < decisions.Count; seenDecisions++) run.AppendDecision(decisions[seenDecisions]);
         if (step % Math.Max(1, total / 20) == 0 || evalLoss != null || signal.HasFlag(TrainingSignal.ScheduleChanged))
@@ -219,17 +263,14 @@ static int Train(Settings settings, bool resuming)
             double tokensPerSecond = (step + 1 - first) * (double)settings.Batch * settings.Context / clock.Elapsed.TotalSeconds;
             string outlook = forecast == null ? "forecast -" : string.Create(CultureInfo.InvariantCulture, $"forecast {forecast.FinalLoss:F3} [{forecast.Lower:F3}, {forecast.Upper:F3}]");
             Report(string.Create(CultureInfo.InvariantCulture,
-                $"step {step,6}  loss {monitor.Tracker.Smoothed:F4}{(evalLoss is double e ? $"  eval {e:F4}" : "")}  lr {rate:0.00e+0}  {tokensPerSecond,7:F0} tok/s  {outlook}  decay at {schedule.DecayStartStep}"));
+                $"step {step,6}  loss {monitor.Tracker.Smoothed:F4}{(evalLoss is double e ? $"  eval {e:F4}" : "")}  lr {rate:0.00e+0}  {tokensPerSecond,7:F0} tok/s  {outlook}{(schedule is MovableWsdSchedule w ? $"  decay at {w.DecayStartStep}" : "")}"));
         }
 
-        // checkpoint
-        if ((step + 1) % settings.CheckpointEvery == 0 || step + 1 == settings.StopAt)
+        // checkpoint (and keep the ones asked for as branch points)
+        if ((step + 1) % settings.CheckpointEvery == 0 || step + 1 == settings.StopAt || settings.CheckpointAt.Contains(step + 1))
         {
-            model.save(run.CheckpointFile("model.bin"));
-            optimizer.save_state_dict(run.CheckpointFile("optimizer.bin"));
-            scheduler.SaveStateFile(run.CheckpointFile("scheduler.json"));
-            monitor.SaveStateFile(run.CheckpointFile("monitor.json"));
-            File.WriteAllText(run.CheckpointFile("progress.json"), JsonSerializer.Serialize(new { next_step = step + 1 }));
+            SaveCheckpoint(run.Checkpoint, step + 1);
+            if (settings.CheckpointAt.Contains(step + 1)) SaveCheckpoint(run.KeptCheckpoint(step + 1), step + 1);
         }
         if (signal.HasFlag(TrainingSignal.Stop) || step + 1 == settings.StopAt)
         {
@@ -241,20 +282,26 @@ static int Train(Settings settings, bool resuming)
 
     // ---- summary and plots ------------------------------------------------------------------------------------------------
     Plots.Loss(run.File("loss.png"), monitor.Tracker, monitor.LatestForecast);
-    Plots.LearningRate(run.File("lr.png"), planned, schedule.Current, total);
+    Plots.LearningRate(run.File("lr.png"), planned, schedule is MovableWsdSchedule current ? current.Current : schedule, total);
     if (step < total)
     {
         Report($"stopped after step {step - 1}{(monitor.StopReason != null ? ": " + monitor.StopReason : "")}; resume with --resume {run.Path}");
         return 0;
     }
+    var asRun = schedule is MovableWsdSchedule moved ? moved.Current : schedule;
     var started = monitor.Controller?.Decisions.LastOrDefault(d => d.StartNow);
-    Report(string.Create(CultureInfo.InvariantCulture, $"final eval loss {lastEval:F4}, final training loss (smoothed) {monitor.Tracker.Smoothed:F4}"));
-    Report(atHalf == null
-        ? "no forecast was available at 50% of training"
-        : string.Create(CultureInfo.InvariantCulture, $"forecast made at step {atHalf.Step} (50%): final training loss {atHalf.FinalLoss:F4} [{atHalf.Lower:F4}, {atHalf.Upper:F4}]; actual {monitor.Tracker.Smoothed:F4}"));
-    Report(started == null
-        ? $"the decay started at step {schedule.DecayStartStep}, as planned"
-        : $"the decay started at step {started.DecayStartStep} (cooldown {(double)(total - started.DecayStartStep) / total:P0}): {started.Reason}");
-    Report($"run folder: {run.Path} (losses.csv, forecasts.jsonl, decisions.jsonl, config.json, checkpoint/, loss.png, lr.png)");
+    var summary = new RunSummary(settings.Schedule, total, parameters, lastEval, monitor.Tracker.Smoothed, (asRun as WsdSchedule)?.DecayStartStep,
+        started?.Reason, RunSummary.CheckForecasts(run.File("forecasts.jsonl"), asRun, total), clock.Elapsed.TotalSeconds);
+    summary.Write(run.File("summary.json"));
+    foreach (var line in summary.Lines()) Report(line);
+    Report($"run folder: {run.Path} (losses.csv, forecasts.jsonl, decisions.jsonl, config.json, summary.json, checkpoint/, loss.png, lr.png)");
     return 0;
+}
+
+/// <summary>How a run begins: afresh, from its own last checkpoint, or from another run's checkpoint.</summary>
+internal enum RunStart
+{
+    Fresh,
+    Resume,
+    Branch,
 }

@@ -22,6 +22,59 @@ public sealed class RunFolder
     public string CheckpointFile(string name) => System.IO.Path.Combine(Checkpoint, name);
     public bool HasCheckpoint => System.IO.File.Exists(CheckpointFile("progress.json"));
 
+    /// <summary>The files of a checkpoint.</summary>
+    public static readonly string[] CheckpointFiles = ["model.bin", "optimizer.bin", "scheduler.json", "monitor.json", "progress.json"];
+
+    /// <summary>Where the checkpoint taken after <paramref name="steps"/> steps is kept (<c>--checkpoint-at</c>).</summary>
+    public string KeptCheckpoint(long steps) => System.IO.Path.Combine(Checkpoint, string.Create(CultureInfo.InvariantCulture, $"step-{steps}"));
+
+    /// <summary>The step a checkpoint folder continues at.</summary>
+    public static long NextStep(string checkpointFolder) =>
+        JsonDocument.Parse(System.IO.File.ReadAllText(System.IO.Path.Combine(checkpointFolder, "progress.json"))).RootElement.GetProperty("next_step").GetInt64();
+
+    /// <summary>
+    /// Fills this (new) folder with the checkpoint <paramref name="parent"/> took after <paramref name="steps"/>
+    /// steps and the parent's logs, so that training continues from there (the logs are trimmed to the steps
+    /// before the branch by <see cref="PrepareLogs"/>).
+    /// </summary>
+    public void BranchFrom(RunFolder parent, long steps)
+    {
+        string source = parent.KeptCheckpoint(steps);
+        if (!Directory.Exists(source))
+        {
+            source = parent.Checkpoint;
+            if (!parent.HasCheckpoint || NextStep(source) != steps)
+            {
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"--branch-from {parent.Path}: it kept no checkpoint after step {steps} (run it with --checkpoint-at {steps})."));
+            }
+        }
+        foreach (var name in CheckpointFiles) System.IO.File.Copy(System.IO.Path.Combine(source, name), CheckpointFile(name), overwrite: true);
+        foreach (var name in new[] { "losses.csv", "forecasts.jsonl", "decisions.jsonl" })
+        {
+            if (System.IO.File.Exists(parent.File(name))) System.IO.File.Copy(parent.File(name), File(name), overwrite: true);
+        }
+    }
+
+    /// <summary>
+    /// Checks that the LR of every logged step equals <paramref name="schedule"/>'s, as a resumed or branched run
+    /// needs in order to equal one uninterrupted run with that schedule.
+    /// </summary>
+    public void CheckHistory(FslTorch.Schedules.LearningRateSchedule schedule)
+    {
+        foreach (var line in System.IO.File.ReadLines(File("losses.csv")).Skip(1))
+        {
+            var cells = line.Split(',');
+            long step = long.Parse(cells[0], CultureInfo.InvariantCulture);
+            double logged = double.Parse(cells[1], CultureInfo.InvariantCulture), planned = schedule.GetLearningRate(step);
+            if (logged != planned)
+            {
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"the schedule gives LR {planned:R} at step {step} but the run took {logged:R}: a branch must share the schedule of the steps before it."));
+            }
+        }
+    }
+
     public void WriteConfig(Settings settings) =>
         System.IO.File.WriteAllText(File("config.json"), JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true }));
 
@@ -53,6 +106,7 @@ public sealed class RunFolder
             lower = forecast.Lower,
             upper = forecast.Upper,
             law = forecast.Fit.Law.Name,
+            lr_scale = forecast.Fit.LearningRateScale,
             parameters = forecast.Fit.NamedParameters,
         }, Json) + "\n");
 

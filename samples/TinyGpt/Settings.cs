@@ -18,12 +18,21 @@ public sealed record Settings
     public int EvalBatches { get; init; } = 8;
     public int CheckpointEvery { get; init; } = 250;
     public string? Data { get; init; }
+    /// <summary>bytes (vocabulary 256) or cl100k (renumbered over the ids the corpus uses).</summary>
+    public string Tokenizer { get; init; } = "bytes";
     public string Device { get; init; } = "cpu";
     public int Threads { get; init; } = 2;
     public long Seed { get; init; } = 1;
     public string Out { get; init; } = "runs/tinygpt";
-    public bool ControlDecay { get; init; } = true;
+    /// <summary>controlled (a WSD whose decay start the monitor moves), wsd:F (cooldown fraction F), cosine (to 10%) or constant.</summary>
+    public string Schedule { get; init; } = "controlled";
     public string? Prior { get; init; }
+    /// <summary>The prior's standard deviation (log units) on the decay-response parameters.</summary>
+    public double PriorSpread { get; init; } = 0.1;
+    /// <summary>Steps after which a checkpoint is also kept in checkpoint/step-K (branch points).</summary>
+    public long[] CheckpointAt { get; init; } = [];
+    /// <summary>The run folder and step this run branched from, if any.</summary>
+    public string? BranchedFrom { get; init; }
     [JsonIgnore] public long? StopAt { get; init; }
 
     /// <summary>Named sizes; flags override their fields.</summary>
@@ -44,5 +53,9 @@ public sealed record Settings
         if (!(PeakLearningRate > 0)) throw new ArgumentException("--lr must be > 0.");
         if (EvalEvery < 1 || CheckpointEvery < 1 || EvalBatches < 1) throw new ArgumentException("--eval-every, --checkpoint-every and eval batches must be >= 1.");
         if (Threads < 1) throw new ArgumentException("--threads must be >= 1.");
+        if (!TextCorpus.Tokenizers.Contains(Tokenizer)) throw new ArgumentException($"--tokenizer {Tokenizer}: expected {string.Join(" or ", TextCorpus.Tokenizers)}.");
+        if (!(PriorSpread > 0)) throw new ArgumentException("--prior-spread must be > 0.");
+        if (CheckpointAt.Any(k => k < 1 || k >= Steps)) throw new ArgumentException($"--checkpoint-at steps must lie in [1, {Steps - 1}].");
+        RunSchedule.Build(this);
     }
 }

@@ -2,27 +2,35 @@ using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
+using Microsoft.ML.Tokenizers;
 
 namespace TinyGpt;
 
 /// <summary>
-/// Byte-level text split into documents, with a held-out set of whole documents spread over the corpus (every
-/// k-th document), so the evaluation loss represents all of it, not the tail of one file.
+/// Tokenised text split into documents, with a held-out set of whole documents spread over the corpus (every
+/// k-th document), so the evaluation loss represents all of it, not the tail of one file. Tokens are bytes
+/// (vocabulary 256) or cl100k tokens renumbered densely over the ids that occur, so the embedding stays small.
 /// </summary>
 public sealed partial class TextCorpus
 {
-    private TextCorpus(byte[] train, byte[] heldOut, string source, int documents)
+    /// <summary>The tokenizers <see cref="Load"/> knows.</summary>
+    public static readonly string[] Tokenizers = ["bytes", "cl100k"];
+
+    private TextCorpus(int[] train, int[] heldOut, int vocabularySize, string source, int documents)
     {
         Train = train;
         HeldOut = heldOut;
+        VocabularySize = vocabularySize;
         Source = source;
         Documents = documents;
     }
 
-    /// <summary>The training bytes.</summary>
-    public byte[] Train { get; }
-    /// <summary>The held-out bytes.</summary>
-    public byte[] HeldOut { get; }
+    /// <summary>The training tokens.</summary>
+    public int[] Train { get; }
+    /// <summary>The held-out tokens.</summary>
+    public int[] HeldOut { get; }
+    /// <summary>Token ids lie in [0, VocabularySize).</summary>
+    public int VocabularySize { get; }
     /// <summary>Where the text came from.</summary>
     public string Source { get; }
     /// <summary>How many documents it holds.</summary>
@@ -30,12 +38,19 @@ public sealed partial class TextCorpus
 
     /// <summary>
     /// Loads a UTF-8 file, every file of a folder, or (<paramref name="path"/> null) the XML documentation of the
-    /// .NET SDK's reference pack with its markup stripped. Every <paramref name="holdOutEvery"/>-th document
-    /// (file, or XML member) is held out.
+    /// .NET SDK's reference pack with its markup stripped, and tokenises it with <paramref name="tokenizer"/>
+    /// (one of <see cref="Tokenizers"/>). Every <paramref name="holdOutEvery"/>-th document (file, paragraph
+    /// of a single file, or XML member) is held out.
     /// </summary>
     /// <exception cref="InvalidDataException">No such file or folder, or too little text.</exception>
-    public static TextCorpus Load(string? path, int minimumBytes, int holdOutEvery = 20)
+    public static TextCorpus Load(string? path, string tokenizer, int minimumTokens, int holdOutEvery = 20)
     {
+        Func<string, IReadOnlyList<int>> encode = tokenizer switch
+        {
+            "bytes" => text => Array.ConvertAll(Encoding.UTF8.GetBytes(text), b => (int)b),
+            "cl100k" => Cl100k(),
+            _ => throw new ArgumentException($"--tokenizer {tokenizer}: expected {string.Join(" or ", Tokenizers)}."),
+        };
         List<string> documents;
         string source;
         if (path == null)
@@ -66,12 +81,21 @@ public sealed partial class TextCorpus
         {
             throw new InvalidDataException($"--data {path}: no such file or folder.");
         }
-        var train = new List<byte>();
-        var heldOut = new List<byte>();
-        for (int i = 0; i < documents.Count; i++)
+        var tokens = documents.Select(d => encode(d + "\n")).ToList();
+        int vocabulary = 256;
+        if (tokenizer != "bytes")
         {
-            var bytes = Encoding.UTF8.GetBytes(documents[i] + "\n");
-            (i % holdOutEvery == holdOutEvery / 2 ? heldOut : train).AddRange(bytes);
+            // Renumber the ids that occur densely, in the order of the original ids.
+            var used = tokens.SelectMany(t => t).Distinct().Order().ToArray();
+            var dense = used.Select((id, index) => (id, index)).ToDictionary(p => p.id, p => p.index);
+            tokens = tokens.Select(t => (IReadOnlyList<int>)t.Select(id => dense[id]).ToArray()).ToList();
+            vocabulary = Math.Max(1, used.Length);
+        }
+        var train = new List<int>();
+        var heldOut = new List<int>();
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            (i % holdOutEvery == holdOutEvery / 2 ? heldOut : train).AddRange(tokens[i]);
         }
         if (heldOut.Count == 0 && train.Count > 0)
         {
@@ -80,11 +104,17 @@ public sealed partial class TextCorpus
             heldOut.AddRange(train.Skip(cut));
             train.RemoveRange(cut, train.Count - cut);
         }
-        if (train.Count < minimumBytes || heldOut.Count < minimumBytes / 10)
+        if (train.Count < minimumTokens || heldOut.Count < minimumTokens / 10)
         {
-            throw new InvalidDataException($"{source}: {train.Count + heldOut.Count} bytes of text is too little; at least {minimumBytes + minimumBytes / 10} are needed for this context and batch.");
+            throw new InvalidDataException($"{source}: {train.Count + heldOut.Count} tokens of text is too little; at least {minimumTokens + minimumTokens / 10} are needed for this context and batch.");
         }
-        return new TextCorpus(train.ToArray(), heldOut.ToArray(), source, documents.Count);
+        return new TextCorpus(train.ToArray(), heldOut.ToArray(), vocabulary, source, documents.Count);
+    }
+
+    private static Func<string, IReadOnlyList<int>> Cl100k()
+    {
+        var cl100k = TiktokenTokenizer.CreateForEncoding("cl100k_base");
+        return text => cl100k.EncodeToIds(text);
     }
 
     private static string Clean(string xml) =>

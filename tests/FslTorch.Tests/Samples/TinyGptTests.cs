@@ -62,6 +62,9 @@ public sealed class TinyGptTests : IDisposable
         Assert.NotEmpty(forecasts);
         Assert.All(forecasts, f => Assert.True(double.IsFinite(f.GetProperty("final_loss").GetDouble())));
         foreach (var line in File.ReadAllLines(Path.Combine(whole, "decisions.jsonl"))) JsonDocument.Parse(line);
+        var summary = RunSummary(whole);
+        Assert.True(double.IsFinite(summary.GetProperty("FinalEvalLoss").GetDouble()));
+        Assert.Equal([0.25, 0.5, 0.75], summary.GetProperty("Forecasts").EnumerateArray().Select(f => f.GetProperty("Fraction").GetDouble()));
         foreach (var name in new[] { "model.bin", "optimizer.bin", "scheduler.json", "monitor.json", "progress.json" })
         {
             Assert.True(File.Exists(Path.Combine(whole, "checkpoint", name)), name);
@@ -85,6 +88,54 @@ public sealed class TinyGptTests : IDisposable
     }
 
     [Fact]
+    public void ABranchedRunEqualsAFullRunWithTheSameSchedule()
+    {
+        // The constant run keeps a checkpoint after 70 steps; a WSD with a 30% cooldown branches from it there.
+        string constant = Path.Combine(_folder.FullName, "constant");
+        var (code, output) = Run(Tiny(constant, "--schedule", "constant", "--checkpoint-at", "70"));
+        Assert.True(code == 0, output);
+        Assert.True(File.Exists(Path.Combine(constant, "checkpoint", "step-70", "model.bin")));
+        string branched = Path.Combine(_folder.FullName, "branched");
+        (code, output) = Run("--branch-from", constant, "--branch-step", "70", "--schedule", "wsd:0.3", "--out", branched);
+        Assert.True(code == 0, output);
+        Assert.Contains("branching at step 70", output);
+
+        string full = Path.Combine(_folder.FullName, "full");
+        (code, output) = Run(Tiny(full, "--schedule", "wsd:0.3"));
+        Assert.True(code == 0, output);
+
+        // Identical steps, LRs, training and evaluation losses; the LR really decays in the branch.
+        Assert.Equal(File.ReadAllText(Path.Combine(full, "losses.csv")), File.ReadAllText(Path.Combine(branched, "losses.csv")));
+        var losses = Losses(branched);
+        Assert.Equal(100, losses.Count);
+        Assert.True(losses[99].Lr < losses[69].Lr / 10, "the branch did not decay");
+        Assert.Equal(RunSummary(full).GetProperty("FinalEvalLoss").GetDouble(), RunSummary(branched).GetProperty("FinalEvalLoss").GetDouble());
+        Assert.Equal(70, RunSummary(branched).GetProperty("DecayStartStep").GetInt64());
+
+        // A branch whose schedule differs before the branch point is refused: it could not equal a full run.
+        (code, output) = Run("--branch-from", constant, "--branch-step", "70", "--schedule", "wsd:0.5", "--out", Path.Combine(_folder.FullName, "bad"));
+        Assert.Equal(2, code);
+        Assert.Contains("must share the schedule", output);
+        (code, output) = Run("--branch-from", constant, "--branch-step", "50", "--schedule", "wsd:0.3", "--out", Path.Combine(_folder.FullName, "bad2"));
+        Assert.Equal(2, code);
+        Assert.Contains("--checkpoint-at 50", output);
+    }
+
+    [Fact]
+    public void TrainsOnCl100kTokens()
+    {
+        string folder = Path.Combine(_folder.FullName, "cl100k");
+        var (code, output) = Run(Tiny(folder, "--tokenizer", "cl100k"));
+        Assert.True(code == 0, output);
+        Assert.Contains("(cl100k, vocabulary ", output);
+        var losses = Losses(folder);
+        Assert.True(losses.TakeLast(10).Average(l => l.Loss) < losses.Take(10).Average(l => l.Loss) - 1, "the loss did not go down");
+        Assert.Equal("cl100k", JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "config.json"))).RootElement.GetProperty("Tokenizer").GetString());
+    }
+
+    private static JsonElement RunSummary(string folder) => JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "summary.json"))).RootElement;
+
+    [Fact]
     public void BadDataGivesAClearMessageAndExitCodeTwo()
     {
         var (code, output) = Run("--preset", "tiny", "--data", Path.Combine(_folder.FullName, "missing.txt"), "--out", Path.Combine(_folder.FullName, "x"));
@@ -101,5 +152,9 @@ public sealed class TinyGptTests : IDisposable
         (code, output) = Run("--resume", Path.Combine(_folder.FullName, "nowhere"));
         Assert.Equal(2, code);
         Assert.Contains("config.json", output);
+
+        (code, output) = Run("--preset", "tiny", "--schedule", "wsd:2", "--out", Path.Combine(_folder.FullName, "z"));
+        Assert.Equal(2, code);
+        Assert.Contains("cooldown fraction", output);
     }
 }

@@ -1,0 +1,65 @@
+using System.Globalization;
+using FslTorch.Schedules;
+
+namespace TinyGpt;
+
+/// <summary>
+/// The LR schedules a run can use (<c>--schedule</c>). All share the warmup (from η/100 over the first
+/// <see cref="Settings.WarmupFraction"/> of the steps) and the peak, so a WSD run and the constant run of the
+/// same seed take identical steps until the WSD's decay starts — which is what lets a WSD run branch from a
+/// checkpoint of the constant run.
+/// </summary>
+public static class RunSchedule
+{
+    /// <summary>The planned cooldown of a controlled run, before the monitor moves it.</summary>
+    public const double PlannedCooldown = 0.05;
+
+    /// <summary>The cosine's floor, as a fraction of the peak.</summary>
+    public const double CosineFloor = 0.1;
+
+    /// <summary>The warmup length of a run.</summary>
+    public static long WarmupSteps(Settings settings) => (long)Math.Max(1, settings.WarmupFraction * settings.Steps);
+
+    /// <summary>
+    /// The schedule of a run: a <see cref="MovableWsdSchedule"/> for <c>controlled</c>, otherwise a fixed one.
+    /// Throws an <see cref="ArgumentException"/> naming the flag for a schedule it does not know.
+    /// </summary>
+    public static LearningRateSchedule Build(Settings settings)
+    {
+        double peak = settings.PeakLearningRate, initial = peak / 100;
+        long total = settings.Steps, warmup = WarmupSteps(settings);
+        WsdSchedule Wsd(double cooldown) =>
+            new(peak, warmup, WsdSchedule.DecayStartForFraction(total, cooldown), total, DecayShape.Linear, DecayTarget.Zero, initial);
+
+        string name = settings.Schedule.Trim().ToLowerInvariant();
+        switch (name)
+        {
+            case "controlled":
+                return new MovableWsdSchedule(Wsd(PlannedCooldown));
+            case "constant":
+                return Schedule.WithWarmup(Schedule.Constant(peak), warmup, initial);
+            case "cosine":
+                return Schedule.WithWarmup(Schedule.Cosine(peak, CosineFloor * peak, total - warmup), warmup, initial);
+        }
+        if (name.StartsWith("wsd:", StringComparison.Ordinal)
+            && double.TryParse(name.AsSpan(4), NumberStyles.Float, CultureInfo.InvariantCulture, out double fraction))
+        {
+            double longest = (double)(total - warmup) / total;
+            if (!(fraction > 0 && fraction <= longest))
+            {
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                    $"--schedule {settings.Schedule}: the cooldown fraction must lie in (0, {longest:0.###}] (after the warmup)."));
+            }
+            return Wsd(fraction);
+        }
+        throw new ArgumentException($"--schedule {settings.Schedule}: expected controlled, wsd:F (e.g. wsd:0.2), cosine or constant.");
+    }
+
+    /// <summary>How the schedule reads in the summary.</summary>
+    public static string Describe(LearningRateSchedule schedule) => schedule switch
+    {
+        MovableWsdSchedule m => $"WSD, decay from step {m.DecayStartStep} (moved by the monitor)",
+        WsdSchedule w => string.Create(CultureInfo.InvariantCulture, $"WSD, decay from step {w.DecayStartStep} ({w.CooldownFraction:0.##} cooldown)"),
+        _ => "fixed",
+    };
+}

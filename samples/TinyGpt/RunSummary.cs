@@ -1,0 +1,72 @@
+using System.Globalization;
+using System.Text.Json;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+
+namespace TinyGpt;
+
+/// <summary>
+/// A forecast made during the run, checked against the end: its final-loss forecast under the schedule as it
+/// stood then, and the same fit's forecast under the schedule as it actually ran (they differ when the monitor
+/// moved the decay start later).
+/// </summary>
+public sealed record ForecastCheck(double Fraction, long Step, double FinalLoss, double Lower, double Upper, double FinalLossAsRun);
+
+/// <summary>What a finished run reports (summary.json): final losses, the forecast checks, the decay start.</summary>
+public sealed record RunSummary(
+    string Schedule, long Steps, long Parameters, double FinalEvalLoss, double FinalTrainingLoss, long? DecayStartStep,
+    string? DecayReason, IReadOnlyList<ForecastCheck> Forecasts, double WallSeconds)
+{
+    /// <summary>The fractions of training at which the forecasts are checked.</summary>
+    public static readonly double[] CheckedFractions = [0.25, 0.5, 0.75];
+
+    /// <summary>
+    /// The last forecast logged before each fraction of the budget (from forecasts.jsonl, so resumed and branched
+    /// runs count the forecasts of the steps before them), re-evaluated under <paramref name="asRun"/>.
+    /// </summary>
+    public static IReadOnlyList<ForecastCheck> CheckForecasts(string forecastsFile, LearningRateSchedule asRun, long total)
+    {
+        if (!File.Exists(forecastsFile)) return [];
+        var logged = File.ReadLines(forecastsFile).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+        var rates = asRun.Sample(total);
+        var checks = new List<ForecastCheck>();
+        foreach (double fraction in CheckedFractions)
+        {
+            var made = logged.LastOrDefault(f => f.GetProperty("step").GetInt64() < fraction * total);
+            if (made.ValueKind != JsonValueKind.Object) continue;
+            var law = LossCurveLaws.Create(made.GetProperty("law").GetString()!);
+            var values = made.GetProperty("parameters");
+            var parameters = law.Parameters.Select(p => values.GetProperty(p.Name).GetDouble()).ToArray();
+            double scale = made.GetProperty("lr_scale").GetDouble();
+            double asRunFinal = law.Predict(parameters, new SampledSchedule(rates.Select(r => r / scale).ToArray()), [(int)total - 1])[0];
+            checks.Add(new ForecastCheck(fraction, made.GetProperty("step").GetInt64(), made.GetProperty("final_loss").GetDouble(),
+                made.GetProperty("lower").GetDouble(), made.GetProperty("upper").GetDouble(), asRunFinal));
+        }
+        return checks;
+    }
+
+    /// <summary>Writes the summary as indented JSON.</summary>
+    public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
+
+    /// <summary>Reads a summary written by <see cref="Write"/>.</summary>
+    public static RunSummary Read(string path) =>
+        JsonSerializer.Deserialize<RunSummary>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path} holds no summary.");
+
+    /// <summary>The summary's lines for the console.</summary>
+    public IEnumerable<string> Lines()
+    {
+        yield return string.Create(CultureInfo.InvariantCulture, $"final eval loss {FinalEvalLoss:F4}, final training loss (smoothed) {FinalTrainingLoss:F4}");
+        var half = Forecasts.FirstOrDefault(f => f.Fraction == 0.5);
+        yield return half == null
+            ? "no forecast was available at 50% of training"
+            : string.Create(CultureInfo.InvariantCulture,
+                $"forecast made at step {half.Step} (50%): final training loss {half.FinalLoss:F4} [{half.Lower:F4}, {half.Upper:F4}]" +
+                $"{(Math.Abs(half.FinalLossAsRun - half.FinalLoss) > 5e-5 ? $" ({half.FinalLossAsRun:F4} under the schedule as run)" : "")}; actual {FinalTrainingLoss:F4}, eval {FinalEvalLoss:F4}");
+        if (DecayStartStep is long decay)
+        {
+            yield return DecayReason == null
+                ? $"the decay started at step {decay}, as planned"
+                : string.Create(CultureInfo.InvariantCulture, $"the decay started at step {decay} (cooldown {(double)(Steps - decay) / Steps:P0}): {DecayReason}");
+        }
+    }
+}
