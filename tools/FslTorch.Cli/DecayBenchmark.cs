@@ -107,7 +107,8 @@ internal static class DecayBenchmark
             refits++;
             if (refit.Succeeded) fit = refit;
             if (fit == null) continue;
-            var decision = controller.Decide(next, fit, next + interval);
+            var decision = controller.Decide(next, fit, next + interval,
+                () => Hindcast.Run(law, live, total, new FitOptions { Prior = prior }, interval, new ForecasterOptions().MinPoints));
             if (decision is { StartNow: true })
             {
                 started = decision;

@@ -58,13 +58,15 @@ bench.Subcommands.Add(curvesCommand);
 var decayData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
 var marginOption = new Option<double?>("--margin") { Description = "Override the controller's margin (nats); the library default otherwise." };
 var uncertaintyOption = new Option<double?>("--uncertainty-weight") { Description = "Override the controller's uncertainty weight; the library default otherwise." };
+var hindcastOption = new Option<double?>("--hindcast-tolerance") { Description = "Override the controller's hindcast tolerance (fraction of the drop; inf turns the check off)." };
 var decayCommand = new Command("decay", "Replays real runs through the WSD decay controller (library defaults) and scores its decay starts.")
-    { decayData, jsonOption, marginOption, uncertaintyOption };
+    { decayData, jsonOption, marginOption, uncertaintyOption, hindcastOption };
 decayCommand.SetAction(parse => Commands.Run(() =>
 {
     var options = new FslTorch.Control.DecayControllerOptions();
     if (parse.GetValue(marginOption) is double margin) options = options with { Margin = margin };
     if (parse.GetValue(uncertaintyOption) is double weight) options = options with { UncertaintyWeight = weight };
+    if (parse.GetValue(hindcastOption) is double tolerance) options = options with { HindcastTolerance = tolerance };
     return DecayBenchmark.Run(parse.GetValue(decayData)!, parse.GetValue(jsonOption), Console.Out, options);
 }));
 bench.Subcommands.Add(decayCommand);

@@ -63,8 +63,10 @@ root.SetAction(parse =>
     var curves = calibrationRuns.Select(r =>
     {
         var settings = RunFolder.ReadConfig(runs.Folder(r.Item1));
-        long warmup = RunSchedule.WarmupSteps(settings);
-        return ObservedCurve.FromCsv(Path.Combine(runs.Folder(r.Item1), "losses.csv"), r.Item1).Where(s => s >= warmup);
+        // The first fifth of a short byte-level run is a plateau and a sudden drop, not the power law the FSL
+        // describes: the fit starts after it (and after the warmup).
+        long from = Math.Max(RunSchedule.WarmupSteps(settings), settings.Steps / 5);
+        return ObservedCurve.FromCsv(Path.Combine(runs.Folder(r.Item1), "losses.csv"), r.Item1).Where(s => s >= from);
     }).ToList();
     var priorFit = LawFitter.Fit(LossCurveLaws.Default, curves);
     if (!priorFit.Succeeded) { Console.Error.WriteLine($"tinygpt-evidence: the calibration fit failed ({priorFit.ExitReason}: {priorFit.Message})."); return 1; }

@@ -36,6 +36,16 @@ public sealed record DecayControllerOptions
     /// <summary>How far (nats) the consecutive predicted best final losses may spread and still count as stable.</summary>
     public double ForecastTolerance { get; init; } = 0.02;
 
+    /// <summary>
+    /// Before the margin rule starts the decay, a <see cref="Hindcast"/> checks that the law extrapolates this run:
+    /// a fit on the points up to t²/N must predict the loss just before t to within this fraction of the drop the
+    /// loss made in between (plus two standard errors of noise); otherwise the controller waits. The decision
+    /// rests on extrapolating from t to N, and a law that cannot follow the run over the same ratio of steps
+    /// (e.g. a loss that speeds up after a plateau) would otherwise commit it to a long cooldown.
+    /// <see cref="double.PositiveInfinity"/> turns the check off. Applies when the caller supplies hindcasts
+    /// (<see cref="TrainingMonitor"/> does).
+    /// </summary>
+    public double HindcastTolerance { get; init; } = 0.1;
     /// <summary>The decay never starts before this fraction of the budget (a minimum stable phase).</summary>
     public double MinStableFraction { get; init; } = 0.1;
 
@@ -60,6 +70,7 @@ public sealed record DecayControllerOptions
         if (!(UncertaintyWeight >= 0) || !double.IsFinite(UncertaintyWeight)) throw new ArgumentOutOfRangeException(nameof(UncertaintyWeight), UncertaintyWeight, "UncertaintyWeight must be a finite number >= 0.");
         if (StableForecasts < 1) throw new ArgumentOutOfRangeException(nameof(StableForecasts), StableForecasts, "StableForecasts must be >= 1.");
         if (!(ForecastTolerance > 0)) throw new ArgumentOutOfRangeException(nameof(ForecastTolerance), ForecastTolerance, "ForecastTolerance must be > 0.");
+        if (!(HindcastTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(HindcastTolerance), HindcastTolerance, "HindcastTolerance must be >= 0 (+∞ turns the check off).");
         if (!(MaxGainUncertainty > 0)) throw new ArgumentOutOfRangeException(nameof(MaxGainUncertainty), MaxGainUncertainty, "MaxGainUncertainty must be > 0.");
         if (!(MinStableFraction >= 0 && MinStableFraction < 1)) throw new ArgumentOutOfRangeException(nameof(MinStableFraction), MinStableFraction, "MinStableFraction must be in [0, 1).");
         if (!(MinDecayFraction > 0 && MinDecayFraction <= MaxDecayFraction)) throw new ArgumentOutOfRangeException(nameof(MinDecayFraction), MinDecayFraction, "MinDecayFraction must be in (0, MaxDecayFraction].");

@@ -10,7 +10,11 @@ namespace FslTorch.Control;
 /// <param name="Reason">Why, in words.</param>
 /// <param name="Candidates">Every compared start with its predicted final loss.</param>
 public sealed record DecayDecision(long Step, bool StartNow, long DecayStartStep, double PredictedFinalLoss, double GainOfWaiting,
-    double GainUncertainty, string Reason, IReadOnlyList<DecayCandidate> Candidates);
+    double GainUncertainty, string Reason, IReadOnlyList<DecayCandidate> Candidates)
+{
+    /// <summary>The hindcast checked before starting by the margin rule (null when none was made).</summary>
+    public Hindcast? Hindcast { get; init; }
+}
 
 /// <summary>A decay start and the final loss predicted for it.</summary>
 /// <param name="DecayStartStep">The start.</param>

@@ -82,6 +82,27 @@ public sealed class Forecaster : IDisposable
         return inputs == null ? null : Publish(Refit(inputs.Value));
     }
 
+    /// <summary>
+    /// Checks the law's extrapolation on the points tracked up to <paramref name="step"/> (see
+    /// <see cref="Control.Hindcast"/>), with this forecaster's law, prior and fit options; null when it cannot
+    /// be made yet. It fits on this thread.
+    /// </summary>
+    public Hindcast? Hindcast(long step)
+    {
+        var inputs = Snapshot(step);
+        if (inputs == null) return null;
+        try
+        {
+            return Control.Hindcast.Run(_law, inputs.Value.Curve, TotalSteps, Options.FitOptions with { Prior = Options.Prior ?? Options.FitOptions.Prior },
+                RefitInterval, Options.MinPoints);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
+        {
+            Log.RefitThrew(_logger, e, step);
+            return null;
+        }
+    }
+
     /// <summary>Waits for a pending background fit (its result is dropped).</summary>
     public void Dispose()
     {

@@ -87,7 +87,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
             {
                 long before = Controller.DecayStartStep;
                 if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target) TryStartForTarget(next, forecast);
-                if (!Controller.HasStarted(next)) Controller.Decide(next, forecast.Fit, next + Forecaster.RefitInterval);
+                if (!Controller.HasStarted(next)) Controller.Decide(next, forecast.Fit, next + Forecaster.RefitInterval, () => Forecaster.Hindcast(step));
                 if (Controller.DecayStartStep != before) signal |= TrainingSignal.ScheduleChanged;
             }
             signal |= VoteOnStop(step, forecast);

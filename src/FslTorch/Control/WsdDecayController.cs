@@ -71,14 +71,16 @@ public sealed class WsdDecayController
     /// Decides at <paramref name="nextStep"/> (the first step not yet taken) from a fit, and applies the decision.
     /// While waiting, the planned start is kept at or after <paramref name="nextDecisionStep"/>, so the decay only
     /// ever starts by a decision. Returns null when there is nothing to decide or the prediction failed.
+    /// <paramref name="hindcast"/>, when given, is asked for a <see cref="Control.Hindcast"/> before the margin
+    /// rule starts the decay (see <see cref="DecayControllerOptions.HindcastTolerance"/>).
     /// </summary>
-    public DecayDecision? Decide(long nextStep, FitResult fit, long nextDecisionStep)
+    public DecayDecision? Decide(long nextStep, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null)
     {
         ArgumentNullException.ThrowIfNull(fit);
         if (HasStarted(nextStep) || !fit.Succeeded) return null;
         try
         {
-            var decision = Evaluate(nextStep, fit, Math.Max(nextDecisionStep, nextStep + 1));
+            var decision = Evaluate(nextStep, fit, Math.Max(nextDecisionStep, nextStep + 1), hindcast);
             if (decision.DecayStartStep != _schedule.DecayStartStep) _move(decision.DecayStartStep, nextStep);
             _decisions.Add(decision);
             Log.DecayDecision(_logger, decision.Step, decision.StartNow ? "start now" : "wait", decision.DecayStartStep, decision.PredictedFinalLoss,
@@ -130,7 +132,7 @@ public sealed class WsdDecayController
     }
 
     /// <summary>The decision at <paramref name="nextStep"/> without applying it (pure: no state changes).</summary>
-    public DecayDecision Evaluate(long nextStep, FitResult fit, long nextDecisionStep)
+    public DecayDecision Evaluate(long nextStep, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null)
     {
         var law = fit.Law.WithKernelTolerance(Forecasting.KernelTolerance);
         var parameters = fit.Parameters.ToArray();
@@ -171,6 +173,20 @@ public sealed class WsdDecayController
         {
             return new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
                 $"the forecast is too uncertain to decide (gain of waiting {gain:F4} ± {uncertainty:F4} nats)", candidates);
+        }
+        if (gain <= threshold && hindcast != null && double.IsFinite(Options.HindcastTolerance))
+        {
+            var check = hindcast();
+            if (check == null || !check.Passes(Options.HindcastTolerance))
+            {
+                string why = check == null
+                    ? "the law's extrapolation cannot be checked on this run yet"
+                    : $"the law does not extrapolate this run: a fit through step {check.FittedThrough} predicted {check.Predicted:F4} at step {check.CheckedThrough}, observed {check.Observed:F4} (drop {check.ObservedDrop:F4})";
+                return new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
+                    $"starting now is predicted best, but {why}", candidates) { Hindcast = check };
+            }
+            return new DecayDecision(nextStep, true, nextStep, now.PredictedFinalLoss, gain, uncertainty,
+                $"no later start is predicted to beat starting now by more than {threshold:F4} nats (hindcast error {check.Error:+0.0000;-0.0000} on a drop of {check.ObservedDrop:F4})", candidates) { Hindcast = check };
         }
         return gain <= threshold
             ? new DecayDecision(nextStep, true, nextStep, now.PredictedFinalLoss, gain, uncertainty,

@@ -11,14 +11,16 @@ public sealed class WsdDecayControllerTests
     private static MovableWsdSchedule Schedule() => new(new WsdSchedule(1.0, 20, 950, N));
 
     // Decide every 20 steps, as a forecaster with that refit interval would; returns the start chosen.
-    private static (long Start, WsdDecayController Controller) Run(double optimum, DecayControllerOptions? options = null, MovableWsdSchedule? schedule = null)
+    private static (long Start, WsdDecayController Controller) Run(double optimum, DecayControllerOptions? options = null, MovableWsdSchedule? schedule = null,
+        Func<long, Hindcast?>? hindcast = null)
     {
         schedule ??= Schedule();
         var controller = new WsdDecayController(schedule, options);
         var fit = FakeDecayLaw.Fit(new FakeDecayLaw(optimum));
         for (long next = 20; next < N; next += 20)
         {
-            var decision = controller.Decide(next, fit, next + 20);
+            long at = next;
+            var decision = controller.Decide(next, fit, next + 20, hindcast == null ? null : () => hindcast(at));
             if (decision is { StartNow: true }) return (decision.DecayStartStep, controller);
         }
         return (schedule.DecayStartStep, controller); // started by the plan, which never passes the latest start
@@ -37,6 +39,26 @@ public sealed class WsdDecayControllerTests
         Assert.NotEmpty(waits);
         Assert.All(waits, d => Assert.True(d.GainOfWaiting > controller.Options.Margin || d.Step < controller.EarliestStart));
         Assert.All(controller.Decisions, d => Assert.NotEmpty(d.Candidates));
+    }
+
+    [Fact]
+    public void AFailedHindcastKeepsThePlanAndAPassedOneChangesNothing()
+    {
+        var (plain, _) = Run(0.6);
+        // Passing hindcasts: the same start as without them, and the decision carries its check.
+        var (passed, controller) = Run(0.6, hindcast: at => new Hindcast(at * at / N, at - 1, 2.01, 2.0, 0.2, 0.001));
+        Assert.Equal(plain, passed);
+        Assert.NotNull(controller.Decisions.Single(d => d.StartNow).Hindcast);
+        // Failing (or impossible) hindcasts: the margin rule never starts the decay; the plan (latest start) stays.
+        var (failed, failing) = Run(0.6, hindcast: at => new Hindcast(at * at / N, at - 1, 2.2, 2.0, 0.2, 0.001));
+        Assert.Equal(950, failed);
+        Assert.DoesNotContain(failing.Decisions, d => d.StartNow);
+        Assert.Contains(failing.Decisions, d => d.Reason.Contains("does not extrapolate this run"));
+        var (unknown, _) = Run(0.6, hindcast: _ => null);
+        Assert.Equal(950, unknown);
+        // Turned off, a failing hindcast is not even asked for.
+        var (off, _) = Run(0.6, new DecayControllerOptions { HindcastTolerance = double.PositiveInfinity }, hindcast: _ => throw new InvalidOperationException("asked"));
+        Assert.Equal(plain, off);
     }
 
     [Fact]

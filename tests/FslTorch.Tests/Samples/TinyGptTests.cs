@@ -124,8 +124,13 @@ public sealed class TinyGptTests : IDisposable
     [Fact]
     public void TrainsOnCl100kTokens()
     {
+        // Words in a fixed cycle, each paragraph starting elsewhere: every next word is learnable from the last.
+        string[] words = ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly", "over", "time"];
+        var paragraphs = Enumerable.Range(0, 400).Select(p => string.Join(' ', Enumerable.Range(p, 40).Select(i => words[i % words.Length])) + ".");
+        string text = Path.Combine(_folder.FullName, "cycle.txt");
+        File.WriteAllText(text, string.Join("\n\n", paragraphs));
         string folder = Path.Combine(_folder.FullName, "cl100k");
-        var (code, output) = Run(Tiny(folder, "--tokenizer", "cl100k"));
+        var (code, output) = Run("--preset", "tiny", "--layers", "2", "--width", "32", "--context", "32", "--steps", "100", "--data", text, "--out", folder, "--tokenizer", "cl100k");
         Assert.True(code == 0, output);
         Assert.Contains("(cl100k, vocabulary ", output);
         var losses = Losses(folder);
