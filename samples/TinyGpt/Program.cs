@@ -158,7 +158,7 @@ static int Train(Settings settings, RunStart start)
     using var optimizer = optim.AdamW(model.parameters(), lr: settings.PeakLearningRate, beta2: 0.95, weight_decay: settings.WeightDecay);
     long parameters = model.parameters().Sum(p => p.numel());
 
-    // ---- FslTorch: the schedule (by default a WSD planned with a 5% cooldown whose decay start the monitor moves) -------
+    // ---- FslTorch: the schedule (by default a WSD planned with a 20% cooldown whose decay start the monitor moves) ------
     long total = settings.Steps;
     var schedule = RunSchedule.Build(settings);
     var planned = schedule is MovableWsdSchedule movable ? movable.Current : schedule;

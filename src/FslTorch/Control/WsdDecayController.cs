@@ -10,8 +10,10 @@ namespace FslTorch.Control;
 /// Decides when a WSD schedule with a fixed budget N starts its decay (docs/fsl-spec.md §5, §7). After each
 /// refit it predicts the final loss for a grid of feasible decay starts and starts the decay at the first
 /// step where no later start is predicted to beat "start now" by more than the margin (plus the gain's
-/// uncertainty). Rails: a minimum stable phase, minimum and maximum decay lengths, never a start in the past,
-/// and nothing moves once the decay began. Every decision is kept and logged with its evidence. A failed
+/// uncertainty). It acts only on forecasts it trusts — stable over the last decisions, certain enough, and
+/// passing a <see cref="Hindcast"/> — and otherwise leaves the planned start where it is, so a run the law
+/// cannot forecast keeps its plan. Rails: a minimum stable phase, minimum and maximum decay lengths, never a
+/// start in the past, and nothing moves once the decay began. Every decision is kept and logged with its evidence. A failed
 /// prediction is logged and changes nothing; the controller never throws into the training loop.
 /// </summary>
 public sealed class WsdDecayController
@@ -69,8 +71,10 @@ public sealed class WsdDecayController
 
     /// <summary>
     /// Decides at <paramref name="nextStep"/> (the first step not yet taken) from a fit, and applies the decision.
-    /// While waiting, the planned start is kept at or after <paramref name="nextDecisionStep"/>, so the decay only
-    /// ever starts by a decision. Returns null when there is nothing to decide or the prediction failed.
+    /// A trusted forecast that says "wait" moves the planned start to its predicted best, kept at or after
+    /// <paramref name="nextDecisionStep"/> so that it starts by a decision; a forecast not yet trusted (too early,
+    /// unstable, too uncertain, failed hindcast) leaves the plan alone, so the decay then starts where it was
+    /// planned. Returns null when there is nothing to decide or the prediction failed.
     /// <paramref name="hindcast"/>, when given, is asked for a <see cref="Control.Hindcast"/> before the margin
     /// rule starts the decay (see <see cref="DecayControllerOptions.HindcastTolerance"/>).
     /// </summary>
@@ -152,9 +156,12 @@ public sealed class WsdDecayController
         var best = candidates.MinBy(c => c.PredictedFinalLoss)!;
         long Plan(long start) => Math.Min(Math.Max(start, nextDecisionStep), LatestStart);
 
+        // A forecast that is not yet trusted never moves the plan: the decay start stays where it was planned (by the
+        // user, or by the last trusted forecast), and starts there if no trusted forecast comes first.
+        long kept = _schedule.DecayStartStep;
         if (nextStep < EarliestStart)
         {
-            return new DecayDecision(nextStep, false, Plan(best.DecayStartStep), best.PredictedFinalLoss, double.NaN, 0,
+            return new DecayDecision(nextStep, false, kept, best.PredictedFinalLoss, double.NaN, 0,
                 $"the stable phase lasts at least until step {EarliestStart}", candidates);
         }
         var now = candidates[0];
@@ -166,33 +173,36 @@ public sealed class WsdDecayController
             .Where(double.IsFinite).TakeLast(Options.StableForecasts - 1).Append(best.PredictedFinalLoss).ToList();
         if (recent.Count < Options.StableForecasts || recent.Max() - recent.Min() > Options.ForecastTolerance)
         {
-            return new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
+            return new DecayDecision(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty,
                 $"the forecasts are not yet stable (the last {recent.Count} best final losses span {recent.Max() - recent.Min():F4} nats)", candidates);
         }
         if (uncertainty > Options.MaxGainUncertainty)
         {
-            return new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
+            return new DecayDecision(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty,
                 $"the forecast is too uncertain to decide (gain of waiting {gain:F4} ± {uncertainty:F4} nats)", candidates);
         }
-        if (gain <= threshold && hindcast != null && double.IsFinite(Options.HindcastTolerance))
+        // Starting now, or moving the plan, needs a passing hindcast too (when the caller can make one).
+        bool startNow = gain <= threshold;
+        long plan = startNow ? nextStep : Plan(later.DecayStartStep);
+        Hindcast? check = null;
+        if (hindcast != null && double.IsFinite(Options.HindcastTolerance) && (startNow || plan != kept))
         {
-            var check = hindcast();
+            check = hindcast();
             if (check == null || !check.Passes(Options.HindcastTolerance))
             {
                 string why = check == null
                     ? "the law's extrapolation cannot be checked on this run yet"
                     : $"the law does not extrapolate this run: a fit through step {check.FittedThrough} predicted {check.Predicted:F4} at step {check.CheckedThrough}, observed {check.Observed:F4} (drop {check.ObservedDrop:F4})";
-                return new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
-                    $"starting now is predicted best, but {why}", candidates) { Hindcast = check };
+                string wanted = startNow ? "starting now is predicted best" : $"starting at {later.DecayStartStep} is predicted to end {gain:F4} nats lower";
+                return new DecayDecision(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty, $"{wanted}, but {why}", candidates) { Hindcast = check };
             }
-            return new DecayDecision(nextStep, true, nextStep, now.PredictedFinalLoss, gain, uncertainty,
-                $"no later start is predicted to beat starting now by more than {threshold:F4} nats (hindcast error {check.Error:+0.0000;-0.0000} on a drop of {check.ObservedDrop:F4})", candidates) { Hindcast = check };
         }
-        return gain <= threshold
+        string checkedText = check == null ? "" : $" (hindcast error {check.Error:+0.0000;-0.0000} on a drop of {check.ObservedDrop:F4})";
+        return startNow
             ? new DecayDecision(nextStep, true, nextStep, now.PredictedFinalLoss, gain, uncertainty,
-                $"no later start is predicted to beat starting now by more than {threshold:F4} nats", candidates)
-            : new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
-                $"starting at {later.DecayStartStep} is predicted to end {gain:F4} nats lower", candidates);
+                $"no later start is predicted to beat starting now by more than {threshold:F4} nats{checkedText}", candidates) { Hindcast = check }
+            : new DecayDecision(nextStep, false, plan, later.PredictedFinalLoss, gain, uncertainty,
+                $"starting at {later.DecayStartStep} is predicted to end {gain:F4} nats lower{checkedText}", candidates) { Hindcast = check };
     }
 
     /// <summary>The standard deviation of a function of the parameters over draws from the fit's covariance.</summary>
