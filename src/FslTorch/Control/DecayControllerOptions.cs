@@ -37,7 +37,7 @@ public sealed record DecayControllerOptions
     public double ForecastTolerance { get; init; } = 0.02;
 
     /// <summary>
-    /// Before the margin rule starts the decay, a <see cref="Hindcast"/> checks that the law extrapolates this run:
+    /// Before the controller starts the decay or moves its plan, a <see cref="Hindcast"/> checks that the law extrapolates this run:
     /// a fit on the points up to t²/N must predict the loss just before t to within this fraction of the drop the
     /// loss made in between (plus two standard errors of noise); otherwise the controller waits. The decision
     /// rests on extrapolating from t to N, and a law that cannot follow the run over the same ratio of steps
@@ -46,6 +46,12 @@ public sealed record DecayControllerOptions
     /// (<see cref="TrainingMonitor"/> does).
     /// </summary>
     public double HindcastTolerance { get; init; } = 0.1;
+    /// <summary>
+    /// How many decisions in a row must pass their hindcast (one is made at every decision from the earliest
+    /// start on) before the controller acts: a law that kept failing and passes once, just inside the noise,
+    /// has not earned trust.
+    /// </summary>
+    public int HindcastPasses { get; init; } = 3;
     /// <summary>The decay never starts before this fraction of the budget (a minimum stable phase).</summary>
     public double MinStableFraction { get; init; } = 0.1;
 
@@ -71,6 +77,7 @@ public sealed record DecayControllerOptions
         if (StableForecasts < 1) throw new ArgumentOutOfRangeException(nameof(StableForecasts), StableForecasts, "StableForecasts must be >= 1.");
         if (!(ForecastTolerance > 0)) throw new ArgumentOutOfRangeException(nameof(ForecastTolerance), ForecastTolerance, "ForecastTolerance must be > 0.");
         if (!(HindcastTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(HindcastTolerance), HindcastTolerance, "HindcastTolerance must be >= 0 (+∞ turns the check off).");
+        if (HindcastPasses < 1) throw new ArgumentOutOfRangeException(nameof(HindcastPasses), HindcastPasses, "HindcastPasses must be >= 1.");
         if (!(MaxGainUncertainty > 0)) throw new ArgumentOutOfRangeException(nameof(MaxGainUncertainty), MaxGainUncertainty, "MaxGainUncertainty must be > 0.");
         if (!(MinStableFraction >= 0 && MinStableFraction < 1)) throw new ArgumentOutOfRangeException(nameof(MinStableFraction), MinStableFraction, "MinStableFraction must be in [0, 1).");
         if (!(MinDecayFraction > 0 && MinDecayFraction <= MaxDecayFraction)) throw new ArgumentOutOfRangeException(nameof(MinDecayFraction), MinDecayFraction, "MinDecayFraction must be in (0, MaxDecayFraction].");

@@ -169,40 +169,43 @@ public sealed class WsdDecayController
         double gain = now.PredictedFinalLoss - later.PredictedFinalLoss;
         double uncertainty = GainUncertainty(fit, s => FinalLoss(s, now.DecayStartStep) - FinalLoss(s, later.DecayStartStep));
         double threshold = Options.Margin + Options.UncertaintyWeight * uncertainty;
+        // The hindcast is made at every decision from the earliest start on, so that trust needs a track record:
+        // the last HindcastPasses checks in a row must have passed (when the caller can make checks at all).
+        bool checking = hindcast != null && double.IsFinite(Options.HindcastTolerance);
+        var check = checking ? hindcast!() : null;
+        int passes = 0;
+        if (check != null && check.Passes(Options.HindcastTolerance))
+        {
+            passes = 1 + _decisions.AsEnumerable().Reverse().TakeWhile(d => d.Hindcast != null && d.Hindcast.Passes(Options.HindcastTolerance)).Count();
+        }
+        DecayDecision Wait(string reason) => new(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty, reason, candidates) { Hindcast = check };
+
         var recent = _decisions.Select(d => d.Candidates.Count > 0 ? d.Candidates.Min(c => c.PredictedFinalLoss) : double.NaN)
             .Where(double.IsFinite).TakeLast(Options.StableForecasts - 1).Append(best.PredictedFinalLoss).ToList();
         if (recent.Count < Options.StableForecasts || recent.Max() - recent.Min() > Options.ForecastTolerance)
         {
-            return new DecayDecision(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty,
-                $"the forecasts are not yet stable (the last {recent.Count} best final losses span {recent.Max() - recent.Min():F4} nats)", candidates);
+            return Wait($"the forecasts are not yet stable (the last {recent.Count} best final losses span {recent.Max() - recent.Min():F4} nats)");
         }
         if (uncertainty > Options.MaxGainUncertainty)
         {
-            return new DecayDecision(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty,
-                $"the forecast is too uncertain to decide (gain of waiting {gain:F4} ± {uncertainty:F4} nats)", candidates);
+            return Wait($"the forecast is too uncertain to decide (gain of waiting {gain:F4} ± {uncertainty:F4} nats)");
         }
-        // Starting now, or moving the plan, needs a passing hindcast too (when the caller can make one).
         bool startNow = gain <= threshold;
-        long plan = startNow ? nextStep : Plan(later.DecayStartStep);
-        Hindcast? check = null;
-        if (hindcast != null && double.IsFinite(Options.HindcastTolerance) && (startNow || plan != kept))
+        string wanted = startNow ? "starting now is predicted best" : $"starting at {later.DecayStartStep} is predicted to end {gain:F4} nats lower";
+        if (checking && passes < Options.HindcastPasses)
         {
-            check = hindcast();
-            if (check == null || !check.Passes(Options.HindcastTolerance))
-            {
-                string why = check == null
-                    ? "the law's extrapolation cannot be checked on this run yet"
-                    : $"the law does not extrapolate this run: a fit through step {check.FittedThrough} predicted {check.Predicted:F4} at step {check.CheckedThrough}, observed {check.Observed:F4} (drop {check.ObservedDrop:F4})";
-                string wanted = startNow ? "starting now is predicted best" : $"starting at {later.DecayStartStep} is predicted to end {gain:F4} nats lower";
-                return new DecayDecision(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty, $"{wanted}, but {why}", candidates) { Hindcast = check };
-            }
+            return Wait(check == null
+                ? $"{wanted}, but the law's extrapolation cannot be checked on this run yet"
+                : !check.Passes(Options.HindcastTolerance)
+                    ? $"{wanted}, but the law does not extrapolate this run: a fit through step {check.FittedThrough} predicted {check.Predicted:F4} at step {check.CheckedThrough}, observed {check.Observed:F4} (drop {check.ObservedDrop:F4})"
+                    : $"{wanted}, but only the last {passes} hindcasts passed ({Options.HindcastPasses} in a row are needed)");
         }
         string checkedText = check == null ? "" : $" (hindcast error {check.Error:+0.0000;-0.0000} on a drop of {check.ObservedDrop:F4})";
         return startNow
             ? new DecayDecision(nextStep, true, nextStep, now.PredictedFinalLoss, gain, uncertainty,
                 $"no later start is predicted to beat starting now by more than {threshold:F4} nats{checkedText}", candidates) { Hindcast = check }
-            : new DecayDecision(nextStep, false, plan, later.PredictedFinalLoss, gain, uncertainty,
-                $"starting at {later.DecayStartStep} is predicted to end {gain:F4} nats lower{checkedText}", candidates) { Hindcast = check };
+            : new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
+                $"{wanted}{checkedText}", candidates) { Hindcast = check };
     }
 
     /// <summary>The standard deviation of a function of the parameters over draws from the fit's covariance.</summary>

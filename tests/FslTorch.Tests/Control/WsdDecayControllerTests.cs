@@ -54,6 +54,11 @@ public sealed class WsdDecayControllerTests
         Assert.Equal(950, failed);
         Assert.DoesNotContain(failing.Decisions, d => d.StartNow);
         Assert.Contains(failing.Decisions, d => d.Reason.Contains("does not extrapolate this run"));
+        // Trust needs a track record: checks that fail until step 600 and pass from then on let it start at the
+        // third passing decision in a row, 640 (without checks it starts at 500).
+        var (late, lateController) = Run(0.6, hindcast: at => new Hindcast(at * at / N, at - 1, at < 600 ? 2.2 : 2.01, 2.0, 0.2, 0.001));
+        Assert.Equal(640, late);
+        Assert.Contains(lateController.Decisions, d => d.Reason.Contains("only the last 2 hindcasts passed"));
         var (unknown, _) = Run(0.6, hindcast: _ => null);
         Assert.Equal(950, unknown);
         // Turned off, a failing hindcast is not even asked for.
