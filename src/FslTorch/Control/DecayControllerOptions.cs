@@ -48,8 +48,8 @@ public sealed record DecayControllerOptions
     public double HindcastTolerance { get; init; } = 0.1;
     /// <summary>
     /// How many decisions in a row must pass their hindcast (one is made at every decision from the earliest
-    /// start on) before the controller acts: a law that kept failing and passes once, just inside the noise,
-    /// has not earned trust.
+    /// start on) before the controller acts again once a hindcast has failed: a law that kept failing and
+    /// passes once, just inside the noise, has not earned trust. Before any failure one passing check suffices.
     /// </summary>
     public int HindcastPasses { get; init; } = 3;
     /// <summary>The decay never starts before this fraction of the budget (a minimum stable phase).</summary>

@@ -169,8 +169,8 @@ public sealed class WsdDecayController
         double gain = now.PredictedFinalLoss - later.PredictedFinalLoss;
         double uncertainty = GainUncertainty(fit, s => FinalLoss(s, now.DecayStartStep) - FinalLoss(s, later.DecayStartStep));
         double threshold = Options.Margin + Options.UncertaintyWeight * uncertainty;
-        // The hindcast is made at every decision from the earliest start on, so that trust needs a track record:
-        // the last HindcastPasses checks in a row must have passed (when the caller can make checks at all).
+        // The hindcast is made at every decision from the earliest start on. Once one has failed, trust needs a
+        // track record: the last HindcastPasses checks in a row must pass (when the caller can make checks at all).
         bool checking = hindcast != null && double.IsFinite(Options.HindcastTolerance);
         var check = checking ? hindcast!() : null;
         int passes = 0;
@@ -178,6 +178,8 @@ public sealed class WsdDecayController
         {
             passes = 1 + _decisions.AsEnumerable().Reverse().TakeWhile(d => d.Hindcast != null && d.Hindcast.Passes(Options.HindcastTolerance)).Count();
         }
+        bool failedBefore = _decisions.Any(d => d.Hindcast != null && !d.Hindcast.Passes(Options.HindcastTolerance));
+        int needed = failedBefore ? Options.HindcastPasses : 1;
         DecayDecision Wait(string reason) => new(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty, reason, candidates) { Hindcast = check };
 
         var recent = _decisions.Select(d => d.Candidates.Count > 0 ? d.Candidates.Min(c => c.PredictedFinalLoss) : double.NaN)
@@ -192,13 +194,13 @@ public sealed class WsdDecayController
         }
         bool startNow = gain <= threshold;
         string wanted = startNow ? "starting now is predicted best" : $"starting at {later.DecayStartStep} is predicted to end {gain:F4} nats lower";
-        if (checking && passes < Options.HindcastPasses)
+        if (checking && passes < needed)
         {
             return Wait(check == null
                 ? $"{wanted}, but the law's extrapolation cannot be checked on this run yet"
                 : !check.Passes(Options.HindcastTolerance)
                     ? $"{wanted}, but the law does not extrapolate this run: a fit through step {check.FittedThrough} predicted {check.Predicted:F4} at step {check.CheckedThrough}, observed {check.Observed:F4} (drop {check.ObservedDrop:F4})"
-                    : $"{wanted}, but only the last {passes} hindcasts passed ({Options.HindcastPasses} in a row are needed)");
+                    : $"{wanted}, but only the last {passes} hindcasts passed ({needed} in a row are needed after a failed one)");
         }
         string checkedText = check == null ? "" : $" (hindcast error {check.Error:+0.0000;-0.0000} on a drop of {check.ObservedDrop:F4})";
         return startNow
