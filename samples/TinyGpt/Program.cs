@@ -182,8 +182,9 @@ static int Train(Settings settings, RunStart start)
         model.load(run.CheckpointFile("model.bin"));
         optimizer.load_state_dict(run.CheckpointFile("optimizer.bin"));
         first = RunFolder.NextStep(run.Checkpoint);
-        if (start == RunStart.Branch) scheduler.LoadState(new FslSchedulerState(first, (schedule as MovableWsdSchedule)?.DecayStartStep));
-        else scheduler.LoadStateFile(run.CheckpointFile("scheduler.json"));
+        // A branch (also one interrupted before its first own checkpoint) starts its schedule at the step.
+        if (File.Exists(run.CheckpointFile("scheduler.json"))) scheduler.LoadStateFile(run.CheckpointFile("scheduler.json"));
+        else scheduler.LoadState(new FslSchedulerState(first, (schedule as MovableWsdSchedule)?.DecayStartStep));
         monitor.LoadStateFile(run.CheckpointFile("monitor.json"));
     }
     run.PrepareLogs(first);

@@ -49,7 +49,9 @@ public sealed class RunFolder
                     $"--branch-from {parent.Path}: it kept no checkpoint after step {steps} (run it with --checkpoint-at {steps})."));
             }
         }
-        foreach (var name in CheckpointFiles) System.IO.File.Copy(System.IO.Path.Combine(source, name), CheckpointFile(name), overwrite: true);
+        // The parent's scheduler state belongs to its own schedule: a branch starts its schedule at the step instead.
+        foreach (var name in CheckpointFiles.Where(n => n != "scheduler.json")) System.IO.File.Copy(System.IO.Path.Combine(source, name), CheckpointFile(name), overwrite: true);
+        System.IO.File.Delete(CheckpointFile("scheduler.json"));
         foreach (var name in new[] { "losses.csv", "forecasts.jsonl", "decisions.jsonl" })
         {
             if (System.IO.File.Exists(parent.File(name))) System.IO.File.Copy(parent.File(name), File(name), overwrite: true);

@@ -112,6 +112,16 @@ public sealed class TinyGptTests : IDisposable
         Assert.Equal(RunSummary(full).GetProperty("FinalEvalLoss").GetDouble(), RunSummary(branched).GetProperty("FinalEvalLoss").GetDouble());
         Assert.Equal(70, RunSummary(branched).GetProperty("DecayStartStep").GetInt64());
 
+        // A controlled branch, interrupted and resumed, continues identically.
+        string controlled = Path.Combine(_folder.FullName, "controlled"), interrupted = Path.Combine(_folder.FullName, "interrupted");
+        (code, output) = Run("--branch-from", constant, "--branch-step", "70", "--schedule", "controlled", "--out", controlled);
+        Assert.True(code == 0, output);
+        (code, output) = Run("--branch-from", constant, "--branch-step", "70", "--schedule", "controlled", "--out", interrupted, "--stop-at", "85");
+        Assert.True(code == 0, output);
+        (code, output) = Run("--resume", interrupted);
+        Assert.True(code == 0, output);
+        Assert.Equal(File.ReadAllText(Path.Combine(controlled, "losses.csv")), File.ReadAllText(Path.Combine(interrupted, "losses.csv")));
+
         // A branch whose schedule differs before the branch point is refused: it could not equal a full run.
         (code, output) = Run("--branch-from", constant, "--branch-step", "70", "--schedule", "wsd:0.5", "--out", Path.Combine(_folder.FullName, "bad"));
         Assert.Equal(2, code);
