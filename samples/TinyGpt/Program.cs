@@ -79,8 +79,8 @@ root.SetAction(parse =>
             settings.Validate();
             if (Path.GetFullPath(into) == Path.GetFullPath(parentFolder)) throw new ArgumentException("--out must differ from --branch-from.");
             var run = new RunFolder(into);
-            run.WriteConfig(settings);
             run.BranchFrom(new RunFolder(parentFolder), at);
+            run.WriteConfig(settings);
             return Train(settings, RunStart.Branch);
         }
         var basis = Settings.Preset(parse.GetValue(preset)!);
