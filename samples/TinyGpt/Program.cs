@@ -223,7 +223,7 @@ static int Train(Settings settings, RunStart start)
     Forecast? shown = null;
     int seenDecisions = monitor.Controller?.Decisions.Count ?? 0;
     long step = first;
-    double lastEval = double.NaN;
+    double lastEval = run.LastEvalLoss(); // a run resumed at its end reports its logged final evaluation
     for (; step < total; step++)
     {
         // the batch of a step depends on the seed and the step alone, so a resumed run sees the same data

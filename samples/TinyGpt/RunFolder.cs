@@ -96,6 +96,14 @@ public sealed class RunFolder
         Keep("decisions.jsonl", null, line => JsonDocument.Parse(line).RootElement.GetProperty("Step").GetInt64() <= fromStep);
     }
 
+    /// <summary>The last evaluation loss logged in losses.csv (NaN when none).</summary>
+    public double LastEvalLoss()
+    {
+        if (!System.IO.File.Exists(File("losses.csv"))) return double.NaN;
+        var last = System.IO.File.ReadLines(File("losses.csv")).Skip(1).Select(l => l.Split(',')).LastOrDefault(c => c.Length > 3 && c[3].Length > 0);
+        return last == null ? double.NaN : double.Parse(last[3], CultureInfo.InvariantCulture);
+    }
+
     public void AppendLoss(long step, double lr, double loss, double? evalLoss) =>
         System.IO.File.AppendAllText(File("losses.csv"),
             string.Create(CultureInfo.InvariantCulture, $"{step},{lr:R},{loss:R},{(evalLoss is double e ? e.ToString("R", CultureInfo.InvariantCulture) : "")}\n"));

@@ -34,23 +34,38 @@ public sealed record RunSummary(
         {
             var made = logged.LastOrDefault(f => f.GetProperty("step").GetInt64() < fraction * total);
             if (made.ValueKind != JsonValueKind.Object) continue;
-            var law = LossCurveLaws.Create(made.GetProperty("law").GetString()!);
+            var law = LossCurveLaws.Create(made.GetProperty("law").GetString()!).WithKernelTolerance(FslTorch.Control.Forecasting.KernelTolerance);
             var values = made.GetProperty("parameters");
             var parameters = law.Parameters.Select(p => values.GetProperty(p.Name).GetDouble()).ToArray();
             double scale = made.GetProperty("lr_scale").GetDouble();
-            double asRunFinal = law.Predict(parameters, new SampledSchedule(rates.Select(r => r / scale).ToArray()), [(int)total - 1])[0];
+            double asRunFinal;
+            try
+            {
+                asRunFinal = law.Predict(parameters, new SampledSchedule(rates.Select(r => r / scale).ToArray()), [(int)total - 1])[0];
+            }
+            catch (Exception e) when (e is ArgumentException or ArithmeticException)
+            {
+                asRunFinal = double.NaN; // parameters outside what the law can evaluate: no re-evaluated forecast
+            }
             checks.Add(new ForecastCheck(fraction, made.GetProperty("step").GetInt64(), made.GetProperty("final_loss").GetDouble(),
                 made.GetProperty("lower").GetDouble(), made.GetProperty("upper").GetDouble(), asRunFinal));
         }
         return checks;
     }
 
+    // NaN (a forecast the law could not evaluate, a run without evaluation) is written as "NaN".
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
     /// <summary>Writes the summary as indented JSON.</summary>
-    public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
+    public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, JsonOptions));
 
     /// <summary>Reads a summary written by <see cref="Write"/>.</summary>
     public static RunSummary Read(string path) =>
-        JsonSerializer.Deserialize<RunSummary>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path} holds no summary.");
+        JsonSerializer.Deserialize<RunSummary>(File.ReadAllText(path), JsonOptions) ?? throw new InvalidDataException($"{path} holds no summary.");
 
     /// <summary>The summary's lines for the console.</summary>
     public IEnumerable<string> Lines()

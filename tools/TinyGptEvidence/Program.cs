@@ -140,7 +140,11 @@ root.SetAction(parse =>
         forecasts,
         wall_seconds = clock.Elapsed.TotalSeconds,
     };
-    File.WriteAllText(Path.Combine(folder, "evidence.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+    File.WriteAllText(Path.Combine(folder, "evidence.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions
+    {
+        WriteIndented = true,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals, // NaN spreads of one seed
+    }));
 
     using var markdown = new StringWriter(CultureInfo.InvariantCulture);
     markdown.WriteLine($"Paired over seeds {string.Join(", ", seedList)}; {total} steps per run.");

@@ -1,7 +1,7 @@
 namespace FslTorch.Control;
 
 /// <summary>Settings shared by everything that predicts from a fit during training.</summary>
-internal static class Forecasting
+public static class Forecasting
 {
     /// <summary>
     /// Absolute kernel tolerance of forecast evaluations: the forecasts are fits of noisy curves, accurate to
