@@ -118,7 +118,6 @@ root.SetAction(parse =>
             final_training_loss = s.Value.FinalTrainingLoss,
         })).OrderBy(f => f.schedule).ThenBy(f => f.fraction).ThenBy(f => f.seed).ToList();
     double calibrationSeconds = calibrationRuns.Sum(r => r.Item2.WallSeconds);
-    double oneRunSeconds = seedList.Average(s => summaries[("cosine", s)].WallSeconds);
     var report = new
     {
         steps = total,
@@ -129,7 +128,7 @@ root.SetAction(parse =>
             steps_each = calibrationSteps,
             total_steps = 2 * calibrationSteps,
             wall_seconds = calibrationSeconds,
-            cost_in_full_runs = calibrationSeconds / oneRunSeconds,
+            cost_in_full_runs = 2.0 * calibrationSteps / total,
             prior = priorFit.NamedParameters,
         },
         final_eval_loss = finalEval,
@@ -154,7 +153,7 @@ root.SetAction(parse =>
     markdown.WriteLine($"Controlled decay starts: {string.Join(", ", report.controlled_decay_starts)}.");
     markdown.WriteLine($"Targets: within {PairedEvidence.WithinBestTolerance} of the best fraction ({evidence.BestFraction}): {evidence.WithinBestFraction}; " +
                        $"no worse than wsd:0.2: {evidence.NoWorseThanFixed02}; better than cosine by more than the paired spread: {evidence.BeatsCosine}.");
-    markdown.WriteLine($"Calibration: {report.calibration.total_steps} steps in two runs, {calibrationSeconds:F0} s ({report.calibration.cost_in_full_runs:F2} of one full run), once for all seeds.");
+    markdown.WriteLine($"Calibration: {report.calibration.total_steps} steps in two runs, {calibrationSeconds:F0} s of training loops ({report.calibration.cost_in_full_runs:F2} of one full run's steps), once for all seeds.");
     markdown.WriteLine();
     markdown.WriteLine("| run | forecast at | step | forecast final loss (schedule as run) | final eval | final training | error vs eval | error vs training |");
     markdown.WriteLine("|---|---|---|---|---|---|---|---|");
