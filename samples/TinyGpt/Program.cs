@@ -209,14 +209,13 @@ static int Train(Settings settings, RunStart start)
     }
 
     // ---- training loop -------------------------------------------------------------------------------------------------
-    void SaveCheckpoint(string folder, long nextStep)
+    void SaveCheckpoint(long nextStep)
     {
-        Directory.CreateDirectory(folder);
-        model.save(Path.Combine(folder, "model.bin"));
-        optimizer.save_state_dict(Path.Combine(folder, "optimizer.bin"));
-        scheduler.SaveStateFile(Path.Combine(folder, "scheduler.json"));
-        monitor.SaveStateFile(Path.Combine(folder, "monitor.json"));
-        File.WriteAllText(Path.Combine(folder, "progress.json"), JsonSerializer.Serialize(new { next_step = nextStep }));
+        model.save(run.CheckpointFile("model.bin"));
+        optimizer.save_state_dict(run.CheckpointFile("optimizer.bin"));
+        scheduler.SaveStateFile(run.CheckpointFile("scheduler.json"));
+        monitor.SaveStateFile(run.CheckpointFile("monitor.json"));
+        File.WriteAllText(run.CheckpointFile("progress.json"), JsonSerializer.Serialize(new { next_step = nextStep }));
     }
 
     var clock = Stopwatch.StartNew();
@@ -270,8 +269,8 @@ static int Train(Settings settings, RunStart start)
         // checkpoint (and keep the ones asked for as branch points)
         if ((step + 1) % settings.CheckpointEvery == 0 || step + 1 == settings.StopAt || settings.CheckpointAt.Contains(step + 1))
         {
-            SaveCheckpoint(run.Checkpoint, step + 1);
-            if (settings.CheckpointAt.Contains(step + 1)) SaveCheckpoint(run.KeptCheckpoint(step + 1), step + 1);
+            SaveCheckpoint(step + 1);
+            if (settings.CheckpointAt.Contains(step + 1)) run.KeepCheckpoint(step + 1);
         }
         if (signal.HasFlag(TrainingSignal.Stop) || step + 1 == settings.StopAt)
         {

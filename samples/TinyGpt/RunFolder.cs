@@ -50,12 +50,25 @@ public sealed class RunFolder
             }
         }
         // The parent's scheduler state belongs to its own schedule: a branch starts its schedule at the step instead.
-        foreach (var name in CheckpointFiles.Where(n => n != "scheduler.json")) System.IO.File.Copy(System.IO.Path.Combine(source, name), CheckpointFile(name), overwrite: true);
+        CopyFiles(source, Checkpoint, CheckpointFiles.Where(n => n != "scheduler.json"));
         System.IO.File.Delete(CheckpointFile("scheduler.json"));
         foreach (var name in new[] { "losses.csv", "forecasts.jsonl", "decisions.jsonl" })
         {
             if (System.IO.File.Exists(parent.File(name))) System.IO.File.Copy(parent.File(name), File(name), overwrite: true);
         }
+    }
+
+    /// <summary>Keeps a copy of the checkpoint just taken after <paramref name="steps"/> steps in <see cref="KeptCheckpoint"/>.</summary>
+    public void KeepCheckpoint(long steps)
+    {
+        string kept = KeptCheckpoint(steps);
+        Directory.CreateDirectory(kept);
+        CopyFiles(Checkpoint, kept, CheckpointFiles);
+    }
+
+    private static void CopyFiles(string from, string to, IEnumerable<string> names)
+    {
+        foreach (var name in names) System.IO.File.Copy(System.IO.Path.Combine(from, name), System.IO.Path.Combine(to, name), overwrite: true);
     }
 
     /// <summary>

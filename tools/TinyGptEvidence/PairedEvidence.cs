@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MathNet.Numerics.Statistics;
 
 namespace TinyGptEvidence;
 
@@ -14,14 +15,7 @@ public sealed record PairedComparison(string Schedule, IReadOnlyList<double> Fin
     /// <summary>Mean paired difference.</summary>
     public double MeanDifference => Differences.Average();
     /// <summary>Sample standard deviation of the paired differences (the paired spread); NaN for one seed.</summary>
-    public double DifferenceSpread => SampleStandardDeviation(Differences);
-
-    internal static double SampleStandardDeviation(IReadOnlyList<double> values)
-    {
-        if (values.Count < 2) return double.NaN;
-        double mean = values.Average();
-        return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
-    }
+    public double DifferenceSpread => Differences.StandardDeviation();
 }
 
 /// <summary>

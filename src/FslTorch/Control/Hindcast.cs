@@ -54,7 +54,7 @@ public sealed record Hindcast(long FittedThrough, long CheckedThrough, double Pr
         var fit = LawFitter.Fit(law, [early], options with { InitialGuess = null });
         if (!fit.Succeeded) return null;
         var steps = checkedStretch.Select(i => observed.Steps[i]).ToArray();
-        var predicted = law.Predict(fit.Parameters.ToArray(), FitResult.Normalise(observed.Schedule.LearningRates.ToArray(), fit.LearningRateScale), steps);
+        var predicted = fit.Predict(observed.Schedule.LearningRates.ToArray(), steps);
         double weight = checkedStretch.Sum(i => observed.Weights[i]);
         if (!(weight > 0) || !predicted.All(double.IsFinite)) return null;
         double predictedMean = checkedStretch.Select((i, j) => observed.Weights[i] * predicted[j]).Sum() / weight;

@@ -1,3 +1,4 @@
+using MathNet.Numerics.Statistics;
 using FslTorch.Fitting;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
@@ -227,9 +228,7 @@ public sealed class WsdDecayController
                 // a draw outside the law's domain is skipped
             }
         }
-        if (values.Count < 2) return 0;
-        double mean = values.Average();
-        return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
+        return values.Count < 2 ? 0 : values.StandardDeviation();
     }
 
     // The loss at the last step N − 1 if the decay starts at `decayStartStep`, with the LR in the fit's unit.

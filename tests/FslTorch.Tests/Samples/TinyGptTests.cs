@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using FslTorch.Tests.TestSupport;
 using Xunit;
 
 namespace FslTorch.Tests.Samples;
@@ -25,14 +25,8 @@ public sealed class TinyGptTests : IDisposable
 
     private static (int Code, string Output) Run(params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "TinyGpt.dll"));
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3))) { process.Kill(true); throw new TimeoutException("TinyGpt did not finish."); }
-        return (process.ExitCode, output.Result + error.Result);
+        var (code, output, error) = BuiltTool.Run("TinyGpt.dll", TimeSpan.FromMinutes(3), arguments);
+        return (code, output + error);
     }
 
     private string[] Tiny(string output, params string[] more) =>
