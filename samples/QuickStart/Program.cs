@@ -94,7 +94,7 @@ for (long step = 0; step < totalSteps; step++)
     var forecast = monitor.LatestForecast;
     if (step % 200 == 0 || step == totalSteps - 1 || signal.HasFlag(TrainingSignal.ScheduleChanged))
     {
-        string outlook = forecast == null ? "forecast: -" : FormattableString.Invariant($"forecast final {forecast.FinalLoss:F3} [{forecast.Lower:F3}, {forecast.Upper:F3}]");
+        string outlook = forecast == null ? "forecast: -" : $"forecast final {forecast.Describe()}";
         Console.WriteLine(FormattableString.Invariant(
             $"step {step,5}  loss {monitor.Tracker.Smoothed:F4}  lr {lr:0.000e+0}  {outlook}  decay at {schedule.DecayStartStep}  {clock.Elapsed.TotalSeconds,6:F1}s"));
     }

@@ -261,7 +261,7 @@ static int Train(Settings settings, RunStart start)
         if (step % Math.Max(1, total / 20) == 0 || evalLoss != null || signal.HasFlag(TrainingSignal.ScheduleChanged))
         {
             double tokensPerSecond = (step + 1 - first) * (double)settings.Batch * settings.Context / clock.Elapsed.TotalSeconds;
-            string outlook = forecast == null ? "forecast -" : string.Create(CultureInfo.InvariantCulture, $"forecast {forecast.FinalLoss:F3} [{forecast.Lower:F3}, {forecast.Upper:F3}]");
+            string outlook = forecast == null ? "forecast -" : $"forecast {forecast.Describe()}";
             Report(string.Create(CultureInfo.InvariantCulture,
                 $"step {step,6}  loss {monitor.Tracker.Smoothed:F4}{(evalLoss is double e ? $"  eval {e:F4}" : "")}  lr {rate:0.00e+0}  {tokensPerSecond,7:F0} tok/s  {outlook}{(schedule is MovableWsdSchedule w ? $"  decay at {w.DecayStartStep}" : "")}"));
         }

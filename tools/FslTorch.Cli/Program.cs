@@ -71,6 +71,17 @@ decayCommand.SetAction(parse => Commands.Run(() =>
 }));
 bench.Subcommands.Add(decayCommand);
 
+// fsl bench all --data ../shared/data --json all.json
+var allData = new Option<string>("--data") { Description = "The shared data folder (with mpl/ and schaipp-124m/).", Required = true };
+var allCommand = new Command("all", "Every protocol on the shared data: one table of laws × protocols (strict/standard PredE, WorstE, fit seconds, failures).")
+    { allData, jsonOption, lawOption, blockOption };
+allCommand.SetAction(parse => Commands.Run(() =>
+{
+    var settings = Commands.Settings(parse, lawOption, blockOption, jsonOption);
+    return AllBenchmark.Run(parse.GetValue(allData)!, settings.Laws, settings.FitOptions, settings.Json, Console.Out);
+}));
+bench.Subcommands.Add(allCommand);
+
 // fsl bench speed [--steps 100000]
 var speedSteps = new Option<int>("--steps") { Description = "Trajectory length.", DefaultValueFactory = _ => 100_000 };
 var speedRepeats = new Option<int>("--repeats") { Description = "Timed repetitions (the best is reported).", DefaultValueFactory = _ => 5 };

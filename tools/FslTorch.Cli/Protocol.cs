@@ -5,7 +5,11 @@ using FslTorch.Surrogates;
 namespace FslTorch.Cli;
 
 /// <summary>Scores of one predicted run.</summary>
-internal sealed record RunScore(string Run, CurveMetrics Standard, CurveMetrics Strict);
+internal sealed record RunScore(string Run, CurveMetrics Standard, CurveMetrics Strict)
+{
+    /// <summary>Why this run has no prediction (the fit failed or could not be evaluated on its schedule); null when it has one.</summary>
+    public string? Failure { get; init; }
+}
 
 /// <summary>One law's fit and its scores on the predicted runs.</summary>
 internal sealed record LawScore(string Law, FitResult Fit, double FitSeconds, CurveMetrics Standard, CurveMetrics Strict, IReadOnlyList<RunScore> PerRun);
@@ -43,17 +47,30 @@ internal static class Protocol
 
     private static RunScore Score(ObservedCurve run, FitResult fit, int forecastFrom)
     {
-        var predicted = fit.Succeeded
-            ? fit.Predict(run.Schedule.LearningRates.ToArray(), run.Steps.ToArray())
-            : Enumerable.Repeat(double.NaN, run.Count).ToArray();
-        return Score(run, predicted, forecastFrom);
+        var predicted = Enumerable.Repeat(double.NaN, run.Count).ToArray();
+        string? failure = fit.Succeeded ? null : fit.Message;
+        if (fit.Succeeded)
+        {
+            try
+            {
+                predicted = fit.Predict(run.Schedule.LearningRates.ToArray(), run.Steps.ToArray());
+            }
+            catch (Exception e) when (e is ArgumentException or ArithmeticException)
+            {
+                failure = e.Message; // reported per run; the other runs and laws go on
+            }
+        }
+        return Score(run, predicted, forecastFrom) with { Failure = failure };
     }
 
     private static RunScore Score(ObservedCurve run, double[] predicted, int forecastFrom)
     {
-        var strict = Enumerable.Range(0, run.Count).Where(i => run.Steps[i] >= forecastFrom).ToList();
+        // Like the fits, the scores leave out the warmup (the points before the run's peak LR).
+        int peak = run.Schedule.PeakStep;
+        var standard = Enumerable.Range(0, run.Count).Where(i => run.Steps[i] >= peak).ToList();
+        var strict = standard.Where(i => run.Steps[i] >= forecastFrom).ToList();
         return new RunScore(run.Name,
-            CurveMetrics.Compute(run.Losses, predicted),
+            CurveMetrics.Compute(standard.Select(i => run.Losses[i]).ToList(), standard.Select(i => predicted[i]).ToList()),
             CurveMetrics.Compute(strict.Select(i => run.Losses[i]).ToList(), strict.Select(i => predicted[i]).ToList()));
     }
 

@@ -15,16 +15,22 @@ internal static class Report
         foreach (var s in scores)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{s.Law,-11} {s.FitSeconds,6:F2}  {s.Standard.R2,-8:F4} {s.Standard.Mae,-8:F5} {s.Standard.Rmse,-8:F5} {s.Standard.PredE,-8:F5} {s.Standard.WorstE,-8:F5} | {s.Strict.PredE,-13:F5} {s.Strict.WorstE,-8:F5} | {s.Fit.ExitReason} ({s.Fit.Iterations} it){(s.Fit.Succeeded ? "" : ": " + s.Fit.Message)}"));
+                $"{s.Law,-11} {s.FitSeconds,6:F2}  {s.Standard.R2,-8:F4} {s.Standard.Mae,-8:F5} {s.Standard.Rmse,-8:F5} {s.Standard.PredE,-8:F5} {s.Standard.WorstE,-8:F5} | {s.Strict.PredE,-13:F5} {s.Strict.WorstE,-8:F5} | {s.Fit.ExitReason} ({s.Fit.Iterations} it){(s.Fit.Succeeded ? "" : ": " + s.Fit.Message)}{Failures(s)}"));
         }
         foreach (var s in scores)
         {
             output.WriteLine($"  {s.Law} per run (standard PredE / strict PredE):");
             foreach (var run in s.PerRun)
             {
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    {run.Run,-24} {run.Standard.PredE:F5} / {run.Strict.PredE:F5}"));
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    {run.Run,-24} {run.Standard.PredE:F5} / {run.Strict.PredE:F5}{(s.Fit.Succeeded && run.Failure != null ? "  failed: " + run.Failure : "")}"));
             }
         }
+    }
+
+    private static string Failures(LawScore s)
+    {
+        int failed = s.PerRun.Count(r => r.Failure != null);
+        return s.Fit.Succeeded && failed > 0 ? $"; {failed} of {s.PerRun.Count} runs not evaluable" : "";
     }
 
     public static JsonObject ToJson(string dataset, IReadOnlyList<LawScore> scores) => new()
@@ -34,6 +40,8 @@ internal static class Report
         {
             ["law"] = s.Law,
             ["fit_seconds"] = Math.Round(s.FitSeconds, 4),
+            ["fit_exit"] = s.Fit.ExitReason.ToString(),
+            ["fit_message"] = s.Fit.Message,
             ["parameters"] = new JsonObject(s.Fit.Law.Parameters.Select((p, i) =>
                 KeyValuePair.Create(p.Name, (JsonNode?)Number(s.Fit.Parameters[i])))),
             ["standard"] = Metrics(s.Standard),
@@ -43,6 +51,7 @@ internal static class Report
                 ["run"] = r.Run,
                 ["standard"] = Metrics(r.Standard),
                 ["strict"] = Metrics(r.Strict),
+                ["failure"] = r.Failure,
             }).ToArray()),
         }).ToArray()),
     };
@@ -64,5 +73,5 @@ internal static class Report
     };
 
     // JSON has no NaN: a metric that does not exist (no points, failed fit) is null.
-    private static JsonValue? Number(double value) => double.IsFinite(value) ? JsonValue.Create(value) : null;
+    internal static JsonValue? Number(double value) => double.IsFinite(value) ? JsonValue.Create(value) : null;
 }

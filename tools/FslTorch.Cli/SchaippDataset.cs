@@ -90,12 +90,7 @@ internal static class SchaippDataset
     /// </summary>
     public static (IReadOnlyList<ObservedCurve> Fit, IReadOnlyList<ObservedCurve> Predict) SchedulesProtocol(IReadOnlyList<SchaippRun> runs, double peak)
     {
-        var atPeak = runs.Where(r => Math.Abs(r.PeakLearningRate - peak) <= 1e-9 * peak).ToList();
-        if (atPeak.Count == 0)
-        {
-            var peaks = runs.Select(r => r.PeakLearningRate).Distinct().Order().Select(p => p.ToString("G", CultureInfo.InvariantCulture));
-            throw new ArgumentException($"No runs at peak LR {peak.ToString(CultureInfo.InvariantCulture)}; the grid has {string.Join(", ", peaks)}.");
-        }
+        var atPeak = AtPeak(runs, peak);
         var constant = atPeak.Single(r => r.Schedule == "constant");
         bool hasShort = atPeak.Any(r => r.TotalSteps == 15000);
         var wsd = atPeak.Single(r => r.Schedule == "wsd-linear-cd0.2" && r.TotalSteps == (hasShort ? 15000 : 25000));
@@ -105,5 +100,32 @@ internal static class SchaippDataset
         var fit = new[] { constant.Curve, wsd.Curve, cosineCurve };
         var predict = atPeak.Where(r => !fitted.Contains(r)).Select(r => r.Curve).ToList();
         return (fit, predict);
+    }
+
+    /// <summary>
+    /// The "horizon" protocol at one peak LR (a longer budget from a shorter one): fit on the constant run and the
+    /// shortest wsd-linear-cd0.2 run; predict the longer wsd-linear-cd0.2 runs, whose 20% cooldowns start later.
+    /// </summary>
+    public static (IReadOnlyList<ObservedCurve> Fit, IReadOnlyList<ObservedCurve> Predict) HorizonProtocol(IReadOnlyList<SchaippRun> runs, double peak)
+    {
+        var atPeak = AtPeak(runs, peak);
+        var constant = atPeak.Single(r => r.Schedule == "constant");
+        var wsd = atPeak.Where(r => r.Schedule == "wsd-linear-cd0.2").OrderBy(r => r.TotalSteps).ToList();
+        if (wsd.Count < 2) throw new InvalidDataException($"The horizon protocol needs two wsd-linear-cd0.2 runs at peak LR {peak.ToString(CultureInfo.InvariantCulture)}.");
+        return ([constant.Curve, wsd[0].Curve], wsd.Skip(1).Select(r => r.Curve).ToList());
+    }
+
+    /// <summary>The peak LRs of the grid, ascending.</summary>
+    public static IReadOnlyList<double> Peaks(IReadOnlyList<SchaippRun> runs) => runs.Select(r => r.PeakLearningRate).Distinct().Order().ToList();
+
+    private static List<SchaippRun> AtPeak(IReadOnlyList<SchaippRun> runs, double peak)
+    {
+        var atPeak = runs.Where(r => Math.Abs(r.PeakLearningRate - peak) <= 1e-9 * peak).ToList();
+        if (atPeak.Count == 0)
+        {
+            var peaks = Peaks(runs).Select(p => p.ToString("G", CultureInfo.InvariantCulture));
+            throw new ArgumentException($"No runs at peak LR {peak.ToString(CultureInfo.InvariantCulture)}; the grid has {string.Join(", ", peaks)}.");
+        }
+        return atPeak;
     }
 }

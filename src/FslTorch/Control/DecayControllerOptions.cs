@@ -70,6 +70,13 @@ public sealed record DecayControllerOptions
     /// <summary>The seed of those draws (decisions are deterministic).</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>
+    /// Never move the decay on a forecast whose decay response the run has no evidence for (no LR decrease seen,
+    /// no measured prior: <see cref="Forecast.HasDecayEvidence"/>); the plan then stays. On by default: a prior
+    /// fitted to another model can be off by an order of magnitude (docs: live forecasting measurements).
+    /// </summary>
+    public bool RequireDecayEvidence { get; init; } = true;
+
     internal void Validate()
     {
         if (!(Margin >= 0) || !double.IsFinite(Margin)) throw new ArgumentOutOfRangeException(nameof(Margin), Margin, "Margin must be a finite number >= 0.");

@@ -16,4 +16,27 @@ namespace FslTorch.Control;
 /// <param name="CurveLower">The band's lower edge at those steps.</param>
 /// <param name="CurveUpper">The band's upper edge at those steps.</param>
 public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double Lower, double Upper,
-    IReadOnlyList<int> CurveSteps, IReadOnlyList<double> Curve, IReadOnlyList<double> CurveLower, IReadOnlyList<double> CurveUpper);
+    IReadOnlyList<int> CurveSteps, IReadOnlyList<double> Curve, IReadOnlyList<double> CurveLower, IReadOnlyList<double> CurveUpper)
+{
+    /// <summary>
+    /// Whether the band is calibrated on this run's own evidence (a <see cref="Hindcast"/> could be made). When
+    /// false the forecast is "cannot forecast yet": the band holds only the fit's parameter uncertainty, which
+    /// ignores that the law may not describe this run, and no decision or early stop is taken from it.
+    /// </summary>
+    public bool Calibrated { get; init; }
+
+    /// <summary>The hindcast made with this forecast (same points, same law), or null when none could be made.</summary>
+    public Hindcast? Hindcast { get; init; }
+
+    /// <summary>
+    /// Whether the run had evidence of its decay response when this forecast was made: an LR decrease after the
+    /// peak that the fit saw, or a prior measured on runs (not a built-in default). Without it the gain of a
+    /// cooldown ahead is a guess, and the band includes half of it.
+    /// </summary>
+    public bool HasDecayEvidence { get; init; }
+
+    /// <summary>A short text for logs: "cannot forecast yet" or the band.</summary>
+    public string Describe() => Calibrated
+        ? FormattableString.Invariant($"{FinalLoss:F4} [{Lower:F4}, {Upper:F4}]")
+        : FormattableString.Invariant($"{FinalLoss:F4} (cannot forecast yet: no hindcast on this run)");
+}

@@ -90,15 +90,42 @@ public sealed class Forecaster : IDisposable
     public Hindcast? Hindcast(long step)
     {
         var inputs = Snapshot(step);
-        if (inputs == null) return null;
+        return inputs == null ? null : RunHindcast(inputs.Value);
+    }
+
+    /// <summary>
+    /// Whether the run has evidence of its decay response at <paramref name="step"/>: a prior measured on runs
+    /// (<see cref="ParameterPrior.IsMeasured"/>), or an LR decrease after the peak that at least one refit
+    /// interval of observed points followed.
+    /// </summary>
+    public bool HasDecayEvidence(long step)
+    {
+        if ((Options.Prior ?? Options.FitOptions.Prior)?.IsMeasured == true) return true;
+        var schedule = _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
+        return SawDecrease(schedule.Sample(step + 1), step - RefitInterval);
+    }
+
+    private static bool SawDecrease(ReadOnlySpan<double> rates, long through)
+    {
+        int peak = 0;
+        for (int k = 1; k < rates.Length && k <= through; k++)
+        {
+            if (rates[k] < rates[k - 1] && k > peak) return true;
+            if (rates[k] > rates[peak]) peak = k;
+        }
+        return false;
+    }
+
+    private Hindcast? RunHindcast(Inputs inputs)
+    {
         try
         {
-            return Control.Hindcast.Run(_law, inputs.Value.Curve, TotalSteps, Options.FitOptions with { Prior = Options.Prior ?? Options.FitOptions.Prior },
+            return Control.Hindcast.Run(_law, inputs.Curve, TotalSteps, Options.FitOptions with { Prior = Options.Prior ?? Options.FitOptions.Prior },
                 RefitInterval, Options.MinPoints);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
         {
-            Log.RefitThrew(_logger, e, step);
+            Log.RefitThrew(_logger, e, inputs.Step);
             return null;
         }
     }
@@ -193,8 +220,9 @@ public sealed class Forecaster : IDisposable
                 Log.RefitFailed(_logger, inputs.Step, fit.ExitReason.ToString(), fit.Message);
                 return null;
             }
-            var forecast = Build(inputs, fit);
-            Log.ForecastUpdated(_logger, inputs.Step, forecast.FinalLoss, forecast.Lower, forecast.Upper, _law.Name, inputs.Curve.Count, fit.WallTime.TotalSeconds);
+            var hindcast = Options.CalibrateBands ? RunHindcast(inputs) : null;
+            var forecast = Build(inputs, fit, hindcast, HasDecayEvidence(inputs.Step));
+            Log.ForecastUpdated(_logger, inputs.Step, forecast.Describe(), _law.Name, inputs.Curve.Count, fit.WallTime.TotalSeconds);
             return forecast;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
@@ -204,10 +232,20 @@ public sealed class Forecaster : IDisposable
         }
     }
 
-    private Forecast Build(Inputs inputs, FitResult fit)
+    /// <summary>
+    /// The forecast of one fit. Its band combines, per curve point k after the current step t, in quadrature:
+    /// the fit's parameter uncertainty (quantiles over parameter draws); the law's own extrapolation error on this
+    /// run, σ(k) = 1.25·(4/3)·|e|·(k − t)/(t − t') plus the hindcast's standard error, where e is the hindcast's
+    /// error, measured over the later half of (t', t) (on average 3/4 of the way, hence 4/3) and grown linearly
+    /// with the steps extrapolated, since a drift the law cannot follow keeps going (1.25 turns a mean absolute
+    /// error into a standard deviation); and, when the run has no decay evidence, half the predicted gain of the
+    /// cooldown ahead over holding the current LR. Without a hindcast (too early) the forecast is not calibrated.
+    /// </summary>
+    private Forecast Build(Inputs inputs, FitResult fit, Hindcast? hindcast, bool decayEvidence)
     {
         int n = (int)TotalSteps;
-        var schedule = FitResult.Normalise(inputs.Schedule.Sample(n), fit.LearningRateScale);
+        var rates = inputs.Schedule.Sample(n);
+        var schedule = FitResult.Normalise(rates, fit.LearningRateScale);
         int first = (int)Math.Min(Math.Max(Options.FromStep, 1), n - 1);
         var steps = Enumerable.Range(0, Options.CurvePoints)
             .Select(i => first + (int)Math.Round((double)(n - 1 - first) * i / (Options.CurvePoints - 1))).Distinct().ToArray();
@@ -223,13 +261,36 @@ public sealed class Forecaster : IDisposable
         }).ToArray();
         var lower = Quantile(Options.BandQuantile);
         var upper = Quantile(1 - Options.BandQuantile);
-        // The band always contains the forecast itself.
+
+        double z = MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, 1 - Options.BandQuantile);
+        // The drift per extrapolated step that the hindcast saw (zero without one).
+        double driftPerStep = hindcast == null ? 0 : 1.25 * 4.0 / 3.0 * Math.Abs(hindcast.Error) / Math.Max(1, hindcast.CheckedThrough - hindcast.FittedThrough);
+        double[]? heldCurve = null;
+        if (!decayEvidence)
+        {
+            // The same run holding its current LR from now on: what the planned decay is predicted to add to it.
+            int now = (int)Math.Min(inputs.Step, n - 1);
+            var held = rates.ToArray();
+            for (int k = now + 1; k < n; k++) held[k] = rates[now];
+            heldCurve = TryPredict(law, fit.Parameters.ToArray(), FitResult.Normalise(held, fit.LearningRateScale), steps);
+        }
+        double t = Math.Max(inputs.Step + 1, 1);
         for (int i = 0; i < steps.Length; i++)
         {
-            lower[i] = Math.Min(lower[i], curve[i]);
-            upper[i] = Math.Max(upper[i], curve[i]);
+            double parameterSigma = (upper[i] - lower[i]) / (2 * z);
+            double modelSigma = hindcast == null || steps[i] + 1 <= t ? 0 : driftPerStep * (steps[i] + 1 - t) + hindcast.StandardError;
+            double coolSigma = heldCurve == null ? 0 : 0.5 * Math.Max(0, heldCurve[i] - curve[i]) / z;
+            double sigma = Math.Sqrt(parameterSigma * parameterSigma + modelSigma * modelSigma + coolSigma * coolSigma);
+            // The band always contains the forecast itself and the parameter band.
+            lower[i] = Math.Min(lower[i], curve[i] - z * sigma);
+            upper[i] = Math.Max(upper[i], curve[i] + z * sigma);
         }
-        return new Forecast(inputs.Step, fit, curve[^1], lower[^1], upper[^1], steps, curve, lower, upper);
+        return new Forecast(inputs.Step, fit, curve[^1], lower[^1], upper[^1], steps, curve, lower, upper)
+        {
+            Calibrated = hindcast != null,
+            Hindcast = hindcast,
+            HasDecayEvidence = decayEvidence,
+        };
     }
 
     private static double[]? TryPredict(LossCurveLaw law, double[] theta, SampledSchedule schedule, int[] steps)

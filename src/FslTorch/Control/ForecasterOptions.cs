@@ -42,6 +42,14 @@ public sealed record ForecasterOptions
     /// <summary>Parameter draws for the band (0: no band, the edges equal the forecast).</summary>
     public int BandSamples { get; init; } = 32;
 
+    /// <summary>
+    /// Calibrate each forecast's band on the run's own evidence: a <see cref="Hindcast"/> (one more fit, on the
+    /// points up to t²/N) measures how far the law's extrapolation over the same horizon ratio erred on this run,
+    /// and the band is widened by it (and by half the predicted gain of a cooldown the run has no evidence for).
+    /// A forecast without a hindcast is marked "cannot forecast yet" (<see cref="Forecast.Calibrated"/>).
+    /// </summary>
+    public bool CalibrateBands { get; init; } = true;
+
     /// <summary>Points of the predicted curve reported in each forecast.</summary>
     public int CurvePoints { get; init; } = 64;
 

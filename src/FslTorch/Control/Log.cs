@@ -13,8 +13,8 @@ internal static partial class Log
     public static partial void DecayDecisionFailed(ILogger logger, Exception exception, long step);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Information,
-        Message = "Forecast at step {Step}: final loss {Loss:F4} [{Lower:F4}, {Upper:F4}] ({Law}, {Points} points, fit {Seconds:F2} s)")]
-    public static partial void ForecastUpdated(ILogger logger, long step, double loss, double lower, double upper, string law, int points, double seconds);
+        Message = "Forecast at step {Step}: final loss {Forecast} ({Law}, {Points} points, fit {Seconds:F2} s).")]
+    public static partial void ForecastUpdated(ILogger logger, long step, string forecast, string law, int points, double seconds);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Refit at step {Step} failed ({Reason}: {Message}); the previous forecast stays in force.")]
     public static partial void RefitFailed(ILogger logger, long step, string reason, string message);

@@ -83,14 +83,18 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         if (forecast != null)
         {
             long next = step + 1;
+            // Early stopping decides from calibrated bands only: a forecast that cannot be checked on the run yet does not vote.
+            bool calibrated = forecast.Calibrated || !Forecaster.Options.CalibrateBands;
             if (Controller != null && !Controller.HasStarted(next))
             {
                 long before = Controller.DecayStartStep;
-                if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target) TryStartForTarget(next, forecast);
-                if (!Controller.HasStarted(next)) Controller.Decide(next, forecast.Fit, next + Forecaster.RefitInterval, () => Forecaster.Hindcast(step));
+                if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target && calibrated) TryStartForTarget(next, forecast);
+                // The forecast's own hindcast (same points, same law) when it made one; otherwise the controller asks for it.
+                Func<Hindcast?> hindcast = forecast.Hindcast != null ? () => forecast.Hindcast : () => Forecaster.Hindcast(step);
+                if (!Controller.HasStarted(next)) Controller.Decide(next, forecast.Fit, next + Forecaster.RefitInterval, hindcast, forecast.HasDecayEvidence);
                 if (Controller.DecayStartStep != before) signal |= TrainingSignal.ScheduleChanged;
             }
-            signal |= VoteOnStop(step, forecast);
+            if (calibrated) signal |= VoteOnStop(step, forecast);
         }
         if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target && Controller != null && Controller.HasStarted(step + 1)
             && Tracker.Smoothed <= Options.EarlyStopping.Threshold && StopReason == null)

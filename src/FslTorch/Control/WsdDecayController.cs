@@ -77,15 +77,16 @@ public sealed class WsdDecayController
     /// unstable, too uncertain, failed hindcast) leaves the plan alone, so the decay then starts where it was
     /// planned. Returns null when there is nothing to decide or the prediction failed.
     /// <paramref name="hindcast"/>, when given, is asked for a <see cref="Control.Hindcast"/> before the margin
-    /// rule starts the decay (see <see cref="DecayControllerOptions.HindcastTolerance"/>).
+    /// rule starts the decay (see <see cref="DecayControllerOptions.HindcastTolerance"/>). Without
+    /// <paramref name="hasDecayEvidence"/> (and <see cref="DecayControllerOptions.RequireDecayEvidence"/> on) the plan stays.
     /// </summary>
-    public DecayDecision? Decide(long nextStep, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null)
+    public DecayDecision? Decide(long nextStep, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null, bool hasDecayEvidence = true)
     {
         ArgumentNullException.ThrowIfNull(fit);
         if (HasStarted(nextStep) || !fit.Succeeded) return null;
         try
         {
-            var decision = Evaluate(nextStep, fit, Math.Max(nextDecisionStep, nextStep + 1), hindcast);
+            var decision = Evaluate(nextStep, fit, Math.Max(nextDecisionStep, nextStep + 1), hindcast, hasDecayEvidence);
             if (decision.DecayStartStep != _schedule.DecayStartStep) _move(decision.DecayStartStep, nextStep);
             _decisions.Add(decision);
             Log.DecayDecision(_logger, decision.Step, decision.StartNow ? "start now" : "wait", decision.DecayStartStep, decision.PredictedFinalLoss,
@@ -137,7 +138,7 @@ public sealed class WsdDecayController
     }
 
     /// <summary>The decision at <paramref name="nextStep"/> without applying it (pure: no state changes).</summary>
-    public DecayDecision Evaluate(long nextStep, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null)
+    public DecayDecision Evaluate(long nextStep, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null, bool hasDecayEvidence = true)
     {
         var law = fit.Law.WithKernelTolerance(Forecasting.KernelTolerance);
         var parameters = fit.Parameters.ToArray();
@@ -183,6 +184,11 @@ public sealed class WsdDecayController
         int needed = failedBefore ? Options.HindcastPasses : 1;
         DecayDecision Wait(string reason) => new(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty, reason, candidates) { Hindcast = check };
 
+        if (Options.RequireDecayEvidence && !hasDecayEvidence)
+        {
+            return new DecayDecision(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty,
+                "the run has no evidence of its decay response yet (no LR decrease observed, no measured prior): the plan stays", candidates);
+        }
         var recent = _decisions.Select(d => d.Candidates.Count > 0 ? d.Candidates.Min(c => c.PredictedFinalLoss) : double.NaN)
             .Where(double.IsFinite).TakeLast(Options.StableForecasts - 1).Append(best.PredictedFinalLoss).ToList();
         if (recent.Count < Options.StableForecasts || recent.Max() - recent.Min() > Options.ForecastTolerance)

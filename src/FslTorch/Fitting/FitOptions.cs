@@ -53,6 +53,21 @@ public sealed record FitOptions
     /// </summary>
     public double KernelTolerance { get; init; } = 1e-8;
 
+    /// <summary>
+    /// Whether the points of each curve before its peak LR (the warmup) are fitted. They are left out by
+    /// default, as in [P1] (docs/fsl-spec.md §3): no law here follows the first steps of a run, where the loss
+    /// falls from ln(vocabulary) by several nats, and fitting them bends the laws' long-horizon extrapolation
+    /// (README, "Why the practical FSL was biased").
+    /// </summary>
+    public bool FitWarmup { get; init; }
+
+    /// <summary>
+    /// A fit succeeds only if the law can evaluate its parameters over this many times the longest fitted
+    /// horizon (at the peak LR, then decaying to zero); otherwise it is reported as failed, so a fit that is
+    /// accepted can always be used for forecasts.
+    /// </summary>
+    public double EvaluableHorizonFactor { get; init; } = 10;
+
     /// <summary>Convergence tolerance on the gradient, the step and the objective.</summary>
     public double Tolerance { get; init; } = 1e-8;
 
@@ -67,6 +82,7 @@ public sealed record FitOptions
         if (HuberRounds < 1) throw new ArgumentOutOfRangeException(nameof(HuberRounds), HuberRounds, "HuberRounds must be >= 1.");
         if (ScheduleBlockSteps < 1) throw new ArgumentOutOfRangeException(nameof(ScheduleBlockSteps), ScheduleBlockSteps, "ScheduleBlockSteps must be >= 1.");
         if (!(KernelTolerance > 0) || KernelTolerance > 1e-3) throw new ArgumentOutOfRangeException(nameof(KernelTolerance), KernelTolerance, "KernelTolerance must be in (0, 1e-3].");
+        if (!(EvaluableHorizonFactor >= 1) || !double.IsFinite(EvaluableHorizonFactor)) throw new ArgumentOutOfRangeException(nameof(EvaluableHorizonFactor), EvaluableHorizonFactor, "EvaluableHorizonFactor must be a finite number >= 1.");
         if (!(Tolerance > 0)) throw new ArgumentOutOfRangeException(nameof(Tolerance), Tolerance, "Tolerance must be > 0.");
         if (WarmStartOnly && InitialGuess == null) throw new ArgumentException("WarmStartOnly needs an InitialGuess.", nameof(WarmStartOnly));
     }

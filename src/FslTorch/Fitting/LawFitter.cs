@@ -54,17 +54,35 @@ public static class LawFitter
             // Multi-start: one least-squares round from each start, then the Huber rounds from the best only.
             Refined? best = null;
             int iterations = 0;
+            string? lastError = null;
             foreach (var start in starts)
             {
-                var screened = problem.Refine(start, rounds: 1, starts.Count > 1 ? options.ScreeningIterations : options.MaxIterations);
+                Refined screened;
+                try
+                {
+                    screened = problem.Refine(start, rounds: 1, starts.Count > 1 ? options.ScreeningIterations : options.MaxIterations);
+                }
+                catch (Exception e) when (e is ArithmeticException or ArgumentException or InvalidOperationException or MaximumIterationsException or EvaluationException)
+                {
+                    lastError = e.Message; // this start diverged; the others still count
+                    continue;
+                }
                 iterations += screened.Iterations;
                 if (screened.Objective < (best?.Objective ?? double.PositiveInfinity)) best = screened;
             }
+            if (best == null && lastError != null) return problem.Failure($"The minimizer failed from every start: {lastError}", iterations, clock.Elapsed);
             if (best != null && options.HuberRounds > 1)
             {
-                var refined = problem.Refine(best.Coordinates, rounds: options.HuberRounds - 1, options.MaxIterations);
-                iterations += refined.Iterations;
-                if (refined.Objective <= best.Objective) best = refined;
+                try
+                {
+                    var refined = problem.Refine(best.Coordinates, rounds: options.HuberRounds - 1, options.MaxIterations);
+                    iterations += refined.Iterations;
+                    if (refined.Objective <= best.Objective) best = refined;
+                }
+                catch (Exception e) when (e is ArithmeticException or ArgumentException or InvalidOperationException or MaximumIterationsException or EvaluationException)
+                {
+                    // the Huber rounds diverged: the screened optimum stands
+                }
             }
             if (best == null) return problem.Failure("The minimizer found no finite optimum from any start.", iterations, clock.Elapsed);
             return problem.Success(best, iterations, clock.Elapsed);
@@ -165,6 +183,7 @@ public static class LawFitter
         private readonly double[] _logObserved;
         private readonly double[] _intrinsic;
         private readonly int _p;
+        private readonly int _horizon;
         private readonly HuberLeastSquares _leastSquares;
 
         public Problem(LossCurveLaw law, LossCurveLaw fittingLaw, IReadOnlyList<ObservedCurve> curves, double scale, FitOptions options, CancellationToken cancellation)
@@ -182,6 +201,12 @@ public static class LawFitter
             for (int c = 0; c < curves.Count; c++)
             {
                 var curve = curves[c] ?? throw new ArgumentException($"curves[{c}] is null.", nameof(curves));
+                if (!options.FitWarmup)
+                {
+                    int peak = curve.Schedule.PeakStep;
+                    curve = curve.Where(step => step >= peak);
+                }
+                _horizon = Math.Max(_horizon, curve.Schedule.Count);
                 var schedule = new SampledSchedule(BlockMeans(curve.Schedule.LearningRates, scale > 0 ? scale : 1, options.ScheduleBlockSteps));
                 _curves[c] = (schedule, curve.Steps.ToArray(), logObserved.Count);
                 for (int i = 0; i < curve.Count; i++)
@@ -288,6 +313,10 @@ public static class LawFitter
         public FitResult Success(Refined best, int iterations, TimeSpan elapsed)
         {
             var parameters = ToParameters(best.Coordinates);
+            if (Unevaluable(parameters) is string why)
+            {
+                return Failure($"The optimum cannot be evaluated over {_options.EvaluableHorizonFactor}× the fitted horizon: {why}", iterations, elapsed);
+            }
             var covariance = new double[_p, _p];
             var errors = new double[_p];
             for (int j = 0; j < _p; j++)
@@ -300,6 +329,28 @@ public static class LawFitter
                 ? $"Converged after {iterations} iterations."
                 : $"Stopped at the iteration limit ({_options.MaxIterations} per round) after {iterations} iterations.";
             return new FitResult(_law, _scale, parameters, best.Objective, best.Reason, iterations, elapsed, errors, covariance, message);
+        }
+
+        /// <summary>
+        /// Why the law cannot evaluate <paramref name="parameters"/> on a probe schedule of the extended horizon
+        /// (the peak LR for half of it, then a linear decay to zero: every LR and intrinsic time a forecast up to
+        /// that horizon can meet); null when it can.
+        /// </summary>
+        private string? Unevaluable(double[] parameters)
+        {
+            int length = (int)Math.Min(int.MaxValue / 2, Math.Ceiling(_horizon * _options.EvaluableHorizonFactor));
+            var rates = new double[length];
+            for (int k = 0; k < length; k++) rates[k] = k < length / 2 ? 1 : 1 - (k - length / 2 + 1.0) / (length - length / 2);
+            int[] probes = [length / 2 - 1, length - 1];
+            try
+            {
+                var losses = _law.Predict(parameters, new SampledSchedule(rates), probes.Distinct().Where(k => k >= 0).ToArray());
+                return losses.All(double.IsFinite) ? null : "the prediction is not finite.";
+            }
+            catch (Exception e) when (e is ArgumentException or ArithmeticException)
+            {
+                return e.Message;
+            }
         }
 
         public FitResult Failure(string message, int iterations, TimeSpan elapsed, FitExitReason reason = FitExitReason.Failed)

@@ -34,6 +34,13 @@ public sealed class ParameterPrior
     public IReadOnlyList<double> StandardDeviations { get; }
 
     /// <summary>
+    /// Whether the prior was measured on runs (a calibration, proxy or earlier run: <see cref="FromFit"/>,
+    /// <see cref="FromFile"/>, the constructor) rather than a built-in default (<see cref="BuiltIn"/>). Only a
+    /// measured prior counts as evidence of a run's decay response.
+    /// </summary>
+    public bool IsMeasured { get; init; } = true;
+
+    /// <summary>
     /// A prior centred on an earlier fit, with the given spread for the named parameters and the others free
     /// (or all parameters, when <paramref name="parameters"/> is null).
     /// </summary>
@@ -77,7 +84,8 @@ public sealed class ParameterPrior
             "mpl" => [3.0, 0.5, 0.5, 0.109, 0.113, 0.583, 0.641],
             _ => throw new ArgumentException($"No built-in prior for '{law.Name}'; fit a calibration run and use FromFit or FromFile.", nameof(law)),
         };
-        return Build(law, mean, standardDeviation, null);
+        var prior = Build(law, mean, standardDeviation, null);
+        return new ParameterPrior(prior.Mean, prior.StandardDeviations) { IsMeasured = false };
     }
 
     private static ParameterPrior Build(LossCurveLaw law, double[] mean, double standardDeviation, IEnumerable<string>? parameters)

@@ -36,6 +36,23 @@ public sealed class SampledSchedule
     /// <summary>N, the number of steps.</summary>
     public int Count => _learningRates.Length;
 
+    /// <summary>
+    /// The first step at which η reaches its largest value over the schedule: the end of the warmup for the
+    /// usual warmup-then-decay schedules, 0 for a schedule that starts at its peak.
+    /// </summary>
+    public int PeakStep
+    {
+        get
+        {
+            int peak = 0;
+            for (int k = 1; k < _learningRates.Length; k++)
+            {
+                if (_learningRates[k] > _learningRates[peak]) peak = k;
+            }
+            return peak;
+        }
+    }
+
     /// <summary>Inclusive cumulative sum, accumulated left to right.</summary>
     public static double[] CumulativeSum(ReadOnlySpan<double> values)
     {

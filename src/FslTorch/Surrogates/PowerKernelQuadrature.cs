@@ -85,16 +85,20 @@ internal sealed class PowerKernelQuadrature
 
     /// <summary>
     /// The range of u = ln y and the step h for an absolute tolerance ε: below u_lo the integrand holds at
-    /// most y_lo^g/(g·Γ(g)) ≤ ε/4; above u_hi, y^g·e^(−y) ≤ ε/4; and h = π²/(ln(4/ε)·(1 + g/4)) bounds the
-    /// discretisation error (e^(−π²/h) alone underestimates it as g grows; the factor was checked for 0.05 ≤ g ≤ 5).
+    /// most y_lo^g/(g·Γ(g)) ≤ ε/4; above u_hi, y^g·e^(−y)/Γ(g) ≤ ε/4. The step bounds the discretisation error:
+    /// h = π²/(ln(4/ε)·(1 + g/4)) (e^(−π²/h) alone underestimates it as g grows; checked for 0.05 ≤ g ≤ 5), and
+    /// for large g at most 0.45/√g: the integrand e^(g·u − e^u) is then a bump of width 1/√g around u = ln g,
+    /// and the trapezoid rule needs a fixed number of nodes per width, not ever more (checked up to g = 2000).
     /// </summary>
     internal static (double Lower, double Upper, double Step) Range(double exponent, double tolerance)
     {
         double logEpsilon = Math.Log(tolerance / 4);
-        double lower = (logEpsilon + Math.Log(exponent) + SpecialFunctions.GammaLn(exponent)) / exponent - 1;
-        double upper = 0;
-        while (exponent * upper - Math.Exp(upper) > logEpsilon) upper += 0.25;
-        double step = Math.PI * Math.PI / (-logEpsilon * (1 + exponent / 4));
+        double logGamma = SpecialFunctions.GammaLn(exponent);
+        double lower = (logEpsilon + Math.Log(exponent) + logGamma) / exponent - 1;
+        double upper = Math.Max(0, Math.Log(exponent));
+        double stride = Math.Min(0.25, 1 / Math.Sqrt(exponent));
+        while (exponent * upper - Math.Exp(upper) - logGamma > logEpsilon) upper += stride;
+        double step = exponent <= 5 ? Math.PI * Math.PI / (-logEpsilon * (1 + exponent / 4)) : 0.4 / Math.Sqrt(exponent);
         return (lower, upper, step);
     }
 

@@ -50,7 +50,8 @@ public sealed class CurvesBenchmarkTests : IDisposable
         Assert.Equal(["momentum", "fsl"], results.Select(r => (string?)r!["law"]));
         foreach (var result in results.Select(r => r!.AsObject()))
         {
-            Assert.Equal(["law", "fit_seconds", "parameters", "standard", "strict", "per_run"], result.Select(p => p.Key));
+            Assert.Equal(["law", "fit_seconds", "fit_exit", "fit_message", "parameters", "standard", "strict", "per_run"], result.Select(p => p.Key));
+            Assert.Contains((string?)result["fit_exit"], new[] { "Converged", "IterationLimit" });
             Assert.True((double)result["fit_seconds"]! > 0);
             foreach (var scores in new[] { result["standard"]!, result["strict"]! })
             {

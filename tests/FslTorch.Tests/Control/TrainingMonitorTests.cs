@@ -15,9 +15,12 @@ public sealed class TrainingMonitorTests
 
     private static MovableWsdSchedule Schedule() => new(new WsdSchedule(1e-2, 20, 285, Steps, DecayShape.Linear, DecayTarget.Zero));
 
+    // These tests check the mechanics of control (moving, freezing, resuming, stopping) with fake laws, so the fake
+    // law's decay response counts as evidence and bands stay uncalibrated; DecayEvidenceTests covers those rules.
     private static TrainingMonitorOptions Options(LossCurveLaw law, bool background = false, EarlyStoppingOptions? stopping = null) => new()
     {
-        Forecaster = new ForecasterOptions { Law = law, RefitInterval = 25, MinPoints = 5, FromStep = 20, Background = background, BandSamples = 0 },
+        Forecaster = new ForecasterOptions { Law = law, RefitInterval = 25, MinPoints = 5, FromStep = 20, Background = background, BandSamples = 0, CalibrateBands = false },
+        DecayControl = new DecayControllerOptions { RequireDecayEvidence = false },
         EarlyStopping = stopping ?? new EarlyStoppingOptions(),
     };
 

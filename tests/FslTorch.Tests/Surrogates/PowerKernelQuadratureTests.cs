@@ -25,6 +25,25 @@ public sealed class PowerKernelQuadratureTests
         Assert.True(Math.Abs(kernel.Evaluate(0) - 1) <= 1e-9);
     }
 
+    [Theory]
+    [InlineData(10.0)]
+    [InlineData(60.0)]
+    [InlineData(300.0)]
+    [InlineData(900.0)]
+    [InlineData(2000.0)]
+    public void LargeExponentsStayAccurateWithFewModes(double g)
+    {
+        // Fits can end at near-exponential kernels (γ in the hundreds); those must stay cheap and exact.
+        const double maxArgument = 1e6;
+        var kernel = PowerKernelQuadrature.Create(g, 1e-10, maxArgument);
+        Assert.InRange(kernel.Count, 10, 400);
+        for (double logX = -8; logX <= Math.Log10(maxArgument); logX += 0.02)
+        {
+            double x = Math.Pow(10, logX);
+            Assert.True(Math.Abs(kernel.Evaluate(x) - Math.Pow(1 + x, -g)) <= 1e-9, $"g = {g}, x = {x}: {kernel.Evaluate(x):R} vs {Math.Pow(1 + x, -g):R}");
+        }
+    }
+
     [Fact]
     public void WithoutABoundOnXItReachesFarTails()
     {

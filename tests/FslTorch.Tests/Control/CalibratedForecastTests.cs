@@ -1,0 +1,109 @@
+using FslTorch.Control;
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using FslTorch.Tracking;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace FslTorch.Tests.Control;
+
+/// <summary>Bands calibrated on the run's own hindcast, "cannot forecast yet", and the decay-evidence rule.</summary>
+public sealed class CalibratedForecastTests(ITestOutputHelper output)
+{
+    private const int N = 2000;
+    private static readonly LearningRateSchedule Plan = Schedule.Wsd(1.0, 50, 1600, N, DecayShape.Linear, DecayTarget.Zero);
+    private static readonly double[] Truth = [2.0, 3.0, 0.5, 0.3, 1.0, 0.01, 0.6]; // fsl, peak-normalised
+
+    private static double[] LawCurve(LearningRateSchedule schedule) =>
+        new FslLaw().Predict(Truth, schedule.SampleWithIntrinsicTime(N), Enumerable.Range(0, N).ToArray());
+
+    private static Forecast? ForecastAt(long step, Func<long, double> loss, ParameterPrior? prior, bool calibrate = true)
+    {
+        var tracker = new LossTracker();
+        using var forecaster = new Forecaster(Plan, N, tracker, new ForecasterOptions
+        {
+            RefitInterval = 100, MinPoints = 8, Prior = prior, CalibrateBands = calibrate,
+        });
+        for (long k = 0; k <= step; k++) tracker.Record(k, Plan.GetLearningRate(k), loss(k));
+        return forecaster.ForecastNow(step);
+    }
+
+    private static ParameterPrior MeasuredPrior() => new(Truth, [.. Truth.Select((_, i) => i >= 3 ? 0.05 : double.PositiveInfinity)]);
+
+    [Fact]
+    public void ACurveTheLawDescribesGetsANarrowCalibratedBandThatHoldsIt()
+    {
+        var truth = LawCurve(Plan);
+        var random = new Random(3);
+        var forecast = ForecastAt(999, k => truth[k] * (1 + 1e-3 * Fitting.SyntheticCurves.Gaussian(random)), MeasuredPrior());
+        Assert.NotNull(forecast);
+        output.WriteLine($"{forecast.Describe()} vs truth {truth[^1]:F4}");
+        Assert.True(forecast.Calibrated);
+        Assert.True(forecast.HasDecayEvidence);
+        Assert.InRange(truth[^1], forecast.Lower, forecast.Upper);
+        Assert.True(forecast.Upper - forecast.Lower < 0.05, forecast.Describe());
+    }
+
+    [Fact]
+    public void ACurveWithALateSpeedUpIsNeverForecastConfidentlyWrong()
+    {
+        // The law's curve until step 700, then an extra fall of 0.4 nats spread over the next 800 steps (a
+        // plateau that breaks, which no power law in the intrinsic time foresees).
+        var law = LawCurve(Plan);
+        double Extra(long k) => k <= 700 ? 0 : 0.4 * Math.Min(1, (k - 700) / 800.0);
+        var realised = law[^1] - Extra(N - 1);
+        var forecast = ForecastAt(999, k => law[k] - Extra(k), MeasuredPrior());
+        Assert.NotNull(forecast);
+        output.WriteLine($"{forecast.Describe()} vs realised {realised:F4}");
+        // Honest means: "cannot forecast yet", or a band wide enough to hold what happened.
+        Assert.True(!forecast.Calibrated || (forecast.Lower <= realised && realised <= forecast.Upper), forecast.Describe());
+        // The same points without calibration give the parameter band alone, which misses by far.
+        var uncalibrated = ForecastAt(999, k => law[k] - Extra(k), MeasuredPrior(), calibrate: false)!;
+        Assert.False(uncalibrated.Calibrated);
+        Assert.True(uncalibrated.Upper - uncalibrated.Lower < forecast.Upper - forecast.Lower);
+    }
+
+    [Fact]
+    public void TooEarlyForAHindcastTheForecastSaysItCannotForecastYet()
+    {
+        var truth = LawCurve(Plan);
+        var forecast = ForecastAt(160, k => truth[k], MeasuredPrior());
+        Assert.NotNull(forecast);
+        Assert.False(forecast.Calibrated);
+        Assert.Contains("cannot forecast yet", forecast.Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DecayEvidenceComesFromAMeasuredPriorOrAnObservedDecrease()
+    {
+        var tracker = new LossTracker();
+        using var builtIn = new Forecaster(Plan, N, tracker, new ForecasterOptions { Prior = ParameterPrior.BuiltIn(LossCurveLaws.Default) });
+        Assert.False(builtIn.HasDecayEvidence(1500));
+        Assert.True(builtIn.HasDecayEvidence(1700)); // the plan's decay began at 1600, a refit interval (40 steps) ago
+        using var measured = new Forecaster(Plan, N, tracker, new ForecasterOptions { Prior = MeasuredPrior() });
+        Assert.True(measured.HasDecayEvidence(100));
+        using var none = new Forecaster(Plan, N, tracker);
+        Assert.False(none.HasDecayEvidence(1000));
+    }
+
+    [Fact]
+    public void WithoutDecayEvidenceTheControllerKeepsItsPlan()
+    {
+        long Run(bool evidence, out WsdDecayController controller)
+        {
+            var schedule = new MovableWsdSchedule(new WsdSchedule(1.0, 20, 950, 1000));
+            controller = new WsdDecayController(schedule);
+            var fit = FakeDecayLaw.Fit(new FakeDecayLaw(0.6));
+            for (long next = 20; next < 1000; next += 20)
+            {
+                if (controller.Decide(next, fit, next + 20, hasDecayEvidence: evidence) is { StartNow: true } decision) return decision.DecayStartStep;
+            }
+            return schedule.DecayStartStep;
+        }
+        Assert.Equal(950, Run(evidence: false, out var keeping));
+        Assert.DoesNotContain(keeping.Decisions, d => d.StartNow);
+        Assert.Contains(keeping.Decisions, d => d.Reason.Contains("no evidence of its decay response", StringComparison.Ordinal));
+        Assert.True(Run(evidence: true, out _) < 950); // the same forecasts move it when the run has evidence
+    }
+}

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using FslTorch.Fitting;
+
+namespace FslTorch.Cli;
+
+/// <summary>
+/// <c>fsl bench all</c>: every fit-then-predict protocol on the shared data, one table of laws × protocols
+/// (mean strict PredE / WorstE, standard PredE, fit seconds, failures), so that a change to a law is judged at
+/// a glance. Protocols: the Multi-Power Law paper's (25M, 100M); on the 124M grid at each peak LR, "schedules"
+/// (fit a constant, a short WSD and a cut cosine run; predict the rest) and "horizon" (fit the constant and the
+/// shortest 20%-cooldown run; predict the longer 20%-cooldown runs).
+/// </summary>
+internal static class AllBenchmark
+{
+    /// <summary>One protocol: a name and its fit and predict curves.</summary>
+    public sealed record ProtocolData(string Name, IReadOnlyList<ObservedCurve> Fit, IReadOnlyList<ObservedCurve> Predict);
+
+    /// <summary>The protocols found under <paramref name="dataFolder"/> (mpl/ and schaipp-124m/; a missing one is skipped with a line).</summary>
+    public static IReadOnlyList<ProtocolData> Protocols(string dataFolder, TextWriter output)
+    {
+        if (!Directory.Exists(dataFolder)) throw new DirectoryNotFoundException($"{dataFolder}: no such folder (--data is the shared data folder, with mpl/ and schaipp-124m/).");
+        var protocols = new List<ProtocolData>();
+        string mpl = Path.Combine(dataFolder, "mpl");
+        if (File.Exists(Path.Combine(mpl, "manifest.csv")))
+        {
+            foreach (var size in new[] { "25M", "100M" })
+            {
+                var (fit, predict) = MplDataset.Load(mpl, size);
+                protocols.Add(new ProtocolData($"mpl-{size}", fit, predict));
+            }
+        }
+        else output.WriteLine($"skipped: {mpl} has no manifest.csv");
+        string schaipp = Path.Combine(dataFolder, "schaipp-124m");
+        if (File.Exists(Path.Combine(schaipp, "manifest.csv")))
+        {
+            var runs = SchaippDataset.Load(schaipp);
+            foreach (double peak in SchaippDataset.Peaks(runs))
+            {
+                string lr = peak.ToString("G", CultureInfo.InvariantCulture);
+                var (fit, predict) = SchaippDataset.SchedulesProtocol(runs, peak);
+                protocols.Add(new ProtocolData($"schedules-{lr}", fit, predict));
+                var (hFit, hPredict) = SchaippDataset.HorizonProtocol(runs, peak);
+                protocols.Add(new ProtocolData($"horizon-{lr}", hFit, hPredict));
+            }
+        }
+        else output.WriteLine($"skipped: {schaipp} has no manifest.csv");
+        if (protocols.Count == 0) throw new InvalidDataException($"{dataFolder} holds neither mpl/ nor schaipp-124m/.");
+        return protocols;
+    }
+
+    public static int Run(string dataFolder, IReadOnlyList<string> laws, FitOptions options, string? json, TextWriter output)
+    {
+        var protocols = Protocols(dataFolder, output);
+        var clock = Stopwatch.StartNew();
+        var results = new List<(ProtocolData Protocol, IReadOnlyList<LawScore> Scores)>();
+        foreach (var protocol in protocols)
+        {
+            var scores = laws.Select(name => Protocol.Run(Protocol.Law(name), protocol.Fit, protocol.Predict, options)).ToList();
+            results.Add((protocol, scores));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{protocol.Name,-18} {string.Join("  ", scores.Select(s => $"{s.Law} {s.Strict.PredE:F5}"))}"));
+        }
+        output.WriteLine();
+        PrintTable(results, laws, output);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{protocols.Count} protocols, {laws.Count} laws, {clock.Elapsed.TotalSeconds:F0} s"));
+        if (json != null)
+        {
+            Report.WriteJson(new JsonObject
+            {
+                ["protocols"] = new JsonArray(results.Select(r => (JsonNode)Report.ToJson(r.Protocol.Name, r.Scores)).ToArray()),
+                ["summary"] = Summary(results, laws),
+            }, json);
+        }
+        return 0;
+    }
+
+    /// <summary>Each law's mean over protocols and its rank against the best law of each protocol (by strict PredE).</summary>
+    private static JsonArray Summary(List<(ProtocolData Protocol, IReadOnlyList<LawScore> Scores)> results, IReadOnlyList<string> laws) =>
+        new(laws.Select((law, i) => (JsonNode)new JsonObject
+        {
+            ["law"] = law,
+            ["worst_ratio_to_best_strict_prede"] = Report.Number(results.Max(r => RatioToBest(r.Scores, i))),
+            ["failures"] = results.Sum(r => Failures(r.Scores[i])),
+            ["fit_seconds_max"] = Report.Number(results.Max(r => r.Scores[i].FitSeconds)),
+        }).ToArray());
+
+    private static double RatioToBest(IReadOnlyList<LawScore> scores, int law)
+    {
+        double best = scores.Where(s => double.IsFinite(s.Strict.PredE)).Select(s => s.Strict.PredE).DefaultIfEmpty(double.NaN).Min();
+        return scores[law].Strict.PredE / best;
+    }
+
+    private static int Failures(LawScore score) => score.Fit.Succeeded ? score.PerRun.Count(r => r.Failure != null) : score.PerRun.Count;
+
+    private static void PrintTable(List<(ProtocolData Protocol, IReadOnlyList<LawScore> Scores)> results, IReadOnlyList<string> laws, TextWriter output)
+    {
+        output.WriteLine("strict PredE / strict WorstE / PredE (fit s) per protocol; * = best strict PredE; failures in brackets");
+        output.WriteLine($"{"protocol",-18} " + string.Join(" ", laws.Select(l => $"{l,-34}")));
+        foreach (var (protocol, scores) in results)
+        {
+            double best = scores.Select(s => s.Strict.PredE).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Min();
+            var cells = scores.Select(s =>
+            {
+                string mark = s.Strict.PredE == best ? "*" : " ";
+                string failed = Failures(s) > 0 ? $" [{Failures(s)} failed]" : "";
+                return string.Create(CultureInfo.InvariantCulture, $"{s.Strict.PredE:F5}{mark}/{s.Strict.WorstE:F4}/{s.Standard.PredE:F5} ({s.FitSeconds:F1}){failed}");
+            });
+            output.WriteLine($"{protocol.Name,-18} " + string.Join(" ", cells.Select(c => $"{c,-34}")));
+        }
+        output.WriteLine($"{"worst ratio to best",-18} " + string.Join(" ", laws.Select((_, i) =>
+            $"{results.Max(r => RatioToBest(r.Scores, i)).ToString("F2", CultureInfo.InvariantCulture),-34}")));
+    }
+}
