@@ -291,7 +291,10 @@ static int Train(Settings settings, RunStart start)
     var asRun = schedule is MovableWsdSchedule moved ? moved.Current : schedule;
     var started = monitor.Controller?.Decisions.LastOrDefault(d => d.StartNow);
     var summary = new RunSummary(settings.Schedule, total, parameters, lastEval, monitor.Tracker.Smoothed, (asRun as WsdSchedule)?.DecayStartStep,
-        started?.Reason, RunSummary.CheckForecasts(run.File("forecasts.jsonl"), asRun, total), clock.Elapsed.TotalSeconds);
+        started?.Reason, RunSummary.CheckForecasts(run.File("forecasts.jsonl"), asRun, total), clock.Elapsed.TotalSeconds)
+    {
+        MonitorSeconds = monitor.WallTime.TotalSeconds,
+    };
     summary.Write(run.File("summary.json"));
     foreach (var line in summary.Lines()) Report(line);
     Report($"run folder: {run.Path} (losses.csv, forecasts.jsonl, decisions.jsonl, config.json, summary.json, checkpoint/, loss.png, lr.png)");

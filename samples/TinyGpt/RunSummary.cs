@@ -10,13 +10,23 @@ namespace TinyGpt;
 /// stood then, and the same fit's forecast under the schedule as it actually ran (they differ when the monitor
 /// moved the decay start later).
 /// </summary>
-public sealed record ForecastCheck(double Fraction, long Step, double FinalLoss, double Lower, double Upper, double FinalLossAsRun);
+public sealed record ForecastCheck(double Fraction, long Step, double FinalLoss, double Lower, double Upper, double FinalLossAsRun)
+{
+    /// <summary>Whether the forecast was calibrated on the run's own hindcast (false: "cannot forecast yet").</summary>
+    public bool Calibrated { get; init; }
+}
 
 /// <summary>What a finished run reports (summary.json): final losses, the forecast checks, the decay start.</summary>
 public sealed record RunSummary(
     string Schedule, long Steps, long Parameters, double FinalEvalLoss, double FinalTrainingLoss, long? DecayStartStep,
     string? DecayReason, IReadOnlyList<ForecastCheck> Forecasts, double WallSeconds)
 {
+    /// <summary>The wall time the monitor took inside the loop (refits, hindcasts, decisions), in this process.</summary>
+    public double MonitorSeconds { get; init; }
+
+    /// <summary>The monitor's share of this process's wall time.</summary>
+    public double MonitorShare => WallSeconds > 0 ? MonitorSeconds / WallSeconds : double.NaN;
+
     /// <summary>The fractions of training at which the forecasts are checked.</summary>
     public static readonly double[] CheckedFractions = [0.25, 0.5, 0.75];
 
@@ -34,7 +44,7 @@ public sealed record RunSummary(
         {
             var made = logged.LastOrDefault(f => f.GetProperty("step").GetInt64() < fraction * total);
             if (made.ValueKind != JsonValueKind.Object) continue;
-            var law = LossCurveLaws.Create(made.GetProperty("law").GetString()!).WithKernelTolerance(FslTorch.Control.Forecasting.KernelTolerance);
+            var law = FslTorch.Control.Forecasting.Evaluator(LossCurveLaws.Create(made.GetProperty("law").GetString()!));
             var values = made.GetProperty("parameters");
             var parameters = law.Parameters.Select(p => values.GetProperty(p.Name).GetDouble()).ToArray();
             double scale = made.GetProperty("lr_scale").GetDouble();
@@ -48,7 +58,10 @@ public sealed record RunSummary(
                 asRunFinal = double.NaN; // parameters outside what the law can evaluate: no re-evaluated forecast
             }
             checks.Add(new ForecastCheck(fraction, made.GetProperty("step").GetInt64(), made.GetProperty("final_loss").GetDouble(),
-                made.GetProperty("lower").GetDouble(), made.GetProperty("upper").GetDouble(), asRunFinal));
+                made.GetProperty("lower").GetDouble(), made.GetProperty("upper").GetDouble(), asRunFinal)
+            {
+                Calibrated = made.TryGetProperty("calibrated", out var calibrated) && calibrated.ValueKind == JsonValueKind.True,
+            });
         }
         return checks;
     }
@@ -75,8 +88,9 @@ public sealed record RunSummary(
         yield return half == null
             ? "no forecast was available at 50% of training"
             : string.Create(CultureInfo.InvariantCulture,
-                $"forecast made at step {half.Step} (50%): final training loss {half.FinalLoss:F4} [{half.Lower:F4}, {half.Upper:F4}]" +
+                $"forecast made at step {half.Step} (50%): final training loss {half.FinalLoss:F4} [{half.Lower:F4}, {half.Upper:F4}]{(half.Calibrated ? "" : " (not calibrated: cannot forecast yet)")}" +
                 $"{(Math.Abs(half.FinalLossAsRun - half.FinalLoss) > 5e-5 ? $" ({half.FinalLossAsRun:F4} under the schedule as run)" : "")}; actual {FinalTrainingLoss:F4}, eval {FinalEvalLoss:F4}");
+        yield return string.Create(CultureInfo.InvariantCulture, $"the monitor took {MonitorSeconds:F1} s of {WallSeconds:F1} s ({MonitorShare:P1})");
         if (DecayStartStep is long decay)
         {
             yield return DecayReason == null

@@ -91,7 +91,7 @@ bench.Subcommands.Add(speed);
 
 // fsl fit --curves a.csv b.csv [--law fsl] --out params.json
 var curvesToFit = new Option<string[]>("--curves") { Description = "CSV curves (step,lr,loss) fitted jointly.", Required = true, AllowMultipleArgumentsPerToken = true };
-var fitLaw = new Option<string>("--law") { Description = "The law (fsl by default).", DefaultValueFactory = _ => "fsl" };
+var fitLaw = new Option<string>("--law") { Description = $"The law ({FslTorch.Surrogates.LossCurveLaws.Default.Name} by default).", DefaultValueFactory = _ => FslTorch.Surrogates.LossCurveLaws.Default.Name };
 var fitOut = new Option<string>("--out") { Description = "The parameter file to write (a prior for a later run: TinyGpt --prior).", Required = true };
 var fitCommand = new Command("fit", "Fits a law to curves and writes its parameters.") { curvesToFit, fitLaw, fitOut, fromStep, binOption };
 fitCommand.SetAction(parse => Commands.Run(() =>

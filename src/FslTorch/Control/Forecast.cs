@@ -19,9 +19,9 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
     IReadOnlyList<int> CurveSteps, IReadOnlyList<double> Curve, IReadOnlyList<double> CurveLower, IReadOnlyList<double> CurveUpper)
 {
     /// <summary>
-    /// Whether the band is calibrated on this run's own evidence (a <see cref="Hindcast"/> could be made). When
-    /// false the forecast is "cannot forecast yet": the band holds only the fit's parameter uncertainty, which
-    /// ignores that the law may not describe this run, and no decision or early stop is taken from it.
+    /// Whether the band is calibrated on this run's own evidence: a <see cref="Hindcast"/> could be made and the law
+    /// followed the run over it (<see cref="ForecasterOptions.CalibrationTolerance"/>). When false the forecast is
+    /// "cannot forecast yet", and no early stop is taken from it.
     /// </summary>
     public bool Calibrated { get; init; }
 
@@ -38,5 +38,7 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
     /// <summary>A short text for logs: "cannot forecast yet" or the band.</summary>
     public string Describe() => Calibrated
         ? FormattableString.Invariant($"{FinalLoss:F4} [{Lower:F4}, {Upper:F4}]")
-        : FormattableString.Invariant($"{FinalLoss:F4} (cannot forecast yet: no hindcast on this run)");
+        : Hindcast == null
+            ? FormattableString.Invariant($"{FinalLoss:F4} (cannot forecast yet: too early for a hindcast on this run)")
+            : FormattableString.Invariant($"{FinalLoss:F4} [{Lower:F4}, {Upper:F4}] (cannot forecast: the law missed this run's recent past by {Hindcast.Error:+0.000;-0.000} on a drop of {Hindcast.ObservedDrop:F3})");
 }

@@ -25,6 +25,9 @@ public sealed class Forecaster : IDisposable
     private Inputs? _pendingInputs;
     private Forecast? _latest;
     private IReadOnlyList<double>? _restoredWarmStart;
+    private long _nextRefit;        // step + 1 of the earliest refit allowed (the adaptive stride)
+    private long _lastRefitEnd;     // Stopwatch timestamp at the end of the last refit step's work (0: none yet)
+    private long _lastRefitStep = -1;
 
     /// <param name="schedule">The run's schedule (a <see cref="MovableWsdSchedule"/> is read as it stands at each refit).</param>
     /// <param name="totalSteps">N, the budget.</param>
@@ -54,7 +57,10 @@ public sealed class Forecaster : IDisposable
     public Forecast? Latest => Volatile.Read(ref _latest);
 
     /// <summary>Whether <paramref name="step"/> (just taken) is a refit step.</summary>
-    public bool IsRefitStep(long step) => (step + 1) % RefitInterval == 0;
+    public bool IsRefitStep(long step) => (step + 1) % RefitInterval == 0 && step + 1 >= _nextRefit;
+
+    /// <summary>The wall time the forecaster has spent on the training thread (refits, hindcasts, forecasts).</summary>
+    public TimeSpan WallTime { get; private set; }
 
     /// <summary>
     /// Called after the tracker recorded <paramref name="step"/>. At a refit step it collects the pending fit
@@ -63,15 +69,36 @@ public sealed class Forecaster : IDisposable
     public Forecast? OnStepEnd(long step)
     {
         if (!IsRefitStep(step)) return null;
+        long started = Clock.GetTimestamp();
         Forecast? arrived = Collect();
         var inputs = Snapshot(step);
-        if (inputs == null) return arrived;
-        if (Options.Background)
+        if (inputs != null)
         {
-            Start(inputs.Value);
-            return arrived;
+            if (Options.Background) Start(inputs.Value);
+            else arrived = Publish(Refit(inputs.Value)) ?? arrived;
         }
-        return Publish(Refit(inputs.Value)) ?? arrived;
+        Account(step, started);
+        return arrived;
+    }
+
+    private TimeProvider Clock => Options.TimeProvider ?? TimeProvider.System;
+
+    // Adds this refit step's work to WallTime and, with an adaptive interval, stretches the next one so that the
+    // work stays within WallTimeShare of the loop's time between refits.
+    private void Account(long step, long started)
+    {
+        long ended = Clock.GetTimestamp();
+        var spent = Clock.GetElapsedTime(started, ended);
+        WallTime += spent;
+        if (Options.RefitInterval == null && _lastRefitEnd != 0 && step > _lastRefitStep)
+        {
+            double loopSecondsPerStep = Clock.GetElapsedTime(_lastRefitEnd, started).TotalSeconds / (step - _lastRefitStep);
+            double allowedSteps = spent.TotalSeconds / (Options.WallTimeShare * Math.Max(loopSecondsPerStep, 1e-9));
+            long stride = Math.Clamp((long)Math.Ceiling(allowedSteps / RefitInterval), 1, 50);
+            _nextRefit = step + 1 + stride * RefitInterval;
+        }
+        _lastRefitEnd = ended;
+        _lastRefitStep = step;
     }
 
     /// <summary>Fits now, on this thread, from everything tracked up to <paramref name="step"/> (e.g. at the end of a run).</summary>
@@ -168,6 +195,7 @@ public sealed class Forecaster : IDisposable
             ? Enumerable.Range(0, pending.Curve.Count).Select(i => new[] { pending.Curve.Steps[i], pending.Curve.Losses[i], pending.Curve.Weights[i] }).ToList()
             : [],
         PendingWarmStart = _pendingInputs?.WarmStart,
+        NextRefit = _nextRefit,
         LatestParameters = Latest?.Fit.Parameters ?? _restoredWarmStart,
     };
 
@@ -177,6 +205,7 @@ public sealed class Forecaster : IDisposable
         ArgumentNullException.ThrowIfNull(state);
         Dispose();
         _restoredWarmStart = state.LatestParameters;
+        _nextRefit = state.NextRefit;
         if (state.PendingStep < 0) return;
         var schedule = _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
         var curve = new ObservedCurve("run", schedule.SampleWithIntrinsicTime(state.PendingStep + 1),
@@ -239,7 +268,8 @@ public sealed class Forecaster : IDisposable
     /// error, measured over the later half of (t', t) (on average 3/4 of the way, hence 4/3) and grown linearly
     /// with the steps extrapolated, since a drift the law cannot follow keeps going (1.25 turns a mean absolute
     /// error into a standard deviation); and, when the run has no decay evidence, half the predicted gain of the
-    /// cooldown ahead over holding the current LR. Without a hindcast (too early) the forecast is not calibrated.
+    /// cooldown ahead over holding the current LR. Without a hindcast (too early), or when the hindcast missed by more than
+    /// <see cref="ForecasterOptions.CalibrationTolerance"/> of the drop it spanned, the forecast is not calibrated.
     /// </summary>
     private Forecast Build(Inputs inputs, FitResult fit, Hindcast? hindcast, bool decayEvidence)
     {
@@ -249,7 +279,7 @@ public sealed class Forecaster : IDisposable
         int first = (int)Math.Min(Math.Max(Options.FromStep, 1), n - 1);
         var steps = Enumerable.Range(0, Options.CurvePoints)
             .Select(i => first + (int)Math.Round((double)(n - 1 - first) * i / (Options.CurvePoints - 1))).Distinct().ToArray();
-        var law = fit.Law.WithKernelTolerance(Forecasting.KernelTolerance);
+        var law = Forecasting.Evaluator(fit.Law);
         var curve = law.Predict(fit.Parameters.ToArray(), schedule, steps);
         var draws = fit.DrawParameters(Options.BandSamples, seed: 1)
             .Select(theta => TryPredict(law, theta, schedule, steps)).Where(c => c != null).Cast<double[]>().ToList();
@@ -281,13 +311,13 @@ public sealed class Forecaster : IDisposable
             double modelSigma = hindcast == null || steps[i] + 1 <= t ? 0 : driftPerStep * (steps[i] + 1 - t) + hindcast.StandardError;
             double coolSigma = heldCurve == null ? 0 : 0.5 * Math.Max(0, heldCurve[i] - curve[i]) / z;
             double sigma = Math.Sqrt(parameterSigma * parameterSigma + modelSigma * modelSigma + coolSigma * coolSigma);
-            // The band always contains the forecast itself and the parameter band.
-            lower[i] = Math.Min(lower[i], curve[i] - z * sigma);
+            // The band always contains the forecast itself and the parameter band; a loss is never negative.
+            lower[i] = Math.Max(0, Math.Min(lower[i], curve[i] - z * sigma));
             upper[i] = Math.Max(upper[i], curve[i] + z * sigma);
         }
         return new Forecast(inputs.Step, fit, curve[^1], lower[^1], upper[^1], steps, curve, lower, upper)
         {
-            Calibrated = hindcast != null,
+            Calibrated = hindcast != null && hindcast.Passes(Options.CalibrationTolerance),
             Hindcast = hindcast,
             HasDecayEvidence = decayEvidence,
         };

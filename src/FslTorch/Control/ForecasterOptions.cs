@@ -9,8 +9,19 @@ public sealed record ForecasterOptions
     /// <summary>The law to fit; <see cref="LossCurveLaws.Default"/> when null.</summary>
     public LossCurveLaw? Law { get; init; }
 
-    /// <summary>Refit every this many steps; 2% of the budget (at least 10 steps) when null.</summary>
+    /// <summary>
+    /// Refit every this many steps. When null: every 2% of the budget (at least 10 steps), stretched to a whole
+    /// multiple of that when inline refits would otherwise take more than <see cref="WallTimeShare"/> of the
+    /// training loop's wall time (measured as the run goes; the refit steps are kept in the checkpoint state, so
+    /// a resumed run refits at the same steps).
+    /// </summary>
     public int? RefitInterval { get; init; }
+
+    /// <summary>The largest share of the training loop's wall time that inline refits may take when <see cref="RefitInterval"/> is null.</summary>
+    public double WallTimeShare { get; init; } = 0.01;
+
+    /// <summary>The clock that measures the refits' share (the system clock when null; tests inject their own).</summary>
+    public TimeProvider? TimeProvider { get; init; }
 
     /// <summary>No fit before this many tracked points.</summary>
     public int MinPoints { get; init; } = 12;
@@ -50,16 +61,25 @@ public sealed record ForecasterOptions
     /// </summary>
     public bool CalibrateBands { get; init; } = true;
 
+    /// <summary>
+    /// A forecast counts as calibrated only when its hindcast erred by at most this fraction of the drop the loss
+    /// made over the hindcast's horizon (plus two standard errors); beyond it the law does not describe this run
+    /// and the forecast says "cannot forecast" (its band still holds the measured drift).
+    /// </summary>
+    public double CalibrationTolerance { get; init; } = 0.5;
+
     /// <summary>Points of the predicted curve reported in each forecast.</summary>
     public int CurvePoints { get; init; } = 64;
 
     internal void Validate()
     {
         if (RefitInterval is int interval && interval < 1) throw new ArgumentOutOfRangeException(nameof(RefitInterval), interval, "RefitInterval must be >= 1.");
+        if (!(WallTimeShare > 0 && WallTimeShare <= 1)) throw new ArgumentOutOfRangeException(nameof(WallTimeShare), WallTimeShare, "WallTimeShare must be in (0, 1].");
         if (MinPoints < 1) throw new ArgumentOutOfRangeException(nameof(MinPoints), MinPoints, "MinPoints must be >= 1.");
         if (FromStep < 0) throw new ArgumentOutOfRangeException(nameof(FromStep), FromStep, "FromStep must be >= 0.");
         if (!(BandQuantile > 0 && BandQuantile < 0.5)) throw new ArgumentOutOfRangeException(nameof(BandQuantile), BandQuantile, "BandQuantile must be in (0, 0.5).");
         if (BandSamples < 0) throw new ArgumentOutOfRangeException(nameof(BandSamples), BandSamples, "BandSamples must be >= 0.");
+        if (!(CalibrationTolerance >= 0) || double.IsNaN(CalibrationTolerance)) throw new ArgumentOutOfRangeException(nameof(CalibrationTolerance), CalibrationTolerance, "CalibrationTolerance must be >= 0 (infinity: any hindcast calibrates).");
         if (CurvePoints < 2) throw new ArgumentOutOfRangeException(nameof(CurvePoints), CurvePoints, "CurvePoints must be >= 2.");
         ArgumentNullException.ThrowIfNull(FitOptions);
     }

@@ -77,6 +77,22 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     /// <inheritdoc />
     public TrainingSignal OnStepEnd(long step, double learningRate, double loss)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            return StepEnd(step, learningRate, loss);
+        }
+        finally
+        {
+            WallTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        }
+    }
+
+    /// <summary>The wall time spent inside <see cref="OnStepEnd"/> (tracking, refits, hindcasts, decisions): the monitor's cost to the loop.</summary>
+    public TimeSpan WallTime { get; private set; }
+
+    private TrainingSignal StepEnd(long step, double learningRate, double loss)
+    {
         Tracker.Record(step, learningRate, loss);
         var signal = TrainingSignal.None;
         var forecast = Forecaster.OnStepEnd(step);

@@ -104,7 +104,7 @@ public sealed class WsdDecayController
     public double PredictFinalLoss(FitResult fit, long decayStartStep)
     {
         ArgumentNullException.ThrowIfNull(fit);
-        return FinalLoss(fit.Law.WithKernelTolerance(Forecasting.KernelTolerance), fit.Parameters.ToArray(), fit.LearningRateScale, decayStartStep);
+        return FinalLoss(Forecasting.Evaluator(fit.Law), fit.Parameters.ToArray(), fit.LearningRateScale, decayStartStep);
     }
 
     /// <summary>
@@ -140,7 +140,7 @@ public sealed class WsdDecayController
     /// <summary>The decision at <paramref name="nextStep"/> without applying it (pure: no state changes).</summary>
     public DecayDecision Evaluate(long nextStep, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null, bool hasDecayEvidence = true)
     {
-        var law = fit.Law.WithKernelTolerance(Forecasting.KernelTolerance);
+        var law = Forecasting.Evaluator(fit.Law);
         var parameters = fit.Parameters.ToArray();
         double FinalLoss(double[] theta, long start) => this.FinalLoss(law, theta, fit.LearningRateScale, start);
 

@@ -48,6 +48,13 @@ public sealed record FitOptions
     public int ScheduleBlockSteps { get; init; } = 8;
 
     /// <summary>
+    /// While fitting, a law whose every step is a source (the direct FSL) merges each constant-LR stretch into
+    /// blocks of at most this fraction of the intrinsic time before them (<see cref="Surrogates.LossCurveLaw.WithSourceBlocks"/>):
+    /// a 50,000-step constant run becomes a few hundred sources. 0 fits the exact law.
+    /// </summary>
+    public double SourceBlockFraction { get; init; } = 0.02;
+
+    /// <summary>
     /// Absolute tolerance of the laws' sum-of-exponentials kernels while fitting (the result predicts with the
     /// law as given). Fit residuals are ~1e-3, so 1e-8 loses nothing and needs fewer modes.
     /// </summary>
@@ -83,6 +90,7 @@ public sealed record FitOptions
         if (ScheduleBlockSteps < 1) throw new ArgumentOutOfRangeException(nameof(ScheduleBlockSteps), ScheduleBlockSteps, "ScheduleBlockSteps must be >= 1.");
         if (!(KernelTolerance > 0) || KernelTolerance > 1e-3) throw new ArgumentOutOfRangeException(nameof(KernelTolerance), KernelTolerance, "KernelTolerance must be in (0, 1e-3].");
         if (!(EvaluableHorizonFactor >= 1) || !double.IsFinite(EvaluableHorizonFactor)) throw new ArgumentOutOfRangeException(nameof(EvaluableHorizonFactor), EvaluableHorizonFactor, "EvaluableHorizonFactor must be a finite number >= 1.");
+        if (!(SourceBlockFraction >= 0 && SourceBlockFraction <= 0.5)) throw new ArgumentOutOfRangeException(nameof(SourceBlockFraction), SourceBlockFraction, "SourceBlockFraction must be in [0, 0.5].");
         if (!(Tolerance > 0)) throw new ArgumentOutOfRangeException(nameof(Tolerance), Tolerance, "Tolerance must be > 0.");
         if (WarmStartOnly && InitialGuess == null) throw new ArgumentException("WarmStartOnly needs an InitialGuess.", nameof(WarmStartOnly));
     }

@@ -39,7 +39,7 @@ public static class LawFitter
 
         var clock = Stopwatch.StartNew();
         double scale = options.LearningRateScale ?? curves.Max(c => Max(c.Schedule.LearningRates));
-        var problem = new Problem(law, law.WithKernelTolerance(options.KernelTolerance), curves, scale, options, cancellationToken);
+        var problem = new Problem(law, law.WithKernelTolerance(options.KernelTolerance).WithSourceBlocks(options.SourceBlockFraction), curves, scale, options, cancellationToken);
         int p = law.Parameters.Count;
         if (problem.PointCount < p)
         {
@@ -344,7 +344,7 @@ public static class LawFitter
             int[] probes = [length / 2 - 1, length - 1];
             try
             {
-                var losses = _law.Predict(parameters, new SampledSchedule(rates), probes.Distinct().Where(k => k >= 0).ToArray());
+                var losses = _law.WithSourceBlocks(_options.SourceBlockFraction).Predict(parameters, new SampledSchedule(rates), probes.Distinct().Where(k => k >= 0).ToArray());
                 return losses.All(double.IsFinite) ? null : "the prediction is not finite.";
             }
             catch (Exception e) when (e is ArgumentException or ArithmeticException)

@@ -6,11 +6,13 @@ namespace FslTorch.Surrogates;
 /// The Functional Scaling Law in its direct discrete form (Li, Chen, Huang, Wang, Wu, NeurIPS 2025, Thm 4.2,
 /// Eq. 8, discretised; docs/fsl-spec.md §2, derived): with t_k = T(k−1) (the intrinsic time before step k)
 /// <code>
-/// L_k = L0 + A·(1 + t_k/τ)^(−s) + C·Σ_{j&lt;k} (1 + (t_k − t_{j+1})/τ)^(−(2−1/β))·[(1 + t_j/τ)^(−s) + ρ]·η_j²
+/// L_k = L0 + A·(1 + t_k/τ)^(−s) + Σ_{j&lt;k} (1 + (t_k − t_{j+1})/τ)^(−(2−1/β))·[C·(1 + t_j/τ)^(−s) + D]·η_j²
 /// </code>
 /// The first term is the signal still to learn; the sum is the noise each step injects (∝ η_j², scaled by
-/// the excess risk then plus the label noise ρ) and then forgets along the kernel of exponent 2 − 1/β.
-/// Every step is a source, so the fast evaluation is O(N·Q).
+/// the excess risk then, C, plus the label noise, D) and then forgets along the kernel of exponent 2 − 1/β.
+/// The spec's form C·[e + ρ] is the same law with D = C·ρ; two amplitudes remove the ridge along which fits
+/// ran C → 0 with ρ → ∞ (docs/fsl-spec.md §6), so each is identified on its own and can carry a prior.
+/// Every step is a source, so the fast evaluation is O(N·Q) (or less with merged source blocks).
 /// </summary>
 public sealed class FslDirectLaw : LossCurveLaw
 {
@@ -18,22 +20,37 @@ public sealed class FslDirectLaw : LossCurveLaw
     [
         new("L0", "irreducible loss (includes the model-size term M^(−sβ))"),
         new("A", "amplitude of the signal term"),
-        new("C", "scale of the injected noise"),
+        new("C", "noise injected in proportion to the excess risk: C·(1 + t/τ)^(−s)·η²"),
         new("tau", "time scale τ of intrinsic time"),
         new("s", "source exponent"),
         new("beta", "capacity exponent β > 1/2; the forgetting kernel has exponent 2 − 1/β"),
-        new("rho", "label noise relative to the signal, ρ"),
+        new("D", "noise injected by the label noise: D·η² (the spec's C·ρ)"),
     ];
 
     /// <param name="tolerance">Absolute tolerance of the sum-of-exponentials kernel.</param>
-    public FslDirectLaw(double tolerance = PowerKernelQuadrature.DefaultTolerance) =>
+    /// <param name="blockFraction">
+    /// 0 (exact): every step is a source. Otherwise the steps of a constant-LR stretch are merged into blocks of
+    /// intrinsic length at most this fraction of t_j + τ (the time before the block plus the time scale); a
+    /// block moves the modes on exactly (a geometric sum per mode) and deposits each step's noise with the
+    /// signal factor of its middle step, an error of second order in the fraction.
+    /// </param>
+    public FslDirectLaw(double tolerance = PowerKernelQuadrature.DefaultTolerance, double blockFraction = 0)
+    {
         Tolerance = Schedules.Guard.InRange(tolerance, 1e-15, 1e-3, nameof(tolerance));
+        BlockFraction = Schedules.Guard.InRange(blockFraction, 0, 0.5, nameof(blockFraction));
+    }
 
     /// <summary>Absolute tolerance of the kernel quadrature.</summary>
     public double Tolerance { get; }
 
+    /// <summary>The largest block of merged sources, as a fraction of t_j + τ (0: exact).</summary>
+    public double BlockFraction { get; }
+
     /// <inheritdoc />
-    public override LossCurveLaw WithKernelTolerance(double tolerance) => new FslDirectLaw(tolerance);
+    public override LossCurveLaw WithKernelTolerance(double tolerance) => new FslDirectLaw(tolerance, BlockFraction);
+
+    /// <inheritdoc />
+    public override LossCurveLaw WithSourceBlocks(double fraction) => new FslDirectLaw(Tolerance, fraction);
 
     /// <inheritdoc />
     public override string Name => "fsl-direct";
@@ -46,7 +63,7 @@ public sealed class FslDirectLaw : LossCurveLaw
     public override IReadOnlyList<LawParameter> Parameters => Names;
 
     /// <inheritdoc />
-    public override IReadOnlyList<string> DecayResponseParameters => ["C", "beta", "rho"];
+    public override IReadOnlyList<string> DecayResponseParameters => ["C", "beta", "D"];
 
     /// <inheritdoc />
     public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha)
@@ -59,7 +76,7 @@ public sealed class FslDirectLaw : LossCurveLaw
         {
             double g = 2 - 1 / beta;
             double c = 0.15 * (g - 1) / (tau * (rho + 0.5));
-            yield return [l0, a * Math.Pow(tau, -alpha), c, tau, alpha, beta, rho];
+            yield return [l0, a * Math.Pow(tau, -alpha), c, tau, alpha, beta, c * rho];
         }
     }
 
@@ -67,7 +84,7 @@ public sealed class FslDirectLaw : LossCurveLaw
     protected override void EvaluateCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps,
         Span<double> losses, Span<double> jacobian)
     {
-        double l0 = p[0], a = p[1], c = p[2], tau = p[3], s = p[4], beta = p[5], rho = p[6];
+        double l0 = p[0], a = p[1], c = p[2], tau = p[3], s = p[4], beta = p[5], d = p[6];
         double g = 2 - 1 / beta;
         if (g <= 0) throw new ArgumentOutOfRangeException(nameof(p), "beta must be > 1/2.");
         bool gradient = !jacobian.IsEmpty;
@@ -82,29 +99,47 @@ public sealed class FslDirectLaw : LossCurveLaw
         var bank = new ModeBank(kernel.Nodes, gradient ? 4 : 2, gradient ? 2 : 0);
         double inverseTau = 1 / tau;
         int at = 0; // the modes hold the sources j < at
+        var amounts = new double[gradient ? 4 : 2];
+
+        // The sources of step j at LR η: e_j·η² (0), η² (1), ∂e_j/∂s·η² (2) and ∂e_j/∂τ·η² (3).
+        var times = schedule.IntrinsicTimeArray;
+        void Sources(int j, double rate, double[] into)
+        {
+            double eta2 = rate * rate;
+            double tj = j == 0 ? 0 : times[j - 1];
+            double baseTime = 1 + tj * inverseTau;
+            double ej = Math.Pow(baseTime, -s);
+            into[E] = ej * eta2;
+            into[One] = eta2;
+            if (!gradient) return;
+            into[S] = -Math.Log(baseTime) * ej * eta2;
+            into[T] = s * tj * inverseTau * inverseTau / baseTime * ej * eta2;
+        }
 
         for (int e = 0; e < steps.Length; e++)
         {
             int target = steps[e];
-            for (int j = at; j < target; j++)
+            for (int j = at; j < target;)
             {
+                int block = BlockLength(eta, time, j, target, tau);
+                if (block > 1)
+                {
+                    // A constant-LR block: the modes move on exactly, the sources enter with the middle step's signal factor.
+                    int middle = j + block / 2;
+                    Sources(middle, eta[j], amounts);
+                    bank.AdvanceBlock(eta[j], inverseTau, block, amounts);
+                    j += block;
+                    continue;
+                }
                 // The modes move on by η_j to t_{j+1}; then source j (the noise of step j, at t_j = T(j−1)) joins
                 // with zero elapsed time.
                 bank.Advance(eta[j], inverseTau);
-                double eta2 = eta[j] * eta[j];
-                if (eta2 != 0)
+                if (eta[j] != 0)
                 {
-                    double tj = j == 0 ? 0 : time[j - 1];
-                    double baseTime = 1 + tj * inverseTau;
-                    double ej = Math.Pow(baseTime, -s);
-                    bank.Deposit(E, ej * eta2);
-                    bank.Deposit(One, eta2);
-                    if (gradient)
-                    {
-                        bank.Deposit(S, -Math.Log(baseTime) * ej * eta2);
-                        bank.Deposit(T, s * tj * inverseTau * inverseTau / baseTime * ej * eta2);
-                    }
+                    Sources(j, eta[j], amounts);
+                    for (int channel = 0; channel < amounts.Length; channel++) bank.Deposit(channel, amounts[channel]);
                 }
+                j++;
             }
             at = target;
 
@@ -112,26 +147,38 @@ public sealed class FslDirectLaw : LossCurveLaw
             double signalBase = 1 + tk * inverseTau;
             double signal = Math.Pow(signalBase, -s);
             double ke = bank.Read(E, weights), k1 = bank.Read(One, weights);
-            losses[e] = l0 + a * signal + c * (ke + rho * k1);
+            losses[e] = l0 + a * signal + c * ke + d * k1;
             if (!gradient) continue;
             var row = jacobian.Slice(e * 7, 7);
             row[0] = 1;
             row[1] = signal;
-            row[2] = ke + rho * k1;
+            row[2] = ke;
             // τ enters the signal, the sources' e_j, and the decay rate 1/τ (∂/∂τ = −1/τ²·∂/∂(1/τ)).
-            double decayDerivative = bank.ReadRateDerivative(E, weights) + rho * bank.ReadRateDerivative(One, weights);
+            double decayDerivative = c * bank.ReadRateDerivative(E, weights) + d * bank.ReadRateDerivative(One, weights);
             row[3] = a * s * tk * inverseTau * inverseTau / signalBase * signal
-                     + c * (bank.Read(T, weights) - inverseTau * inverseTau * decayDerivative);
+                     + c * bank.Read(T, weights) - inverseTau * inverseTau * decayDerivative;
             row[4] = -a * Math.Log(signalBase) * signal + c * bank.Read(S, weights);
-            row[5] = c * (bank.Read(E, kernel.WeightDerivatives) + rho * bank.Read(One, kernel.WeightDerivatives)) / (beta * beta);
-            row[6] = c * k1;
+            row[5] = (c * bank.Read(E, kernel.WeightDerivatives) + d * bank.Read(One, kernel.WeightDerivatives)) / (beta * beta);
+            row[6] = k1;
         }
+    }
+
+    // How many steps from j on form one merged block: a constant LR, at most the block fraction of t_j + τ in
+    // intrinsic time, not past the target; 1 when blocks are off or not worth it.
+    private int BlockLength(ReadOnlySpan<double> eta, ReadOnlySpan<double> time, int j, int target, double tau)
+    {
+        if (BlockFraction == 0 || eta[j] == 0) return 1;
+        double tj = j == 0 ? 0 : time[j - 1];
+        double most = Math.Min(target - j, Math.Floor(BlockFraction * (tj + tau) / eta[j]));
+        int length = 1;
+        while (length < most && eta[j + length] == eta[j]) length++;
+        return length >= 4 ? length : 1;
     }
 
     /// <inheritdoc />
     protected override void PredictExactCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses)
     {
-        double l0 = p[0], a = p[1], c = p[2], tau = p[3], s = p[4], beta = p[5], rho = p[6];
+        double l0 = p[0], a = p[1], c = p[2], tau = p[3], s = p[4], beta = p[5], d = p[6];
         double g = 2 - 1 / beta;
         var eta = schedule.LearningRates;
         var time = schedule.IntrinsicTime;
@@ -144,9 +191,9 @@ public sealed class FslDirectLaw : LossCurveLaw
             {
                 double tj = j == 0 ? 0 : time[j - 1];
                 double tNext = time[j];
-                noise += Math.Pow(1 + (tk - tNext) / tau, -g) * (Math.Pow(1 + tj / tau, -s) + rho) * eta[j] * eta[j];
+                noise += Math.Pow(1 + (tk - tNext) / tau, -g) * (c * Math.Pow(1 + tj / tau, -s) + d) * eta[j] * eta[j];
             }
-            losses[e] = l0 + a * Math.Pow(1 + tk / tau, -s) + c * noise;
+            losses[e] = l0 + a * Math.Pow(1 + tk / tau, -s) + noise;
         }
     }
 }

@@ -72,6 +72,13 @@ public abstract class LossCurveLaw
     /// </summary>
     public virtual LossCurveLaw WithKernelTolerance(double tolerance) => this;
 
+    /// <summary>
+    /// The same law evaluated with the sources of each constant-LR stretch merged into blocks whose intrinsic
+    /// length is at most <paramref name="fraction"/> of the time scale elapsed before them (fits and forecasts of
+    /// long runs; the laws whose every step is a source gain most); this law itself when it has no such option.
+    /// </summary>
+    public virtual LossCurveLaw WithSourceBlocks(double fraction) => this;
+
     /// <summary>The fast evaluation; <paramref name="jacobian"/> is zeroed or empty.</summary>
     protected abstract void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps,
         Span<double> losses, Span<double> jacobian);

@@ -52,6 +52,60 @@ internal sealed class ModeBank
         foreach (var state in States) TensorPrimitives.Multiply(state, _factor, state);
     }
 
+    /// <summary>
+    /// <paramref name="count"/> steps at once, each moving on by Δ = <paramref name="delta"/> at rate κ and then
+    /// adding amounts[c] to every mode of channel c (a constant-LR stretch whose sources are merged): per mode,
+    /// with r = e^(−κ·y·Δ), state' = r^n·state + G·a, G = Σ_{i&lt;n} r^i, and
+    /// ∂state'/∂κ = r^n·∂state/∂κ − n·y·Δ·r^n·state − y·Δ·H·a, H = Σ_{i&lt;n} i·r^i. Equal to n calls of
+    /// <see cref="Advance"/> and <see cref="Deposit(int, double)"/> up to rounding.
+    /// </summary>
+    public void AdvanceBlock(double delta, double rate, int count, ReadOnlySpan<double> amounts)
+    {
+        if (amounts.Length != States.Length) throw new ArgumentException($"One amount per channel ({States.Length}) is needed.", nameof(amounts));
+        _lastExponent = double.NaN; // _factor is reused below
+        for (int m = 0; m < _nodes.Length; m++)
+        {
+            double x = rate * _nodes[m] * delta;
+            var (power, g, h) = GeometricSums(x, count);
+            for (int c = 0; c < RateDerivatives.Length; c++)
+            {
+                double yDelta = _nodes[m] * delta;
+                RateDerivatives[c][m] = power * RateDerivatives[c][m] - count * yDelta * power * States[c][m] - yDelta * h * amounts[c];
+            }
+            for (int c = 0; c < States.Length; c++) States[c][m] = power * States[c][m] + g * amounts[c];
+        }
+    }
+
+    /// <summary>e^x − 1 to full relative precision for small x (2·tanh(x/2)/(1 − tanh(x/2)); MathNet's Expm1 truncates its series).</summary>
+    private static double Expm1(double x)
+    {
+        double t = Math.Tanh(x / 2);
+        return 2 * t / (1 - t);
+    }
+
+    /// <summary>(r^n, Σ_{i&lt;n} r^i, Σ_{i&lt;n} i·r^i) for r = e^(−x), x ≥ 0, without cancellation for small n·x.</summary>
+    internal static (double Power, double G, double H) GeometricSums(double x, int n)
+    {
+        double power = Math.Exp(-n * x);
+        double nx = n * x;
+        if (nx < 0.01)
+        {
+            // Σ i^k e^(−ix) by its Taylor series in x (error ~ (n·x)^4/100 relative).
+            double m = n;
+            double s0 = m, s1 = m * (m - 1) / 2, s2 = (m - 1) * m * (2 * m - 1) / 6, s3 = s1 * s1;
+            double s4 = m * (m - 1) * (2 * m - 1) * (3 * m * m - 3 * m - 1) / 30;
+            double g = s0 - x * s1 + x * x / 2 * s2 - x * x * x / 6 * s3;
+            double h = s1 - x * s2 + x * x / 2 * s3 - x * x * x / 6 * s4;
+            return (power, g, h);
+        }
+        double u = -Expm1(-x);            // 1 − r
+        double r = 1 - u;
+        double oneMinusPower = -Expm1(-nx); // 1 − r^n
+        double gSum = oneMinusPower / u;
+        double hSum = (r * oneMinusPower - n * power * u) / (u * u);
+        return (power, gSum, hSum);
+    }
+
     /// <summary>Adds the same amount to every mode of a channel (a source whose kernel weights are read out later).</summary>
     public void Deposit(int channel, double amount) => TensorPrimitives.Add(States[channel], amount, States[channel]);
 

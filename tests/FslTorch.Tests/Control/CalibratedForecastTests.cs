@@ -13,7 +13,7 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
 {
     private const int N = 2000;
     private static readonly LearningRateSchedule Plan = Schedule.Wsd(1.0, 50, 1600, N, DecayShape.Linear, DecayTarget.Zero);
-    private static readonly double[] Truth = [2.0, 3.0, 0.5, 0.3, 1.0, 0.01, 0.6]; // fsl, peak-normalised
+    private static readonly double[] Truth = [2.0, 3.0, 0.5, 0.15, 0.01, 0.23, 0.26]; // fsl, peak-normalised (the built-in decay response)
 
     private static double[] LawCurve(LearningRateSchedule schedule) =>
         new FslLaw().Predict(Truth, schedule.SampleWithIntrinsicTime(N), Enumerable.Range(0, N).ToArray());
@@ -23,7 +23,7 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
         var tracker = new LossTracker();
         using var forecaster = new Forecaster(Plan, N, tracker, new ForecasterOptions
         {
-            RefitInterval = 100, MinPoints = 8, Prior = prior, CalibrateBands = calibrate,
+            Law = new FslLaw(), RefitInterval = 100, MinPoints = 8, Prior = prior, CalibrateBands = calibrate,
         });
         for (long k = 0; k <= step; k++) tracker.Record(k, Plan.GetLearningRate(k), loss(k));
         return forecaster.ForecastNow(step);

@@ -18,8 +18,8 @@ public sealed class LawFitterTests
         {
             // B and r act on η/peak: raw B' = B/peak; c4 on intrinsic time: raw c4' = c4/peak; c1·T^(−s): raw c1' = c1·peak^s.
             "fsl" => (new FslLaw(), [3.2, 20, 0.5, 0.25, 1.0, 0.004, 0.7], [3.2, 20 * Math.Pow(p, 0.5), 0.5, 0.25 / p, Math.Pow(p, 0.5) * 1.0, 0.004 / p, 0.7]),
-            // Direct form: η² sources and t/τ: raw C' = C/peak², τ' = τ·peak.
-            "fsl-direct" => (new FslDirectLaw(), [3.1, 4.0, 2e-4, 300, 0.5, 2.0, 1.0], [3.1, 4.0, 2e-4 / (p * p), 300 * p, 0.5, 2.0, 1.0]),
+            // Direct form: η² sources and t/τ: raw C' = C/peak², D' = D/peak², τ' = τ·peak.
+            "fsl-direct" => (new FslDirectLaw(), [3.1, 4.0, 2e-4, 300, 0.5, 2.0, 2e-4], [3.1, 4.0, 2e-4 / (p * p), 300 * p, 0.5, 2.0, 2e-4 / (p * p)]),
             // MPL: B'·η_raw = B·η → B' = B/peak; C'·η_raw^(−γ)·x_raw = C·η^(−γ)·x → C' = C·peak^(γ−1).
             "mpl" => (new MultiPowerLaw(), [3.1, 20, 0.5, 0.3, 0.05, 0.6, 0.6], [3.1, 20 * Math.Pow(p, 0.5), 0.5, 0.3 / p, 0.05 * Math.Pow(p, 0.6 - 1), 0.6, 0.6]),
             // Momentum: S1 and S2 are linear in η: A' = A·peak^α, C' = C/peak.

@@ -1,3 +1,4 @@
+using FslTorch.Schedules;
 using FslTorch.Fitting;
 using FslTorch.Surrogates;
 using Xunit;
@@ -30,12 +31,26 @@ public sealed class ParameterPriorTests
     }
 
     [Fact]
-    public void BuiltInDefaultsExistForTheFslAndMplLaws()
+    public void BuiltInDefaultsExistForTheFslAndMplLawsAndAreNotMeasured()
     {
         var fsl = ParameterPrior.BuiltIn(new FslLaw());
         Assert.Equal(7, fsl.Mean.Count);
         Assert.Equal(4, fsl.StandardDeviations.Count(s => double.IsFinite(s)));
+        Assert.False(fsl.IsMeasured);
+        var direct = ParameterPrior.BuiltIn(new FslDirectLaw());
+        Assert.Equal(["C", "beta", "D"], direct.StandardDeviations.Select((s, i) => (s, i)).Where(x => double.IsFinite(x.s)).Select(x => new FslDirectLaw().Parameters[x.i].Name));
+        Assert.True(ParameterPrior.FromFit(FitResultFor(direct.Mean), 0.1).IsMeasured);
         Assert.Equal(7, ParameterPrior.BuiltIn(new MultiPowerLaw()).Mean.Count);
         Assert.Throws<ArgumentException>(() => ParameterPrior.BuiltIn(new MomentumLaw()));
+    }
+
+    private static FitResult FitResultFor(IReadOnlyList<double> parameters)
+    {
+        // A fit of the direct law to its own curve at these parameters: a measured source for a prior.
+        var law = new FslDirectLaw();
+        var schedule = Schedule.Wsd(1.0, 20, 800, 1000).SampleWithIntrinsicTime(1000);
+        var steps = Enumerable.Range(1, 99).Select(i => i * 10).ToArray();
+        var curve = new ObservedCurve("c", schedule, steps, law.Predict(parameters.ToArray(), schedule, steps));
+        return LawFitter.Fit(law, [curve]);
     }
 }

@@ -7,13 +7,15 @@ namespace FslTorch.Tests.Surrogates;
 public sealed class LawTests
 {
     // Parameters in peak-normalised units (η ≈ 1), the scale the fitter uses.
-    public static TheoryData<string> Laws => new() { "fsl", "fsl-tied", "fsl-direct", "mpl", "momentum" };
+    public static TheoryData<string> Laws => new() { "fsl", "fsl-tied", "fsl-direct", "fsl-direct-blocks", "mpl", "momentum" };
 
     internal static (LossCurveLaw Law, double[] Parameters) Create(string name) => name switch
     {
         "fsl" => (new FslLaw(), [3.0, 0.8, 0.45, 0.15, 2.0, 0.01, 0.7]),
         "fsl-tied" => (new FslLaw(tieGammaToBeta: true), [3.0, 0.8, 0.45, 0.15, 2.0, 0.01, 2.5]),
-        "fsl-direct" => (new FslDirectLaw(), [3.0, 1.5, 0.02, 50, 0.5, 1.6, 0.8]),
+        "fsl-direct" => (new FslDirectLaw(), [3.0, 1.5, 0.02, 50, 0.5, 1.6, 0.016]),
+        // Merged constant-LR sources (what fits and forecasts use): exact Jacobian of the blocked evaluation.
+        "fsl-direct-blocks" => (new FslDirectLaw(blockFraction: 0.02), [3.0, 1.5, 0.02, 50, 0.5, 1.6, 0.016]),
         "mpl" => (new MultiPowerLaw(), [3.0, 0.6, 0.5, 0.35, 0.002, 0.6, 0.6]),
         "momentum" => (new MomentumLaw(), [3.0, 0.6, 0.5, 0.0001]),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
@@ -34,7 +36,9 @@ public sealed class LawTests
             {
                 Assert.True(double.IsFinite(exact[i]), $"{scheduleName} step {at[i]}: exact {exact[i]}");
                 double relative = Math.Abs(fast[i] - exact[i]) / Math.Abs(exact[i]);
-                Assert.True(relative <= 1e-6, $"{name} on {scheduleName}, step {at[i]}: fast {fast[i]:R}, exact {exact[i]:R}");
+                // Merged sources move the value by about the block fraction times the signal factor's change within a
+                // block, for the fastest modes (measured up to 1.2e-5 relative here; fit residuals are ~1e-3).
+                Assert.True(relative <= (name == "fsl-direct-blocks" ? 5e-5 : 1e-6), $"{name} on {scheduleName}, step {at[i]}: fast {fast[i]:R}, exact {exact[i]:R}");
             }
         }
     }

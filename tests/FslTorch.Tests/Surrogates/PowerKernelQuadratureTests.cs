@@ -64,4 +64,42 @@ public sealed class PowerKernelQuadratureTests
             Assert.True(Math.Abs(analytic - numeric) <= 1e-6 * Math.Max(1, Math.Abs(numeric)), $"x = {x}: {analytic} vs {numeric}");
         }
     }
+
+    [Theory]
+    [InlineData(1e-9, 1)]
+    [InlineData(1e-6, 500)]
+    [InlineData(2e-5, 700)]
+    [InlineData(0.003, 50)]
+    [InlineData(0.5, 40)]
+    [InlineData(7.0, 9)]
+    public void AMergedBlockEqualsItsSteps(double x, int count)
+    {
+        // Two channels, the first with its rate derivative, on nodes that make e^(−y·Δ) span x's range.
+        double[] nodes = [0, x / 10, x, 10 * x];
+        var merged = new ModeBank(nodes, 2, 1);
+        var stepped = new ModeBank(nodes, 2, 1);
+        foreach (var bank in new[] { merged, stepped })
+        {
+            bank.Deposit(0, 0.7);
+            bank.Deposit(1, 0.3);
+            bank.Advance(1.3, 0.8);
+        }
+        merged.AdvanceBlock(1.0, 1.0, count, [0.25, 2.0]);
+        for (int i = 0; i < count; i++)
+        {
+            stepped.Advance(1.0, 1.0);
+            stepped.Deposit(0, 0.25);
+            stepped.Deposit(1, 2.0);
+        }
+        for (int c = 0; c < 2; c++)
+        for (int m = 0; m < nodes.Length; m++)
+        {
+            Assert.Equal(stepped.States[c][m], merged.States[c][m], 1e-9 * Math.Max(1, Math.Abs(stepped.States[c][m])));
+        }
+        for (int m = 0; m < nodes.Length; m++)
+        {
+            double expected = stepped.RateDerivatives[0][m];
+            Assert.True(Math.Abs(expected - merged.RateDerivatives[0][m]) <= 1e-8 * Math.Max(1, Math.Abs(expected)), $"node {m}: {merged.RateDerivatives[0][m]:R} vs {expected:R}");
+        }
+    }
 }

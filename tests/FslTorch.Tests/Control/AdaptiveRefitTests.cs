@@ -1,0 +1,69 @@
+using FslTorch.Control;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using FslTorch.Tracking;
+using Xunit;
+
+namespace FslTorch.Tests.Control;
+
+/// <summary>The adaptive refit interval keeps inline refits within their share of the loop's wall time.</summary>
+public sealed class AdaptiveRefitTests
+{
+    private sealed class ManualClock : TimeProvider
+    {
+        public long Ticks;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => Ticks;
+    }
+
+    /// <summary>The momentum law, made slow on the manual clock: every evaluation costs 20 ms.</summary>
+    private sealed class SlowLaw(ManualClock clock) : LossCurveLaw
+    {
+        private readonly MomentumLaw _inner = new();
+        public override string Name => _inner.Name;
+        public override string Formula => _inner.Formula;
+        public override IReadOnlyList<LawParameter> Parameters => _inner.Parameters;
+        public override IReadOnlyList<string> DecayResponseParameters => _inner.DecayResponseParameters;
+        public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha) => _inner.InitialGuesses(l0, a, alpha);
+        protected override void EvaluateCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses, Span<double> jacobian)
+        {
+            clock.Ticks += TimeSpan.FromMilliseconds(20).Ticks;
+            _inner.Evaluate(p, schedule, steps, losses, jacobian);
+        }
+        protected override void PredictExactCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses) =>
+            EvaluateCore(p, schedule, steps, losses, Span<double>.Empty);
+    }
+
+    private static (int Refits, double Share) Run(int? interval)
+    {
+        const int n = 5000;
+        var clock = new ManualClock();
+        var schedule = Schedule.Wsd(1.0, 50, 4000, n);
+        var tracker = new LossTracker();
+        using var forecaster = new Forecaster(schedule, n, tracker, new ForecasterOptions
+        {
+            Law = new SlowLaw(clock), RefitInterval = interval, TimeProvider = clock, BandSamples = 0, CalibrateBands = false,
+        });
+        int refits = 0;
+        for (long step = 0; step < n; step++)
+        {
+            clock.Ticks += TimeSpan.FromMilliseconds(100).Ticks; // a training step
+            tracker.Record(step, schedule.GetLearningRate(step), 3 + 2 / Math.Sqrt(1 + step));
+            if (forecaster.IsRefitStep(step)) refits++;
+            forecaster.OnStepEnd(step);
+        }
+        return (refits, forecaster.WallTime.TotalSeconds / TimeSpan.FromTicks(clock.Ticks).TotalSeconds);
+    }
+
+    [Fact]
+    public void TheDefaultIntervalStretchesToKeepRefitsWithinTheirShare()
+    {
+        var (fixedRefits, fixedShare) = Run(interval: 100);
+        var (adaptiveRefits, adaptiveShare) = Run(interval: null);
+        Assert.Equal(50, fixedRefits);
+        Assert.True(fixedShare > 0.02, $"fixed share {fixedShare:P1}"); // slow fits at every 2%: far over 1%
+        Assert.InRange(adaptiveRefits, 2, 25);
+        // The first two refits come before anything is measured; from then on each stays within 1% of the loop.
+        Assert.True(adaptiveShare < fixedShare / 2, $"adaptive share {adaptiveShare:P2} vs fixed {fixedShare:P2}");
+    }
+}
