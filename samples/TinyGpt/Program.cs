@@ -38,14 +38,18 @@ var checkpointAt = new Option<long[]>("--checkpoint-at") { Description = "Also k
 var branchFrom = new Option<string?>("--branch-from") { Description = "Start from a checkpoint of this run folder (same model, data and seed) with another --schedule." };
 var branchStep = new Option<long?>("--branch-step") { Description = "With --branch-from: the step count of the checkpoint to start from." };
 var stopAt = new Option<long?>("--stop-at") { Description = "Stop after this step as if interrupted (then --resume)." };
+var probeAt = new Option<double[]>("--probe-at") { Description = "Controlled runs: fork a cooldown probe at these fractions of the budget (default 0.4).", AllowMultipleArgumentsPerToken = true };
+var probeFraction = new Option<double?>("--probe-fraction") { Description = "The length of each cooldown probe as a fraction of the budget (default 0.04)." };
+var refitEvery = new Option<int?>("--refit-every") { Description = "Refit the forecast every N steps (default: 2% of the budget, stretched to keep refits within 1% of the wall time)." };
+var noProbes = new Option<bool>("--no-probes") { Description = "No cooldown probes: the controller keeps its plan unless a measured --prior gives decay evidence." };
 var root = new RootCommand("TinyGpt: GPT pre-training with FslTorch forecasts.")
-    { preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt };
+    { preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery };
 root.SetAction(parse =>
 {
     try
     {
         string? resumeFolder = parse.GetValue(resume), parentFolder = parse.GetValue(branchFrom);
-        Option[] fixedByParent = [preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, seed];
+        Option[] fixedByParent = [preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, seed, probeAt, probeFraction, noProbes, refitEvery];
         if (resumeFolder != null || parentFolder != null)
         {
             // A resumed or branched run keeps the model, data, seed and budget it started with.
@@ -104,6 +108,9 @@ root.SetAction(parse =>
             PriorSpread = parse.GetValue(priorSpread) ?? basis.PriorSpread,
             CheckpointAt = parse.GetValue(checkpointAt) ?? [],
             StopAt = parse.GetValue(stopAt),
+            ProbeAt = parse.GetValue(noProbes) ? [] : parse.GetValue(probeAt) is { Length: > 0 } fractions ? fractions : basis.ProbeAt,
+            ProbeFraction = parse.GetValue(probeFraction) ?? basis.ProbeFraction,
+            RefitEvery = parse.GetValue(refitEvery),
         };
         fresh = fresh with { EvalEvery = (int)Math.Max(1, fresh.Steps / 10), CheckpointEvery = (int)Math.Max(1, fresh.Steps / 4) };
         fresh.Validate();
@@ -169,6 +176,7 @@ static int Train(Settings settings, RunStart start)
         Forecaster = new ForecasterOptions
         {
             Law = law,
+            RefitInterval = settings.RefitEvery,
             FromStep = RunSchedule.WarmupSteps(settings),
             Prior = settings.Prior != null ? ParameterPrior.FromFile(settings.Prior, law, settings.PriorSpread) : ParameterPrior.BuiltIn(law),
         },
@@ -218,6 +226,45 @@ static int Train(Settings settings, RunStart start)
         File.WriteAllText(run.CheckpointFile("progress.json"), JsonSerializer.Serialize(new { next_step = nextStep }));
     }
 
+    // A cooldown probe: a copy of model and optimizer trains a linear decay to 0 on the batches of the next steps, then
+    // the run's own state comes back (the run goes on bit-identically); its losses show what a cooldown buys.
+    var probeClock = new Stopwatch();
+    CooldownProbe Probe(long fork)
+    {
+        probeClock.Start();
+        int length = settings.ProbeLength(fork);
+        using var modelCopy = new MemoryStream();
+        using var optimizerCopy = new MemoryStream();
+        using (var writer = new BinaryWriter(modelCopy, System.Text.Encoding.UTF8, leaveOpen: true)) model.save(writer);
+        using (var writer = new BinaryWriter(optimizerCopy, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
+        double from = scheduler.CurrentLearningRate;
+        var rates = new double[length];
+        var losses = new double[length];
+        for (int i = 0; i < length; i++)
+        {
+            rates[i] = from * (1 - (double)i / length);
+            foreach (var group in optimizer.ParamGroups) group.LearningRate = rates[i];
+            var random = new Random(unchecked((int)(settings.Seed * 1_000_003 + fork + i)));
+            using var scope = NewDisposeScope();
+            var (x, y) = Batch(corpus.Train, random);
+            var loss = nn.functional.cross_entropy(model.call(x).view(-1, vocabulary), y.view(-1));
+            optimizer.zero_grad();
+            loss.backward();
+            optimizer.step();
+            losses[i] = loss.item<float>();
+        }
+        modelCopy.Position = 0;
+        optimizerCopy.Position = 0;
+        using (var reader = new BinaryReader(modelCopy)) model.load(reader);
+        using (var reader = new BinaryReader(optimizerCopy)) optimizer.load_state_dict(reader);
+        foreach (var group in optimizer.ParamGroups) group.LearningRate = from;
+        probeClock.Stop();
+        Report(string.Create(CultureInfo.InvariantCulture,
+            $"cooldown probe at step {fork}: {length} steps from lr {from:0.00e+0} to 0, loss {losses.Take(10).Average():F4} → {losses.TakeLast(10).Average():F4} (the run's own loss {monitor.Tracker.Smoothed:F4})"));
+        return new CooldownProbe(fork, rates, losses);
+    }
+    var probeSteps = settings.ProbeSteps();
+
     var clock = Stopwatch.StartNew();
     Forecast? shown = null;
     int seenDecisions = monitor.Controller?.Decisions.Count ?? 0;
@@ -225,6 +272,8 @@ static int Train(Settings settings, RunStart start)
     double lastEval = run.LastEvalLoss(); // a run resumed at its end reports its logged final evaluation
     for (; step < total; step++)
     {
+        if (probeSteps.Contains(step) && !monitor.Forecaster.Probes.Any(p => p.ForkStep == step)) monitor.AddProbe(Probe(step));
+
         // the batch of a step depends on the seed and the step alone, so a resumed run sees the same data
         var random = new Random(unchecked((int)(settings.Seed * 1_000_003 + step)));
         double rate = scheduler.CurrentLearningRate;
@@ -294,6 +343,8 @@ static int Train(Settings settings, RunStart start)
         started?.Reason, RunSummary.CheckForecasts(run.File("forecasts.jsonl"), asRun, total), clock.Elapsed.TotalSeconds)
     {
         MonitorSeconds = monitor.WallTime.TotalSeconds,
+        ProbeSteps = monitor.Forecaster.Probes.Sum(p => (long)p.LearningRates.Count),
+        ProbeSeconds = probeClock.Elapsed.TotalSeconds,
     };
     summary.Write(run.File("summary.json"));
     foreach (var line in summary.Lines()) Report(line);

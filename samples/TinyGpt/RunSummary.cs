@@ -24,6 +24,12 @@ public sealed record RunSummary(
     /// <summary>The wall time the monitor took inside the loop (refits, hindcasts, decisions), in this process.</summary>
     public double MonitorSeconds { get; init; }
 
+    /// <summary>Training steps spent on cooldown probes (beside the run's own steps).</summary>
+    public long ProbeSteps { get; init; }
+
+    /// <summary>The wall time the cooldown probes took in this process.</summary>
+    public double ProbeSeconds { get; init; }
+
     /// <summary>The monitor's share of this process's wall time.</summary>
     public double MonitorShare => WallSeconds > 0 ? MonitorSeconds / WallSeconds : double.NaN;
 
@@ -90,7 +96,10 @@ public sealed record RunSummary(
             : string.Create(CultureInfo.InvariantCulture,
                 $"forecast made at step {half.Step} (50%): final training loss {half.FinalLoss:F4} [{half.Lower:F4}, {half.Upper:F4}]{(half.Calibrated ? "" : " (not calibrated: cannot forecast yet)")}" +
                 $"{(Math.Abs(half.FinalLossAsRun - half.FinalLoss) > 5e-5 ? $" ({half.FinalLossAsRun:F4} under the schedule as run)" : "")}; actual {FinalTrainingLoss:F4}, eval {FinalEvalLoss:F4}");
-        yield return string.Create(CultureInfo.InvariantCulture, $"the monitor took {MonitorSeconds:F1} s of {WallSeconds:F1} s ({MonitorShare:P1})");
+        string probes = ProbeSteps > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"; cooldown probes {ProbeSteps} steps ({(double)ProbeSteps / Steps:P1} of the budget), {ProbeSeconds:F1} s")
+            : "";
+        yield return string.Create(CultureInfo.InvariantCulture, $"the monitor took {MonitorSeconds:F1} s of {WallSeconds:F1} s ({MonitorShare:P1}){probes}");
         if (DecayStartStep is long decay)
         {
             yield return DecayReason == null

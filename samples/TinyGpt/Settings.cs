@@ -29,6 +29,15 @@ public sealed record Settings
     public string? Prior { get; init; }
     /// <summary>The prior's standard deviation (log units) on the decay-response parameters.</summary>
     public double PriorSpread { get; init; } = 0.1;
+    /// <summary>
+    /// Controlled runs: the fractions of the budget at which a cooldown probe forks (a copy of model and optimizer
+    /// trains a linear decay to 0 over <see cref="ProbeFraction"/> of the budget, then the run goes on untouched).
+    /// </summary>
+    public double[] ProbeAt { get; init; } = [0.4];
+    /// <summary>Refit every this many steps; null: the monitor's default (2% of the budget, stretched to keep refits within 1% of the wall time).</summary>
+    public int? RefitEvery { get; init; }
+    /// <summary>The length of each cooldown probe, as a fraction of the budget.</summary>
+    public double ProbeFraction { get; init; } = 0.04;
     /// <summary>Steps after which a checkpoint is also kept in checkpoint/step-K (branch points).</summary>
     public long[] CheckpointAt { get; init; } = [];
     /// <summary>The run folder and step this run branched from, if any.</summary>
@@ -56,6 +65,17 @@ public sealed record Settings
         if (!TextCorpus.Tokenizers.Contains(Tokenizer)) throw new ArgumentException($"--tokenizer {Tokenizer}: expected {string.Join(" or ", TextCorpus.Tokenizers)}.");
         if (!(PriorSpread > 0)) throw new ArgumentException("--prior-spread must be > 0.");
         if (CheckpointAt.Any(k => k < 1 || k >= Steps)) throw new ArgumentException($"--checkpoint-at steps must lie in [1, {Steps - 1}].");
+        if (RefitEvery is int every && every < 1) throw new ArgumentException("--refit-every must be >= 1.");
+        if (ProbeAt.Any(f => !(f > 0 && f < 1))) throw new ArgumentException("--probe-at fractions must lie in (0, 1).");
+        if (!(ProbeFraction > 0 && ProbeFraction <= 0.2)) throw new ArgumentException("--probe-fraction must lie in (0, 0.2].");
         RunSchedule.Build(this);
     }
+
+    /// <summary>The steps at which cooldown probes fork (controlled runs only).</summary>
+    public IReadOnlyList<long> ProbeSteps() => Schedule.Trim().Equals("controlled", StringComparison.OrdinalIgnoreCase)
+        ? ProbeAt.Select(f => (long)Math.Round(f * Steps)).Where(k => k >= 1 && k < Steps - 1).Distinct().Order().ToList()
+        : [];
+
+    /// <summary>The length of a probe that forks at <paramref name="fork"/>.</summary>
+    public int ProbeLength(long fork) => (int)Math.Min(Math.Max(2, Math.Round(ProbeFraction * Steps)), Steps - fork);
 }

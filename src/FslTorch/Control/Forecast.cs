@@ -20,10 +20,11 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
 {
     /// <summary>
     /// Whether the band is calibrated on this run's own evidence: a <see cref="Hindcast"/> could be made and the law
-    /// followed the run over it (<see cref="ForecasterOptions.CalibrationTolerance"/>). When false the forecast is
-    /// "cannot forecast yet", and no early stop is taken from it.
+    /// followed the run over it (<see cref="ForecasterOptions.CalibrationTolerance"/>), and any cooldown ahead is one
+    /// the run has evidence for (<see cref="HasDecayEvidence"/>). When false the forecast is "cannot forecast
+    /// (yet)", and no early stop is taken from it.
     /// </summary>
-    public bool Calibrated { get; init; }
+    public bool Calibrated => Caveat == null;
 
     /// <summary>The hindcast made with this forecast (same points, same law), or null when none could be made.</summary>
     public Hindcast? Hindcast { get; init; }
@@ -35,10 +36,11 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
     /// </summary>
     public bool HasDecayEvidence { get; init; }
 
-    /// <summary>A short text for logs: "cannot forecast yet" or the band.</summary>
-    public string Describe() => Calibrated
+    /// <summary>Why the forecast is not calibrated ("cannot forecast ..."); null when it is.</summary>
+    public string? Caveat { get; init; }
+
+    /// <summary>A short text for logs: the forecast, its band, and why it cannot be trusted when it cannot.</summary>
+    public string Describe() => Caveat == null
         ? FormattableString.Invariant($"{FinalLoss:F4} [{Lower:F4}, {Upper:F4}]")
-        : Hindcast == null
-            ? FormattableString.Invariant($"{FinalLoss:F4} (cannot forecast yet: too early for a hindcast on this run)")
-            : FormattableString.Invariant($"{FinalLoss:F4} [{Lower:F4}, {Upper:F4}] (cannot forecast: the law missed this run's recent past by {Hindcast.Error:+0.000;-0.000} on a drop of {Hindcast.ObservedDrop:F3})");
+        : FormattableString.Invariant($"{FinalLoss:F4} [{Lower:F4}, {Upper:F4}] ({Caveat})");
 }

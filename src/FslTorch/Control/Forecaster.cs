@@ -28,6 +28,7 @@ public sealed class Forecaster : IDisposable
     private long _nextRefit;        // step + 1 of the earliest refit allowed (the adaptive stride)
     private long _lastRefitEnd;     // Stopwatch timestamp at the end of the last refit step's work (0: none yet)
     private long _lastRefitStep = -1;
+    private readonly List<CooldownProbe> _probes = [];
 
     /// <param name="schedule">The run's schedule (a <see cref="MovableWsdSchedule"/> is read as it stands at each refit).</param>
     /// <param name="totalSteps">N, the budget.</param>
@@ -128,6 +129,7 @@ public sealed class Forecaster : IDisposable
     public bool HasDecayEvidence(long step)
     {
         if ((Options.Prior ?? Options.FitOptions.Prior)?.IsMeasured == true) return true;
+        if (_probes.Any(p => p.ForkStep <= step && SawDecrease([.. p.LearningRates], p.LearningRates.Count))) return true;
         var schedule = _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
         return SawDecrease(schedule.Sample(step + 1), step - RefitInterval);
     }
@@ -155,6 +157,20 @@ public sealed class Forecaster : IDisposable
             Log.RefitThrew(_logger, e, inputs.Step);
             return null;
         }
+    }
+
+    /// <summary>The cooldown probes recorded so far, oldest first.</summary>
+    public IReadOnlyList<CooldownProbe> Probes => _probes;
+
+    /// <summary>
+    /// Records a cooldown probe (see <see cref="CooldownProbe"/>); every later refit fits its finite losses
+    /// jointly with the run's curve, and the run has decay evidence from then on.
+    /// </summary>
+    public void AddProbe(CooldownProbe probe)
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        probe.Validate();
+        _probes.Add(probe);
     }
 
     /// <summary>Waits for a pending background fit (its result is dropped).</summary>
@@ -196,6 +212,7 @@ public sealed class Forecaster : IDisposable
             : [],
         PendingWarmStart = _pendingInputs?.WarmStart,
         NextRefit = _nextRefit,
+        Probes = [.. _probes],
         LatestParameters = Latest?.Fit.Parameters ?? _restoredWarmStart,
     };
 
@@ -206,11 +223,14 @@ public sealed class Forecaster : IDisposable
         Dispose();
         _restoredWarmStart = state.LatestParameters;
         _nextRefit = state.NextRefit;
+        _probes.Clear();
+        _probes.AddRange(state.Probes);
         if (state.PendingStep < 0) return;
         var schedule = _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
         var curve = new ObservedCurve("run", schedule.SampleWithIntrinsicTime(state.PendingStep + 1),
             state.PendingPoints.Select(p => (int)p[0]).ToList(), state.PendingPoints.Select(p => p[1]).ToList(), state.PendingPoints.Select(p => p[2]).ToList());
-        var inputs = new Inputs(state.PendingStep, curve, schedule, state.PendingWarmStart);
+        var probes = _probes.Where(p => p.ForkStep + p.LearningRates.Count - 1 <= state.PendingStep).Select(p => ProbeCurve(p, schedule)).OfType<ObservedCurve>().ToList();
+        var inputs = new Inputs(state.PendingStep, curve, schedule, state.PendingWarmStart) { Probes = probes };
         if (Options.Background) Start(inputs);
         else Publish(Refit(inputs));
     }
@@ -221,7 +241,21 @@ public sealed class Forecaster : IDisposable
         return forecast;
     }
 
-    private readonly record struct Inputs(long Step, ObservedCurve Curve, LearningRateSchedule Schedule, IReadOnlyList<double>? WarmStart);
+    private readonly record struct Inputs(long Step, ObservedCurve Curve, LearningRateSchedule Schedule, IReadOnlyList<double>? WarmStart)
+    {
+        /// <summary>The probes' curves, fitted jointly with <see cref="Curve"/>.</summary>
+        public IReadOnlyList<ObservedCurve> Probes { get; init; } = [];
+    }
+
+    // A probe as a curve of its own: the main schedule up to the fork, then the probe's rates; its finite losses.
+    private static ObservedCurve? ProbeCurve(CooldownProbe probe, LearningRateSchedule schedule)
+    {
+        int fork = (int)probe.ForkStep;
+        var rates = schedule.Sample(fork).Concat(probe.LearningRates).ToArray();
+        var indices = Enumerable.Range(0, probe.Losses.Count).Where(i => double.IsFinite(probe.Losses[i]) && probe.Losses[i] > 0).ToList();
+        if (indices.Count == 0) return null;
+        return new ObservedCurve($"probe-{fork}", new SampledSchedule(rates), indices.Select(i => fork + i).ToList(), indices.Select(i => probe.Losses[i]).ToList());
+    }
 
     private Inputs? Snapshot(long step)
     {
@@ -232,14 +266,15 @@ public sealed class Forecaster : IDisposable
         if (points.Count < Math.Max(Options.MinPoints, _law.Parameters.Count)) return null;
         var curve = new ObservedCurve("run", sampled, points.Select(p => (int)p.Step).ToList(), points.Select(p => p.Loss).ToList(),
             points.Select(p => (double)p.Count).ToList());
-        return new Inputs(step, curve, schedule, Latest?.Fit.Parameters ?? _restoredWarmStart);
+        var probes = _probes.Where(p => p.ForkStep + p.LearningRates.Count - 1 <= step).Select(p => ProbeCurve(p, schedule)).OfType<ObservedCurve>().ToList();
+        return new Inputs(step, curve, schedule, Latest?.Fit.Parameters ?? _restoredWarmStart) { Probes = probes };
     }
 
     private Forecast? Refit(Inputs inputs)
     {
         try
         {
-            var fit = LawFitter.Fit(_law, [inputs.Curve], Options.FitOptions with
+            var fit = LawFitter.Fit(_law, [inputs.Curve, .. inputs.Probes], Options.FitOptions with
             {
                 Prior = Options.Prior ?? Options.FitOptions.Prior,
                 InitialGuess = inputs.WarmStart ?? Options.FitOptions.InitialGuess,
@@ -268,7 +303,8 @@ public sealed class Forecaster : IDisposable
     /// error, measured over the later half of (t', t) (on average 3/4 of the way, hence 4/3) and grown linearly
     /// with the steps extrapolated, since a drift the law cannot follow keeps going (1.25 turns a mean absolute
     /// error into a standard deviation); and, when the run has no decay evidence, half the predicted gain of the
-    /// cooldown ahead over holding the current LR. Without a hindcast (too early), or when the hindcast missed by more than
+    /// cooldown ahead over holding the current LR. Without a hindcast (too early), with a cooldown ahead that the run
+    /// has no evidence for, or when the hindcast missed by more than
     /// <see cref="ForecasterOptions.CalibrationTolerance"/> of the drop it spanned, the forecast is not calibrated.
     /// </summary>
     private Forecast Build(Inputs inputs, FitResult fit, Hindcast? hindcast, bool decayEvidence)
@@ -317,7 +353,12 @@ public sealed class Forecaster : IDisposable
         }
         return new Forecast(inputs.Step, fit, curve[^1], lower[^1], upper[^1], steps, curve, lower, upper)
         {
-            Calibrated = hindcast != null && hindcast.Passes(Options.CalibrationTolerance),
+            Caveat = hindcast == null ? "cannot forecast yet: too early for a hindcast on this run"
+                : !hindcast.Passes(Options.CalibrationTolerance)
+                    ? FormattableString.Invariant($"cannot forecast: the law missed this run's recent past by {hindcast.Error:+0.000;-0.000} on a drop of {hindcast.ObservedDrop:F3}")
+                    // A cooldown ahead that the run has no evidence for is a guess from the prior.
+                    : heldCurve != null && heldCurve[^1] != curve[^1] ? "cannot forecast the cooldown: no LR decrease seen and no measured prior"
+                    : null,
             Hindcast = hindcast,
             HasDecayEvidence = decayEvidence,
         };

@@ -14,6 +14,8 @@ public sealed record ForecasterState
     public IReadOnlyList<double>? PendingWarmStart { get; init; }
     /// <summary>The first step (+1) at which the next refit may happen (0: the next refit step of the grid).</summary>
     public long NextRefit { get; init; }
+    /// <summary>The cooldown probes recorded so far.</summary>
+    public IReadOnlyList<CooldownProbe> Probes { get; init; } = [];
     /// <summary>The warm start for the next refit (the parameters of the forecast in force).</summary>
     public IReadOnlyList<double>? LatestParameters { get; init; }
 }

@@ -88,6 +88,13 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         }
     }
 
+    /// <summary>
+    /// Records a cooldown probe forked from the run (<see cref="CooldownProbe"/>): the next refits fit it jointly
+    /// with the run's curve, and the controller has evidence of the decay response from then on. A bad probe is
+    /// refused with an <see cref="ArgumentException"/> before anything changes.
+    /// </summary>
+    public void AddProbe(CooldownProbe probe) => Forecaster.AddProbe(probe);
+
     /// <summary>The wall time spent inside <see cref="OnStepEnd"/> (tracking, refits, hindcasts, decisions): the monitor's cost to the loop.</summary>
     public TimeSpan WallTime { get; private set; }
 

@@ -30,11 +30,35 @@ public sealed class TinyGptTests : IDisposable
     }
 
     private string[] Tiny(string output, params string[] more) =>
-        ["--preset", "tiny", "--layers", "2", "--width", "32", "--context", "32", "--steps", "100", "--data", TextFile(), "--out", output, .. more];
+        // A fixed refit interval: the default one adapts to measured wall time, which tests must not depend on.
+        ["--preset", "tiny", "--layers", "2", "--width", "32", "--context", "32", "--steps", "100", "--refit-every", "10", "--data", TextFile(), "--out", output, .. more];
 
     private static List<(long Step, double Lr, double Loss)> Losses(string folder) =>
         File.ReadAllLines(Path.Combine(folder, "losses.csv")).Skip(1).Select(l => l.Split(','))
             .Select(c => (long.Parse(c[0], CultureInfo.InvariantCulture), double.Parse(c[1], CultureInfo.InvariantCulture), double.Parse(c[2], CultureInfo.InvariantCulture))).ToList();
+
+    [Fact]
+    public void CooldownProbesLeaveTheRunBitIdenticalAndGiveDecayEvidence()
+    {
+        string probed = Path.Combine(_folder.FullName, "probed"), plain = Path.Combine(_folder.FullName, "plain");
+        var (code, output) = Run(Tiny(probed, "--probe-at", "0.3", "0.5", "--probe-fraction", "0.1"));
+        Assert.True(code == 0, output);
+        Assert.Contains("cooldown probe at step 30: 10 steps", output);
+        Assert.Contains("cooldown probe at step 50: 10 steps", output);
+        (code, output) = Run(Tiny(plain, "--no-probes"));
+        Assert.True(code == 0, output);
+        Assert.DoesNotContain("cooldown probe", output);
+
+        // Every step of the run took the same learning rate and saw the same loss, to the bit.
+        Assert.Equal(Losses(plain), Losses(probed));
+        Assert.Equal(20, RunSummary(probed).GetProperty("ProbeSteps").GetInt64());
+        Assert.Equal(0, RunSummary(plain).GetProperty("ProbeSteps").GetInt64());
+        // The probes are decay evidence: forecasts after them say so; without them none does.
+        bool Evidence(string folder) => File.ReadAllLines(Path.Combine(folder, "forecasts.jsonl"))
+            .Any(l => JsonDocument.Parse(l).RootElement.GetProperty("decay_evidence").GetBoolean() && JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt64() < 80);
+        Assert.True(Evidence(probed), "no forecast after the probes had decay evidence");
+        Assert.False(Evidence(plain));
+    }
 
     [Fact]
     public void TrainsWritesItsRunFolderAndResumesIdentically()
