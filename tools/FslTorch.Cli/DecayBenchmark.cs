@@ -9,9 +9,10 @@ using FslTorch.Surrogates;
 namespace FslTorch.Cli;
 
 /// <summary>
-/// Replays real runs through <see cref="WsdDecayController"/> with the library defaults, no training: the
-/// constant run's validation losses arrive in step order as if training at that peak with budget T; the
-/// controller decides when a linear cooldown to 0 at T starts; the grid of real WSD runs says what that cost.
+/// Replays real runs through <see cref="TrainingMonitor"/> itself with the library defaults, no training: every
+/// step of the constant run arrives in order as if training at that peak with budget T (its validation loss at
+/// the logged steps, nothing in between); the monitor refits every 2% of the budget and its controller decides
+/// when a linear cooldown to 0 at T starts; the grid of real WSD runs says what that cost.
 /// </summary>
 internal static class DecayBenchmark
 {
@@ -89,34 +90,29 @@ internal static class DecayBenchmark
         double peak = constant.PeakLearningRate;
         var initial = new WsdSchedule(peak, constant.WarmupSteps, total - (long)Math.Floor(0.05 * total), total, DecayShape.Linear, DecayTarget.Zero, peak / 100);
         var schedule = new MovableWsdSchedule(initial);
-        var controller = new WsdDecayController(schedule, options);
         var law = calibration.Law;
-        var prior = ParameterPrior.FromFit(calibration, PriorSpread, law.DecayResponseParameters);
         int interval = RefitInterval(total);
-        FitResult? fit = null;
-        DecayDecision? started = null;
-        FitResult? fitAtStart = null;
-        int refits = 0;
-        for (long next = interval; next < total && started == null; next += interval)
+        using var monitor = new TrainingMonitor(schedule, total, new TrainingMonitorOptions
         {
-            // The losses observed before step `next` (validation every 200 steps), under the live schedule.
-            var observed = constant.Curve.Where(step => step < next);
-            if (observed.Count < law.Parameters.Count) continue;
-            var live = new ObservedCurve("live", schedule.SampleWithIntrinsicTime(next), observed.Steps, observed.Losses);
-            var refit = LawFitter.Fit(law, [live], new FitOptions { Prior = prior, InitialGuess = fit?.Parameters });
-            refits++;
-            if (refit.Succeeded) fit = refit;
-            if (fit == null) continue;
-            var decision = controller.Decide(next, fit, next + interval,
-                () => Hindcast.Run(law, live, total, new FitOptions { Prior = prior }, interval, new ForecasterOptions().MinPoints));
-            if (decision is { StartNow: true })
+            Forecaster = new ForecasterOptions
             {
-                started = decision;
-                fitAtStart = fit;
-            }
+                Law = law,
+                RefitInterval = interval, // fixed: a replay has no training time for an adaptive interval to measure
+                Prior = ParameterPrior.FromFit(calibration, PriorSpread, law.DecayResponseParameters),
+                BandSamples = 0, // the band plays no part in the decision; the gain's uncertainty has its own draws
+            },
+            DecayControl = options ?? new DecayControllerOptions(),
+        });
+        var logged = constant.Curve.Steps.Select((step, i) => (step, i)).ToDictionary(p => (long)p.step, p => constant.Curve.Losses[p.i]);
+        Forecast? atStart = null;
+        for (long step = 0; step < total && atStart == null; step++)
+        {
+            double loss = logged.TryGetValue(step, out double value) ? value : double.NaN; // no loss logged at this step
+            monitor.OnStepEnd(step, schedule.GetLearningRate(step), loss);
+            if (monitor.Controller!.HasStarted(step + 1) && monitor.Controller.Decisions.Any(d => d.StartNow)) atStart = monitor.LatestForecast;
         }
-        long start = started?.DecayStartStep ?? controller.LatestStart;
-        fitAtStart ??= fit!;
+        long start = schedule.DecayStartStep;
+        var fitAtStart = (atStart ?? monitor.LatestForecast)!.Fit;
         double fraction = (double)(total - start) / total;
         double nearest = grid.Keys.MinBy(f => Math.Abs(f - fraction));
         double best = grid.Values.Min(r => r.FinalValidationLoss);
@@ -125,6 +121,7 @@ internal static class DecayBenchmark
         int index = gridRun.Curve.Steps.ToList().IndexOf(probe);
         double observedLoss = gridRun.Curve.Losses[index];
         double forecast = fitAtStart.Predict(initial.WithDecayStart(start).Sample(total), [probe])[0];
+        int refits = (int)(Math.Min(total, start) / interval);
         return new Cell(peak, total, fraction, gridRun.FinalValidationLoss - best, forecast, observedLoss, Math.Abs(forecast - observedLoss),
             refits, clock.Elapsed.TotalSeconds, grid.ToDictionary(g => g.Key, g => g.Value.FinalValidationLoss));
     }

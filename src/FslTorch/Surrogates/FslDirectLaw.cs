@@ -30,7 +30,8 @@ public sealed class FslDirectLaw : LossCurveLaw
     /// <param name="tolerance">Absolute tolerance of the sum-of-exponentials kernel.</param>
     /// <param name="blockFraction">
     /// 0 (exact): every step is a source. Otherwise the steps of a constant-LR stretch are merged into blocks of
-    /// intrinsic length at most this fraction of t_j + τ (the time before the block plus the time scale); a
+    /// intrinsic length at most this fraction of (t_j + τ)/max(1, s) (the time over which the signal factor
+    /// changes by that fraction); a
     /// block moves the modes on exactly (a geometric sum per mode) and deposits each step's noise with the
     /// signal factor of its middle step, an error of second order in the fraction.
     /// </param>
@@ -121,7 +122,7 @@ public sealed class FslDirectLaw : LossCurveLaw
             int target = steps[e];
             for (int j = at; j < target;)
             {
-                int block = BlockLength(eta, time, j, target, tau);
+                int block = BlockLength(eta, time, j, target, tau, s);
                 if (block > 1)
                 {
                     // A constant-LR block: the modes move on exactly, the sources enter with the middle step's signal factor.
@@ -163,13 +164,15 @@ public sealed class FslDirectLaw : LossCurveLaw
         }
     }
 
-    // How many steps from j on form one merged block: a constant LR, at most the block fraction of t_j + τ in
-    // intrinsic time, not past the target; 1 when blocks are off or not worth it.
-    private int BlockLength(ReadOnlySpan<double> eta, ReadOnlySpan<double> time, int j, int target, double tau)
+    // How many steps from j on form one merged block: a constant LR, not past the target, and short enough that
+    // the signal factor (1 + t/τ)^(−s) changes by at most the block fraction across it (its relative change over
+    // Δt is about s·Δt/(t + τ); fits can reach s in the thousands with τ as large, an exponential in disguise);
+    // 1 when blocks are off or not worth it.
+    private int BlockLength(ReadOnlySpan<double> eta, ReadOnlySpan<double> time, int j, int target, double tau, double s)
     {
         if (BlockFraction == 0 || eta[j] == 0) return 1;
         double tj = j == 0 ? 0 : time[j - 1];
-        double most = Math.Min(target - j, Math.Floor(BlockFraction * (tj + tau) / eta[j]));
+        double most = Math.Min(target - j, Math.Floor(BlockFraction * (tj + tau) / Math.Max(1, s) / eta[j]));
         int length = 1;
         while (length < most && eta[j + length] == eta[j]) length++;
         return length >= 4 ? length : 1;
