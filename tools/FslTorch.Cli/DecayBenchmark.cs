@@ -27,12 +27,14 @@ internal static class DecayBenchmark
     internal sealed record Cell(double PeakLearningRate, int TotalSteps, double ChosenFraction, double Regret, double Forecast, double Observed,
         double ForecastError, int Refits, double Seconds, IReadOnlyDictionary<double, double> GridFinalLoss);
 
-    public static int Run(string folder, string? json, TextWriter output, DecayControllerOptions? options = null)
+    public static int Run(string folder, string? json, TextWriter output, DecayControllerOptions? options = null, LossCurveLaw? law = null,
+        IReadOnlyList<double>? peaks = null)
     {
+        law ??= LossCurveLaws.Default;
         var runs = SchaippDataset.Load(folder);
         var cells = new List<Cell>();
         var priors = new Dictionary<double, FitResult>();
-        foreach (double peak in new[] { 1e-4, 5e-4, 1e-3, 2e-3 })
+        foreach (double peak in peaks ?? [1e-4, 5e-4, 1e-3, 2e-3])
         {
             foreach (int total in new[] { 25000, 35000, 50000 })
             {
@@ -42,7 +44,7 @@ internal static class DecayBenchmark
                 if (!priors.TryGetValue(peak, out var calibration))
                 {
                     var (fit, _) = SchaippDataset.SchedulesProtocol(runs, peak);
-                    calibration = LawFitter.Fit(LossCurveLaws.Default, fit.Skip(1).ToList()); // the WSD and cosine calibration runs
+                    calibration = LawFitter.Fit(law, fit.Skip(1).ToList()); // the WSD and cosine calibration runs
                     priors[peak] = calibration;
                 }
                 var cell = Replay(runs.Single(r => r.Schedule == "constant" && r.PeakLearningRate == peak), total, calibration, grid!, options);

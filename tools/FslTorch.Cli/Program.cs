@@ -59,15 +59,19 @@ var decayData = new Option<string>("--data") { Description = "The schaipp-124m/ 
 var marginOption = new Option<double?>("--margin") { Description = "Override the controller's margin (nats); the library default otherwise." };
 var uncertaintyOption = new Option<double?>("--uncertainty-weight") { Description = "Override the controller's uncertainty weight; the library default otherwise." };
 var hindcastOption = new Option<double?>("--hindcast-tolerance") { Description = "Override the controller's hindcast tolerance (fraction of the drop; inf turns the check off)." };
-var decayCommand = new Command("decay", "Replays real runs through the WSD decay controller (library defaults) and scores its decay starts.")
-    { decayData, jsonOption, marginOption, uncertaintyOption, hindcastOption };
+var decayLaw = new Option<string?>("--law") { Description = "The law of the forecasts (the library default when not given)." };
+var decayPeaks = new Option<double[]>("--peak-lr") { Description = "Only these peak LRs (all four by default).", AllowMultipleArgumentsPerToken = true };
+var decayCommand = new Command("decay", "Replays real runs through the TrainingMonitor (library defaults) and scores its decay starts.")
+    { decayData, jsonOption, marginOption, uncertaintyOption, hindcastOption, decayLaw, decayPeaks };
 decayCommand.SetAction(parse => Commands.Run(() =>
 {
     var options = new FslTorch.Control.DecayControllerOptions();
     if (parse.GetValue(marginOption) is double margin) options = options with { Margin = margin };
     if (parse.GetValue(uncertaintyOption) is double weight) options = options with { UncertaintyWeight = weight };
     if (parse.GetValue(hindcastOption) is double tolerance) options = options with { HindcastTolerance = tolerance };
-    return DecayBenchmark.Run(parse.GetValue(decayData)!, parse.GetValue(jsonOption), Console.Out, options);
+    var law = parse.GetValue(decayLaw) is string name ? Protocol.Law(name) : null;
+    var peaks = parse.GetValue(decayPeaks) is { Length: > 0 } chosen ? chosen : null;
+    return DecayBenchmark.Run(parse.GetValue(decayData)!, parse.GetValue(jsonOption), Console.Out, options, law, peaks);
 }));
 bench.Subcommands.Add(decayCommand);
 

@@ -71,7 +71,7 @@ public sealed class ParameterPrior
 
     /// <summary>
     /// Built-in defaults for when no earlier fit exists, in peak-normalised units: for <c>fsl-direct</c> the decay
-    /// response of our fit of the Multi-Power Law paper's 100M curves (C 0.0014, β 3.57, D 0.0032; the 25M fit
+    /// response of our fit of the Multi-Power Law paper's 100M curves (C 0.0014, τ 32, β 3.57, D 0.0032; the 25M fit
     /// leaves C at 0); for <c>fsl</c> that of our fit of the 25M curves (B 0.15, r 0.01, c4 0.23, γ 0.26); for
     /// <c>mpl</c> the published 25M fit converted to peak-normalised units (B 0.109, C 0.113, β 0.583,
     /// γ 0.641). A broad spread (1.0 in log space, a factor e) leaves the run's own data in charge. Built-in

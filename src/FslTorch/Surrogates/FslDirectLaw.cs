@@ -64,7 +64,9 @@ public sealed class FslDirectLaw : LossCurveLaw
     public override IReadOnlyList<LawParameter> Parameters => Names;
 
     /// <inheritdoc />
-    public override IReadOnlyList<string> DecayResponseParameters => ["C", "beta", "D"];
+    // τ belongs here too: the forgetting kernel (1 + Δt/τ)^(−(2−1/β)) runs on it, so a constant-LR curve that
+    // moved τ freely would move the decay response with it (the 124M replay's forecast errors halved with it pinned).
+    public override IReadOnlyList<string> DecayResponseParameters => ["C", "tau", "beta", "D"];
 
     /// <inheritdoc />
     public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha)

@@ -38,7 +38,7 @@ public sealed class ParameterPriorTests
         Assert.Equal(4, fsl.StandardDeviations.Count(s => double.IsFinite(s)));
         Assert.False(fsl.IsMeasured);
         var direct = ParameterPrior.BuiltIn(new FslDirectLaw());
-        Assert.Equal(["C", "beta", "D"], direct.StandardDeviations.Select((s, i) => (s, i)).Where(x => double.IsFinite(x.s)).Select(x => new FslDirectLaw().Parameters[x.i].Name));
+        Assert.Equal(["C", "tau", "beta", "D"], direct.StandardDeviations.Select((s, i) => (s, i)).Where(x => double.IsFinite(x.s)).Select(x => new FslDirectLaw().Parameters[x.i].Name));
         Assert.True(ParameterPrior.FromFit(FitResultFor(direct.Mean), 0.1).IsMeasured);
         Assert.Equal(7, ParameterPrior.BuiltIn(new MultiPowerLaw()).Mean.Count);
         Assert.Throws<ArgumentException>(() => ParameterPrior.BuiltIn(new MomentumLaw()));
