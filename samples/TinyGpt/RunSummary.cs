@@ -94,7 +94,7 @@ public sealed record RunSummary(
         yield return half == null
             ? "no forecast was available at 50% of training"
             : string.Create(CultureInfo.InvariantCulture,
-                $"forecast made at step {half.Step} (50%): final training loss {half.FinalLoss:F4} [{half.Lower:F4}, {half.Upper:F4}]{(half.Calibrated ? "" : " (not calibrated: cannot forecast yet)")}" +
+                $"forecast made at step {half.Step} (50%): final training loss {half.FinalLoss:F4} [{half.Lower:F4}, {half.Upper:F4}]{(half.Calibrated ? "" : " (not calibrated: the forecasts said they could not forecast yet)")}" +
                 $"{(Math.Abs(half.FinalLossAsRun - half.FinalLoss) > 5e-5 ? $" ({half.FinalLossAsRun:F4} under the schedule as run)" : "")}; actual {FinalTrainingLoss:F4}, eval {FinalEvalLoss:F4}");
         string probes = ProbeSteps > 0
             ? string.Create(CultureInfo.InvariantCulture, $"; cooldown probes {ProbeSteps} steps ({(double)ProbeSteps / Steps:P1} of the budget), {ProbeSeconds:F1} s")

@@ -229,8 +229,7 @@ public sealed class Forecaster : IDisposable
         var schedule = _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
         var curve = new ObservedCurve("run", schedule.SampleWithIntrinsicTime(state.PendingStep + 1),
             state.PendingPoints.Select(p => (int)p[0]).ToList(), state.PendingPoints.Select(p => p[1]).ToList(), state.PendingPoints.Select(p => p[2]).ToList());
-        var probes = _probes.Where(p => p.ForkStep + p.LearningRates.Count - 1 <= state.PendingStep).Select(p => ProbeCurve(p, schedule)).OfType<ObservedCurve>().ToList();
-        var inputs = new Inputs(state.PendingStep, curve, schedule, state.PendingWarmStart) { Probes = probes };
+        var inputs = new Inputs(state.PendingStep, curve, schedule, state.PendingWarmStart) { Probes = ProbeCurves(state.PendingStep, schedule) };
         if (Options.Background) Start(inputs);
         else Publish(Refit(inputs));
     }
@@ -246,6 +245,10 @@ public sealed class Forecaster : IDisposable
         /// <summary>The probes' curves, fitted jointly with <see cref="Curve"/>.</summary>
         public IReadOnlyList<ObservedCurve> Probes { get; init; } = [];
     }
+
+    // The curves of the probes that ended by `step`.
+    private List<ObservedCurve> ProbeCurves(long step, LearningRateSchedule schedule) =>
+        _probes.Where(p => p.ForkStep + p.LearningRates.Count - 1 <= step).Select(p => ProbeCurve(p, schedule)).OfType<ObservedCurve>().ToList();
 
     // A probe as a curve of its own: the main schedule up to the fork, then the probe's rates; its finite losses.
     private static ObservedCurve? ProbeCurve(CooldownProbe probe, LearningRateSchedule schedule)
@@ -266,8 +269,7 @@ public sealed class Forecaster : IDisposable
         if (points.Count < Math.Max(Options.MinPoints, _law.Parameters.Count)) return null;
         var curve = new ObservedCurve("run", sampled, points.Select(p => (int)p.Step).ToList(), points.Select(p => p.Loss).ToList(),
             points.Select(p => (double)p.Count).ToList());
-        var probes = _probes.Where(p => p.ForkStep + p.LearningRates.Count - 1 <= step).Select(p => ProbeCurve(p, schedule)).OfType<ObservedCurve>().ToList();
-        return new Inputs(step, curve, schedule, Latest?.Fit.Parameters ?? _restoredWarmStart) { Probes = probes };
+        return new Inputs(step, curve, schedule, Latest?.Fit.Parameters ?? _restoredWarmStart) { Probes = ProbeCurves(step, schedule) };
     }
 
     private Forecast? Refit(Inputs inputs)
@@ -353,7 +355,7 @@ public sealed class Forecaster : IDisposable
         }
         return new Forecast(inputs.Step, fit, curve[^1], lower[^1], upper[^1], steps, curve, lower, upper)
         {
-            Caveat = hindcast == null ? "cannot forecast yet: too early for a hindcast on this run"
+            Caveat = hindcast == null ? "cannot forecast yet: no hindcast on this run (too few points before t²/N, or its fit failed)"
                 : !hindcast.Passes(Options.CalibrationTolerance)
                     ? FormattableString.Invariant($"cannot forecast: the law missed this run's recent past by {hindcast.Error:+0.000;-0.000} on a drop of {hindcast.ObservedDrop:F3}")
                     // A cooldown ahead that the run has no evidence for is a guess from the prior.

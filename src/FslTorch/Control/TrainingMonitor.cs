@@ -112,8 +112,8 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
             {
                 long before = Controller.DecayStartStep;
                 if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target && calibrated) TryStartForTarget(next, forecast);
-                // The forecast's own hindcast (same points, same law) when it made one; otherwise the controller asks for it.
-                Func<Hindcast?> hindcast = forecast.Hindcast != null ? () => forecast.Hindcast : () => Forecaster.Hindcast(step);
+                // The forecast's own hindcast (same points, same law) when calibration made one; otherwise the controller asks for it.
+                Func<Hindcast?> hindcast = Forecaster.Options.CalibrateBands ? () => forecast.Hindcast : () => Forecaster.Hindcast(step);
                 if (!Controller.HasStarted(next)) Controller.Decide(next, forecast.Fit, next + Forecaster.RefitInterval, hindcast, forecast.HasDecayEvidence);
                 if (Controller.DecayStartStep != before) signal |= TrainingSignal.ScheduleChanged;
             }
