@@ -62,14 +62,12 @@ internal sealed class ModeBank
     public void AdvanceBlock(double delta, double rate, int count, ReadOnlySpan<double> amounts)
     {
         if (amounts.Length != States.Length) throw new ArgumentException($"One amount per channel ({States.Length}) is needed.", nameof(amounts));
-        _lastExponent = double.NaN; // _factor is reused below
         for (int m = 0; m < _nodes.Length; m++)
         {
-            double x = rate * _nodes[m] * delta;
-            var (power, g, h) = GeometricSums(x, count);
+            double yDelta = _nodes[m] * delta;
+            var (power, g, h) = GeometricSums(rate * yDelta, count);
             for (int c = 0; c < RateDerivatives.Length; c++)
             {
-                double yDelta = _nodes[m] * delta;
                 RateDerivatives[c][m] = power * RateDerivatives[c][m] - count * yDelta * power * States[c][m] - yDelta * h * amounts[c];
             }
             for (int c = 0; c < States.Length; c++) States[c][m] = power * States[c][m] + g * amounts[c];
