@@ -226,6 +226,20 @@ static int Train(Settings settings, RunStart start)
         File.WriteAllText(run.CheckpointFile("progress.json"), JsonSerializer.Serialize(new { next_step = nextStep }));
     }
 
+    // One optimizer step on the batch of `step`, which depends on the seed and the step alone (so a resumed run, and a
+    // probe looking ahead, see the same data); returns the batch's loss.
+    double TrainStep(long step)
+    {
+        var random = new Random(unchecked((int)(settings.Seed * 1_000_003 + step)));
+        using var scope = NewDisposeScope();
+        var (x, y) = Batch(corpus.Train, random);
+        var loss = nn.functional.cross_entropy(model.call(x).view(-1, vocabulary), y.view(-1));
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+        return loss.item<float>();
+    }
+
     // A cooldown probe: a copy of model and optimizer trains a linear decay to 0 on the batches of the next steps, then
     // the run's own state comes back (the run goes on bit-identically); its losses show what a cooldown buys.
     var probeClock = new Stopwatch();
@@ -244,14 +258,7 @@ static int Train(Settings settings, RunStart start)
         {
             rates[i] = from * (1 - (double)i / length);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = rates[i];
-            var random = new Random(unchecked((int)(settings.Seed * 1_000_003 + fork + i)));
-            using var scope = NewDisposeScope();
-            var (x, y) = Batch(corpus.Train, random);
-            var loss = nn.functional.cross_entropy(model.call(x).view(-1, vocabulary), y.view(-1));
-            optimizer.zero_grad();
-            loss.backward();
-            optimizer.step();
-            losses[i] = loss.item<float>();
+            losses[i] = TrainStep(fork + i);
         }
         modelCopy.Position = 0;
         optimizerCopy.Position = 0;
@@ -274,19 +281,9 @@ static int Train(Settings settings, RunStart start)
     {
         if (probeSteps.Contains(step) && !monitor.Forecaster.Probes.Any(p => p.ForkStep == step)) monitor.AddProbe(Probe(step));
 
-        // the batch of a step depends on the seed and the step alone, so a resumed run sees the same data
-        var random = new Random(unchecked((int)(settings.Seed * 1_000_003 + step)));
+        // forward, backward, step
         double rate = scheduler.CurrentLearningRate;
-        double value;
-        using (var scope = NewDisposeScope())
-        {
-            var (x, y) = Batch(corpus.Train, random);
-            var loss = nn.functional.cross_entropy(model.call(x).view(-1, vocabulary), y.view(-1));
-            optimizer.zero_grad();
-            loss.backward();
-            optimizer.step();
-            value = loss.item<float>();
-        }
+        double value = TrainStep(step);
         scheduler.step();
         var signal = monitor.OnStepEnd(step, rate, value);
 
