@@ -25,5 +25,25 @@ public sealed class SchaippDatasetTests
         var (fitLow, _) = SchaippDataset.SchedulesProtocol(runs, 1e-4);
         Assert.Contains("wsd-linear-cd0.2-lr0.0001-T25000", fitLow[1].Name);
         Assert.Throws<ArgumentException>(() => SchaippDataset.SchedulesProtocol(runs, 3e-3));
+
+        // The horizon protocol: the constant run and the shortest 20%-cooldown run; the longer ones to predict.
+        var (horizonFit, horizonPredict) = SchaippDataset.HorizonProtocol(runs, 5e-4);
+        Assert.Equal(2, horizonFit.Count);
+        Assert.Contains("constant-lr0.0005-T50000", horizonFit[0].Name);
+        Assert.Contains("wsd-linear-cd0.2-lr0.0005-T15000", horizonFit[1].Name);
+        Assert.Equal(["T25000", "T35000", "T50000"], horizonPredict.Select(c => c.Name[^6..]));
+        var (_, lowPredict) = SchaippDataset.HorizonProtocol(runs, 1e-4);
+        Assert.Equal(["T50000"], lowPredict.Select(c => c.Name[^6..]));
+        Assert.Equal([1e-4, 5e-4, 1e-3, 2e-3], SchaippDataset.Peaks(runs));
+    }
+
+    [SharedDataFact]
+    public void BenchAllListsEveryProtocolOfTheSharedData()
+    {
+        var protocols = AllBenchmark.Protocols(SharedData.PathOf(), TextWriter.Null);
+        Assert.Equal(["mpl-25M", "mpl-100M", "schedules-0.0001", "horizon-0.0001", "schedules-0.0005", "horizon-0.0005",
+            "schedules-0.001", "horizon-0.001", "schedules-0.002", "horizon-0.002"], protocols.Select(p => p.Name));
+        Assert.All(protocols, p => Assert.True(p.Fit.Count >= 2 && p.Predict.Count >= 1, p.Name));
+        Assert.Throws<DirectoryNotFoundException>(() => AllBenchmark.Protocols(Path.Combine(Path.GetTempPath(), "no-such-folder-fsl"), TextWriter.Null));
     }
 }
