@@ -84,6 +84,9 @@ public sealed class Forecaster : IDisposable
 
     private TimeProvider Clock => Options.TimeProvider ?? TimeProvider.System;
 
+    // The schedule as it stands now (a movable WSD's decay start may have moved); read on the training thread only.
+    private LearningRateSchedule CurrentSchedule => _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
+
     // Adds this refit step's work to WallTime and, with an adaptive interval, stretches the next one so that the
     // work stays within WallTimeShare of the loop's time between refits.
     private void Account(long step, long started)
@@ -129,8 +132,8 @@ public sealed class Forecaster : IDisposable
     public bool HasDecayEvidence(long step)
     {
         if ((Options.Prior ?? Options.FitOptions.Prior)?.IsMeasured == true) return true;
-        if (_probes.Any(p => p.ForkStep <= step && SawDecrease([.. p.LearningRates], p.LearningRates.Count))) return true;
-        var schedule = _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
+        if (_probes.Any(p => p.ForkStep <= step && p.LearningRates.Zip(p.LearningRates.Skip(1)).Any(pair => pair.Second < pair.First))) return true;
+        var schedule = CurrentSchedule;
         return SawDecrease(schedule.Sample(step + 1), step - RefitInterval);
     }
 
@@ -226,10 +229,10 @@ public sealed class Forecaster : IDisposable
         _probes.Clear();
         _probes.AddRange(state.Probes);
         if (state.PendingStep < 0) return;
-        var schedule = _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
+        var schedule = CurrentSchedule;
         var curve = new ObservedCurve("run", schedule.SampleWithIntrinsicTime(state.PendingStep + 1),
             state.PendingPoints.Select(p => (int)p[0]).ToList(), state.PendingPoints.Select(p => p[1]).ToList(), state.PendingPoints.Select(p => p[2]).ToList());
-        var inputs = new Inputs(state.PendingStep, curve, schedule, state.PendingWarmStart) { Probes = ProbeCurves(state.PendingStep, schedule) };
+        var inputs = new Inputs(state.PendingStep, curve, schedule, state.PendingWarmStart) { Probes = ProbeCurves(state.PendingStep, schedule), DecayEvidence = HasDecayEvidence(state.PendingStep) };
         if (Options.Background) Start(inputs);
         else Publish(Refit(inputs));
     }
@@ -244,6 +247,9 @@ public sealed class Forecaster : IDisposable
     {
         /// <summary>The probes' curves, fitted jointly with <see cref="Curve"/>.</summary>
         public IReadOnlyList<ObservedCurve> Probes { get; init; } = [];
+
+        /// <summary>Whether the run had decay evidence at <see cref="Step"/> (decided on the training thread, like the rest of the inputs).</summary>
+        public bool DecayEvidence { get; init; }
     }
 
     // The curves of the probes that ended by `step`.
@@ -262,14 +268,14 @@ public sealed class Forecaster : IDisposable
 
     private Inputs? Snapshot(long step)
     {
-        var schedule = _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
+        var schedule = CurrentSchedule;
         var sampled = schedule.SampleWithIntrinsicTime(step + 1);
         // Points before any learning (intrinsic time 0, e.g. step 0 of a warmup from 0) fit no law.
         var points = _tracker.Points.Where(p => p.Step >= Options.FromStep && p.Step <= step && sampled.IntrinsicTime[(int)p.Step] > 0).ToList();
         if (points.Count < Math.Max(Options.MinPoints, _law.Parameters.Count)) return null;
         var curve = new ObservedCurve("run", sampled, points.Select(p => (int)p.Step).ToList(), points.Select(p => p.Loss).ToList(),
             points.Select(p => (double)p.Count).ToList());
-        return new Inputs(step, curve, schedule, Latest?.Fit.Parameters ?? _restoredWarmStart) { Probes = ProbeCurves(step, schedule) };
+        return new Inputs(step, curve, schedule, Latest?.Fit.Parameters ?? _restoredWarmStart) { Probes = ProbeCurves(step, schedule), DecayEvidence = HasDecayEvidence(step) };
     }
 
     private Forecast? Refit(Inputs inputs)
@@ -287,7 +293,7 @@ public sealed class Forecaster : IDisposable
                 return null;
             }
             var hindcast = Options.CalibrateBands ? RunHindcast(inputs) : null;
-            var forecast = Build(inputs, fit, hindcast, HasDecayEvidence(inputs.Step));
+            var forecast = Build(inputs, fit, hindcast, inputs.DecayEvidence);
             Log.ForecastUpdated(_logger, inputs.Step, forecast.Describe(), _law.Name, inputs.Curve.Count, fit.WallTime.TotalSeconds);
             return forecast;
         }
