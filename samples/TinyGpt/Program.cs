@@ -17,54 +17,64 @@ using static TorchSharp.torch;
 
 // ---- command line -------------------------------------------------------------------------------------------
 var preset = new Option<string>("--preset") { Description = "Model size: tiny, small (default) or medium; the flags below override it.", DefaultValueFactory = _ => "small" };
-var steps = new Option<long?>("--steps") { Description = "Training steps (the budget N)." };
-var layers = new Option<int?>("--layers") { Description = "Transformer blocks." };
-var width = new Option<int?>("--width") { Description = "Model width." };
-var heads = new Option<int?>("--heads") { Description = "Attention heads (must divide the width)." };
-var context = new Option<int?>("--context") { Description = "Context length in tokens (bytes)." };
-var batch = new Option<int?>("--batch") { Description = "Sequences per step." };
-var lr = new Option<double?>("--lr") { Description = "Peak learning rate." };
+var steps = Number<long>("--steps", "Training steps (the budget N).");
+var layers = Number<int>("--layers", "Transformer blocks.");
+var width = Number<int>("--width", "Model width.");
+var heads = Number<int>("--heads", "Attention heads (must divide the width).");
+var context = Number<int>("--context", "Context length in tokens (bytes).");
+var batch = Number<int>("--batch", "Sequences per step.");
+var lr = Number<double>("--lr", "Peak learning rate.");
 var data = new Option<string?>("--data") { Description = "A UTF-8 text file or folder; the .NET SDK's XML documentation by default." };
 var tokenizer = new Option<string?>("--tokenizer") { Description = "bytes (default, vocabulary 256) or cl100k (renumbered over the ids the text uses)." };
-var device = new Option<string>("--device") { Description = "cpu (default), cuda, cuda:N or auto.", DefaultValueFactory = _ => "cpu" };
-var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp." };
-var seed = new Option<long?>("--seed") { Description = "Seed of initialisation and data order." };
+var device = new Option<string>("--device") { Description = "cpu (default), cuda, cuda:N or auto (may change on --resume).", DefaultValueFactory = _ => "cpu" };
+var threads = Number<int>("--threads", "CPU threads for TorchSharp (may change on --resume).");
+var seed = Number<long>("--seed", "Seed of initialisation and data order.");
 var output = new Option<string?>("--out") { Description = "Run folder (default runs/tinygpt)." };
 var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
 var prior = new Option<string?>("--prior") { Description = "A parameter file (fsl fit of calibration runs) for the decay-response prior." };
-var priorSpread = new Option<double?>("--prior-spread") { Description = "The prior's standard deviation in log units (default 0.1)." };
+var priorSpread = Number<double>("--prior-spread", "The prior's standard deviation in log units (default 0.1).");
 var scheduleOption = new Option<string?>("--schedule") { Description = "controlled (default: WSD whose decay start the forecasts move), wsd:F (fixed cooldown fraction F), cosine (to 10%) or constant." };
-var checkpointAt = new Option<long[]>("--checkpoint-at") { Description = "Also keep the checkpoint after these steps (branch points), in checkpoint/step-K.", AllowMultipleArgumentsPerToken = true };
+var checkpointAt = Numbers<long>("--checkpoint-at", "Also keep the checkpoint after these steps (branch points), in checkpoint/step-K.");
 var branchFrom = new Option<string?>("--branch-from") { Description = "Start from a checkpoint of this run folder (same model, data and seed) with another --schedule." };
-var branchStep = new Option<long?>("--branch-step") { Description = "With --branch-from: the step count of the checkpoint to start from." };
-var stopAt = new Option<long?>("--stop-at") { Description = "Stop after this step as if interrupted (then --resume)." };
-var probeAt = new Option<double[]>("--probe-at") { Description = "Controlled runs: fork a cooldown probe at these fractions of the budget (default 0.4).", AllowMultipleArgumentsPerToken = true };
-var probeFraction = new Option<double?>("--probe-fraction") { Description = "The length of each cooldown probe as a fraction of the budget (default 0.04)." };
-var refitEvery = new Option<int?>("--refit-every") { Description = "Refit the forecast every N steps (default: 2% of the budget, stretched to keep refits within 1% of the wall time)." };
+var branchStep = Number<long>("--branch-step", "With --branch-from: the step count of the checkpoint to start from.");
+var stopAt = Number<long>("--stop-at", "Stop after this step as if interrupted (then --resume).");
+var probeAt = Numbers<double>("--probe-at", "Controlled runs: fork a cooldown probe at these fractions of the budget (default 0.4).");
+var probeFraction = Number<double>("--probe-fraction", "The length of each cooldown probe as a fraction of the budget (default 0.04).");
+var refitEvery = Number<int>("--refit-every", "Refit the forecast every N steps (default: 2% of the budget, stretched to keep refits within 1% of the wall time).");
 var noProbes = new Option<bool>("--no-probes") { Description = "No cooldown probes: the controller keeps its plan unless a measured --prior gives decay evidence." };
+var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in --out (its config, logs and checkpoints)." };
+var previousCheckpoint = new Option<bool>("--previous-checkpoint") { Description = "With --resume: continue from the checkpoint before the last one (when the last is damaged)." };
 var root = new RootCommand("TinyGpt: GPT pre-training with FslTorch forecasts.")
-    { preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery };
+    { preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint };
 root.SetAction(parse =>
 {
     try
     {
         string? resumeFolder = parse.GetValue(resume), parentFolder = parse.GetValue(branchFrom);
+        bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
         Option[] fixedByParent = [preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, seed, probeAt, probeFraction, noProbes, refitEvery];
-        if (resumeFolder != null || parentFolder != null)
-        {
-            // A resumed or branched run keeps the model, data, seed and budget it started with.
-            var given = fixedByParent.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false });
-            if (given != null) throw new ArgumentException($"{given.Name} cannot change in a resumed or branched run.");
-            if (resumeFolder != null && parentFolder != null) throw new ArgumentException("--resume and --branch-from exclude each other.");
-        }
+        if (resumeFolder != null && parentFolder != null) throw new ArgumentException("--resume and --branch-from exclude each other.");
+        if (parse.GetValue(previousCheckpoint) && resumeFolder == null) throw new ArgumentException("--previous-checkpoint goes with --resume.");
         if (resumeFolder != null)
         {
-            var settings = RunFolder.ReadConfig(resumeFolder) with { Out = resumeFolder, StopAt = parse.GetValue(stopAt) };
+            // A resumed run is the run it was; only how it runs (device, threads, where it stops) may change.
+            var given = fixedByParent.Concat([scheduleOption, prior, priorSpread, checkpointAt, output, branchStep, overwrite]).FirstOrDefault(Given);
+            if (given != null) throw new ArgumentException($"{given.Name} cannot change in a resumed run (--device, --threads and --stop-at can).");
+            var saved = RunFolder.ReadConfig(resumeFolder);
+            var settings = saved with
+            {
+                Out = resumeFolder,
+                StopAt = parse.GetValue(stopAt),
+                Device = Given(device) ? parse.GetValue(device)! : saved.Device,
+                Threads = parse.GetValue(threads) ?? saved.Threads,
+            };
             settings.Validate();
-            return Train(settings, RunStart.Resume);
+            return Train(settings, RunStart.Resume, prepare: null, parse.GetValue(previousCheckpoint));
         }
         if (parentFolder != null)
         {
+            var given = fixedByParent.FirstOrDefault(Given);
+            if (given != null) throw new ArgumentException($"{given.Name} cannot change in a branched run.");
             long at = parse.GetValue(branchStep) ?? throw new ArgumentException("--branch-from needs --branch-step K (a step the parent kept a checkpoint after).");
             string into = parse.GetValue(output) ?? throw new ArgumentException("--branch-from needs --out <new run folder>.");
             var parent = RunFolder.ReadConfig(parentFolder);
@@ -75,17 +85,23 @@ root.SetAction(parse =>
                 Prior = parse.GetValue(prior) ?? parent.Prior,
                 PriorSpread = parse.GetValue(priorSpread) ?? parent.PriorSpread,
                 CheckpointAt = parse.GetValue(checkpointAt) ?? [],
-                Device = parse.GetResult(device) is { Implicit: false } ? parse.GetValue(device)! : parent.Device,
+                Device = Given(device) ? parse.GetValue(device)! : parent.Device,
                 Threads = parse.GetValue(threads) ?? parent.Threads,
                 StopAt = parse.GetValue(stopAt),
                 BranchedFrom = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFullPath(parentFolder)}@{at}"),
             };
             settings.Validate();
             if (Path.GetFullPath(into) == Path.GetFullPath(parentFolder)) throw new ArgumentException("--out must differ from --branch-from.");
-            var run = new RunFolder(into);
-            run.BranchFrom(new RunFolder(parentFolder), at);
-            run.WriteConfig(settings);
-            return Train(settings, RunStart.Branch);
+            var parentRun = new RunFolder(parentFolder);
+            string source = RunFolder.BranchSource(parentRun, at);
+            var branch = new RunFolder(into);
+            RefuseOtherRun(branch, parse.GetValue(overwrite));
+            return Train(settings, RunStart.Branch, run =>
+            {
+                run.Clear();
+                run.Create().BranchFrom(parentRun, source);
+                run.WriteConfig(settings);
+            });
         }
         var basis = Settings.Preset(parse.GetValue(preset)!);
         var fresh = basis with
@@ -114,8 +130,13 @@ root.SetAction(parse =>
         };
         fresh = fresh with { EvalEvery = (int)Math.Max(1, fresh.Steps / 10), CheckpointEvery = (int)Math.Max(1, fresh.Steps / 4) };
         fresh.Validate();
-        new RunFolder(fresh.Out).WriteConfig(fresh);
-        return Train(fresh, RunStart.Fresh);
+        RefuseOtherRun(new RunFolder(fresh.Out), parse.GetValue(overwrite));
+        // Nothing is written until Train has validated the data, the device and the prior.
+        return Train(fresh, RunStart.Fresh, run =>
+        {
+            run.Clear();
+            run.Create().WriteConfig(fresh);
+        });
     }
     catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException or JsonException)
     {
@@ -123,9 +144,43 @@ root.SetAction(parse =>
         return 2;
     }
 });
-return root.Parse(args).Invoke();
+// A typo in a flag gets its message and a pointer to --help, not the whole usage text.
+var parsed = root.Parse(args);
+if (parsed.Action is System.CommandLine.Invocation.ParseErrorAction onError) onError.ShowHelp = false;
+return parsed.Invoke();
 
-static int Train(Settings settings, RunStart start)
+// A fresh or branched run never writes into a folder that holds another run, unless asked to replace it.
+static void RefuseOtherRun(RunFolder run, bool overwrite)
+{
+    if (run.HoldsARun && !overwrite)
+    {
+        throw new ArgumentException($"--out {run.Path} holds another run: continue it with --resume {run.Path}, choose another --out, or pass --overwrite to replace it.");
+    }
+}
+
+// Numeric flags answer a typo with a plain message (not a .NET type name).
+static Option<T?> Number<T>(string name, string description) where T : struct, System.Numerics.INumber<T> => new(name)
+{
+    Description = description,
+    CustomParser = result => Parse<T>(name, result.Tokens.Count > 0 ? result.Tokens[^1].Value : "", result),
+};
+
+static Option<T[]> Numbers<T>(string name, string description) where T : struct, System.Numerics.INumber<T> => new(name)
+{
+    Description = description,
+    AllowMultipleArgumentsPerToken = true,
+    CustomParser = result => result.Tokens.Select(t => Parse<T>(name, t.Value, result)).OfType<T>().ToArray(),
+};
+
+static T? Parse<T>(string name, string text, System.CommandLine.Parsing.ArgumentResult result) where T : struct, System.Numerics.INumber<T>
+{
+    bool integer = typeof(T) == typeof(int) || typeof(T) == typeof(long);
+    if (T.TryParse(text, integer ? NumberStyles.Integer : NumberStyles.Float, CultureInfo.InvariantCulture, out var value)) return value;
+    result.AddError($"{name}: '{text}' is not {(integer ? "a whole number" : "a number")}.");
+    return null;
+}
+
+static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare = null, bool previousCheckpoint = false)
 {
     // ---- config and logging -------------------------------------------------------------------------------------
     using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
@@ -141,6 +196,7 @@ static int Train(Settings settings, RunStart start)
 
     // ---- data: tokens of text, whole documents held out across the corpus ---------------------------------------
     var corpus = TextCorpus.Load(settings.Data, settings.Tokenizer, minimumTokens: settings.Context * settings.Batch * 4);
+    if (corpus.Warning != null) Console.Error.WriteLine($"tinygpt: warning: {corpus.Warning}");
     int vocabulary = corpus.VocabularySize;
     (Tensor X, Tensor Y) Batch(int[] text, Random random)
     {
@@ -183,19 +239,43 @@ static int Train(Settings settings, RunStart start)
         DecayControl = new DecayControllerOptions(), // used when the schedule is movable (controlled)
     }, logger);
 
-    // ---- resume or branch: model, optimizer, scheduler (with any moved decay start), monitor ----------------------
+    // ---- the run folder (only now that data, device and prior are known to be good), then resume or branch ----------
+    prepare?.Invoke(run);
     long first = 0;
-    if (start != RunStart.Fresh && run.HasCheckpoint)
+    string? checkpoint = start == RunStart.Fresh ? null : run.ResumableCheckpoint(previousCheckpoint);
+    if (previousCheckpoint && checkpoint != run.PreviousCheckpoint) throw new InvalidDataException($"{run.Path}: there is no previous checkpoint to continue from.");
+    if (checkpoint != null)
     {
-        model.load(run.CheckpointFile("model.bin"));
-        optimizer.load_state_dict(run.CheckpointFile("optimizer.bin"));
-        first = RunFolder.NextStep(run.Checkpoint);
-        // A branch (also one interrupted before its first own checkpoint) starts its schedule at the step.
-        if (File.Exists(run.CheckpointFile("scheduler.json"))) scheduler.LoadStateFile(run.CheckpointFile("scheduler.json"));
-        else scheduler.LoadState(new FslSchedulerState(first, (schedule as MovableWsdSchedule)?.DecayStartStep));
-        monitor.LoadStateFile(run.CheckpointFile("monitor.json"));
+        if (checkpoint == run.PreviousCheckpoint && !previousCheckpoint)
+        {
+            Console.Error.WriteLine("tinygpt: note: the last checkpoint was cut short (the process died while saving it); continuing from the one before.");
+        }
+        string reading = "";
+        try
+        {
+            reading = Path.Combine(checkpoint, "progress.json");
+            first = RunFolder.NextStep(checkpoint);
+            reading = Path.Combine(checkpoint, "model.bin");
+            model.load(reading);
+            reading = Path.Combine(checkpoint, "optimizer.bin");
+            optimizer.load_state_dict(reading);
+            // A branch (also one interrupted before its first own checkpoint) starts its schedule at the step.
+            reading = Path.Combine(checkpoint, "scheduler.json");
+            if (File.Exists(reading)) scheduler.LoadStateFile(reading);
+            else scheduler.LoadState(new FslSchedulerState(first, (schedule as MovableWsdSchedule)?.DecayStartStep));
+            reading = Path.Combine(checkpoint, "monitor.json");
+            monitor.LoadStateFile(reading);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            string offer = checkpoint == run.Checkpoint && run.ResumableCheckpoint(usePrevious: true) is string previous
+                ? $" The checkpoint before it (step {RunFolder.NextStep(previous)}) is kept: continue from it with --resume {run.Path} --previous-checkpoint."
+                : "";
+            string what = e is InvalidDataException ? e.Message : $"{reading} cannot be read ({e.Message.Split('\n')[0]}).";
+            throw new InvalidDataException(what + offer, e);
+        }
     }
-    run.PrepareLogs(first);
+    run.PrepareLogs(first, note => Console.Error.WriteLine($"tinygpt: note: {note}"));
     run.CheckHistory(schedule is MovableWsdSchedule m ? m.Current : schedule);
     Report(string.Create(CultureInfo.InvariantCulture,
         $"TinyGpt: {parameters:N0} parameters, {corpus.Train.Length:N0} training tokens ({settings.Tokenizer}, vocabulary {vocabulary:N0}) from {corpus.Source} ({corpus.HeldOut.Length:N0} held out), {total} steps on {compute.type}{(first > 0 ? $", {(start == RunStart.Branch ? "branching" : "resuming")} at step {first}" : "")}, schedule {settings.Schedule}"));
@@ -217,14 +297,26 @@ static int Train(Settings settings, RunStart start)
     }
 
     // ---- training loop -------------------------------------------------------------------------------------------------
-    void SaveCheckpoint(long nextStep)
+    // A test hook (fault injection): TINYGPT_TEST_DIE_DURING_CHECKPOINT=K:file ends the process right after `file` of the
+    // checkpoint after K steps was written, as a kill would.
+    string? dieDuring = Environment.GetEnvironmentVariable("TINYGPT_TEST_DIE_DURING_CHECKPOINT");
+    void Written(long nextStep, string file)
     {
-        model.save(run.CheckpointFile("model.bin"));
-        optimizer.save_state_dict(run.CheckpointFile("optimizer.bin"));
-        scheduler.SaveStateFile(run.CheckpointFile("scheduler.json"));
-        monitor.SaveStateFile(run.CheckpointFile("monitor.json"));
-        File.WriteAllText(run.CheckpointFile("progress.json"), JsonSerializer.Serialize(new { next_step = nextStep }));
+        if (dieDuring == string.Create(CultureInfo.InvariantCulture, $"{nextStep}:{file}")) Environment.Exit(137);
     }
+    void SaveCheckpoint(long nextStep) => run.SaveCheckpoint(folder =>
+    {
+        model.save(Path.Combine(folder, "model.bin"));
+        Written(nextStep, "model.bin");
+        optimizer.save_state_dict(Path.Combine(folder, "optimizer.bin"));
+        Written(nextStep, "optimizer.bin");
+        scheduler.SaveStateFile(Path.Combine(folder, "scheduler.json"));
+        Written(nextStep, "scheduler.json");
+        monitor.SaveStateFile(Path.Combine(folder, "monitor.json"));
+        Written(nextStep, "monitor.json");
+        File.WriteAllText(Path.Combine(folder, "progress.json"), JsonSerializer.Serialize(new { next_step = nextStep }));
+        Written(nextStep, "progress.json");
+    });
 
     // One optimizer step on the batch of `step`, which depends on the seed and the step alone (so a resumed run, and a
     // probe looking ahead, see the same data); returns the batch's loss.
@@ -310,6 +402,16 @@ static int Train(Settings settings, RunStart start)
             string outlook = forecast == null ? "forecast -" : $"forecast {forecast.Describe()}";
             Report(string.Create(CultureInfo.InvariantCulture,
                 $"step {step,6}  loss {monitor.Tracker.Smoothed:F4}{(evalLoss is double e ? $"  eval {e:F4}" : "")}  lr {rate:0.00e+0}  {tokensPerSecond,7:F0} tok/s  {outlook}{(schedule is MovableWsdSchedule w ? $"  decay at {w.DecayStartStep}" : "")}"));
+        }
+
+        // a diverged run stops before it checkpoints its NaN weights
+        if (signal.HasFlag(TrainingSignal.Diverged))
+        {
+            monitor.OnRunEnd(step);
+            string saved = run.ResumableCheckpoint() is string latest ? $"its last checkpoint continues at step {RunFolder.NextStep(latest)}" : "it has no checkpoint yet";
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"tinygpt: the loss was not finite for the last {monitor.Options.MaxNonFiniteLosses} steps (through step {step}): the run diverged and stops; {saved}. Try a lower --lr in a new run."));
+            return 3;
         }
 
         // checkpoint (and keep the ones asked for as branch points)

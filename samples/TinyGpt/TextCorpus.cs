@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -16,8 +17,9 @@ public sealed partial class TextCorpus
     /// <summary>The tokenizers <see cref="Load"/> knows.</summary>
     public static readonly string[] Tokenizers = ["bytes", "cl100k"];
 
-    private TextCorpus(int[] train, int[] heldOut, int vocabularySize, string source, int documents)
+    private TextCorpus(int[] train, int[] heldOut, int vocabularySize, string source, int documents, string? warning)
     {
+        Warning = warning;
         Train = train;
         HeldOut = heldOut;
         VocabularySize = vocabularySize;
@@ -35,6 +37,8 @@ public sealed partial class TextCorpus
     public string Source { get; }
     /// <summary>How many documents it holds.</summary>
     public int Documents { get; }
+    /// <summary>Why the text may not be text (e.g. mostly invalid UTF-8); null when it looks like text.</summary>
+    public string? Warning { get; }
 
     /// <summary>
     /// Loads a UTF-8 file, every file of a folder, or (<paramref name="path"/> null) the XML documentation of the
@@ -82,6 +86,12 @@ public sealed partial class TextCorpus
             throw new InvalidDataException($"--data {path}: no such file or folder.");
         }
         var tokens = documents.Select(d => encode(d + "\n")).ToList();
+        // Invalid UTF-8 reads as U+FFFD; binary data also brings control characters. Training goes on, with a warning.
+        long characters = documents.Sum(d => (long)d.Length);
+        long odd = documents.Sum(d => (long)d.Count(c => c == '\uFFFD' || (char.IsControl(c) && c is not ('\n' or '\r' or '\t' or '\f'))));
+        string? warning = characters > 0 && odd > 0.01 * characters
+            ? string.Create(CultureInfo.InvariantCulture, $"{source}: {(double)odd / characters:P1} of the characters are invalid UTF-8 or control characters; is it text? Training on it anyway.")
+            : null;
         int vocabulary = 256;
         if (tokenizer != "bytes")
         {
@@ -108,7 +118,7 @@ public sealed partial class TextCorpus
         {
             throw new InvalidDataException($"{source}: {train.Count + heldOut.Count} tokens of text is too little; at least {minimumTokens + minimumTokens / 10} are needed for this context and batch.");
         }
-        return new TextCorpus(train.ToArray(), heldOut.ToArray(), vocabulary, source, documents.Count);
+        return new TextCorpus(train.ToArray(), heldOut.ToArray(), vocabulary, source, documents.Count, warning);
     }
 
     private static Func<string, IReadOnlyList<int>> Cl100k()

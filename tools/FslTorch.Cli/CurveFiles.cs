@@ -12,10 +12,36 @@ internal static class CurveFiles
     /// </summary>
     public static ObservedCurve Load(string path, int fromStep, int bin)
     {
+        if (bin < 1) throw new ArgumentException($"--bin must be >= 1; got {bin}.");
+        if (fromStep < 0) throw new ArgumentException($"--from-step must be >= 0; got {fromStep}.");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.");
-        var curve = ObservedCurve.FromCsv(path, interpolateMissingSteps: true).Where(step => step >= fromStep);
+        var curve = ObservedCurve.FromCsv(path, interpolateMissingSteps: true, notice: message => Console.Error.WriteLine($"fsl: note: {message}"))
+            .Where(step => step >= fromStep);
         if (curve.Count == 0) throw new InvalidDataException($"{path}: no points at or after step {fromStep}.");
         return bin > 1 ? Bin(curve, bin) : curve;
+    }
+
+    /// <summary>
+    /// Refuses an output file that cannot be written (no permission, a file where its folder should be) before any
+    /// work is done; creates its folder, leaves no file behind.
+    /// </summary>
+    public static void CheckWritable(string? path, string option)
+    {
+        if (path == null) return;
+        string full = Path.GetFullPath(path);
+        string? folder = Path.GetDirectoryName(full);
+        if (Directory.Exists(full)) throw new IOException($"{option} {path}: that is a folder, not a file.");
+        bool existed = File.Exists(full);
+        try
+        {
+            if (folder != null) Directory.CreateDirectory(folder);
+            using (File.Open(full, FileMode.OpenOrCreate, FileAccess.Write)) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{option} {path}: cannot be written ({e.Message}).", e);
+        }
+        if (!existed) File.Delete(full);
     }
 
     public static ObservedCurve Bin(ObservedCurve curve, int bin)

@@ -47,7 +47,6 @@ var curvesCommand = new Command("curves", "The same protocol on your own step,lr
 curvesCommand.SetAction(parse => Commands.Run(() =>
 {
     int from = parse.GetValue(fromStep), bin = parse.GetValue(binOption);
-    if (bin < 1) throw new ArgumentException("--bin must be >= 1.");
     var fit = parse.GetValue(fitFiles)!.Select(f => CurveFiles.Load(f, from, bin)).ToList();
     var predict = parse.GetValue(predictFiles)!.Select(f => CurveFiles.Load(f, from, bin)).ToList();
     return Commands.Bench("curves", fit, predict, Commands.Settings(parse, lawOption, blockOption, jsonOption));
@@ -65,6 +64,7 @@ var decayCommand = new Command("decay", "Replays real runs through the TrainingM
     { decayData, jsonOption, marginOption, uncertaintyOption, hindcastOption, decayLaw, decayPeaks };
 decayCommand.SetAction(parse => Commands.Run(() =>
 {
+    CurveFiles.CheckWritable(parse.GetValue(jsonOption), "--json");
     var options = new FslTorch.Control.DecayControllerOptions();
     if (parse.GetValue(marginOption) is double margin) options = options with { Margin = margin };
     if (parse.GetValue(uncertaintyOption) is double weight) options = options with { UncertaintyWeight = weight };
@@ -100,6 +100,7 @@ var fitOut = new Option<string>("--out") { Description = "The parameter file to 
 var fitCommand = new Command("fit", "Fits a law to curves and writes its parameters.") { curvesToFit, fitLaw, fitOut, fromStep, binOption };
 fitCommand.SetAction(parse => Commands.Run(() =>
 {
+    CurveFiles.CheckWritable(parse.GetValue(fitOut), "--out");
     var curves = parse.GetValue(curvesToFit)!.Select(f => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption))).ToList();
     var fit = FslTorch.Fitting.LawFitter.Fit(Protocol.Law(parse.GetValue(fitLaw)!), curves);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{fit.Law.Name}: {fit.ExitReason} ({fit.Message}) in {fit.WallTime.TotalSeconds:F2} s"));
@@ -139,6 +140,7 @@ namespace FslTorch.Cli
                 ? chosen.SelectMany(n => n.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList()
                 : Protocol.DefaultLaws.ToList();
             foreach (var name in names) Protocol.Law(name); // reject unknown names before any work
+            CurveFiles.CheckWritable(parse.GetValue(json), "--json");
             return new BenchSettings(names, new FslTorch.Fitting.FitOptions { ScheduleBlockSteps = parse.GetValue(block) }, parse.GetValue(json));
         }
 

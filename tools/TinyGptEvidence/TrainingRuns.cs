@@ -25,7 +25,7 @@ public sealed class TrainingRuns(string root, TextWriter progress)
             return RunSummary.Read(summary);
         }
         List<string> command;
-        if (File.Exists(Path.Combine(folder, "checkpoint", "progress.json")) && File.Exists(Path.Combine(folder, "config.json")))
+        if (new TinyGpt.RunFolder(folder).ResumableCheckpoint() != null && File.Exists(Path.Combine(folder, "config.json")))
         {
             command = ["--resume", folder];
         }

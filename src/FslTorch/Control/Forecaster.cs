@@ -3,7 +3,6 @@ using FslTorch.Schedules;
 using FslTorch.Surrogates;
 using FslTorch.Tracking;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FslTorch.Control;
 
@@ -45,7 +44,7 @@ public sealed class Forecaster : IDisposable
         TotalSteps = totalSteps;
         RefitInterval = Options.RefitInterval ?? (int)Math.Max(10, totalSteps / 50);
         _law = Options.Law ?? LossCurveLaws.Default;
-        _logger = logger ?? NullLogger.Instance;
+        _logger = SafeLogger.Wrap(logger);
     }
 
     /// <summary>The options.</summary>
@@ -297,8 +296,9 @@ public sealed class Forecaster : IDisposable
             Log.ForecastUpdated(_logger, inputs.Step, forecast.Describe(), _law.Name, inputs.Curve.Count, fit.WallTime.TotalSeconds);
             return forecast;
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
+        catch (Exception e)
         {
+            // Whatever a refit throws (also on a background thread) stays here: the previous forecast stays in force.
             Log.RefitThrew(_logger, e, inputs.Step);
             return null;
         }

@@ -24,4 +24,11 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Early stop at step {Step}: {Reason}")]
     public static partial void EarlyStop(ILogger logger, long step, string reason);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "FslTorch failed at step {Step}; the schedule stays as it was and training goes on.")]
+    public static partial void MonitorFailed(ILogger logger, Exception exception, long step);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning,
+        Message = "The last {Count} losses (through step {Step}) were not finite: the run looks diverged. No forecasts or decisions until a finite loss comes back.")]
+    public static partial void Diverged(ILogger logger, long count, long step);
 }

@@ -2,7 +2,6 @@ using System.Text.Json;
 using FslTorch.Schedules;
 using FslTorch.Tracking;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FslTorch.Control;
 
@@ -20,12 +19,16 @@ namespace FslTorch.Control;
 /// }
 /// monitor.OnRunEnd(step);
 /// </code>
-/// It never throws for bad losses or failed fits: they are counted and logged, and the schedule stays as it was.
+/// It never throws into the loop: bad losses and failed fits are counted and logged, an exception from a fit, a
+/// decision or the logger is caught at this boundary and logged, and the schedule stays as it was. After
+/// <see cref="TrainingMonitorOptions.MaxNonFiniteLosses"/> non-finite losses in a row it signals
+/// <see cref="TrainingSignal.Diverged"/> instead of forecasting from old data.
 /// </summary>
 public sealed class TrainingMonitor : ITrainingCallback, IDisposable
 {
     private readonly ILogger _logger;
     private int _stopVotes;
+    private long _nonFiniteRun;
 
     /// <param name="schedule">The run's schedule; a <see cref="MovableWsdSchedule"/> lets the monitor move its decay.</param>
     /// <param name="totalSteps">N, the budget.</param>
@@ -37,8 +40,8 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     {
         ArgumentNullException.ThrowIfNull(schedule);
         Options = options ?? new TrainingMonitorOptions();
-        Options.EarlyStopping.Validate();
-        _logger = logger ?? NullLogger.Instance;
+        Options.Validate();
+        _logger = SafeLogger.Wrap(logger);
         TotalSteps = totalSteps;
         Tracker = new LossTracker(Options.Tracker);
         Forecaster = new Forecaster(schedule, totalSteps, Tracker, Options.Forecaster, _logger);
@@ -80,7 +83,23 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            return StepEnd(step, learningRate, loss);
+            Tracker.Record(step, learningRate, loss);
+            if (double.IsFinite(loss) && double.IsFinite(learningRate))
+            {
+                _nonFiniteRun = 0;
+            }
+            else if (++_nonFiniteRun >= Options.MaxNonFiniteLosses)
+            {
+                if (_nonFiniteRun == Options.MaxNonFiniteLosses) Log.Diverged(_logger, _nonFiniteRun, step);
+                return TrainingSignal.Diverged | (StopReason != null ? TrainingSignal.Stop : TrainingSignal.None);
+            }
+            return StepEnd(step);
+        }
+        catch (Exception e)
+        {
+            // The boundary: nothing FslTorch does after the loss was recorded may reach the user's loop.
+            Log.MonitorFailed(_logger, e, step);
+            return StopReason != null ? TrainingSignal.Stop : TrainingSignal.None;
         }
         finally
         {
@@ -98,9 +117,8 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     /// <summary>The wall time spent inside <see cref="OnStepEnd"/> (tracking, refits, hindcasts, decisions): the monitor's cost to the loop.</summary>
     public TimeSpan WallTime { get; private set; }
 
-    private TrainingSignal StepEnd(long step, double learningRate, double loss)
+    private TrainingSignal StepEnd(long step)
     {
-        Tracker.Record(step, learningRate, loss);
         var signal = TrainingSignal.None;
         var forecast = Forecaster.OnStepEnd(step);
         if (forecast != null)
@@ -130,7 +148,14 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     /// <inheritdoc />
     public TrainingSignal OnEvaluationEnd(long step, double loss)
     {
-        Tracker.RecordEvaluation(step, loss);
+        try
+        {
+            Tracker.RecordEvaluation(step, loss);
+        }
+        catch (Exception e)
+        {
+            Log.MonitorFailed(_logger, e, step);
+        }
         return TrainingSignal.None;
     }
 
@@ -147,6 +172,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         Forecaster = Forecaster.GetState(),
         Decisions = Controller?.Decisions.ToList() ?? [],
         StopVotes = _stopVotes,
+        NonFiniteRun = _nonFiniteRun,
     };
 
     /// <summary>Restores a checkpoint (restore the scheduler, and with it the decay start, first).</summary>
@@ -156,6 +182,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         Tracker.Restore(state.Tracker);
         Controller?.LoadDecisions(state.Decisions);
         _stopVotes = state.StopVotes;
+        _nonFiniteRun = state.NonFiniteRun;
         Forecaster.LoadState(state.Forecaster);
     }
 

@@ -13,4 +13,18 @@ public sealed record TrainingMonitorOptions
     public DecayControllerOptions? DecayControl { get; init; } = new();
     /// <summary>Forecast-based early stopping; off by default.</summary>
     public EarlyStoppingOptions EarlyStopping { get; init; } = new();
+    /// <summary>
+    /// After this many consecutive NaN or infinite losses the monitor warns once and signals
+    /// <see cref="TrainingSignal.Diverged"/> at every step until a finite loss comes back, instead of forecasting and
+    /// deciding from the data before (default 20).
+    /// </summary>
+    public int MaxNonFiniteLosses { get; init; } = 20;
+
+    /// <summary>Throws an <see cref="ArgumentException"/> for options no run can use.</summary>
+    public void Validate()
+    {
+        if (Tracker is null || Forecaster is null || EarlyStopping is null) throw new ArgumentException("Tracker, Forecaster and EarlyStopping options must not be null.");
+        if (MaxNonFiniteLosses < 1) throw new ArgumentOutOfRangeException(nameof(MaxNonFiniteLosses), MaxNonFiniteLosses, "MaxNonFiniteLosses must be >= 1.");
+        EarlyStopping.Validate();
+    }
 }

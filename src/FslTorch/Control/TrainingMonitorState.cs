@@ -13,4 +13,6 @@ public sealed record TrainingMonitorState
     public IReadOnlyList<DecayDecision> Decisions { get; init; } = [];
     /// <summary>Consecutive forecasts that agreed on an early stop.</summary>
     public int StopVotes { get; init; }
+    /// <summary>Consecutive non-finite losses at the checkpoint.</summary>
+    public long NonFiniteRun { get; init; }
 }

@@ -10,4 +10,10 @@ public enum TrainingSignal
     Stop = 1,
     /// <summary>The LR schedule changed (e.g. the decay start moved); the scheduler already applies it.</summary>
     ScheduleChanged = 2,
+    /// <summary>
+    /// The last <see cref="TrainingMonitorOptions.MaxNonFiniteLosses"/> losses (or more) were NaN or infinite: the run
+    /// looks diverged, and the monitor neither forecasts nor decides until a finite loss comes back. The loop decides
+    /// what to do (stop, restore a checkpoint, lower the LR).
+    /// </summary>
+    Diverged = 4,
 }

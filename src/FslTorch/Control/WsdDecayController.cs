@@ -3,7 +3,6 @@ using FslTorch.Fitting;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FslTorch.Control;
 
@@ -37,7 +36,7 @@ public sealed class WsdDecayController
         _schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
         Options = options ?? new DecayControllerOptions();
         Options.Validate();
-        _logger = logger ?? NullLogger.Instance;
+        _logger = SafeLogger.Wrap(logger);
         _move = move ?? ((start, next) => _schedule.MoveDecayStart(start, next));
         long n = schedule.Current.TotalSteps;
         LatestStart = n - (long)Math.Floor(Options.MinDecayFraction * n);
@@ -86,6 +85,8 @@ public sealed class WsdDecayController
         if (HasStarted(nextStep) || !fit.Succeeded) return null;
         try
         {
+            // The decision is complete before anything changes; the move is the one effect, then it is recorded and logged
+            // (a logger that throws is swallowed by SafeLogger, so a move is never left unrecorded).
             var decision = Evaluate(nextStep, fit, Math.Max(nextDecisionStep, nextStep + 1), hindcast, hasDecayEvidence);
             if (decision.DecayStartStep != _schedule.DecayStartStep) _move(decision.DecayStartStep, nextStep);
             _decisions.Add(decision);
@@ -93,7 +94,7 @@ public sealed class WsdDecayController
                 decision.GainOfWaiting, decision.GainUncertainty, decision.Reason);
             return decision;
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
+        catch (Exception e)
         {
             Log.DecayDecisionFailed(_logger, e, nextStep);
             return null;
@@ -104,7 +105,7 @@ public sealed class WsdDecayController
     public double PredictFinalLoss(FitResult fit, long decayStartStep)
     {
         ArgumentNullException.ThrowIfNull(fit);
-        return FinalLoss(Forecasting.Evaluator(fit.Law), fit.Parameters.ToArray(), fit.LearningRateScale, decayStartStep);
+        return FinalLoss(Forecasting.Evaluator(fit.Law), fit.Parameters.ToArray(), new WsdTrajectoryBuffer(_schedule.Current, fit.LearningRateScale), decayStartStep);
     }
 
     /// <summary>
@@ -118,7 +119,7 @@ public sealed class WsdDecayController
         {
             if (_schedule.DecayStartStep != nextStep) _move(nextStep, nextStep);
         }
-        catch (InvalidOperationException e)
+        catch (Exception e)
         {
             Log.DecayDecisionFailed(_logger, e, nextStep);
             return false;
@@ -142,7 +143,9 @@ public sealed class WsdDecayController
     {
         var law = Forecasting.Evaluator(fit.Law);
         var parameters = fit.Parameters.ToArray();
-        double FinalLoss(double[] theta, long start) => this.FinalLoss(law, theta, fit.LearningRateScale, start);
+        // Every candidate trajectory (also those of the uncertainty draws) lives in one buffer of the budget's length.
+        var trajectories = new WsdTrajectoryBuffer(_schedule.Current, fit.LearningRateScale);
+        double FinalLoss(double[] theta, long start) => WsdDecayController.FinalLoss(law, theta, trajectories, start);
 
         if (nextStep >= LatestStart)
         {
@@ -238,9 +241,9 @@ public sealed class WsdDecayController
     }
 
     // The loss at the last step N − 1 if the decay starts at `decayStartStep`, with the LR in the fit's unit.
-    private double FinalLoss(LossCurveLaw law, double[] parameters, double learningRateScale, long decayStartStep)
+    private static double FinalLoss(LossCurveLaw law, double[] parameters, WsdTrajectoryBuffer trajectories, long decayStartStep)
     {
-        var schedule = _schedule.Current.WithDecayStart(decayStartStep);
-        return law.Predict(parameters, FitResult.Normalise(schedule.Sample(schedule.TotalSteps), learningRateScale), [(int)(schedule.TotalSteps - 1)])[0];
+        var schedule = trajectories.Fill(decayStartStep);
+        return law.Predict(parameters, schedule, [schedule.Count - 1])[0];
     }
 }

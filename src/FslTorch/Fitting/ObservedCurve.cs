@@ -70,45 +70,108 @@ public sealed class ObservedCurve
         return new ObservedCurve(Name, new SampledSchedule(rates), cut._steps, cut._losses, cut._weights);
     }
 
+    /// <summary>The longest run (in steps) a curve file may span: its schedule is sampled at every step.</summary>
+    public const int MaxSteps = 20_000_000;
+
     /// <summary>
-    /// Reads a CSV with the columns <c>step</c>, <c>lr</c> and <c>loss</c> (any order, other columns ignored).
-    /// The learning rate of every step comes from <paramref name="schedule"/> when given; otherwise from the
-    /// <c>lr</c> column, which must then list every step from 0 (rows between are linearly interpolated when
-    /// <paramref name="interpolateMissingSteps"/> is set, for curves logged every few steps).
-    /// Rows whose loss is empty, NaN or infinite are skipped.
+    /// Reads a CSV with the columns <c>step</c>, <c>lr</c> and <c>loss</c> (any order, names matched case-insensitively,
+    /// other columns ignored). The learning rate of every step comes from <paramref name="schedule"/> when given;
+    /// otherwise from the <c>lr</c> column, which must then list every step from 0 (rows between are linearly
+    /// interpolated when <paramref name="interpolateMissingSteps"/> is set, for curves logged every few steps).
+    /// Rows whose loss is empty, NaN or infinite are skipped, and so is a torn last line (a row cut short by a process
+    /// that died while writing it); each is reported to <paramref name="notice"/>. Everything else that is not a
+    /// valid curve is refused with an <see cref="InvalidDataException"/> naming the file and line: a row with too
+    /// few cells, a step that is not an integer or does not increase, an LR that is not a finite number &gt;= 0, a loss
+    /// that is not a number, &lt;= 0, or more than 1000 times the curve's median (a corrupt value), and a log whose
+    /// steps span more than <see cref="MaxSteps"/> (usually a typo'd step).
     /// </summary>
-    public static ObservedCurve FromCsv(string path, string? name = null, SampledSchedule? schedule = null, bool interpolateMissingSteps = false)
+    public static ObservedCurve FromCsv(string path, string? name = null, SampledSchedule? schedule = null, bool interpolateMissingSteps = false,
+        Action<string>? notice = null)
     {
-        var lines = File.ReadAllLines(path);
+        string text = File.ReadAllText(path);
+        var lines = text.Split('\n');
+        if (lines.Length > 0 && lines[^1].Length == 0) lines = lines[..^1];
+        bool tornLast = !text.EndsWith('\n');
         if (lines.Length < 2) throw new InvalidDataException($"{path}: expected a header and at least one row.");
-        var header = lines[0].Split(',').Select(c => c.Trim().ToLowerInvariant()).ToList();
+        var header = lines[0].TrimEnd('\r').Split(',').Select(c => c.Trim().ToLowerInvariant()).ToList();
         int stepColumn = header.IndexOf("step"), lrColumn = header.IndexOf("lr"), lossColumn = header.IndexOf("loss");
         if (stepColumn < 0 || lossColumn < 0 || (schedule == null && lrColumn < 0))
         {
-            throw new InvalidDataException($"{path}: the header '{lines[0]}' must name the columns step, loss{(schedule == null ? " and lr" : "")}.");
+            throw new InvalidDataException($"{path}: the header '{lines[0].TrimEnd('\r')}' must name the columns step, loss{(schedule == null ? " and lr" : "")}.");
         }
+        int needed = Math.Max(stepColumn, lossColumn) + 1;
         var rateRows = new List<(long, double)>();
         var steps = new List<int>();
         var losses = new List<double>();
+        var lineOf = new List<int>();
+        int skipped = 0, firstSkipped = 0, lastStepLine = 0;
+        long lastStep = -1;
         for (int i = 1; i < lines.Length; i++)
         {
-            if (lines[i].Trim().Length == 0) continue;
-            var cells = lines[i].Split(',');
-            if (!int.TryParse(cells[stepColumn], NumberStyles.Integer, CultureInfo.InvariantCulture, out int step))
+            string line = lines[i].TrimEnd('\r');
+            int number = i + 1;
+            if (line.Trim().Length == 0) continue;
+            var cells = line.Split(',');
+            bool last = i == lines.Length - 1;
+            if (last && tornLast && (cells.Length < header.Count || cells.Length < needed))
             {
-                throw new InvalidDataException($"{path}, line {i + 1}: '{cells[stepColumn]}' is not a step.");
+                notice?.Invoke($"{path}, line {number}: the last line is cut short (a process died while writing it?); it is left out.");
+                continue;
             }
-            if (lrColumn >= 0 && lrColumn < cells.Length && double.TryParse(cells[lrColumn], NumberStyles.Float, CultureInfo.InvariantCulture, out double lr))
+            if (cells.Length < needed)
             {
+                throw new InvalidDataException($"{path}, line {number}: {cells.Length} cell{(cells.Length == 1 ? "" : "s")}, but the header names the step and loss in columns {stepColumn + 1} and {lossColumn + 1}.");
+            }
+            if (!long.TryParse(cells[stepColumn].Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long step) || step < 0)
+            {
+                throw new InvalidDataException($"{path}, line {number}: '{cells[stepColumn]}' is not a step (an integer >= 0).");
+            }
+            if (step <= lastStep)
+            {
+                throw new InvalidDataException($"{path}, line {number}: step {step} {(step == lastStep ? "repeats" : "comes after")} step {lastStep} (line {lastStepLine}); steps must increase.");
+            }
+            if (step >= MaxSteps)
+            {
+                throw new InvalidDataException(lastStep >= 0
+                    ? $"{path}, line {number}: step {step} follows step {lastStep} (line {lastStepLine}); a log may span at most {MaxSteps:N0} steps (a typo in the step?)."
+                    : $"{path}, line {number}: step {step}; a log may span at most {MaxSteps:N0} steps.");
+            }
+            lastStep = step;
+            lastStepLine = number;
+            if (lrColumn >= 0 && lrColumn < cells.Length && cells[lrColumn].Trim().Length > 0)
+            {
+                if (!double.TryParse(cells[lrColumn], NumberStyles.Float, CultureInfo.InvariantCulture, out double lr))
+                {
+                    throw new InvalidDataException($"{path}, line {number}: the lr '{cells[lrColumn]}' is not a number.");
+                }
+                if (!double.IsFinite(lr) || lr < 0) throw new InvalidDataException($"{path}, line {number}: the lr {cells[lrColumn]} must be a finite number >= 0.");
                 rateRows.Add((step, lr));
             }
-            if (lossColumn < cells.Length && double.TryParse(cells[lossColumn], NumberStyles.Float, CultureInfo.InvariantCulture, out double loss) && double.IsFinite(loss))
+            string lossCell = cells[lossColumn].Trim();
+            double loss = double.NaN;
+            if (lossCell.Length > 0 && !double.TryParse(lossCell, NumberStyles.Float, CultureInfo.InvariantCulture, out loss))
             {
-                steps.Add(step);
-                losses.Add(loss);
+                throw new InvalidDataException($"{path}, line {number}: the loss '{lossCell}' is not a number.");
             }
+            if (!double.IsFinite(loss))
+            {
+                if (skipped++ == 0) firstSkipped = number;
+                continue;
+            }
+            if (loss <= 0) throw new InvalidDataException($"{path}, line {number}: the loss {lossCell} must be > 0.");
+            steps.Add((int)step);
+            losses.Add(loss);
+            lineOf.Add(number);
         }
+        if (skipped > 0) notice?.Invoke($"{path}: {skipped} row{(skipped == 1 ? "" : "s")} without a finite loss left out (the first on line {firstSkipped}).");
         if (steps.Count == 0) throw new InvalidDataException($"{path}: no row has a finite loss.");
+        double median = losses.Order().ElementAt(losses.Count / 2);
+        int absurd = losses.FindIndex(l => l > 1000 * median);
+        if (absurd >= 0)
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                $"{path}, line {lineOf[absurd]}: the loss {losses[absurd]:G6} is more than 1000 times the curve's median {median:G6} (a corrupt value?); fix or remove the row."));
+        }
         if (schedule == null)
         {
             if (rateRows.Count == 0 || rateRows[0].Item1 != 0)
@@ -123,6 +186,10 @@ public sealed class ObservedCurve
             }
             var table = new TableSchedule(rateRows, TableInterpolation.Linear);
             schedule = table.SampleWithIntrinsicTime(Math.Max(total, (int)rateRows[^1].Item1 + 1));
+        }
+        else if (steps[^1] >= schedule.Count)
+        {
+            throw new InvalidDataException($"{path}, line {lineOf[^1]}: step {steps[^1]} lies past the schedule's {schedule.Count} steps.");
         }
         return new ObservedCurve(name ?? Path.GetFileNameWithoutExtension(path), schedule, steps, losses);
     }

@@ -18,6 +18,26 @@ public sealed class SampledSchedule
         _intrinsicTime = CumulativeSum(_learningRates);
     }
 
+    // Over a buffer owned by a WsdTrajectoryBuffer (no copy): the buffer rewrites the rates from some step on and
+    // then calls RewriteFrom, so that many candidate schedules of one budget need no new arrays.
+    internal SampledSchedule(double[] learningRates, bool ownedByBuffer)
+    {
+        _ = ownedByBuffer;
+        _learningRates = learningRates;
+        _intrinsicTime = CumulativeSum(learningRates);
+    }
+
+    // Recomputes the intrinsic time from step `from` on, after the buffer rewrote the rates there.
+    internal void RewriteFrom(int from)
+    {
+        double total = from == 0 ? 0 : _intrinsicTime[from - 1];
+        for (int k = from; k < _learningRates.Length; k++)
+        {
+            total += _learningRates[k];
+            _intrinsicTime[k] = total;
+        }
+    }
+
     private readonly double[] _learningRates;
     private readonly double[] _intrinsicTime;
 

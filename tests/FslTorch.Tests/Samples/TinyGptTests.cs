@@ -85,7 +85,7 @@ public sealed class TinyGptTests : IDisposable
         Assert.Equal([0.25, 0.5, 0.75], summary.GetProperty("Forecasts").EnumerateArray().Select(f => f.GetProperty("Fraction").GetDouble()));
         foreach (var name in new[] { "model.bin", "optimizer.bin", "scheduler.json", "monitor.json", "progress.json" })
         {
-            Assert.True(File.Exists(Path.Combine(whole, "checkpoint", name)), name);
+            Assert.True(File.Exists(Path.Combine(whole, "checkpoint", "latest", name)), name);
         }
         foreach (var png in new[] { "loss.png", "lr.png" })
         {

@@ -1,0 +1,172 @@
+using FslTorch.Control;
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using FslTorch.Tests.Control;
+using Microsoft.Extensions.Logging;
+using Xunit;
+
+namespace FslTorch.Tests.Reliability;
+
+/// <summary>Nothing FslTorch does during training may reach the user's loop; a decision is applied only whole.</summary>
+public sealed class MonitorBoundaryTests
+{
+    private const long Steps = 300;
+
+    private static MovableWsdSchedule Schedule() => new(new WsdSchedule(1e-2, 20, 285, Steps, DecayShape.Linear, DecayTarget.Zero));
+
+    private static TrainingMonitorOptions Options(LossCurveLaw law, bool background = false) => new()
+    {
+        Forecaster = new ForecasterOptions { Law = law, RefitInterval = 25, MinPoints = 5, FromStep = 20, Background = background, BandSamples = 0, CalibrateBands = false },
+        DecayControl = new DecayControllerOptions { RequireDecayEvidence = false },
+    };
+
+    /// <summary>A logger whose sink fails: every call throws (from IsEnabled too, when asked).</summary>
+    private sealed class ThrowingLogger(bool fromIsEnabled = false) : ILogger
+    {
+        public int Calls;
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => throw new IOException("the log sink is gone");
+        public bool IsEnabled(LogLevel logLevel) => fromIsEnabled ? throw new IOException("the log sink is gone") : true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            Calls++;
+            throw new IOException("the log sink is gone");
+        }
+    }
+
+    private static (MovableWsdSchedule Schedule, TrainingMonitor Monitor) Replay(ILogger? logger, bool background)
+    {
+        var schedule = Schedule();
+        var monitor = new TrainingMonitor(schedule, Steps, Options(new FakeDecayLaw(0.6), background), logger);
+        for (long step = 0; step < Steps; step++) monitor.OnStepEnd(step, schedule.GetLearningRate(step), 2 + 1 / Math.Sqrt(1 + step));
+        monitor.Dispose();
+        return (schedule, monitor);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void AThrowingLoggerNeverReachesTheLoopAndChangesNoDecision(bool background, bool fromIsEnabled)
+    {
+        var logger = new ThrowingLogger(fromIsEnabled);
+        var (schedule, monitor) = Replay(logger, background);
+        var (quietSchedule, quiet) = Replay(null, background);
+        Assert.True(fromIsEnabled || logger.Calls > 0, "the logger was never called, so the test proves nothing");
+        // Every decision was made, applied and recorded exactly as without the failing logger.
+        Assert.NotEmpty(quiet.Controller!.Decisions);
+        Assert.Equal(quiet.Controller.Decisions.Select(d => (d.Step, d.DecayStartStep, d.StartNow)), monitor.Controller!.Decisions.Select(d => (d.Step, d.DecayStartStep, d.StartNow)));
+        Assert.Equal(quietSchedule.DecayStartStep, schedule.DecayStartStep);
+        Assert.Equal(monitor.Controller.Decisions[^1].DecayStartStep, schedule.DecayStartStep);
+    }
+
+    [Fact]
+    public void ALawThatThrowsAnythingDuringARefitLeavesThePlanAndTheLoopAlone()
+    {
+        // NullReferenceException is no "expected" exception type: it must still stay inside the monitor.
+        var schedule = Schedule();
+        long planned = schedule.DecayStartStep;
+        var monitor = new TrainingMonitor(schedule, Steps, Options(new BrokenLaw()));
+        for (long step = 0; step < Steps; step++)
+        {
+            Assert.Equal(TrainingSignal.None, monitor.OnStepEnd(step, schedule.GetLearningRate(step), 2 + 1 / Math.Sqrt(1 + step)));
+        }
+        Assert.Null(monitor.LatestForecast);
+        Assert.Equal(planned, schedule.DecayStartStep);
+    }
+
+    [Fact]
+    public void AMoveThatFailsRecordsNoDecision()
+    {
+        var schedule = Schedule();
+        var controller = new WsdDecayController(schedule, new DecayControllerOptions { RequireDecayEvidence = false },
+            move: (_, _) => throw new InvalidOperationException("the scheduler refused"));
+        var fit = FakeDecayLaw.Fit(new FakeDecayLaw(0.6));
+        for (long next = 20; next < Steps; next += 20) controller.Decide(next, fit, next + 20);
+        // Decisions that keep the start need no move and are recorded; none that wanted a move is.
+        Assert.All(controller.Decisions, d => Assert.Equal(285, d.DecayStartStep));
+        Assert.Equal(285, schedule.DecayStartStep);
+    }
+
+    [Fact]
+    public void ARunWhoseLossStaysNaNIsSignalledOnceAndStopsDeciding()
+    {
+        var schedule = Schedule();
+        var logger = new CountingLogger();
+        var monitor = new TrainingMonitor(schedule, Steps, Options(new FakeDecayLaw(0.6)) with { MaxNonFiniteLosses = 10 }, logger);
+        var signals = new List<TrainingSignal>();
+        for (long step = 0; step < Steps; step++)
+        {
+            double loss = step >= 100 && step < 200 ? double.NaN : 2 + 1 / Math.Sqrt(1 + step);
+            signals.Add(monitor.OnStepEnd(step, schedule.GetLearningRate(step), loss));
+        }
+        // Steps 100..108 are tolerated; from the 10th NaN (step 109) to the last (199) the loop is told; finite losses end it.
+        Assert.All(signals.Take(109), s => Assert.False(s.HasFlag(TrainingSignal.Diverged)));
+        Assert.All(signals.Skip(109).Take(91), s => Assert.True(s.HasFlag(TrainingSignal.Diverged)));
+        Assert.All(signals.Skip(200), s => Assert.False(s.HasFlag(TrainingSignal.Diverged)));
+        Assert.Equal(1, logger.Count(8));
+        // No decision while diverged (refits at steps 124, 149, 174, 199 fall inside).
+        Assert.DoesNotContain(monitor.Controller!.Decisions, d => d.Step > 109 && d.Step <= 200);
+        Assert.Contains(monitor.Controller.Decisions, d => d.Step > 200);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TrainingMonitor(schedule, Steps, new TrainingMonitorOptions { MaxNonFiniteLosses = 0 }));
+    }
+
+    [Fact]
+    public void ADecisionAtAMillionStepsAllocatesNoTrajectoryPerCandidate()
+    {
+        // 48 candidates and 16 uncertainty draws of two trajectories each: one array of the budget per candidate
+        // would allocate 80 × 2 × 8 bytes × N. The bound allows the shared buffer (2 × 8 × N) and small change.
+        const long n = 200_000;
+        var law = LossCurveLaws.Default;
+        var theta = ParameterPrior.BuiltIn(law).Mean.ToArray();
+        int p = theta.Length;
+        var covariance = new double[p, p];
+        for (int i = 0; i < p; i++) covariance[i, i] = 1e-4;
+        var fit = new FitResult(law, 1e-3, theta, 0, FitExitReason.Converged, 1, TimeSpan.Zero, new double[p], covariance, "test");
+        var controller = new WsdDecayController(new MovableWsdSchedule(new WsdSchedule(1e-3, 2_000, 160_000, n)));
+        controller.Decide(100_000, fit, 104_000); // warm up (JIT, quadrature caches)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var decision = controller.Decide(104_000, fit, 108_000);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.NotNull(decision);
+        Assert.True(decision!.GainUncertainty > 0, "the uncertainty draws did not run, so the bound proves less");
+        Assert.InRange(allocated, 0, 4 * 8 * n);
+    }
+
+    [Fact]
+    public void TheSharedTrajectoryBufferEqualsAFreshSampleForEveryStartInAnyOrder()
+    {
+        var wsd = new WsdSchedule(2e-3, 50, 700, 1000, DecayShape.OneMinusSqrt, DecayTarget.Zero);
+        var buffer = new WsdTrajectoryBuffer(wsd, 1e-3);
+        foreach (long start in new long[] { 700, 900, 300, 300, 999, 50, 650 })
+        {
+            var filled = buffer.Fill(start);
+            var fresh = FitResult.Normalise(wsd.WithDecayStart(start).Sample(1000), 1e-3);
+            Assert.Equal(fresh.LearningRates.ToArray(), filled.LearningRates.ToArray());
+            Assert.Equal(fresh.IntrinsicTime.ToArray(), filled.IntrinsicTime.ToArray());
+        }
+    }
+
+    private sealed class CountingLogger : ILogger
+    {
+        private readonly List<int> _events = [];
+        public int Count(int eventId) => _events.Count(e => e == eventId);
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) => _events.Add(eventId.Id);
+    }
+
+    /// <summary>A law whose evaluation fails with an exception no caller expects.</summary>
+    private sealed class BrokenLaw : LossCurveLaw
+    {
+        public override string Name => "broken";
+        public override string Formula => "throws";
+        public override IReadOnlyList<LawParameter> Parameters { get; } = [new("L0", "offset")];
+        public override IReadOnlyList<string> DecayResponseParameters => [];
+        public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha) => [[l0]];
+        protected override void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses, Span<double> jacobian) =>
+            throw new NullReferenceException("a bug inside a law");
+        protected override void PredictExactCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses) =>
+            throw new NullReferenceException("a bug inside a law");
+    }
+}
