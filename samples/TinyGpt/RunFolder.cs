@@ -220,6 +220,7 @@ public sealed class RunFolder
             calibrated = forecast.Calibrated,
             hindcast_error = forecast.Hindcast?.Error,
             decay_evidence = forecast.HasDecayEvidence,
+            fit_start = forecast.FitStartStep,
             law = forecast.Fit.Law.Name,
             lr_scale = forecast.Fit.LearningRateScale,
             parameters = forecast.Fit.NamedParameters,

@@ -104,6 +104,8 @@ internal static class DecayBenchmark
                 BandSamples = 0, // the band plays no part in the decision; the gain's uncertainty has its own draws
             },
             DecayControl = options ?? new DecayControllerOptions(),
+            // The replay passes NaN at the steps the log skipped (it logs every few steps): not a diverged run.
+            MaxNonFiniteLosses = int.MaxValue,
         });
         var logged = constant.Curve.Steps.Select((step, i) => (step, i)).ToDictionary(p => (long)p.step, p => constant.Curve.Losses[p.i]);
         Forecast? atStart = null;

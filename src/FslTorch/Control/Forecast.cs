@@ -36,6 +36,12 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
     /// </summary>
     public bool HasDecayEvidence { get; init; }
 
+    /// <summary>The first step of the points the fit used (see <see cref="ForecasterOptions.ChooseFitStart"/>).</summary>
+    public long FitStartStep { get; init; }
+
+    /// <summary>The step (+1) of the last search for the fit's start, made at this refit or before (0: none yet).</summary>
+    public long FitStartSearchedAt { get; init; }
+
     /// <summary>Why the forecast is not calibrated ("cannot forecast ..."); null when it is.</summary>
     public string? Caveat { get; init; }
 

@@ -28,6 +28,8 @@ public sealed class Forecaster : IDisposable
     private long _lastRefitEnd;     // Stopwatch timestamp at the end of the last refit step's work (0: none yet)
     private long _lastRefitStep = -1;
     private readonly List<CooldownProbe> _probes = [];
+    private long _fitStart;         // the first step of the fits (FromStep until a search chose another)
+    private long _fitStartSearchedAt;
 
     /// <param name="schedule">The run's schedule (a <see cref="MovableWsdSchedule"/> is read as it stands at each refit).</param>
     /// <param name="totalSteps">N, the budget.</param>
@@ -45,6 +47,7 @@ public sealed class Forecaster : IDisposable
         RefitInterval = Options.RefitInterval ?? (int)Math.Max(10, totalSteps / 50);
         _law = Options.Law ?? LossCurveLaws.Default;
         _logger = SafeLogger.Wrap(logger);
+        _fitStart = Options.FromStep;
     }
 
     /// <summary>The options.</summary>
@@ -216,6 +219,8 @@ public sealed class Forecaster : IDisposable
         NextRefit = _nextRefit,
         Probes = [.. _probes],
         LatestParameters = Latest?.Fit.Parameters ?? _restoredWarmStart,
+        FitStart = _fitStart,
+        FitStartSearchedAt = _fitStartSearchedAt,
     };
 
     /// <summary>Restores a checkpointed state: a refit that was pending is started again from its saved inputs.</summary>
@@ -225,20 +230,31 @@ public sealed class Forecaster : IDisposable
         Dispose();
         _restoredWarmStart = state.LatestParameters;
         _nextRefit = state.NextRefit;
+        _fitStart = state.FitStart ?? Options.FromStep;
+        _fitStartSearchedAt = state.FitStartSearchedAt;
         _probes.Clear();
         _probes.AddRange(state.Probes);
         if (state.PendingStep < 0) return;
         var schedule = CurrentSchedule;
         var curve = new ObservedCurve("run", schedule.SampleWithIntrinsicTime(state.PendingStep + 1),
             state.PendingPoints.Select(p => (int)p[0]).ToList(), state.PendingPoints.Select(p => p[1]).ToList(), state.PendingPoints.Select(p => p[2]).ToList());
-        var inputs = new Inputs(state.PendingStep, curve, schedule, state.PendingWarmStart) { Probes = ProbeCurves(state.PendingStep, schedule), DecayEvidence = HasDecayEvidence(state.PendingStep) };
+        var inputs = new Inputs(state.PendingStep, curve, schedule, state.PendingWarmStart)
+        {
+            Probes = ProbeCurves(state.PendingStep, schedule),
+            DecayEvidence = HasDecayEvidence(state.PendingStep),
+            FitStart = _fitStart,
+            FitStartSearchedAt = _fitStartSearchedAt,
+        };
         if (Options.Background) Start(inputs);
         else Publish(Refit(inputs));
     }
 
     private Forecast? Publish(Forecast? forecast)
     {
-        if (forecast != null) Volatile.Write(ref _latest, forecast);
+        if (forecast == null) return null;
+        Volatile.Write(ref _latest, forecast);
+        _fitStart = forecast.FitStartStep;
+        _fitStartSearchedAt = forecast.FitStartSearchedAt;
         return forecast;
     }
 
@@ -249,6 +265,12 @@ public sealed class Forecaster : IDisposable
 
         /// <summary>Whether the run had decay evidence at <see cref="Step"/> (decided on the training thread, like the rest of the inputs).</summary>
         public bool DecayEvidence { get; init; }
+
+        /// <summary>The first step of the fit, and the step of the last search for it (as published when the inputs were taken).</summary>
+        public long FitStart { get; init; }
+
+        /// <summary>See <see cref="FitStart"/>.</summary>
+        public long FitStartSearchedAt { get; init; }
     }
 
     // The curves of the probes that ended by `step`.
@@ -274,25 +296,37 @@ public sealed class Forecaster : IDisposable
         if (points.Count < Math.Max(Options.MinPoints, _law.Parameters.Count)) return null;
         var curve = new ObservedCurve("run", sampled, points.Select(p => (int)p.Step).ToList(), points.Select(p => p.Loss).ToList(),
             points.Select(p => (double)p.Count).ToList());
-        return new Inputs(step, curve, schedule, Latest?.Fit.Parameters ?? _restoredWarmStart) { Probes = ProbeCurves(step, schedule), DecayEvidence = HasDecayEvidence(step) };
+        return new Inputs(step, curve, schedule, Latest?.Fit.Parameters ?? _restoredWarmStart)
+        {
+            Probes = ProbeCurves(step, schedule),
+            DecayEvidence = HasDecayEvidence(step),
+            FitStart = _fitStart,
+            FitStartSearchedAt = _fitStartSearchedAt,
+        };
     }
 
     private Forecast? Refit(Inputs inputs)
     {
         try
         {
-            var fit = LawFitter.Fit(_law, [inputs.Curve, .. inputs.Probes], Options.FitOptions with
+            long start = inputs.FitStart, searchedAt = inputs.FitStartSearchedAt;
+            var (fit, hindcast) = FitFrom(inputs, start);
+            if (fit == null) return null;
+            // The law did not follow the recent past from this start: look for the start it extrapolates best from
+            // (at most once per half again as many steps, so a run the law cannot follow at all pays little).
+            long t = inputs.Step + 1;
+            if (Options.ChooseFitStart && hindcast != null && !hindcast.Passes(Options.CalibrationTolerance) && t >= 1.5 * searchedAt)
             {
-                Prior = Options.Prior ?? Options.FitOptions.Prior,
-                InitialGuess = inputs.WarmStart ?? Options.FitOptions.InitialGuess,
-            });
-            if (!fit.Succeeded)
-            {
-                Log.RefitFailed(_logger, inputs.Step, fit.ExitReason.ToString(), fit.Message);
-                return null;
+                searchedAt = t;
+                var choice = FitStartSearch.Choose(_law, inputs.Curve, Options.FromStep, FitOptionsFor(inputs), Options.MinPoints);
+                if (choice is { Found: true } && choice.Step != start)
+                {
+                    Log.FitStartChosen(_logger, inputs.Step, choice.Step, start);
+                    var (moved, movedHindcast) = FitFrom(inputs, choice.Step);
+                    if (moved != null) (start, fit, hindcast) = (choice.Step, moved, movedHindcast);
+                }
             }
-            var hindcast = Options.CalibrateBands ? RunHindcast(inputs) : null;
-            var forecast = Build(inputs, fit, hindcast, inputs.DecayEvidence);
+            var forecast = Build(inputs, fit, hindcast, inputs.DecayEvidence) with { FitStartStep = start, FitStartSearchedAt = searchedAt };
             Log.ForecastUpdated(_logger, inputs.Step, forecast.Describe(), _law.Name, inputs.Curve.Count, fit.WallTime.TotalSeconds);
             return forecast;
         }
@@ -302,6 +336,25 @@ public sealed class Forecaster : IDisposable
             Log.RefitThrew(_logger, e, inputs.Step);
             return null;
         }
+    }
+
+    private FitOptions FitOptionsFor(Inputs inputs) => Options.FitOptions with
+    {
+        Prior = Options.Prior ?? Options.FitOptions.Prior,
+        InitialGuess = inputs.WarmStart ?? Options.FitOptions.InitialGuess,
+    };
+
+    // The fit of the run's points from `start` on (with the probes) and its hindcast; a null fit when it failed (logged).
+    private (FitResult? Fit, Hindcast? Hindcast) FitFrom(Inputs inputs, long start)
+    {
+        var curve = start > inputs.Curve.Steps[0] ? inputs.Curve.Where(step => step >= start) : inputs.Curve;
+        var fit = LawFitter.Fit(_law, [curve, .. inputs.Probes], FitOptionsFor(inputs));
+        if (!fit.Succeeded)
+        {
+            Log.RefitFailed(_logger, inputs.Step, fit.ExitReason.ToString(), fit.Message);
+            return (null, null);
+        }
+        return (fit, Options.CalibrateBands ? RunHindcast(inputs with { Curve = curve }) : null);
     }
 
     /// <summary>

@@ -26,8 +26,21 @@ public sealed record ForecasterOptions
     /// <summary>No fit before this many tracked points.</summary>
     public int MinPoints { get; init; } = 12;
 
-    /// <summary>Leave out points before this step (the warmup's first steps say little about the law).</summary>
+    /// <summary>
+    /// Leave out points before this step (the warmup's first steps say little about the law). With
+    /// <see cref="ChooseFitStart"/> on, fits may start later than this, never earlier; turn it off to fit from
+    /// exactly this step.
+    /// </summary>
     public long FromStep { get; init; }
+
+    /// <summary>
+    /// Choose the fit's first step from the data when the law does not follow the run: when a refit's hindcast
+    /// fails (and the run has grown by half since the last search), candidate starts from <see cref="FromStep"/>
+    /// on are validated on the most recent quarter of the points (<see cref="FitStartSearch"/>), and the refit and
+    /// those after it start where the law extrapolates best. Each forecast carries its start
+    /// (<see cref="Forecast.FitStartStep"/>). On by default; a run the law follows from the start pays nothing.
+    /// </summary>
+    public bool ChooseFitStart { get; init; } = true;
 
     /// <summary>
     /// Fit off the training thread: a refit started at one refit step is collected at the next, so forecasts

@@ -16,6 +16,10 @@ public sealed record ForecasterState
     public long NextRefit { get; init; }
     /// <summary>The cooldown probes recorded so far.</summary>
     public IReadOnlyList<CooldownProbe> Probes { get; init; } = [];
+    /// <summary>The first step of the fits (chosen by <see cref="ForecasterOptions.ChooseFitStart"/>; FromStep before any choice).</summary>
+    public long? FitStart { get; init; }
+    /// <summary>The step (+1) of the last search for the fit's start (0: none).</summary>
+    public long FitStartSearchedAt { get; init; }
     /// <summary>The warm start for the next refit (the parameters of the forecast in force).</summary>
     public IReadOnlyList<double>? LatestParameters { get; init; }
 }

@@ -31,4 +31,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning,
         Message = "The last {Count} losses (through step {Step}) were not finite: the run looks diverged. No forecasts or decisions until a finite loss comes back.")]
     public static partial void Diverged(ILogger logger, long count, long step);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Information,
+        Message = "Refit at step {Step}: the law did not follow the run's recent past; fits start at step {Start} from now on (were {Before}), where it extrapolates best.")]
+    public static partial void FitStartChosen(ILogger logger, long step, long start, long before);
 }

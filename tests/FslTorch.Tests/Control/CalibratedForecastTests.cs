@@ -18,12 +18,12 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
     private static double[] LawCurve(LearningRateSchedule schedule) =>
         new FslLaw().Predict(Truth, schedule.SampleWithIntrinsicTime(N), Enumerable.Range(0, N).ToArray());
 
-    private static Forecast? ForecastAt(long step, Func<long, double> loss, ParameterPrior? prior, bool calibrate = true)
+    private static Forecast? ForecastAt(long step, Func<long, double> loss, ParameterPrior? prior, bool calibrate = true, bool chooseFitStart = true)
     {
         var tracker = new LossTracker();
         using var forecaster = new Forecaster(Plan, N, tracker, new ForecasterOptions
         {
-            Law = new FslLaw(), RefitInterval = 100, MinPoints = 8, Prior = prior, CalibrateBands = calibrate,
+            Law = new FslLaw(), RefitInterval = 100, MinPoints = 8, Prior = prior, CalibrateBands = calibrate, ChooseFitStart = chooseFitStart,
         });
         for (long k = 0; k <= step; k++) tracker.Record(k, Plan.GetLearningRate(k), loss(k));
         return forecaster.ForecastNow(step);
@@ -62,6 +62,23 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
         var uncalibrated = ForecastAt(999, k => law[k] - Extra(k), MeasuredPrior(), calibrate: false)!;
         Assert.False(uncalibrated.Calibrated);
         Assert.True(uncalibrated.Upper - uncalibrated.Lower < forecast.Upper - forecast.Lower);
+    }
+
+    [Fact]
+    public void AnEarlyTransientIsLeftOutOfTheFitOnceTheHindcastCatchesIt()
+    {
+        // The law's curve, but 0.3 nats higher until step 400 (a plateau that drops); noise 0.1%.
+        var truth = LawCurve(Plan);
+        double Observed(long k, Random random) => (truth[k] + (k < 400 ? 0.3 : 0)) * (1 + 1e-3 * Fitting.SyntheticCurves.Gaussian(random));
+        var chosen = ForecastAt(1399, k => Observed(k, new Random((int)k)), MeasuredPrior());
+        var pinned = ForecastAt(1399, k => Observed(k, new Random((int)k)), MeasuredPrior(), chooseFitStart: false);
+        Assert.NotNull(chosen);
+        Assert.NotNull(pinned);
+        output.WriteLine($"chosen start {chosen.FitStartStep}: {chosen.Describe()}; pinned at 0: {pinned.Describe()}; truth {truth[^1]:F4}");
+        Assert.Equal(0, pinned.FitStartStep);
+        Assert.InRange(chosen.FitStartStep, 360, 440);
+        Assert.Equal(1400, chosen.FitStartSearchedAt);
+        Assert.True(Math.Abs(chosen.FinalLoss - truth[^1]) < Math.Abs(pinned.FinalLoss - truth[^1]), "leaving the transient out did not improve the forecast");
     }
 
     [Fact]
