@@ -67,9 +67,8 @@ var optimizer = optim.AdamW(model.parameters(), lr: peakLearningRate, weight_dec
 // The decay is planned at 95% of the budget; the monitor's controller brings it forward when a trusted forecast says
 // so, which needs evidence of the decay response: a measured prior or a cooldown probe (see TinyGpt). This example
 // has neither, so its forecasts show the machinery and the plan stays.
-var schedule = new MovableWsdSchedule(Schedule.Wsd(peakLearningRate, warmupSteps: totalSteps / 10, decayStartStep: totalSteps * 95 / 100, totalSteps: totalSteps));
-var scheduler = new FslScheduler(optimizer, schedule);
-using var monitor = TrainingMonitor.For(scheduler, totalSteps, new TrainingMonitorOptions
+var scheduler = new FslScheduler(optimizer, Schedule.Wsd(peakLearningRate, warmupSteps: totalSteps / 10, decayStartStep: totalSteps * 95 / 100, totalSteps: totalSteps));
+using var monitor = scheduler.Monitor(new TrainingMonitorOptions
 {
     // Without an earlier run to calibrate on, the decay response comes from broad built-in defaults. The steps of
     // this tiny model take milliseconds, so the default interval (which keeps refits within 1% of the wall time)
@@ -80,7 +79,6 @@ using var monitor = TrainingMonitor.For(scheduler, totalSteps, new TrainingMonit
 // ---- training loop -----------------------------------------------------------------------------------------
 Console.WriteLine($"QuickStart: {text.Length:N0} bytes of text, {model.parameters().Sum(p => p.numel()):N0} parameters, {totalSteps} steps on {device.type}");
 var clock = Stopwatch.StartNew();
-Forecast? shown = null;
 Forecast? atHalf = null;
 long lastStep = totalSteps - 1;
 for (long step = 0; step < totalSteps; step++)
@@ -94,15 +92,15 @@ for (long step = 0; step < totalSteps; step++)
     optimizer.step();
     scheduler.step();
 
-    var signal = monitor.OnStepEnd(step, lr, loss.item<float>());
+    // The loss tensor itself: the monitor gathers losses on the device and reads them every few steps (no sync per step).
+    var signal = monitor.OnStepEnd(step, loss);
     var forecast = monitor.LatestForecast;
     if (step % 200 == 0 || step == totalSteps - 1 || signal.HasFlag(TrainingSignal.ScheduleChanged))
     {
         string outlook = forecast == null ? "forecast: -" : $"forecast final {forecast.Describe()}";
         Console.WriteLine(FormattableString.Invariant(
-            $"step {step,5}  loss {monitor.Tracker.Smoothed:F4}  lr {lr:0.000e+0}  {outlook}  decay at {schedule.DecayStartStep}  {clock.Elapsed.TotalSeconds,6:F1}s"));
+            $"step {step,5}  loss {monitor.Tracker.Smoothed:F4}  lr {lr:0.000e+0}  {outlook}  decay at {((WsdSchedule)scheduler.Schedule).DecayStartStep}  {clock.Elapsed.TotalSeconds,6:F1}s"));
     }
-    if (forecast != null && forecast != shown) shown = forecast;
     if (atHalf == null && step >= totalSteps / 2) atHalf = forecast;
     if (signal.HasFlag(TrainingSignal.Stop)) { lastStep = step; break; }
 }
@@ -126,7 +124,7 @@ Console.WriteLine(FormattableString.Invariant(
     $"training loss at the end (smoothed) {monitor.Tracker.Smoothed:F4}; forecast made at 50%: {(atHalf == null ? "none" : atHalf.FinalLoss.ToString("F4", System.Globalization.CultureInfo.InvariantCulture))}"));
 var start = monitor.Controller?.Decisions.LastOrDefault(d => d.StartNow);
 Console.WriteLine(start == null
-    ? $"the decay started at step {schedule.DecayStartStep} (the plan; no forecast moved it)"
+    ? $"the decay started at step {((WsdSchedule)scheduler.Schedule).DecayStartStep} (the plan; no forecast moved it)"
     : $"the decay started at step {start.DecayStartStep}: {start.Reason}");
 return 0;
 

@@ -223,11 +223,11 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
 
     // ---- FslTorch: the schedule (by default a WSD planned with a 20% cooldown whose decay start the monitor moves) ------
     long total = settings.Steps;
-    var schedule = RunSchedule.Build(settings);
-    var planned = schedule is MovableWsdSchedule movable ? movable.Current : schedule;
-    var scheduler = new FslScheduler(optimizer, schedule);
+    var planned = RunSchedule.Build(settings);
+    bool controlled = RunSchedule.IsControlled(settings);
+    var scheduler = new FslScheduler(optimizer, planned);
     var law = LossCurveLaws.Default;
-    var monitor = TrainingMonitor.For(scheduler, total, new TrainingMonitorOptions
+    var monitor = scheduler.Monitor(total, new TrainingMonitorOptions
     {
         Forecaster = new ForecasterOptions
         {
@@ -236,7 +236,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
             FromStep = RunSchedule.WarmupSteps(settings),
             Prior = settings.Prior != null ? ParameterPrior.FromFile(settings.Prior, law, settings.PriorSpread) : ParameterPrior.BuiltIn(law),
         },
-        DecayControl = new DecayControllerOptions(), // used when the schedule is movable (controlled)
+        DecayControl = controlled ? new DecayControllerOptions() : null,
     }, logger);
 
     // ---- the run folder (only now that data, device and prior are known to be good), then resume or branch ----------
@@ -262,7 +262,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
             // A branch (also one interrupted before its first own checkpoint) starts its schedule at the step.
             reading = Path.Combine(checkpoint, "scheduler.json");
             if (File.Exists(reading)) scheduler.LoadStateFile(reading);
-            else scheduler.LoadState(new FslSchedulerState(first, (schedule as MovableWsdSchedule)?.DecayStartStep));
+            else scheduler.LoadState(new FslSchedulerState(first, (planned as WsdSchedule)?.DecayStartStep));
             reading = Path.Combine(checkpoint, "monitor.json");
             monitor.LoadStateFile(reading);
         }
@@ -276,7 +276,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         }
     }
     run.PrepareLogs(first, note => Console.Error.WriteLine($"tinygpt: note: {note}"));
-    run.CheckHistory(schedule is MovableWsdSchedule m ? m.Current : schedule);
+    run.CheckHistory(scheduler.Schedule);
     Report(string.Create(CultureInfo.InvariantCulture,
         $"TinyGpt: {parameters:N0} parameters, {corpus.Train.Length:N0} training tokens ({settings.Tokenizer}, vocabulary {vocabulary:N0}) from {corpus.Source} ({corpus.HeldOut.Length:N0} held out), {total} steps on {compute.type}{(first > 0 ? $", {(start == RunStart.Branch ? "branching" : "resuming")} at step {first}" : "")}, schedule {settings.Schedule}"));
 
@@ -365,8 +365,6 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
     var probeSteps = settings.ProbeSteps();
 
     var clock = Stopwatch.StartNew();
-    Forecast? shown = null;
-    int seenDecisions = monitor.Controller?.Decisions.Count ?? 0;
     long step = first;
     double lastEval = run.LastEvalLoss(); // a run resumed at its end reports its logged final evaluation
     for (; step < total; step++)
@@ -377,7 +375,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         double rate = scheduler.CurrentLearningRate;
         double value = TrainStep(step);
         scheduler.step();
-        var signal = monitor.OnStepEnd(step, rate, value);
+        var signal = monitor.OnStepEnd(step, value);
 
         // evaluate, log, record forecasts and decisions
         double? evalLoss = null;
@@ -389,19 +387,14 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         }
         run.AppendLoss(step, rate, value, evalLoss);
         var forecast = monitor.LatestForecast;
-        if (forecast != null && forecast != shown)
-        {
-            run.AppendForecast(forecast);
-            shown = forecast;
-        }
-        var decisions = monitor.Controller?.Decisions;
-        for (; decisions != null && seenDecisions < decisions.Count; seenDecisions++) run.AppendDecision(decisions[seenDecisions]);
+        if (signal.HasFlag(TrainingSignal.Forecast)) run.AppendForecast(forecast!);
+        if (signal.HasFlag(TrainingSignal.Decision)) run.AppendDecision(monitor.Controller!.Decisions[^1]);
         if (step % Math.Max(1, total / 20) == 0 || evalLoss != null || signal.HasFlag(TrainingSignal.ScheduleChanged))
         {
             double tokensPerSecond = (step + 1 - first) * (double)settings.Batch * settings.Context / clock.Elapsed.TotalSeconds;
             string outlook = forecast == null ? "forecast -" : $"forecast {forecast.Describe()}";
             Report(string.Create(CultureInfo.InvariantCulture,
-                $"step {step,6}  loss {monitor.Tracker.Smoothed:F4}{(evalLoss is double e ? $"  eval {e:F4}" : "")}  lr {rate:0.00e+0}  {tokensPerSecond,7:F0} tok/s  {outlook}{(schedule is MovableWsdSchedule w ? $"  decay at {w.DecayStartStep}" : "")}"));
+                $"step {step,6}  loss {monitor.Tracker.Smoothed:F4}{(evalLoss is double e ? $"  eval {e:F4}" : "")}  lr {rate:0.00e+0}  {tokensPerSecond,7:F0} tok/s  {outlook}{(controlled && scheduler.Schedule is WsdSchedule w ? $"  decay at {w.DecayStartStep}" : "")}"));
         }
 
         // a diverged run stops before it checkpoints its NaN weights
@@ -430,13 +423,13 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
 
     // ---- summary and plots ------------------------------------------------------------------------------------------------
     Plots.Loss(run.File("loss.png"), monitor.Tracker, monitor.LatestForecast);
-    Plots.LearningRate(run.File("lr.png"), planned, schedule is MovableWsdSchedule current ? current.Current : schedule, total);
+    Plots.LearningRate(run.File("lr.png"), planned, scheduler.Schedule, total);
     if (step < total)
     {
         Report($"stopped after step {step - 1}{(monitor.StopReason != null ? ": " + monitor.StopReason : "")}; resume with --resume {run.Path}");
         return 0;
     }
-    var asRun = schedule is MovableWsdSchedule moved ? moved.Current : schedule;
+    var asRun = scheduler.Schedule;
     var started = monitor.Controller?.Decisions.LastOrDefault(d => d.StartNow);
     var summary = new RunSummary(settings.Schedule, total, parameters, lastEval, monitor.Tracker.Smoothed, (asRun as WsdSchedule)?.DecayStartStep,
         started?.Reason, RunSummary.CheckForecasts(run.File("forecasts.jsonl"), asRun, total), clock.Elapsed.TotalSeconds)

@@ -24,8 +24,11 @@ public static class RunSchedule
     /// <summary>The warmup length of a run.</summary>
     public static long WarmupSteps(Settings settings) => (long)Math.Max(1, settings.WarmupFraction * settings.Steps);
 
+    /// <summary>Whether the run's decay start is moved by the monitor (<c>--schedule controlled</c>).</summary>
+    public static bool IsControlled(Settings settings) => settings.Schedule.Trim().Equals("controlled", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
-    /// The schedule of a run: a <see cref="MovableWsdSchedule"/> for <c>controlled</c>, otherwise a fixed one.
+    /// The schedule of a run (for <c>controlled</c>, the WSD as planned, whose decay start the monitor then moves).
     /// Throws an <see cref="ArgumentException"/> naming the flag for a schedule it does not know.
     /// </summary>
     public static LearningRateSchedule Build(Settings settings)
@@ -39,7 +42,7 @@ public static class RunSchedule
         switch (name)
         {
             case "controlled":
-                return new MovableWsdSchedule(Wsd(PlannedCooldown));
+                return Wsd(PlannedCooldown);
             case "constant":
                 return Schedule.WithWarmup(Schedule.Constant(peak), warmup, initial);
             case "cosine":
@@ -58,12 +61,4 @@ public static class RunSchedule
         }
         throw new ArgumentException($"--schedule {settings.Schedule}: expected controlled, wsd:F (e.g. wsd:0.2), cosine or constant.");
     }
-
-    /// <summary>How the schedule reads in the summary.</summary>
-    public static string Describe(LearningRateSchedule schedule) => schedule switch
-    {
-        MovableWsdSchedule m => $"WSD, decay from step {m.DecayStartStep} (moved by the monitor)",
-        WsdSchedule w => string.Create(CultureInfo.InvariantCulture, $"WSD, decay from step {w.DecayStartStep} ({w.CooldownFraction:0.##} cooldown)"),
-        _ => "fixed",
-    };
 }

@@ -91,10 +91,9 @@ internal static class DecayBenchmark
         var clock = Stopwatch.StartNew();
         double peak = constant.PeakLearningRate;
         var initial = new WsdSchedule(peak, constant.WarmupSteps, total - (long)Math.Floor(0.05 * total), total, DecayShape.Linear, DecayTarget.Zero, peak / 100);
-        var schedule = new MovableWsdSchedule(initial);
         var law = calibration.Law;
         int interval = RefitInterval(total);
-        using var monitor = new TrainingMonitor(schedule, total, new TrainingMonitorOptions
+        using var monitor = new TrainingMonitor(initial, total, new TrainingMonitorOptions
         {
             Forecaster = new ForecasterOptions
             {
@@ -112,10 +111,10 @@ internal static class DecayBenchmark
         for (long step = 0; step < total && atStart == null; step++)
         {
             double loss = logged.TryGetValue(step, out double value) ? value : double.NaN; // no loss logged at this step
-            monitor.OnStepEnd(step, schedule.GetLearningRate(step), loss);
-            if (monitor.Controller!.HasStarted(step + 1) && monitor.Controller.Decisions.Any(d => d.StartNow)) atStart = monitor.LatestForecast;
+            monitor.OnStepEnd(step, loss); // the LR of the step from the schedule in force
+            if (monitor.Controller!.Decisions.Any(d => d.StartNow) || ((WsdSchedule)monitor.Schedule).HasDecayBegun(step + 1)) atStart = monitor.LatestForecast;
         }
-        long start = schedule.DecayStartStep;
+        long start = ((WsdSchedule)monitor.Schedule).DecayStartStep;
         var fitAtStart = (atStart ?? monitor.LatestForecast)!.Fit;
         double fraction = (double)(total - start) / total;
         double nearest = grid.Keys.MinBy(f => Math.Abs(f - fraction));

@@ -11,12 +11,12 @@ namespace FslTorch.Control;
 /// <see cref="Forecast"/> of the rest of the run. Inline by default (see <see cref="ForecasterOptions.Background"/>
 /// for why); in background mode the fit started at one refit step runs on the thread pool and is collected at
 /// the next refit step (waiting only if it is still running), so the training thread never contends for a lock
-/// and forecasts do not depend on thread timing. Between refit steps <see cref="OnStepEnd"/> only compares two numbers. Each refit warm-starts from the previous fit and uses the
+/// and forecasts do not depend on thread timing. Between refit steps <see cref="OnStepEnd(long)"/> only compares two numbers. Each refit warm-starts from the previous fit and uses the
 /// prior. A failed or throwing fit is logged and the previous forecast stays in force.
 /// </summary>
 public sealed class Forecaster : IDisposable
 {
-    private readonly LearningRateSchedule _schedule;
+    private LearningRateSchedule _schedule; // the schedule in force, as the caller last passed it
     private readonly LossTracker _tracker;
     private readonly ILogger _logger;
     private readonly LossCurveLaw _law;
@@ -31,7 +31,7 @@ public sealed class Forecaster : IDisposable
     private long _fitStart;         // the first step of the fits (FromStep until a search chose another)
     private long _fitStartSearchedAt;
 
-    /// <param name="schedule">The run's schedule (a <see cref="MovableWsdSchedule"/> is read as it stands at each refit).</param>
+    /// <param name="schedule">The run's schedule at the start (a caller that moves a decay start passes the new one to <see cref="OnStepEnd(long, LearningRateSchedule)"/>).</param>
     /// <param name="totalSteps">N, the budget.</param>
     /// <param name="tracker">The tracker fed by the training loop.</param>
     /// <param name="options">Options; the library defaults when null.</param>
@@ -69,8 +69,15 @@ public sealed class Forecaster : IDisposable
     /// Called after the tracker recorded <paramref name="step"/>. At a refit step it collects the pending fit
     /// and starts the next; returns the forecast that came into force at this step, or null.
     /// </summary>
-    public Forecast? OnStepEnd(long step)
+    public Forecast? OnStepEnd(long step) => OnStepEnd(step, _schedule);
+
+    /// <summary>
+    /// As <see cref="OnStepEnd(long)"/>, with the schedule in force after <paramref name="step"/> (a decision may
+    /// have replaced the one before): forecasts are made for it from now on.
+    /// </summary>
+    public Forecast? OnStepEnd(long step, LearningRateSchedule schedule)
     {
+        _schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
         if (!IsRefitStep(step)) return null;
         long started = Clock.GetTimestamp();
         Forecast? arrived = Collect();
@@ -86,8 +93,8 @@ public sealed class Forecaster : IDisposable
 
     private TimeProvider Clock => Options.TimeProvider ?? TimeProvider.System;
 
-    // The schedule as it stands now (a movable WSD's decay start may have moved); read on the training thread only.
-    private LearningRateSchedule CurrentSchedule => _schedule is MovableWsdSchedule movable ? movable.Current : _schedule;
+    /// <summary>The schedule in force, as last passed to <see cref="OnStepEnd(long, LearningRateSchedule)"/> (read on the training thread).</summary>
+    public LearningRateSchedule CurrentSchedule => _schedule;
 
     // Adds this refit step's work to WallTime and, with an adaptive interval, stretches the next one so that the
     // work stays within WallTimeShare of the loop's time between refits.
@@ -223,10 +230,15 @@ public sealed class Forecaster : IDisposable
         FitStartSearchedAt = _fitStartSearchedAt,
     };
 
-    /// <summary>Restores a checkpointed state: a refit that was pending is started again from its saved inputs.</summary>
-    public void LoadState(ForecasterState state)
+    /// <summary>
+    /// Restores a checkpointed state: a refit that was pending is started again from its saved inputs, under
+    /// <paramref name="schedule"/> (the schedule in force at the checkpoint; the current one when null).
+    /// </summary>
+    public void LoadState(ForecasterState state, LearningRateSchedule? schedule = null)
     {
         ArgumentNullException.ThrowIfNull(state);
+        if (schedule != null) _schedule = schedule;
+        var inForce = _schedule;
         Dispose();
         _restoredWarmStart = state.LatestParameters;
         _nextRefit = state.NextRefit;
@@ -235,12 +247,11 @@ public sealed class Forecaster : IDisposable
         _probes.Clear();
         _probes.AddRange(state.Probes);
         if (state.PendingStep < 0) return;
-        var schedule = CurrentSchedule;
-        var curve = new ObservedCurve("run", schedule.SampleWithIntrinsicTime(state.PendingStep + 1),
+        var curve = new ObservedCurve("run", inForce.SampleWithIntrinsicTime(state.PendingStep + 1),
             state.PendingPoints.Select(p => (int)p[0]).ToList(), state.PendingPoints.Select(p => p[1]).ToList(), state.PendingPoints.Select(p => p[2]).ToList());
-        var inputs = new Inputs(state.PendingStep, curve, schedule, state.PendingWarmStart)
+        var inputs = new Inputs(state.PendingStep, curve, inForce, state.PendingWarmStart)
         {
-            Probes = ProbeCurves(state.PendingStep, schedule),
+            Probes = ProbeCurves(state.PendingStep, inForce),
             DecayEvidence = HasDecayEvidence(state.PendingStep),
             FitStart = _fitStart,
             FitStartSearchedAt = _fitStartSearchedAt,

@@ -16,7 +16,10 @@ namespace FslTorch.Control;
 /// </code>
 /// With several parameter groups, <see cref="GroupScaling"/> says whether each gets the schedule's value
 /// (absolute, the default) or its own initial rate times it. Resume with <see cref="GetState"/> and
-/// <see cref="LoadState(FslSchedulerState)"/> after restoring the optimizer.
+/// <see cref="LoadState(FslSchedulerState)"/> (or <c>state_dict</c>/<c>load_state_dict</c>) after restoring the
+/// optimizer. The scheduler holds the schedule in force: schedules are immutable, and a decision to move a WSD
+/// decay start replaces it (<see cref="MoveDecayStart"/>, which <see cref="Monitor(TrainingMonitorOptions?, Microsoft.Extensions.Logging.ILogger?)"/>'s
+/// monitor calls).
 /// </summary>
 public sealed class FslScheduler : lr_scheduler.LRScheduler
 {
@@ -24,7 +27,7 @@ public sealed class FslScheduler : lr_scheduler.LRScheduler
     private long _step = -1;
 
     /// <param name="optimizer">The optimizer whose parameter groups get the rates.</param>
-    /// <param name="schedule">The schedule; a <see cref="MovableWsdSchedule"/> lets a controller move its decay.</param>
+    /// <param name="schedule">The schedule; a <see cref="WsdSchedule"/>'s decay start can be moved during the run.</param>
     /// <param name="scaling">How the schedule's value becomes each group's rate.</param>
     public FslScheduler(Optimizer optimizer, LearningRateSchedule schedule, GroupScaling scaling = GroupScaling.Absolute)
         : base(optimizer ?? throw new ArgumentNullException(nameof(optimizer)))
@@ -41,8 +44,8 @@ public sealed class FslScheduler : lr_scheduler.LRScheduler
         step();
     }
 
-    /// <summary>The schedule.</summary>
-    public LearningRateSchedule Schedule { get; }
+    /// <summary>The schedule in force (it changes when a decay start is moved).</summary>
+    public LearningRateSchedule Schedule { get; private set; }
 
     /// <summary>How the schedule's value becomes each group's rate.</summary>
     public GroupScaling Scaling { get; }
@@ -63,23 +66,38 @@ public sealed class FslScheduler : lr_scheduler.LRScheduler
     }
 
     /// <summary>
-    /// Moves the decay start of a <see cref="MovableWsdSchedule"/> to a step not yet taken and applies the rate
-    /// of the current step again (it may now be in the decay).
+    /// Replaces the WSD schedule in force by one whose decay starts at <paramref name="decayStartStep"/> (a step not
+    /// yet taken) and applies the rate of the current step again (it may now be in the decay).
     /// </summary>
-    /// <exception cref="InvalidOperationException">The schedule is not movable, the step is in the past, or the decay began.</exception>
+    /// <exception cref="InvalidOperationException">The schedule is not a WSD schedule, the step is in the past, or the decay began.</exception>
     public void MoveDecayStart(long decayStartStep)
     {
-        MovableSchedule.MoveDecayStart(decayStartStep, _step);
+        var wsd = Schedule as WsdSchedule
+            ?? throw new InvalidOperationException($"Only a {nameof(WsdSchedule)} can move its decay start; this scheduler has a {Schedule.GetType().Name}.");
+        Schedule = wsd.WithDecayStartFrom(decayStartStep, _step);
         ApplyCurrentStep();
     }
 
+    /// <summary>
+    /// A monitor of this scheduler's run (the budget is the WSD schedule's N): it forecasts the loss and, with
+    /// <see cref="TrainingMonitorOptions.DecayControl"/> (on by default), moves the decay start through this scheduler.
+    /// </summary>
+    /// <exception cref="ArgumentException">The schedule is not a WSD schedule: use <see cref="Monitor(long, TrainingMonitorOptions?, Microsoft.Extensions.Logging.ILogger?)"/> with the budget.</exception>
+    public TrainingMonitor Monitor(TrainingMonitorOptions? options = null, Microsoft.Extensions.Logging.ILogger? logger = null) =>
+        Monitor(Schedule is WsdSchedule wsd ? wsd.TotalSteps
+            : throw new ArgumentException($"The budget of a {Schedule.GetType().Name} is not known: call Monitor(totalSteps, options)."), options, logger);
+
+    /// <summary>A monitor of this scheduler's run of <paramref name="totalSteps"/> steps (see <see cref="Monitor(TrainingMonitorOptions?, Microsoft.Extensions.Logging.ILogger?)"/>).</summary>
+    public TrainingMonitor Monitor(long totalSteps, TrainingMonitorOptions? options = null, Microsoft.Extensions.Logging.ILogger? logger = null) =>
+        TrainingMonitor.For(this, totalSteps, options, logger);
+
     /// <summary>The state to save in a checkpoint.</summary>
     public FslSchedulerState GetState() =>
-        new(_step, (Schedule as MovableWsdSchedule)?.DecayStartStep);
+        new(_step, (Schedule as WsdSchedule)?.DecayStartStep);
 
     /// <summary>
-    /// Restores a state saved by <see cref="GetState"/> from a scheduler over the same schedule, and applies that
-    /// step's rate to the optimizer. Call it after restoring the optimizer's own state.
+    /// Restores a state saved by <see cref="GetState"/> from a scheduler over the same schedule (with the decay start
+    /// it had reached), and applies that step's rate to the optimizer. Call it after restoring the optimizer's own state.
     /// </summary>
     public void LoadState(FslSchedulerState state)
     {
@@ -87,19 +105,20 @@ public sealed class FslScheduler : lr_scheduler.LRScheduler
         if (state.Step < 0) throw new ArgumentException($"state.Step must be >= 0; got {state.Step}.", nameof(state));
         if (state.DecayStartStep is long decayStart)
         {
-            if (Schedule is not MovableWsdSchedule movable)
-            {
-                throw new ArgumentException("The state has a decay start but this scheduler's schedule is not a MovableWsdSchedule.", nameof(state));
-            }
-            movable.Restore(decayStart);
-        }
-        else if (Schedule is MovableWsdSchedule)
-        {
-            throw new ArgumentException("The state has no decay start but this scheduler's schedule is a MovableWsdSchedule.", nameof(state));
+            // The state was valid when saved: no rails here.
+            var wsd = Schedule as WsdSchedule
+                ?? throw new ArgumentException($"The state has a decay start but this scheduler's schedule is a {Schedule.GetType().Name}.", nameof(state));
+            if (decayStart != wsd.DecayStartStep) Schedule = wsd.WithDecayStart(decayStart);
         }
         _step = state.Step;
         ApplyCurrentStep();
     }
+
+    /// <summary>PyTorch's name for <see cref="GetState"/>.</summary>
+    public FslSchedulerState state_dict() => GetState();
+
+    /// <summary>PyTorch's name for <see cref="LoadState(FslSchedulerState)"/>.</summary>
+    public void load_state_dict(FslSchedulerState state) => LoadState(state);
 
     /// <summary>Writes <see cref="GetState"/> as JSON.</summary>
     public void SaveStateFile(string path) => File.WriteAllText(path, JsonSerializer.Serialize(GetState()));
@@ -118,10 +137,6 @@ public sealed class FslScheduler : lr_scheduler.LRScheduler
 
     /// <inheritdoc />
     protected override IEnumerable<double> get_closed_form_lr() => get_lr();
-
-    private MovableWsdSchedule MovableSchedule =>
-        Schedule as MovableWsdSchedule
-        ?? throw new InvalidOperationException($"Only a {nameof(MovableWsdSchedule)} can move its decay start; this scheduler has a {Schedule.GetType().Name}.");
 
     // The base class also records the rates for get_last_lr(); re-running its step keeps that in line.
     private void ApplyCurrentStep() => base.step(null);

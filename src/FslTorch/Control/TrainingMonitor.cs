@@ -2,23 +2,28 @@ using System.Text.Json;
 using FslTorch.Schedules;
 using FslTorch.Tracking;
 using Microsoft.Extensions.Logging;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace FslTorch.Control;
 
 /// <summary>
-/// FslTorch during training, in one callback: it tracks the loss, refits the loss-curve law in the background,
-/// moves a WSD decay start to its predicted optimum, and signals forecast-based early stops. Call
-/// <see cref="OnStepEnd"/> after <c>optimizer.step()</c> and <c>scheduler.step()</c>:
+/// FslTorch during training, in one callback: it tracks the loss, refits the loss-curve law, moves a WSD decay start
+/// to its predicted optimum, and signals forecast-based early stops. Get one from the scheduler and call
+/// <see cref="OnStepEnd(long, double)"/> after <c>optimizer.step()</c> and <c>scheduler.step()</c>:
 /// <code>
-/// var monitor = TrainingMonitor.For(scheduler, totalSteps);
-/// for (long step = 0; step &lt; totalSteps; step++)
+/// var scheduler = new FslScheduler(optimizer, Schedule.Wsd(3e-4, warmupSteps: 100, decayStartStep: 8_000, totalSteps: 10_000));
+/// var monitor = scheduler.Monitor();
+/// for (long step = 0; step &lt; 10_000; step++)
 /// {
-///     double lr = scheduler.CurrentLearningRate;
 ///     /* forward, backward */ optimizer.step(); scheduler.step();
-///     if (monitor.OnStepEnd(step, lr, loss).HasFlag(TrainingSignal.Stop)) break;
+///     if (monitor.OnStepEnd(step, loss).HasFlag(TrainingSignal.Stop)) break;   // loss: a double or the loss tensor
 /// }
 /// monitor.OnRunEnd(step);
 /// </code>
+/// Decisions flow one way: the controller turns a forecast into a <see cref="DecayDecision"/>, the monitor applies it
+/// through the scheduler (which holds the schedule in force), then records it. With decay control asked for
+/// (<see cref="TrainingMonitorOptions.DecayControl"/>, the default) the schedule must be a <see cref="WsdSchedule"/>.
 /// It never throws into the loop: bad losses and failed fits are counted and logged, an exception from a fit, a
 /// decision or the logger is caught at this boundary and logged, and the schedule stays as it was. After
 /// <see cref="TrainingMonitorOptions.MaxNonFiniteLosses"/> non-finite losses in a row it signals
@@ -27,39 +32,58 @@ namespace FslTorch.Control;
 public sealed class TrainingMonitor : ITrainingCallback, IDisposable
 {
     private readonly ILogger _logger;
+    private readonly FslScheduler? _scheduler; // holds the schedule in force when the monitor is attached to one
+    private LearningRateSchedule _schedule;    // the schedule in force otherwise (replays, tools)
     private int _stopVotes;
     private long _nonFiniteRun;
+    private Tensor? _pendingLosses;            // losses given as tensors, gathered on their device until read
+    private long _pendingFirstStep;
+    private int _pendingCount;
 
-    /// <param name="schedule">The run's schedule; a <see cref="MovableWsdSchedule"/> lets the monitor move its decay.</param>
+    /// <summary>A monitor of a run that is not driven by an <see cref="FslScheduler"/> (a replay of a logged run, a tool): it holds the schedule in force itself.</summary>
+    /// <param name="schedule">The run's schedule; with decay control, a <see cref="WsdSchedule"/> whose decay start the monitor moves.</param>
     /// <param name="totalSteps">N, the budget.</param>
     /// <param name="options">Options; the library defaults when null.</param>
     /// <param name="logger">Where forecasts, decisions and failures go.</param>
-    /// <param name="moveDecayStart">How a new decay start is applied, given (start, next step); on the schedule by default.</param>
-    public TrainingMonitor(LearningRateSchedule schedule, long totalSteps, TrainingMonitorOptions? options = null, ILogger? logger = null,
-        Action<long, long>? moveDecayStart = null)
+    /// <exception cref="ArgumentException">Decay control is asked for but the schedule is not a WSD schedule, or the options are invalid.</exception>
+    public TrainingMonitor(LearningRateSchedule schedule, long totalSteps, TrainingMonitorOptions? options = null, ILogger? logger = null)
+        : this(schedule, null, totalSteps, options, logger)
+    {
+    }
+
+    private TrainingMonitor(LearningRateSchedule schedule, FslScheduler? scheduler, long totalSteps, TrainingMonitorOptions? options, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(schedule);
         Options = options ?? new TrainingMonitorOptions();
         Options.Validate();
         _logger = SafeLogger.Wrap(logger);
+        _scheduler = scheduler;
+        _schedule = schedule;
         TotalSteps = totalSteps;
+        if (Options.DecayControl != null)
+        {
+            var wsd = schedule as WsdSchedule ?? throw new ArgumentException(
+                $"Decay control moves the start of a WSD cooldown, and this run's schedule is a {schedule.GetType().Name}: use a WsdSchedule " +
+                "(Schedule.Wsd, Schedule.GetWsdSchedule), or set TrainingMonitorOptions.DecayControl = null to forecast without control.", nameof(schedule));
+            if (wsd.TotalSteps != totalSteps) throw new ArgumentException($"The WSD schedule's budget ({wsd.TotalSteps} steps) differs from totalSteps ({totalSteps}).", nameof(totalSteps));
+            Controller = new WsdDecayController(wsd, Options.DecayControl, _logger);
+        }
         Tracker = new LossTracker(Options.Tracker);
         Forecaster = new Forecaster(schedule, totalSteps, Tracker, Options.Forecaster, _logger);
-        if (Options.DecayControl != null && schedule is MovableWsdSchedule movable)
-        {
-            Controller = new WsdDecayController(movable, Options.DecayControl, _logger, moveDecayStart);
-        }
         if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target && Controller == null)
         {
-            throw new ArgumentException("Target early stopping starts a cooldown: it needs a MovableWsdSchedule and DecayControl options.", nameof(options));
+            throw new ArgumentException("Target early stopping starts a cooldown: it needs a WsdSchedule and DecayControl options.", nameof(options));
         }
     }
 
-    /// <summary>A monitor whose decay moves go through <paramref name="scheduler"/> (so the LR in force is re-applied).</summary>
+    /// <summary>
+    /// A monitor whose decisions go through <paramref name="scheduler"/>, which holds the schedule in force (a moved
+    /// decay start is applied to the optimizer at once). <see cref="FslScheduler.Monitor(TrainingMonitorOptions?, ILogger?)"/> is the short form.
+    /// </summary>
     public static TrainingMonitor For(FslScheduler scheduler, long totalSteps, TrainingMonitorOptions? options = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(scheduler);
-        return new TrainingMonitor(scheduler.Schedule, totalSteps, options, logger, (start, _) => scheduler.MoveDecayStart(start));
+        return new TrainingMonitor(scheduler.Schedule, scheduler, totalSteps, options, logger);
     }
 
     /// <summary>The options.</summary>
@@ -70,17 +94,102 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     public LossTracker Tracker { get; }
     /// <summary>The forecaster.</summary>
     public Forecaster Forecaster { get; }
-    /// <summary>The decay controller (null when the schedule is not movable or control is off).</summary>
+    /// <summary>The decay controller (null when decay control is off).</summary>
     public WsdDecayController? Controller { get; }
     /// <summary>The forecast in force.</summary>
     public Forecast? LatestForecast => Forecaster.Latest;
     /// <summary>Why the run was asked to stop (null when it was not).</summary>
     public string? StopReason { get; private set; }
+    /// <summary>The schedule in force (the scheduler's when the monitor is attached to one).</summary>
+    public LearningRateSchedule Schedule => _scheduler?.Schedule ?? _schedule;
 
     /// <inheritdoc />
     public TrainingSignal OnStepEnd(long step, double learningRate, double loss)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            return Record(step, learningRate, loss);
+        }
+        finally
+        {
+            WallTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        }
+    }
+
+    /// <summary>
+    /// After step <paramref name="step"/> with its loss: the LR of the step comes from the schedule in force (call
+    /// it after <c>scheduler.step()</c>, or before; the step's rate is the same).
+    /// </summary>
+    public TrainingSignal OnStepEnd(long step, double loss) => OnStepEnd(step, LearningRateAt(step), loss);
+
+    /// <summary>
+    /// After step <paramref name="step"/> with its loss as a tensor (a scalar on any device), without a device sync
+    /// per step: the losses are gathered on their device and read every
+    /// <see cref="TrainingMonitorOptions.LossReadInterval"/> steps and at every refit step (one copy each), then
+    /// tracked in order as <see cref="OnStepEnd(long, double)"/> would; the decisions are the same. The tensor is
+    /// not kept (it may be disposed after the call). Returns the signals of the steps read at this call.
+    /// </summary>
+    public TrainingSignal OnStepEnd(long step, Tensor loss)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            int interval = Options.LossReadInterval;
+            if (_pendingLosses is null || _pendingLosses.device.ToString() != loss.device.ToString())
+            {
+                FlushLosses();
+                _pendingLosses?.Dispose();
+                _pendingLosses = torch.zeros(interval, dtype: ScalarType.Float64, device: loss.device).DetachFromDisposeScope();
+            }
+            if (_pendingCount == 0) _pendingFirstStep = step;
+            if (step != _pendingFirstStep + _pendingCount) throw new ArgumentException($"Steps must follow each other: got step {step} after {_pendingFirstStep + _pendingCount - 1}.", nameof(step));
+            using (var detached = loss.detach())
+            using (var flat = detached.reshape(1))
+            using (var slot = _pendingLosses.narrow(0, _pendingCount, 1))
+            {
+                slot.copy_(flat);
+            }
+            _pendingCount++;
+            return _pendingCount == interval || Forecaster.IsRefitStep(step) || step == TotalSteps - 1 ? FlushLosses() : TrainingSignal.None;
+        }
+        catch (Exception e) when (e is not ArgumentException)
+        {
+            Log.MonitorFailed(_logger, e, step);
+            return StopReason != null ? TrainingSignal.Stop : TrainingSignal.None;
+        }
+        finally
+        {
+            WallTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        }
+    }
+
+    // Reads the gathered tensor losses (one device copy) and tracks them in order.
+    private TrainingSignal FlushLosses()
+    {
+        if (_pendingLosses is null || _pendingCount == 0) return TrainingSignal.None;
+        double[] values;
+        using (var head = _pendingLosses.narrow(0, 0, _pendingCount))
+        using (var host = head.cpu())
+        {
+            values = host.data<double>().ToArray();
+        }
+        int count = _pendingCount;
+        _pendingCount = 0;
+        var signal = TrainingSignal.None;
+        for (int i = 0; i < count; i++)
+        {
+            long step = _pendingFirstStep + i;
+            signal |= Record(step, LearningRateAt(step), values[i]);
+        }
+        return signal;
+    }
+
+    private double LearningRateAt(long step) => Schedule.GetLearningRate(step);
+
+    private TrainingSignal Record(long step, double learningRate, double loss)
+    {
         try
         {
             Tracker.Record(step, learningRate, loss);
@@ -101,10 +210,6 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
             Log.MonitorFailed(_logger, e, step);
             return StopReason != null ? TrainingSignal.Stop : TrainingSignal.None;
         }
-        finally
-        {
-            WallTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        }
     }
 
     /// <summary>
@@ -114,35 +219,61 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     /// </summary>
     public void AddProbe(CooldownProbe probe) => Forecaster.AddProbe(probe);
 
-    /// <summary>The wall time spent inside <see cref="OnStepEnd"/> (tracking, refits, hindcasts, decisions): the monitor's cost to the loop.</summary>
+    /// <summary>The wall time spent inside <c>OnStepEnd</c> (tracking, refits, hindcasts, decisions): the monitor's cost to the loop.</summary>
     public TimeSpan WallTime { get; private set; }
 
     private TrainingSignal StepEnd(long step)
     {
         var signal = TrainingSignal.None;
-        var forecast = Forecaster.OnStepEnd(step);
+        var forecast = Forecaster.OnStepEnd(step, Schedule);
         if (forecast != null)
         {
+            signal |= TrainingSignal.Forecast;
             long next = step + 1;
             // Early stopping decides from calibrated bands only: a forecast that cannot be checked on the run yet does not vote.
             bool calibrated = forecast.Calibrated || !Forecaster.Options.CalibrateBands;
-            if (Controller != null && !Controller.HasStarted(next))
+            if (Controller != null && Schedule is WsdSchedule wsd && !Controller.HasStarted(next, wsd))
             {
-                long before = Controller.DecayStartStep;
-                if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target && calibrated) TryStartForTarget(next, forecast);
-                // The forecast's own hindcast (same points, same law) when calibration made one; otherwise the controller asks for it.
-                Func<Hindcast?> hindcast = Forecaster.Options.CalibrateBands ? () => forecast.Hindcast : () => Forecaster.Hindcast(step);
-                if (!Controller.HasStarted(next)) Controller.Decide(next, forecast.Fit, next + Forecaster.RefitInterval, hindcast, forecast.HasDecayEvidence);
-                if (Controller.DecayStartStep != before) signal |= TrainingSignal.ScheduleChanged;
+                long before = wsd.DecayStartStep;
+                int decisions = Controller.Decisions.Count;
+                try
+                {
+                    if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target && calibrated) TryStartForTarget(next, forecast);
+                    if (Schedule is WsdSchedule current && !Controller.HasStarted(next, current))
+                    {
+                        // The forecast's own hindcast (same points, same law) when calibration made one; otherwise the controller asks for it.
+                        Func<Hindcast?> hindcast = Forecaster.Options.CalibrateBands ? () => forecast.Hindcast : () => Forecaster.Hindcast(step);
+                        Apply(Controller.Evaluate(next, current, forecast.Fit, next + Forecaster.RefitInterval, hindcast, forecast.HasDecayEvidence), next);
+                    }
+                }
+                catch (Exception e)
+                {
+                    Log.DecayDecisionFailed(_logger, e, next);
+                }
+                if (Controller.Decisions.Count != decisions) signal |= TrainingSignal.Decision;
+                if (((WsdSchedule)Schedule).DecayStartStep != before) signal |= TrainingSignal.ScheduleChanged;
             }
             if (calibrated) signal |= VoteOnStop(step, forecast);
         }
-        if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target && Controller != null && Controller.HasStarted(step + 1)
+        if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target && Controller != null && Schedule is WsdSchedule started && Controller.HasStarted(step + 1, started)
             && Tracker.Smoothed <= Options.EarlyStopping.Threshold && StopReason == null)
         {
             Stop(step, $"the smoothed loss {Tracker.Smoothed:F4} reached the target {Options.EarlyStopping.Threshold:F4}");
         }
         return StopReason != null ? signal | TrainingSignal.Stop : signal;
+    }
+
+    // Applies a decision (the scheduler, or this monitor's own schedule, moves the decay start), then records it:
+    // a decision whose move fails is not recorded.
+    private void Apply(DecayDecision decision, long next)
+    {
+        var current = (WsdSchedule)Schedule;
+        if (decision.DecayStartStep != current.DecayStartStep)
+        {
+            if (_scheduler != null) _scheduler.MoveDecayStart(decision.DecayStartStep);
+            else _schedule = current.WithDecayStartFrom(decision.DecayStartStep, next);
+        }
+        Controller!.Commit(decision);
     }
 
     /// <inheritdoc />
@@ -160,13 +291,38 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     }
 
     /// <inheritdoc />
-    public void OnRunEnd(long step) => Forecaster.Dispose();
+    public void OnRunEnd(long step)
+    {
+        try
+        {
+            FlushLosses();
+        }
+        catch (Exception e)
+        {
+            Log.MonitorFailed(_logger, e, step);
+        }
+        Forecaster.Dispose();
+    }
 
-    /// <summary>Waits for a background refit still running.</summary>
-    public void Dispose() => Forecaster.Dispose();
+    /// <summary>Waits for a background refit still running and frees the gathered losses.</summary>
+    public void Dispose()
+    {
+        Forecaster.Dispose();
+        _pendingLosses?.Dispose();
+        _pendingLosses = null;
+    }
 
-    /// <summary>The state to checkpoint, together with the scheduler's.</summary>
-    public TrainingMonitorState GetState() => new()
+    /// <summary>
+    /// The state to checkpoint, together with the scheduler's (losses given as tensors and not yet read are read
+    /// first, so the state holds every step taken).
+    /// </summary>
+    public TrainingMonitorState GetState()
+    {
+        FlushLosses();
+        return State();
+    }
+
+    private TrainingMonitorState State() => new()
     {
         Tracker = Tracker.GetState(),
         Forecaster = Forecaster.GetState(),
@@ -183,8 +339,14 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         Controller?.LoadDecisions(state.Decisions);
         _stopVotes = state.StopVotes;
         _nonFiniteRun = state.NonFiniteRun;
-        Forecaster.LoadState(state.Forecaster);
+        Forecaster.LoadState(state.Forecaster, Schedule);
     }
+
+    /// <summary>PyTorch's name for <see cref="GetState"/>.</summary>
+    public TrainingMonitorState state_dict() => GetState();
+
+    /// <summary>PyTorch's name for <see cref="LoadState"/>.</summary>
+    public void load_state_dict(TrainingMonitorState state) => LoadState(state);
 
     /// <summary>Writes <see cref="GetState"/> as JSON.</summary>
     public void SaveStateFile(string path) => File.WriteAllText(path, JsonSerializer.Serialize(GetState(), JsonOptions));
@@ -198,11 +360,13 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
 
     private void TryStartForTarget(long next, Forecast forecast)
     {
-        double startNow = Controller!.PredictFinalLoss(forecast.Fit, Math.Max(next, Controller.EarliestStart));
+        var current = (WsdSchedule)Schedule;
+        double startNow = Controller!.PredictFinalLoss(forecast.Fit, current, Math.Max(next, Controller.EarliestStart));
         double upper = startNow + (forecast.Upper - forecast.FinalLoss);
-        if (next >= Controller.EarliestStart && upper <= Options.EarlyStopping.Threshold)
+        if (next >= Controller.EarliestStart && upper <= Options.EarlyStopping.Threshold
+            && Controller.StartNow(next, current, startNow, $"starting the cooldown now is forecast to reach the target {Options.EarlyStopping.Threshold:F4} (≤ {upper:F4})") is { } decision)
         {
-            Controller.StartNow(next, startNow, $"starting the cooldown now is forecast to reach the target {Options.EarlyStopping.Threshold:F4} (≤ {upper:F4})");
+            Apply(decision, next);
         }
     }
 

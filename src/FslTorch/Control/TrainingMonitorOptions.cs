@@ -20,11 +20,18 @@ public sealed record TrainingMonitorOptions
     /// </summary>
     public int MaxNonFiniteLosses { get; init; } = 20;
 
+    /// <summary>
+    /// With losses given as tensors (<see cref="TrainingMonitor.OnStepEnd(long, TorchSharp.torch.Tensor)"/>): how many
+    /// steps' losses are gathered on the device before one copy reads them (also at every refit step). Default 16.
+    /// </summary>
+    public int LossReadInterval { get; init; } = 16;
+
     /// <summary>Throws an <see cref="ArgumentException"/> for options no run can use.</summary>
     public void Validate()
     {
         if (Tracker is null || Forecaster is null || EarlyStopping is null) throw new ArgumentException("Tracker, Forecaster and EarlyStopping options must not be null.");
         if (MaxNonFiniteLosses < 1) throw new ArgumentOutOfRangeException(nameof(MaxNonFiniteLosses), MaxNonFiniteLosses, "MaxNonFiniteLosses must be >= 1.");
+        if (LossReadInterval < 1) throw new ArgumentOutOfRangeException(nameof(LossReadInterval), LossReadInterval, "LossReadInterval must be >= 1.");
         EarlyStopping.Validate();
     }
 }

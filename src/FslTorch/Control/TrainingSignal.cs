@@ -16,4 +16,8 @@ public enum TrainingSignal
     /// what to do (stop, restore a checkpoint, lower the LR).
     /// </summary>
     Diverged = 4,
+    /// <summary>A new forecast came into force at this step (<see cref="TrainingMonitor.LatestForecast"/>).</summary>
+    Forecast = 8,
+    /// <summary>The decay controller made a decision at this step (the last of <see cref="WsdDecayController.Decisions"/>).</summary>
+    Decision = 16,
 }

@@ -13,121 +13,80 @@ namespace FslTorch.Control;
 /// uncertainty). It acts only on forecasts it trusts — stable over the last decisions, certain enough, and
 /// passing a <see cref="Hindcast"/> — and otherwise leaves the planned start where it is, so a run the law
 /// cannot forecast keeps its plan. Rails: a minimum stable phase, minimum and maximum decay lengths, never a
-/// start in the past, and nothing moves once the decay began. Every decision is kept and logged with its evidence. A failed
-/// prediction is logged and changes nothing; the controller never throws into the training loop.
+/// start in the past, and nothing moves once the decay began.
+/// <para>
+/// Decisions flow one way: <see cref="Evaluate"/> turns a fit and the schedule in force into a
+/// <see cref="DecayDecision"/> (pure: nothing changes), the caller applies it (an <see cref="FslScheduler"/>'s
+/// <see cref="FslScheduler.MoveDecayStart"/>; <see cref="TrainingMonitor"/> does both), and <see cref="Commit"/>
+/// records and logs it once applied. The controller holds no schedule.
+/// </para>
 /// </summary>
 public sealed class WsdDecayController
 {
-    private readonly MovableWsdSchedule _schedule;
-    private readonly Action<long, long> _move;
     private readonly ILogger _logger;
     private readonly List<DecayDecision> _decisions = [];
 
-    /// <param name="schedule">The schedule whose decay start this controller moves.</param>
+    /// <param name="plan">The schedule as planned: its budget, warmup and shape set the rails.</param>
     /// <param name="options">Rails and margin; the library defaults when null.</param>
-    /// <param name="logger">Where decisions and failures are logged.</param>
-    /// <param name="move">
-    /// How a new start is applied, given (new start, next step); by default on the schedule itself. Pass
-    /// <c>(start, _) =&gt; scheduler.MoveDecayStart(start)</c> to go through an <see cref="FslScheduler"/>.
-    /// </param>
-    public WsdDecayController(MovableWsdSchedule schedule, DecayControllerOptions? options = null, ILogger? logger = null,
-        Action<long, long>? move = null)
+    /// <param name="logger">Where committed decisions are logged.</param>
+    public WsdDecayController(WsdSchedule plan, DecayControllerOptions? options = null, ILogger? logger = null)
     {
-        _schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
+        Plan = plan ?? throw new ArgumentNullException(nameof(plan));
         Options = options ?? new DecayControllerOptions();
         Options.Validate();
         _logger = SafeLogger.Wrap(logger);
-        _move = move ?? ((start, next) => _schedule.MoveDecayStart(start, next));
-        long n = schedule.Current.TotalSteps;
+        long n = plan.TotalSteps;
         LatestStart = n - (long)Math.Floor(Options.MinDecayFraction * n);
         EarliestStart = Math.Max(Math.Max((long)Math.Ceiling(Options.MinStableFraction * n), n - (long)Math.Floor(Options.MaxDecayFraction * n)),
-            schedule.Current.WarmupSteps);
+            plan.WarmupSteps);
         if (LatestStart > n - 1) LatestStart = n - 1;
         if (EarliestStart > LatestStart) throw new ArgumentException($"The rails leave no feasible decay start in [{EarliestStart}, {LatestStart}] for N = {n}.", nameof(options));
     }
 
-    /// <summary>A controller that moves the decay of <paramref name="scheduler"/>'s <see cref="MovableWsdSchedule"/>.</summary>
-    public static WsdDecayController For(FslScheduler scheduler, DecayControllerOptions? options = null, ILogger? logger = null)
-    {
-        ArgumentNullException.ThrowIfNull(scheduler);
-        var schedule = scheduler.Schedule as MovableWsdSchedule
-            ?? throw new ArgumentException($"The scheduler's schedule must be a {nameof(MovableWsdSchedule)}.", nameof(scheduler));
-        return new WsdDecayController(schedule, options, logger, (start, _) => scheduler.MoveDecayStart(start));
-    }
-
+    /// <summary>The schedule as planned.</summary>
+    public WsdSchedule Plan { get; }
     /// <summary>The options.</summary>
     public DecayControllerOptions Options { get; }
     /// <summary>The earliest start the rails allow.</summary>
     public long EarliestStart { get; }
     /// <summary>The latest start the rails allow.</summary>
     public long LatestStart { get; }
-    /// <summary>Every decision so far, oldest first.</summary>
+    /// <summary>Every committed decision so far, oldest first.</summary>
     public IReadOnlyList<DecayDecision> Decisions => _decisions;
-    /// <summary>The schedule's current decay start.</summary>
-    public long DecayStartStep => _schedule.DecayStartStep;
 
-    /// <summary>Whether the decay has begun once <paramref name="nextStep"/> is the next step to take.</summary>
-    public bool HasStarted(long nextStep) => _schedule.HasDecayBegun(nextStep) || _decisions.Any(d => d.StartNow);
-
-    /// <summary>
-    /// Decides at <paramref name="nextStep"/> (the first step not yet taken) from a fit, and applies the decision.
-    /// A trusted forecast that says "wait" moves the planned start to its predicted best, kept at or after
-    /// <paramref name="nextDecisionStep"/> so that it starts by a decision; a forecast not yet trusted (too early,
-    /// unstable, too uncertain, failed hindcast) leaves the plan alone, so the decay then starts where it was
-    /// planned. Returns null when there is nothing to decide or the prediction failed.
-    /// <paramref name="hindcast"/>, when given, is asked for a <see cref="Control.Hindcast"/> before the margin
-    /// rule starts the decay (see <see cref="DecayControllerOptions.HindcastTolerance"/>). Without
-    /// <paramref name="hasDecayEvidence"/> (and <see cref="DecayControllerOptions.RequireDecayEvidence"/> on) the plan stays.
-    /// </summary>
-    public DecayDecision? Decide(long nextStep, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null, bool hasDecayEvidence = true)
+    /// <summary>Whether the decay has begun once <paramref name="nextStep"/> is the next step to take under <paramref name="current"/>.</summary>
+    public bool HasStarted(long nextStep, WsdSchedule current)
     {
-        ArgumentNullException.ThrowIfNull(fit);
-        if (HasStarted(nextStep) || !fit.Succeeded) return null;
-        try
-        {
-            // The decision is complete before anything changes; the move is the one effect, then it is recorded and logged
-            // (a logger that throws is swallowed by SafeLogger, so a move is never left unrecorded).
-            var decision = Evaluate(nextStep, fit, Math.Max(nextDecisionStep, nextStep + 1), hindcast, hasDecayEvidence);
-            if (decision.DecayStartStep != _schedule.DecayStartStep) _move(decision.DecayStartStep, nextStep);
-            _decisions.Add(decision);
-            Log.DecayDecision(_logger, decision.Step, decision.StartNow ? "start now" : "wait", decision.DecayStartStep, decision.PredictedFinalLoss,
-                decision.GainOfWaiting, decision.GainUncertainty, decision.Reason);
-            return decision;
-        }
-        catch (Exception e)
-        {
-            Log.DecayDecisionFailed(_logger, e, nextStep);
-            return null;
-        }
+        ArgumentNullException.ThrowIfNull(current);
+        return current.HasDecayBegun(nextStep) || _decisions.Any(d => d.StartNow);
     }
 
-    /// <summary>The final loss <paramref name="fit"/> predicts if the decay starts at <paramref name="decayStartStep"/>.</summary>
-    public double PredictFinalLoss(FitResult fit, long decayStartStep)
+    /// <summary>Records a decision the caller has applied (the schedule in force now decays from its start) and logs it.</summary>
+    public void Commit(DecayDecision decision)
     {
-        ArgumentNullException.ThrowIfNull(fit);
-        return FinalLoss(Forecasting.Evaluator(fit.Law), fit.Parameters.ToArray(), new WsdTrajectoryBuffer(_schedule.Current, fit.LearningRateScale), decayStartStep);
-    }
-
-    /// <summary>
-    /// Starts the decay at <paramref name="nextStep"/> for a reason outside the controller's own rule (e.g. a
-    /// target within reach); false when it already began or the step is past the rails.
-    /// </summary>
-    public bool StartNow(long nextStep, double predictedFinalLoss, string reason)
-    {
-        if (HasStarted(nextStep) || nextStep > LatestStart) return false;
-        try
-        {
-            if (_schedule.DecayStartStep != nextStep) _move(nextStep, nextStep);
-        }
-        catch (Exception e)
-        {
-            Log.DecayDecisionFailed(_logger, e, nextStep);
-            return false;
-        }
-        var decision = new DecayDecision(nextStep, true, nextStep, predictedFinalLoss, double.NaN, 0, reason, []);
+        ArgumentNullException.ThrowIfNull(decision);
         _decisions.Add(decision);
-        Log.DecayDecision(_logger, nextStep, "start now", nextStep, predictedFinalLoss, double.NaN, 0, reason);
-        return true;
+        Log.DecayDecision(_logger, decision.Step, decision.StartNow ? "start now" : "wait", decision.DecayStartStep, decision.PredictedFinalLoss,
+            decision.GainOfWaiting, decision.GainUncertainty, decision.Reason);
+    }
+
+    /// <summary>The final loss <paramref name="fit"/> predicts for <paramref name="current"/> with its decay starting at <paramref name="decayStartStep"/>.</summary>
+    public double PredictFinalLoss(FitResult fit, WsdSchedule current, long decayStartStep)
+    {
+        ArgumentNullException.ThrowIfNull(fit);
+        ArgumentNullException.ThrowIfNull(current);
+        return FinalLoss(Forecasting.Evaluator(fit.Law), fit.Parameters.ToArray(), new WsdTrajectoryBuffer(current, fit.LearningRateScale), decayStartStep);
+    }
+
+    /// <summary>
+    /// A decision to start the decay at <paramref name="nextStep"/> for a reason outside the controller's own rule
+    /// (e.g. a target within reach), to apply and <see cref="Commit"/>; null when the decay already began or the
+    /// step is past the rails.
+    /// </summary>
+    public DecayDecision? StartNow(long nextStep, WsdSchedule current, double predictedFinalLoss, string reason)
+    {
+        if (HasStarted(nextStep, current) || nextStep > LatestStart) return null;
+        return new DecayDecision(nextStep, true, nextStep, predictedFinalLoss, double.NaN, 0, reason, []);
     }
 
     /// <summary>Restores the decisions of a checkpoint (the schedule itself is restored with the scheduler).</summary>
@@ -138,13 +97,27 @@ public sealed class WsdDecayController
         _decisions.AddRange(decisions);
     }
 
-    /// <summary>The decision at <paramref name="nextStep"/> without applying it (pure: no state changes).</summary>
-    public DecayDecision Evaluate(long nextStep, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null, bool hasDecayEvidence = true)
+    /// <summary>
+    /// The decision at <paramref name="nextStep"/> (the first step not yet taken) from a fit, for the schedule in force
+    /// <paramref name="current"/>; pure (nothing is recorded or moved: apply it, then <see cref="Commit"/> it).
+    /// A trusted forecast that says "wait" moves the planned start to its predicted best, kept at or after
+    /// <paramref name="nextDecisionStep"/> so that it starts by a decision; a forecast not yet trusted (too early,
+    /// unstable, too uncertain, failed hindcast) keeps the plan, so the decay then starts where it was planned.
+    /// <paramref name="hindcast"/>, when given, is asked for a <see cref="Control.Hindcast"/> before the margin rule
+    /// starts the decay (see <see cref="DecayControllerOptions.HindcastTolerance"/>). Without
+    /// <paramref name="hasDecayEvidence"/> (and <see cref="DecayControllerOptions.RequireDecayEvidence"/> on) the plan stays.
+    /// </summary>
+    /// <exception cref="ArgumentException">The fit did not succeed, or its law cannot evaluate the candidates.</exception>
+    public DecayDecision Evaluate(long nextStep, WsdSchedule current, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null, bool hasDecayEvidence = true)
     {
+        ArgumentNullException.ThrowIfNull(current);
+        ArgumentNullException.ThrowIfNull(fit);
+        if (!fit.Succeeded) throw new ArgumentException($"The fit did not succeed ({fit.ExitReason}).", nameof(fit));
+        nextDecisionStep = Math.Max(nextDecisionStep, nextStep + 1);
         var law = Forecasting.Evaluator(fit.Law);
         var parameters = fit.Parameters.ToArray();
         // Every candidate trajectory (also those of the uncertainty draws) lives in one buffer of the budget's length.
-        var trajectories = new WsdTrajectoryBuffer(_schedule.Current, fit.LearningRateScale);
+        var trajectories = new WsdTrajectoryBuffer(current, fit.LearningRateScale);
         double FinalLoss(double[] theta, long start) => WsdDecayController.FinalLoss(law, theta, trajectories, start);
 
         if (nextStep >= LatestStart)
@@ -163,7 +136,7 @@ public sealed class WsdDecayController
 
         // A forecast that is not yet trusted never moves the plan: the decay start stays where it was planned (by the
         // user, or by the last trusted forecast), and starts there if no trusted forecast comes first.
-        long kept = _schedule.DecayStartStep;
+        long kept = current.DecayStartStep;
         if (nextStep < EarliestStart)
         {
             return new DecayDecision(nextStep, false, kept, best.PredictedFinalLoss, double.NaN, 0,

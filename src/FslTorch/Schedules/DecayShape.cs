@@ -32,6 +32,32 @@ public abstract class DecayShape
         return new Factor(FormattableString.Invariant($"power({q})"), p => Math.Pow(1 - p, q));
     }
 
+    /// <summary>
+    /// The shape named <paramref name="name"/>: <c>linear</c>, <c>cosine</c>, <c>1-sqrt</c> (also <c>1-square-root</c>,
+    /// Hugging Face's <c>1-sqrt</c>), <c>geometric</c> (also <c>exponential</c>) or <c>power(q)</c> / <c>power:q</c>;
+    /// case-insensitive. The inverse of <see cref="Name"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">No shape has that name.</exception>
+    public static DecayShape Parse(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        string key = name.Trim().ToLowerInvariant();
+        switch (key)
+        {
+            case "linear": return Linear;
+            case "cosine": return Cosine;
+            case "1-sqrt" or "1-square-root" or "one-minus-sqrt": return OneMinusSqrt;
+            case "geometric" or "exponential": return Geometric;
+        }
+        string? exponent = key.StartsWith("power(", StringComparison.Ordinal) && key.EndsWith(')') ? key[6..^1]
+            : key.StartsWith("power:", StringComparison.Ordinal) ? key[6..] : null;
+        if (exponent != null && double.TryParse(exponent, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double q) && q > 0 && double.IsFinite(q))
+        {
+            return Power(q);
+        }
+        throw new ArgumentException($"Unknown decay shape '{name}': expected linear, cosine, 1-sqrt, geometric or power(q) with q > 0.", nameof(name));
+    }
+
     /// <summary>The rate at progress <paramref name="progress"/> of a decay from η_0 to η_1.</summary>
     public abstract double Interpolate(double initialLearningRate, double finalLearningRate, double progress);
 

@@ -56,6 +56,36 @@ public static class Schedule
         DecayShape? decayShape = null, DecayTarget? decayTarget = null) =>
         new(peakLearningRate, warmupSteps, decayStartStep, totalSteps, decayShape, decayTarget);
 
+    /// <summary>
+    /// Warmup–stable–decay as Hugging Face's <c>get_wsd_schedule</c> describes it: a linear warmup from 0 over
+    /// <paramref name="numWarmupSteps"/>, the peak until the decay, then <paramref name="numDecaySteps"/> of
+    /// <paramref name="decayType"/> (<c>linear</c>, <c>cosine</c>, <c>1-sqrt</c>, … see <see cref="DecayShape.Parse"/>)
+    /// down to <paramref name="minLrRatio"/>·peak. The budget is <paramref name="numTrainingSteps"/>, or warmup +
+    /// <paramref name="numStableSteps"/> + decay when only the stable length is given (one of the two is needed).
+    /// </summary>
+    /// <exception cref="ArgumentException">Neither or both of the budget and the stable length are given, or they do not add up.</exception>
+    public static WsdSchedule GetWsdSchedule(double peakLearningRate, long numWarmupSteps, long numDecaySteps, long? numTrainingSteps = null,
+        long? numStableSteps = null, string decayType = "cosine", double minLrRatio = 0)
+    {
+        Guard.NonNegative(numWarmupSteps, nameof(numWarmupSteps));
+        Guard.Positive(numDecaySteps, nameof(numDecaySteps));
+        Guard.InRange(minLrRatio, 0, 1, nameof(minLrRatio));
+        long total = (numTrainingSteps, numStableSteps) switch
+        {
+            (long n, null) => n,
+            (null, long stable) => numWarmupSteps + Guard.NonNegative(stable, nameof(numStableSteps)) + numDecaySteps,
+            (long n, long stable) when n == numWarmupSteps + stable + numDecaySteps => n,
+            (long n, long stable) => throw new ArgumentException($"numTrainingSteps ({n}) must equal numWarmupSteps + numStableSteps + numDecaySteps ({numWarmupSteps + stable + numDecaySteps}).", nameof(numTrainingSteps)),
+            _ => throw new ArgumentException("Give numTrainingSteps or numStableSteps.", nameof(numTrainingSteps)),
+        };
+        if (numWarmupSteps + numDecaySteps > total)
+        {
+            throw new ArgumentException($"numWarmupSteps + numDecaySteps ({numWarmupSteps + numDecaySteps}) must not exceed the {total} training steps.", nameof(numDecaySteps));
+        }
+        return new WsdSchedule(peakLearningRate, numWarmupSteps, total - numDecaySteps, total, DecayShape.Parse(decayType),
+            minLrRatio == 0 ? DecayTarget.Zero : DecayTarget.FractionOfPeak(minLrRatio));
+    }
+
     /// <summary>η_peak·(1 − k/N)^q, zero from step N. See <see cref="PowerDecaySchedule"/>.</summary>
     public static LearningRateSchedule PowerDecayToZero(double peakLearningRate, long totalSteps, double exponent) =>
         new PowerDecaySchedule(peakLearningRate, totalSteps, exponent);

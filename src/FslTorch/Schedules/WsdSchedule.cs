@@ -71,6 +71,32 @@ public sealed class WsdSchedule : LearningRateSchedule
     public WsdSchedule WithDecayStart(long decayStartStep) =>
         new(PeakLearningRate, WarmupSteps, decayStartStep, TotalSteps, DecayShape, DecayTarget, WarmupInitialLearningRate, WarmupShape);
 
+    /// <summary>Whether the decay has begun once <paramref name="nextStep"/> is the first step not yet taken.</summary>
+    public bool HasDecayBegun(long nextStep) => nextStep > DecayStartStep;
+
+    /// <summary>
+    /// The same schedule with its decay moved to <paramref name="decayStartStep"/> during a run whose first step not
+    /// yet taken is <paramref name="nextStep"/>: the steps already taken keep their rates.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The decay has begun, or the new start is in the past.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The new start is outside [W, N − 1].</exception>
+    public WsdSchedule WithDecayStartFrom(long decayStartStep, long nextStep)
+    {
+        Guard.NonNegative(nextStep, nameof(nextStep));
+        if (decayStartStep == DecayStartStep) return this;
+        if (HasDecayBegun(nextStep))
+        {
+            throw new InvalidOperationException(
+                $"The decay began at step {DecayStartStep} and step {nextStep - 1} was already taken; its start is frozen.");
+        }
+        if (decayStartStep < nextStep)
+        {
+            throw new InvalidOperationException(
+                $"Cannot move the decay start to step {decayStartStep}: steps before {nextStep} were already taken.");
+        }
+        return WithDecayStart(decayStartStep);
+    }
+
     /// <summary>The decay start for a cooldown fraction f: D = N − ⌊f·N⌋ (as in Hägele et al., 2024).</summary>
     public static long DecayStartForFraction(long totalSteps, double cooldownFraction)
     {

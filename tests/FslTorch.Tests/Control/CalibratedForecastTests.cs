@@ -107,16 +107,15 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
     [Fact]
     public void WithoutDecayEvidenceTheControllerKeepsItsPlan()
     {
-        long Run(bool evidence, out WsdDecayController controller)
+        long Run(bool evidence, out DecisionLoop controller)
         {
-            var schedule = new MovableWsdSchedule(new WsdSchedule(1.0, 20, 950, 1000));
-            controller = new WsdDecayController(schedule);
+            controller = new DecisionLoop(new WsdSchedule(1.0, 20, 950, 1000));
             var fit = FakeDecayLaw.Fit(new FakeDecayLaw(0.6));
             for (long next = 20; next < 1000; next += 20)
             {
                 if (controller.Decide(next, fit, next + 20, hasDecayEvidence: evidence) is { StartNow: true } decision) return decision.DecayStartStep;
             }
-            return schedule.DecayStartStep;
+            return controller.Schedule.DecayStartStep;
         }
         Assert.Equal(950, Run(evidence: false, out var keeping));
         Assert.DoesNotContain(keeping.Decisions, d => d.StartNow);

@@ -82,15 +82,17 @@ public sealed class FslSchedulerTests
     {
         using var model = TinyRegression.CreateModel(seed: 1);
         using var optimizer = optim.AdamW(model.parameters(), lr: 1e-2);
-        var schedule = new MovableWsdSchedule(Wsd());
-        var scheduler = new FslScheduler(optimizer, schedule);
+        var planned = Wsd();
+        var scheduler = new FslScheduler(optimizer, planned);
         for (int k = 0; k < 20; k++) scheduler.step();
         scheduler.MoveDecayStart(20); // the current step itself: not yet taken
         Assert.Equal(1e-2, optimizer.ParamGroups.Single().LearningRate);
+        Assert.Equal(20, ((WsdSchedule)scheduler.Schedule).DecayStartStep);
+        Assert.NotSame(planned, scheduler.Schedule); // schedules are immutable: the scheduler holds a new one
         scheduler.step();
         Assert.True(optimizer.ParamGroups.Single().LearningRate < 1e-2);
-        Assert.Throws<InvalidOperationException>(() => scheduler.MoveDecayStart(50));
-        Assert.Throws<InvalidOperationException>(() => new FslScheduler(optimizer, Wsd()).MoveDecayStart(50));
+        Assert.Throws<InvalidOperationException>(() => scheduler.MoveDecayStart(50)); // the decay began
+        Assert.Throws<InvalidOperationException>(() => new FslScheduler(optimizer, Schedule.Constant(1e-2)).MoveDecayStart(50));
     }
 
     [Fact]
@@ -120,7 +122,7 @@ public sealed class FslSchedulerTests
         {
             using var model = TinyRegression.CreateModel(seed);
             using var optimizer = optim.AdamW(model.parameters(), lr: 1e-2);
-            var scheduler = new FslScheduler(optimizer, new MovableWsdSchedule(Wsd()));
+            var scheduler = new FslScheduler(optimizer, Wsd());
             if (resumeFrom != null)
             {
                 model.load(Path.Combine(resumeFrom, "model.bin"));
@@ -151,13 +153,13 @@ public sealed class FslSchedulerTests
     {
         using var model = TinyRegression.CreateModel(seed: 1);
         using var optimizer = optim.AdamW(model.parameters(), lr: 1e-2);
-        var plain = new FslScheduler(optimizer, Wsd());
+        var plain = new FslScheduler(optimizer, Schedule.Constant(1e-2));
         Assert.Throws<ArgumentException>(() => plain.LoadState(new FslSchedulerState(3, 30)));
         Assert.Throws<ArgumentException>(() => plain.LoadState(new FslSchedulerState(-1, null)));
-        var movable = new FslScheduler(optimizer, new MovableWsdSchedule(Wsd()));
-        Assert.Throws<ArgumentException>(() => movable.LoadState(new FslSchedulerState(3, null)));
-        movable.LoadState(new FslSchedulerState(3, 30));
-        Assert.Equal(new FslSchedulerState(3, 30), movable.GetState());
+        var wsd = new FslScheduler(optimizer, Wsd());
+        wsd.load_state_dict(new FslSchedulerState(3, 30));
+        Assert.Equal(new FslSchedulerState(3, 30), wsd.state_dict());
+        Assert.Equal(30, ((WsdSchedule)wsd.Schedule).DecayStartStep);
     }
 
     [Fact]

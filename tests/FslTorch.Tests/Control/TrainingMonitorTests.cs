@@ -13,7 +13,7 @@ public sealed class TrainingMonitorTests
 {
     private const long Steps = 300;
 
-    private static MovableWsdSchedule Schedule() => new(new WsdSchedule(1e-2, 20, 285, Steps, DecayShape.Linear, DecayTarget.Zero));
+    private static WsdSchedule Schedule() => new(1e-2, 20, 285, Steps, DecayShape.Linear, DecayTarget.Zero);
 
     // These tests check the mechanics of control (moving, freezing, resuming, stopping) with fake laws, so the fake
     // law's decay response counts as evidence and bands stay uncalibrated; DecayEvidenceTests covers those rules.
@@ -25,7 +25,7 @@ public sealed class TrainingMonitorTests
     };
 
     /// <summary>Trains the tiny model with the drop-in scheduler and a monitor; optionally checkpoints and resumes.</summary>
-    private static (List<double> Rates, List<DecayDecision> Decisions, MovableWsdSchedule Schedule, long LastStep) Train(
+    private static (List<double> Rates, List<DecayDecision> Decisions, WsdSchedule Schedule, long LastStep) Train(
         LossCurveLaw law, Func<long, double, double>? corruptLoss = null, long? checkpointAt = null, bool background = false,
         EarlyStoppingOptions? stopping = null)
     {
@@ -33,7 +33,7 @@ public sealed class TrainingMonitorTests
         try
         {
             var rates = new List<double>();
-            var (model, optimizer, schedule, scheduler, monitor) = Create(law, background, stopping, seed: 5);
+            var (model, optimizer, scheduler, monitor) = Create(law, background, stopping, seed: 5);
             long step = 0;
             for (; step < Steps; step++)
             {
@@ -47,24 +47,23 @@ public sealed class TrainingMonitorTests
                     model.Dispose();
                     optimizer.Dispose();
                     // A fresh process would start here: new objects (another seed), then restore.
-                    (model, optimizer, schedule, scheduler, monitor) = Create(law, background, stopping, seed: 77);
+                    (model, optimizer, scheduler, monitor) = Create(law, background, stopping, seed: 77);
                     model.load(Path.Combine(folder!, "model.bin"));
                     optimizer.load_state_dict(Path.Combine(folder!, "optimizer.bin"));
                     scheduler.LoadStateFile(Path.Combine(folder!, "scheduler.json"));
                     monitor.LoadStateFile(Path.Combine(folder!, "monitor.json"));
                 }
-                double lr = scheduler.CurrentLearningRate;
                 rates.Add(optimizer.ParamGroups.Single().LearningRate);
                 double loss = TinyRegression.TrainStep(model, optimizer, step);
                 scheduler.step();
                 if (corruptLoss != null) loss = corruptLoss(step, loss);
-                if (monitor.OnStepEnd(step, lr, loss).HasFlag(TrainingSignal.Stop)) break;
+                if (monitor.OnStepEnd(step, loss).HasFlag(TrainingSignal.Stop)) break;
             }
             monitor.OnRunEnd(step);
             var decisions = monitor.Controller!.Decisions.ToList();
             model.Dispose();
             optimizer.Dispose();
-            return (rates, decisions, schedule, step);
+            return (rates, decisions, (WsdSchedule)scheduler.Schedule, step);
         }
         finally
         {
@@ -72,15 +71,14 @@ public sealed class TrainingMonitorTests
         }
     }
 
-    private static (nn.Module<Tensor, Tensor>, TorchSharp.Modules.AdamW, MovableWsdSchedule, FslScheduler, TrainingMonitor) Create(
+    private static (nn.Module<Tensor, Tensor>, TorchSharp.Modules.AdamW, FslScheduler, TrainingMonitor) Create(
         LossCurveLaw law, bool background, EarlyStoppingOptions? stopping, long seed)
     {
         var model = TinyRegression.CreateModel(seed);
         var optimizer = optim.AdamW(model.parameters(), lr: 1e-2);
-        var schedule = Schedule();
-        var scheduler = new FslScheduler(optimizer, schedule);
-        var monitor = TrainingMonitor.For(scheduler, Steps, Options(law, background, stopping));
-        return (model, optimizer, schedule, scheduler, monitor);
+        var scheduler = new FslScheduler(optimizer, Schedule());
+        var monitor = scheduler.Monitor(Options(law, background, stopping));
+        return (model, optimizer, scheduler, monitor);
     }
 
     [Fact]
@@ -144,21 +142,19 @@ public sealed class TrainingMonitorTests
         // No TorchSharp here (see TorchSharpCollection): a synthetic loss stream drives two monitors.
         static List<DecayDecision> Replay(bool background, long? checkpointAt)
         {
-            var schedule = Schedule();
-            var monitor = new TrainingMonitor(schedule, Steps, Options(new FakeDecayLaw(0.6), background));
+            var monitor = new TrainingMonitor(Schedule(), Steps, Options(new FakeDecayLaw(0.6), background));
             for (long step = 0; step < Steps; step++)
             {
                 if (step == checkpointAt)
                 {
                     string json = JsonSerializer.Serialize(monitor.GetState(), new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
                     monitor.Dispose();
-                    long start = schedule.DecayStartStep;
-                    schedule = Schedule();
-                    if (start != schedule.DecayStartStep) schedule.MoveDecayStart(start, step);
-                    monitor = new TrainingMonitor(schedule, Steps, Options(new FakeDecayLaw(0.6), background));
+                    // A new process: the schedule in force (saved with the scheduler's state), then the monitor's state.
+                    long start = ((WsdSchedule)monitor.Schedule).DecayStartStep;
+                    monitor = new TrainingMonitor(Schedule().WithDecayStart(start), Steps, Options(new FakeDecayLaw(0.6), background));
                     monitor.LoadState(JsonSerializer.Deserialize<TrainingMonitorState>(json, new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals })!);
                 }
-                monitor.OnStepEnd(step, schedule.GetLearningRate(step), 2 + 1 / Math.Sqrt(1 + step));
+                monitor.OnStepEnd(step, 2 + 1 / Math.Sqrt(1 + step));
             }
             monitor.Dispose();
             return monitor.Controller!.Decisions.ToList();

@@ -8,14 +8,13 @@ public sealed class WsdDecayControllerTests
 {
     private const long N = 1000;
 
-    private static MovableWsdSchedule Schedule() => new(new WsdSchedule(1.0, 20, 950, N));
+    private static WsdSchedule Schedule() => new(1.0, 20, 950, N);
 
     // Decide every 20 steps, as a forecaster with that refit interval would; returns the start chosen.
-    private static (long Start, WsdDecayController Controller) Run(double optimum, DecayControllerOptions? options = null, MovableWsdSchedule? schedule = null,
+    private static (long Start, DecisionLoop Controller) Run(double optimum, DecayControllerOptions? options = null,
         Func<long, Hindcast?>? hindcast = null)
     {
-        schedule ??= Schedule();
-        var controller = new WsdDecayController(schedule, options);
+        var controller = new DecisionLoop(Schedule(), options);
         var fit = FakeDecayLaw.Fit(new FakeDecayLaw(optimum));
         for (long next = 20; next < N; next += 20)
         {
@@ -23,7 +22,7 @@ public sealed class WsdDecayControllerTests
             var decision = controller.Decide(next, fit, next + 20, hindcast == null ? null : () => hindcast(at));
             if (decision is { StartNow: true }) return (decision.DecayStartStep, controller);
         }
-        return (schedule.DecayStartStep, controller); // started by the plan, which never passes the latest start
+        return (controller.Schedule.DecayStartStep, controller); // started by the plan, which never passes the latest start
     }
 
     [Fact]
@@ -34,7 +33,7 @@ public sealed class WsdDecayControllerTests
         var (start, controller) = Run(0.6);
         double threshold = N * (0.6 - Math.Sqrt(controller.Options.Margin / 0.1));
         Assert.InRange(start, threshold - 1e-9, threshold + 20);
-        Assert.Equal(start, controller.DecayStartStep);
+        Assert.Equal(start, controller.Schedule.DecayStartStep);
         var waits = controller.Decisions.Where(d => !d.StartNow).ToList();
         Assert.NotEmpty(waits);
         Assert.All(waits, d => Assert.True(d.GainOfWaiting > controller.Options.Margin || d.Step < controller.EarliestStart));
@@ -88,22 +87,21 @@ public sealed class WsdDecayControllerTests
     [Fact]
     public void PlansNeverReachIntoThePastAndTheStartFreezes()
     {
-        var schedule = Schedule();
-        var (start, controller) = Run(0.6, schedule: schedule);
+        var (start, controller) = Run(0.6);
         Assert.All(controller.Decisions, d => Assert.True(d.DecayStartStep >= d.Step, $"decision at {d.Step} planned {d.DecayStartStep}"));
         // After the start, nothing moves any more.
         Assert.Null(controller.Decide(start + 40, FakeDecayLaw.Fit(new FakeDecayLaw(0.9)), start + 60));
-        Assert.Equal(start, schedule.DecayStartStep);
+        Assert.Equal(start, controller.Schedule.DecayStartStep);
     }
 
     [Fact]
     public void AFailingPredictionChangesNothing()
     {
-        var schedule = Schedule();
-        var controller = new WsdDecayController(schedule);
+        var controller = new DecisionLoop(Schedule());
+        Assert.Throws<ArgumentOutOfRangeException>(() => controller.Controller.Evaluate(500, controller.Schedule, FakeDecayLaw.Fit(new FakeDecayLaw(0.6, throws: true)), 520));
         var decision = controller.Decide(500, FakeDecayLaw.Fit(new FakeDecayLaw(0.6, throws: true)), 520);
         Assert.Null(decision);
-        Assert.Equal(950, schedule.DecayStartStep);
+        Assert.Equal(950, controller.Schedule.DecayStartStep);
         Assert.Empty(controller.Decisions);
         var failed = FakeDecayLaw.Fit(new FakeDecayLaw(0.6));
         Assert.Null(controller.Decide(500, new FslTorch.Fitting.FitResult(failed.Law, 1, [double.NaN], double.NaN,
@@ -118,8 +116,7 @@ public sealed class WsdDecayControllerTests
         var law = new OptimumLaw();
         var uncertain = new FslTorch.Fitting.FitResult(law, 1.0, [0.6], 0, FslTorch.Fitting.FitExitReason.Converged, 1, TimeSpan.Zero,
             [0.6], new double[1, 1] { { 1.0 } }, "fake");
-        var schedule = Schedule();
-        var controller = new WsdDecayController(schedule, new DecayControllerOptions { StableForecasts = 1 });
+        var controller = new DecisionLoop(Schedule(), new DecayControllerOptions { StableForecasts = 1 });
         var decision = controller.Decide(500, uncertain, 520)!;
         Assert.False(decision.StartNow);
         Assert.Contains("too uncertain", decision.Reason);
@@ -154,14 +151,14 @@ public sealed class WsdDecayControllerTests
     [Fact]
     public void ItWaitsUntilConsecutiveForecastsAgree()
     {
-        var controller = new WsdDecayController(Schedule());
+        var controller = new DecisionLoop(Schedule());
         // The same forecast three times: the first two decisions wait for stability, the third may act.
         var fit = FakeDecayLaw.Fit(new FakeDecayLaw(0.5));
         Assert.Contains("not yet stable", controller.Decide(500, fit, 520)!.Reason);
         Assert.Contains("not yet stable", controller.Decide(520, fit, 540)!.Reason);
         Assert.True(controller.Decide(540, fit, 560)!.StartNow);
         // Forecasts that jump around keep it waiting.
-        var jumpy = new WsdDecayController(Schedule());
+        var jumpy = new DecisionLoop(Schedule());
         for (int i = 0; i < 6; i++)
         {
             var decision = jumpy.Decide(500 + 20 * i, FakeDecayLaw.Fit(new FakeDecayLaw(0.5), offset: 0.1 * (i % 2)), 520 + 20 * i)!;

@@ -1,10 +1,16 @@
 using FslTorch.Control;
+using FslTorch.Fitting;
 using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using Microsoft.Extensions.Logging;
 using TorchSharp;
 
 namespace FslTorch.Tests.Docs;
 
-/// <summary>The README's usage example, compiled here; <see cref="ReadmeTests"/> checks the two stay identical.</summary>
+/// <summary>
+/// The README's C# code blocks, compiled here in order (each between a begin and an end marker comment);
+/// <see cref="ReadmeTests"/> checks that they stay identical.
+/// </summary>
 internal static class ReadmeExample
 {
     public static (double FirstLoss, double LastLoss, double LastLearningRate) Run()
@@ -26,5 +32,37 @@ internal static class ReadmeExample
             last = loss.item<float>();
         }
         return (first, last, optimizer.ParamGroups.Single().LearningRate);
+    }
+
+    /// <summary>The "During training" block (compiled; it would train 10,000 steps).</summary>
+    public static void DuringTraining(torch.nn.Module<torch.Tensor, torch.Tensor> model, torch.optim.Optimizer optimizer, FitResult calibrationFit, ILogger logger)
+    {
+        // README:begin
+        var scheduler = new FslScheduler(optimizer, Schedule.Wsd(3e-4, warmupSteps: 100, decayStartStep: 8_000, totalSteps: 10_000));
+        var monitor = scheduler.Monitor(new TrainingMonitorOptions
+        {
+            Forecaster = new ForecasterOptions { Prior = ParameterPrior.FromFit(calibrationFit, 0.1, LossCurveLaws.Default.DecayResponseParameters) },
+        }, logger);
+        for (long step = 0; step < 10_000; step++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var loss = (model.call(torch.randn(32, 16)) - 1).pow(2).mean();
+            optimizer.zero_grad(); loss.backward(); optimizer.step(); scheduler.step();
+            var signal = monitor.OnStepEnd(step, loss); // the loss tensor: read every 16 steps, no device sync per step
+            if (signal.HasFlag(TrainingSignal.Forecast)) logger.LogInformation("forecast {Forecast}", monitor.LatestForecast!.Describe());
+            if (signal.HasFlag(TrainingSignal.Stop)) break;
+        }
+        monitor.OnRunEnd(10_000);
+        // README:end
+    }
+
+    /// <summary>The fitting block.</summary>
+    public static void Fitting(IReadOnlyList<double> otherRunLearningRates)
+    {
+        // README:begin
+        var curves = new[] { ObservedCurve.FromCsv("run-a.csv"), ObservedCurve.FromCsv("run-b.csv") }; // step,lr,loss
+        FitResult fit = LawFitter.Fit(LossCurveLaws.Default, curves);                  // never throws for a bad fit
+        if (fit.Succeeded) Console.WriteLine(fit.Predict(otherRunLearningRates, [9999])[0]);
+        // README:end
     }
 }

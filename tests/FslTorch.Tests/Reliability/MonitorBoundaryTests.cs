@@ -9,11 +9,12 @@ using Xunit;
 namespace FslTorch.Tests.Reliability;
 
 /// <summary>Nothing FslTorch does during training may reach the user's loop; a decision is applied only whole.</summary>
+[Collection(TestSupport.TorchSharpCollection.Name)]
 public sealed class MonitorBoundaryTests
 {
     private const long Steps = 300;
 
-    private static MovableWsdSchedule Schedule() => new(new WsdSchedule(1e-2, 20, 285, Steps, DecayShape.Linear, DecayTarget.Zero));
+    private static WsdSchedule Schedule() => new(1e-2, 20, 285, Steps, DecayShape.Linear, DecayTarget.Zero);
 
     private static TrainingMonitorOptions Options(LossCurveLaw law, bool background = false) => new()
     {
@@ -34,13 +35,12 @@ public sealed class MonitorBoundaryTests
         }
     }
 
-    private static (MovableWsdSchedule Schedule, TrainingMonitor Monitor) Replay(ILogger? logger, bool background)
+    private static (WsdSchedule Schedule, TrainingMonitor Monitor) Replay(ILogger? logger, bool background)
     {
-        var schedule = Schedule();
-        var monitor = new TrainingMonitor(schedule, Steps, Options(new FakeDecayLaw(0.6), background), logger);
-        for (long step = 0; step < Steps; step++) monitor.OnStepEnd(step, schedule.GetLearningRate(step), 2 + 1 / Math.Sqrt(1 + step));
+        var monitor = new TrainingMonitor(Schedule(), Steps, Options(new FakeDecayLaw(0.6), background), logger);
+        for (long step = 0; step < Steps; step++) monitor.OnStepEnd(step, 2 + 1 / Math.Sqrt(1 + step));
         monitor.Dispose();
-        return (schedule, monitor);
+        return ((WsdSchedule)monitor.Schedule, monitor);
     }
 
     [Theory]
@@ -65,27 +65,37 @@ public sealed class MonitorBoundaryTests
     {
         // NullReferenceException is no "expected" exception type: it must still stay inside the monitor.
         var schedule = Schedule();
-        long planned = schedule.DecayStartStep;
         var monitor = new TrainingMonitor(schedule, Steps, Options(new BrokenLaw()));
         for (long step = 0; step < Steps; step++)
         {
-            Assert.Equal(TrainingSignal.None, monitor.OnStepEnd(step, schedule.GetLearningRate(step), 2 + 1 / Math.Sqrt(1 + step)));
+            Assert.Equal(TrainingSignal.None, monitor.OnStepEnd(step, 2 + 1 / Math.Sqrt(1 + step)));
         }
         Assert.Null(monitor.LatestForecast);
-        Assert.Equal(planned, schedule.DecayStartStep);
+        Assert.Same(schedule, monitor.Schedule);
     }
 
     [Fact]
     public void AMoveThatFailsRecordsNoDecision()
     {
-        var schedule = Schedule();
-        var controller = new WsdDecayController(schedule, new DecayControllerOptions { RequireDecayEvidence = false },
-            move: (_, _) => throw new InvalidOperationException("the scheduler refused"));
-        var fit = FakeDecayLaw.Fit(new FakeDecayLaw(0.6));
-        for (long next = 20; next < Steps; next += 20) controller.Decide(next, fit, next + 20);
-        // Decisions that keep the start need no move and are recorded; none that wanted a move is.
-        Assert.All(controller.Decisions, d => Assert.Equal(285, d.DecayStartStep));
-        Assert.Equal(285, schedule.DecayStartStep);
+        // A loop that jumped its scheduler ahead (step(250)) while the monitor still decides at step 100: the
+        // controller wants the decay to start now (step 101), which the scheduler refuses as the past. The refusal
+        // is logged, no decision is recorded, and the schedule stays.
+        using var model = TorchSharp.torch.nn.Linear(2, 1);
+        using var optimizer = TorchSharp.torch.optim.SGD(model.parameters(), 1e-2);
+        var scheduler = new FslScheduler(optimizer, Schedule());
+        var logger = new CountingLogger();
+        var monitor = scheduler.Monitor(Options(new FakeDecayLaw(0.05)) with
+        {
+            DecayControl = new DecayControllerOptions { RequireDecayEvidence = false, StableForecasts = 1, HindcastTolerance = double.PositiveInfinity },
+        }, logger);
+        scheduler.step(250);
+        var signals = Enumerable.Range(0, 101).Select(step => monitor.OnStepEnd(step, 2 + 1 / Math.Sqrt(1 + step))).ToList();
+        Assert.Contains(signals, s => s.HasFlag(TrainingSignal.Forecast));
+        Assert.DoesNotContain(signals, s => s.HasFlag(TrainingSignal.ScheduleChanged));
+        Assert.True(logger.Count(2) > 0, "no refused move was logged"); // DecayDecisionFailed
+        // Only the decisions that kept the plan (in the minimum stable phase) were recorded.
+        Assert.All(monitor.Controller!.Decisions, d => Assert.Equal((false, 285L), (d.StartNow, d.DecayStartStep)));
+        Assert.Equal(285, ((WsdSchedule)scheduler.Schedule).DecayStartStep);
     }
 
     [Fact]
@@ -98,7 +108,7 @@ public sealed class MonitorBoundaryTests
         for (long step = 0; step < Steps; step++)
         {
             double loss = step >= 100 && step < 200 ? double.NaN : 2 + 1 / Math.Sqrt(1 + step);
-            signals.Add(monitor.OnStepEnd(step, schedule.GetLearningRate(step), loss));
+            signals.Add(monitor.OnStepEnd(step, loss));
         }
         // Steps 100..108 are tolerated; from the 10th NaN (step 109) to the last (199) the loop is told; finite losses end it.
         Assert.All(signals.Take(109), s => Assert.False(s.HasFlag(TrainingSignal.Diverged)));
@@ -123,10 +133,11 @@ public sealed class MonitorBoundaryTests
         var covariance = new double[p, p];
         for (int i = 0; i < p; i++) covariance[i, i] = 1e-4;
         var fit = new FitResult(law, 1e-3, theta, 0, FitExitReason.Converged, 1, TimeSpan.Zero, new double[p], covariance, "test");
-        var controller = new WsdDecayController(new MovableWsdSchedule(new WsdSchedule(1e-3, 2_000, 160_000, n)));
-        controller.Decide(100_000, fit, 104_000); // warm up (JIT, quadrature caches)
+        var schedule = new WsdSchedule(1e-3, 2_000, 160_000, n);
+        var controller = new WsdDecayController(schedule);
+        controller.Evaluate(100_000, schedule, fit, 104_000); // warm up (JIT, quadrature caches)
         long before = GC.GetAllocatedBytesForCurrentThread();
-        var decision = controller.Decide(104_000, fit, 108_000);
+        var decision = controller.Evaluate(104_000, schedule, fit, 108_000);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.NotNull(decision);
         Assert.True(decision!.GainUncertainty > 0, "the uncertainty draws did not run, so the bound proves less");

@@ -116,4 +116,40 @@ public sealed class WsdScheduleTests
         ThrowsFor("warmupInitialLearningRate", () => new WsdSchedule(1, 2, 5, 10, warmupInitialLearningRate: 2));
         ThrowsFor("cooldownFraction", () => WsdSchedule.DecayStartForFraction(10, 1.1));
     }
+
+    [Fact]
+    public void TheHuggingFaceStyleFactoryBuildsTheSameWsd()
+    {
+        // get_wsd_schedule(num_warmup_steps=100, num_stable_steps=700, num_decay_steps=200, decay_type="linear", min_lr_ratio=0.1)
+        var schedule = Schedule.GetWsdSchedule(1e-3, numWarmupSteps: 100, numDecaySteps: 200, numStableSteps: 700, decayType: "linear", minLrRatio: 0.1);
+        Assert.Equal(1000, schedule.TotalSteps);
+        Assert.Equal(800, schedule.DecayStartStep);
+        Assert.Equal(0, schedule.GetLearningRate(0));
+        Assert.Equal(5e-4, schedule.GetLearningRate(50), 15);
+        Assert.Equal(1e-3, schedule.GetLearningRate(500));
+        Assert.Equal(1e-3 * (0.1 + 0.9 * 0.5), schedule.GetLearningRate(900), 15); // halfway down the decay
+        Assert.Equal(1e-4, schedule.GetLearningRate(1000), 15);
+        Assert.Equal(schedule.Sample(1000), Schedule.GetWsdSchedule(1e-3, 100, 200, numTrainingSteps: 1000, decayType: "linear", minLrRatio: 0.1).Sample(1000));
+        Assert.Equal("cosine", Schedule.GetWsdSchedule(1e-3, 100, 200, numTrainingSteps: 1000).DecayShape.Name); // Hugging Face's default
+        Assert.Throws<ArgumentException>(() => Schedule.GetWsdSchedule(1e-3, 100, 200));
+        Assert.Throws<ArgumentException>(() => Schedule.GetWsdSchedule(1e-3, 100, 200, numTrainingSteps: 1000, numStableSteps: 5));
+        Assert.Throws<ArgumentException>(() => Schedule.GetWsdSchedule(1e-3, 900, 200, numTrainingSteps: 1000));
+        Assert.Throws<ArgumentException>(() => Schedule.GetWsdSchedule(1e-3, 100, 200, numTrainingSteps: 1000, decayType: "sigmoid"));
+    }
+
+    [Theory]
+    [InlineData("linear")]
+    [InlineData("cosine")]
+    [InlineData("1-sqrt")]
+    [InlineData("geometric")]
+    [InlineData("power(2)")]
+    public void DecayShapesParseFromTheirNames(string name)
+    {
+        var shape = DecayShape.Parse(name);
+        Assert.Equal(name, shape.Name);
+        Assert.Equal(shape.Name, DecayShape.Parse(shape.Name.ToUpperInvariant()).Name);
+        Assert.Equal(0.25, DecayShape.Parse("power:2").Interpolate(1, 0, 0.5), 15);
+        var error = Assert.Throws<ArgumentException>(() => DecayShape.Parse("power(-1)"));
+        Assert.Contains("1-sqrt", error.Message);
+    }
 }
