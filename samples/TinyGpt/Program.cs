@@ -26,7 +26,7 @@ var batch = Number<int>("--batch", "Sequences per step.");
 var lr = Number<double>("--lr", "Peak learning rate.");
 var data = new Option<string?>("--data") { Description = "A UTF-8 text file or folder; the .NET SDK's XML documentation by default." };
 var tokenizer = new Option<string?>("--tokenizer") { Description = "bytes (default, vocabulary 256) or cl100k (renumbered over the ids the text uses)." };
-var device = new Option<string>("--device") { Description = "cpu (default), cuda, cuda:N or auto (may change on --resume).", DefaultValueFactory = _ => "cpu" };
+var device = new Option<string>("--device") { Description = "auto (default: CUDA when the build has it and a GPU is there, else the CPU), cpu, cuda or cuda:N (may change on --resume).", DefaultValueFactory = _ => "auto" };
 var threads = Number<int>("--threads", "CPU threads for TorchSharp (may change on --resume).");
 var seed = Number<long>("--seed", "Seed of initialisation and data order.");
 var output = new Option<string?>("--out") { Description = "Run folder (default runs/tinygpt)." };
@@ -276,6 +276,8 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         }
     }
     run.PrepareLogs(first, note => Console.Error.WriteLine($"tinygpt: note: {note}"));
+    // TensorBoard events beside the logs (tensorboard --logdir <run folder>/tensorboard).
+    var tensorBoard = new TensorBoardCallback(run.File("tensorboard"), monitor, every: (int)Math.Max(1, total / 500), logger);
     run.CheckHistory(scheduler.Schedule);
     Report(string.Create(CultureInfo.InvariantCulture,
         $"TinyGpt: {parameters:N0} parameters, {corpus.Train.Length:N0} training tokens ({settings.Tokenizer}, vocabulary {vocabulary:N0}) from {corpus.Source} ({corpus.HeldOut.Length:N0} held out), {total} steps on {compute.type}{(first > 0 ? $", {(start == RunStart.Branch ? "branching" : "resuming")} at step {first}" : "")}, schedule {settings.Schedule}"));
@@ -376,6 +378,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         double value = TrainStep(step);
         scheduler.step();
         var signal = monitor.OnStepEnd(step, value);
+        tensorBoard.OnStepEnd(step, rate, value);
 
         // evaluate, log, record forecasts and decisions
         double? evalLoss = null;
@@ -384,6 +387,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
             lastEval = Evaluate();
             evalLoss = lastEval;
             monitor.OnEvaluationEnd(step, lastEval);
+            tensorBoard.OnEvaluationEnd(step, lastEval);
         }
         run.AppendLoss(step, rate, value, evalLoss);
         var forecast = monitor.LatestForecast;
@@ -422,17 +426,18 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
     monitor.OnRunEnd(step);
 
     // ---- summary and plots ------------------------------------------------------------------------------------------------
-    Plots.Loss(run.File("loss.png"), monitor.Tracker, monitor.LatestForecast);
-    Plots.LearningRate(run.File("lr.png"), planned, scheduler.Schedule, total);
+    var asRun = scheduler.Schedule;
+    IReadOnlyList<ForecastCheck> checks = step < total ? [] : RunSummary.CheckForecasts(run.File("forecasts.jsonl"), asRun, total);
+    Plots.Loss(run.File("loss.png"), monitor.Tracker, monitor.LatestForecast, checks, (asRun as WsdSchedule)?.DecayStartStep, total);
+    Plots.LearningRate(run.File("lr.png"), planned, asRun, total);
     if (step < total)
     {
         Report($"stopped after step {step - 1}{(monitor.StopReason != null ? ": " + monitor.StopReason : "")}; resume with --resume {run.Path}");
         return 0;
     }
-    var asRun = scheduler.Schedule;
     var started = monitor.Controller?.Decisions.LastOrDefault(d => d.StartNow);
     var summary = new RunSummary(settings.Schedule, total, parameters, lastEval, monitor.Tracker.Smoothed, (asRun as WsdSchedule)?.DecayStartStep,
-        started?.Reason, RunSummary.CheckForecasts(run.File("forecasts.jsonl"), asRun, total), clock.Elapsed.TotalSeconds)
+        started?.Reason, checks, clock.Elapsed.TotalSeconds)
     {
         MonitorSeconds = monitor.WallTime.TotalSeconds,
         ProbeSteps = monitor.Forecaster.Probes.Sum(p => (long)p.LearningRates.Count),

@@ -42,6 +42,7 @@ public sealed class RunFolder
         if (!Directory.Exists(Path)) return;
         foreach (var name in RunFiles) System.IO.File.Delete(File(name));
         if (Directory.Exists(Checkpoints)) Directory.Delete(Checkpoints, recursive: true);
+        if (Directory.Exists(File("tensorboard"))) Directory.Delete(File("tensorboard"), recursive: true);
     }
 
     /// <summary>Whether the folder holds (part of) a run: its config, logs or checkpoints.</summary>

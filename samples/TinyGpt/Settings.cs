@@ -20,7 +20,7 @@ public sealed record Settings
     public string? Data { get; init; }
     /// <summary>bytes (vocabulary 256) or cl100k (renumbered over the ids the corpus uses).</summary>
     public string Tokenizer { get; init; } = "bytes";
-    public string Device { get; init; } = "cpu";
+    public string Device { get; init; } = "auto";
     public int Threads { get; init; } = 2;
     public long Seed { get; init; } = 1;
     public string Out { get; init; } = "runs/tinygpt";

@@ -35,4 +35,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 9, Level = LogLevel.Information,
         Message = "Refit at step {Step}: the law did not follow the run's recent past; fits start at step {Start} from now on (were {Before}), where it extrapolates best.")]
     public static partial void FitStartChosen(ILogger logger, long step, long start, long before);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "Writing TensorBoard events to {Folder} failed at step {Step}; no more are written, training goes on.")]
+    public static partial void TensorBoardFailed(ILogger logger, Exception exception, long step, string folder);
 }

@@ -87,6 +87,11 @@ public sealed class TinyGptTests : IDisposable
         {
             Assert.True(File.Exists(Path.Combine(whole, "checkpoint", "latest", name)), name);
         }
+        // TensorBoard events: the loss every step (100 steps: every = 1) and every forecast, readable back.
+        var scalars = FslTorch.Tests.Control.TensorBoardCallbackTests.ReadScalars(Path.Combine(whole, "tensorboard"));
+        Assert.Equal(100, scalars.Count(s => s.Tag == "train/loss"));
+        Assert.Equal(forecasts.Count, scalars.Count(s => s.Tag == "forecast/final_loss"));
+        Assert.Contains(scalars, s => s.Tag == "schedule/decay_start");
         foreach (var png in new[] { "loss.png", "lr.png" })
         {
             var bytes = File.ReadAllBytes(Path.Combine(whole, png));
