@@ -1,3 +1,4 @@
+using FslTorch.Fitting;
 using System.Globalization;
 using System.Text.Json;
 using FslTorch.Schedules;
@@ -50,14 +51,13 @@ public sealed record RunSummary(
         {
             var made = logged.LastOrDefault(f => f.GetProperty("step").GetInt64() < fraction * total);
             if (made.ValueKind != JsonValueKind.Object) continue;
-            var law = FslTorch.Control.Forecasting.Evaluator(LossCurveLaws.Create(made.GetProperty("law").GetString()!));
+            var law = LossCurveLaws.Create(made.GetProperty("law").GetString()!);
             var values = made.GetProperty("parameters");
-            var parameters = law.Parameters.Select(p => values.GetProperty(p.Name).GetDouble()).ToArray();
-            double scale = made.GetProperty("lr_scale").GetDouble();
+            var fit = FitResult.FromParameters(law, made.GetProperty("lr_scale").GetDouble(), law.Parameters.Select(p => values.GetProperty(p.Name).GetDouble()).ToArray());
             double asRunFinal;
             try
             {
-                asRunFinal = law.Predict(parameters, new SampledSchedule(rates.Select(r => r / scale).ToArray()), [(int)total - 1])[0];
+                asRunFinal = fit.Predict(rates, [(int)total - 1], fast: true)[0];
             }
             catch (Exception e) when (e is ArgumentException or ArithmeticException)
             {

@@ -41,7 +41,8 @@ internal static class Protocol
     public static IReadOnlyList<RunScore> Score(LossCurveLaw law, double[] parameters, IReadOnlyList<ObservedCurve> fit, IReadOnlyList<ObservedCurve> predict) =>
         predict.Select(run =>
         {
-            var predicted = law.Predict(parameters, run.Schedule, run.Steps.ToArray());
+            // Published parameters are in raw LR units: a fit restored at unit 1.
+            var predicted = FitResult.FromParameters(law, 1.0, parameters).Predict(run.Schedule.LearningRates.ToArray(), run.Steps.ToArray());
             return Score(run, predicted, FirstForecastStep(run, fit));
         }).ToList();
 

@@ -140,7 +140,7 @@ public sealed class Forecaster : IDisposable
     /// </summary>
     public bool HasDecayEvidence(long step)
     {
-        if ((Options.Prior ?? Options.FitOptions.Prior)?.IsMeasured == true) return true;
+        if (Options.Prior?.IsMeasured == true) return true;
         if (_probes.Any(p => p.ForkStep <= step && p.LearningRates.Zip(p.LearningRates.Skip(1)).Any(pair => pair.Second < pair.First))) return true;
         var schedule = CurrentSchedule;
         return SawDecrease(schedule.Sample(step + 1), step - RefitInterval);
@@ -161,8 +161,7 @@ public sealed class Forecaster : IDisposable
     {
         try
         {
-            return Control.Hindcast.Run(_law, inputs.Curve, TotalSteps, Options.FitOptions with { Prior = Options.Prior ?? Options.FitOptions.Prior },
-                RefitInterval, Options.MinPoints);
+            return Control.Hindcast.Run(_law, inputs.Curve, TotalSteps, Options.FitOptions, RefitInterval, Options.MinPoints, Options.Prior);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
         {
@@ -329,7 +328,7 @@ public sealed class Forecaster : IDisposable
             if (Options.ChooseFitStart && hindcast != null && !hindcast.Passes(Options.CalibrationTolerance) && t >= 1.5 * searchedAt)
             {
                 searchedAt = t;
-                var choice = FitStartSearch.Choose(_law, inputs.Curve, Options.FromStep, FitOptionsFor(inputs), Options.MinPoints);
+                var choice = FitStartSearch.Choose(ProblemFor(inputs, [inputs.Curve]), Options.FromStep, Options.FitOptions, Options.MinPoints);
                 if (choice is { Found: true } && choice.Step != start)
                 {
                     Log.FitStartChosen(_logger, inputs.Step, choice.Step, start);
@@ -349,17 +348,18 @@ public sealed class Forecaster : IDisposable
         }
     }
 
-    private FitOptions FitOptionsFor(Inputs inputs) => Options.FitOptions with
+    // The problem of a refit: the run's curves, the prior, the previous fit as a warm start.
+    private FitProblem ProblemFor(Inputs inputs, IReadOnlyList<ObservedCurve> curves) => new(_law, curves)
     {
-        Prior = Options.Prior ?? Options.FitOptions.Prior,
-        InitialGuess = inputs.WarmStart ?? Options.FitOptions.InitialGuess,
+        Prior = Options.Prior,
+        InitialGuess = inputs.WarmStart,
     };
 
     // The fit of the run's points from `start` on (with the probes) and its hindcast; a null fit when it failed (logged).
     private (FitResult? Fit, Hindcast? Hindcast) FitFrom(Inputs inputs, long start)
     {
         var curve = start > inputs.Curve.Steps[0] ? inputs.Curve.Where(step => step >= start) : inputs.Curve;
-        var fit = LawFitter.Fit(_law, [curve, .. inputs.Probes], FitOptionsFor(inputs));
+        var fit = LawFitter.Fit(ProblemFor(inputs, [curve, .. inputs.Probes]), Options.FitOptions);
         if (!fit.Succeeded)
         {
             Log.RefitFailed(_logger, inputs.Step, fit.ExitReason.ToString(), fit.Message);
@@ -387,10 +387,9 @@ public sealed class Forecaster : IDisposable
         int first = (int)Math.Min(Math.Max(Options.FromStep, 1), n - 1);
         var steps = Enumerable.Range(0, Options.CurvePoints)
             .Select(i => first + (int)Math.Round((double)(n - 1 - first) * i / (Options.CurvePoints - 1))).Distinct().ToArray();
-        var law = Forecasting.Evaluator(fit.Law);
-        var curve = law.Predict(fit.Parameters.ToArray(), schedule, steps);
+        var curve = fit.PredictNormalised(schedule, steps);
         var draws = fit.DrawParameters(Options.BandSamples, seed: 1)
-            .Select(theta => TryPredict(law, theta, schedule, steps)).Where(c => c != null).Cast<double[]>().ToList();
+            .Select(theta => TryPredict(fit, theta, schedule, steps)).Where(c => c != null).Cast<double[]>().ToList();
         double[] Quantile(double q) => Enumerable.Range(0, steps.Length).Select(i =>
         {
             if (draws.Count < 2) return curve[i];
@@ -410,7 +409,7 @@ public sealed class Forecaster : IDisposable
             int now = (int)Math.Min(inputs.Step, n - 1);
             var held = rates.ToArray();
             for (int k = now + 1; k < n; k++) held[k] = rates[now];
-            heldCurve = TryPredict(law, fit.Parameters.ToArray(), FitResult.Normalise(held, fit.LearningRateScale), steps);
+            heldCurve = TryPredict(fit, null, FitResult.Normalise(held, fit.LearningRateScale), steps);
         }
         double t = Math.Max(inputs.Step + 1, 1);
         for (int i = 0; i < steps.Length; i++)
@@ -436,11 +435,11 @@ public sealed class Forecaster : IDisposable
         };
     }
 
-    private static double[]? TryPredict(LossCurveLaw law, double[] theta, SampledSchedule schedule, int[] steps)
+    private static double[]? TryPredict(FitResult fit, double[]? theta, SampledSchedule schedule, int[] steps)
     {
         try
         {
-            var values = law.Predict(theta, schedule, steps);
+            var values = fit.PredictNormalised(schedule, steps, theta);
             return values.All(double.IsFinite) ? values : null;
         }
         catch (Exception e) when (e is ArgumentException or ArithmeticException)

@@ -75,7 +75,7 @@ public sealed class WsdDecayController
     {
         ArgumentNullException.ThrowIfNull(fit);
         ArgumentNullException.ThrowIfNull(current);
-        return FinalLoss(Forecasting.Evaluator(fit.Law), fit.Parameters.ToArray(), new WsdTrajectoryBuffer(current, fit.LearningRateScale), decayStartStep);
+        return FinalLoss(fit, null, new WsdTrajectoryBuffer(current, fit.LearningRateScale), decayStartStep);
     }
 
     /// <summary>
@@ -114,11 +114,10 @@ public sealed class WsdDecayController
         ArgumentNullException.ThrowIfNull(fit);
         if (!fit.Succeeded) throw new ArgumentException($"The fit did not succeed ({fit.ExitReason}).", nameof(fit));
         nextDecisionStep = Math.Max(nextDecisionStep, nextStep + 1);
-        var law = Forecasting.Evaluator(fit.Law);
         var parameters = fit.Parameters.ToArray();
         // Every candidate trajectory (also those of the uncertainty draws) lives in one buffer of the budget's length.
         var trajectories = new WsdTrajectoryBuffer(current, fit.LearningRateScale);
-        double FinalLoss(double[] theta, long start) => WsdDecayController.FinalLoss(law, theta, trajectories, start);
+        double FinalLoss(double[] theta, long start) => WsdDecayController.FinalLoss(fit, theta, trajectories, start);
 
         if (nextStep >= LatestStart)
         {
@@ -214,9 +213,9 @@ public sealed class WsdDecayController
     }
 
     // The loss at the last step N − 1 if the decay starts at `decayStartStep`, with the LR in the fit's unit.
-    private static double FinalLoss(LossCurveLaw law, double[] parameters, WsdTrajectoryBuffer trajectories, long decayStartStep)
+    private static double FinalLoss(FitResult fit, double[]? parameters, WsdTrajectoryBuffer trajectories, long decayStartStep)
     {
         var schedule = trajectories.Fill(decayStartStep);
-        return law.Predict(parameters, schedule, [schedule.Count - 1])[0];
+        return fit.PredictNormalised(schedule, [schedule.Count - 1], parameters)[0];
     }
 }

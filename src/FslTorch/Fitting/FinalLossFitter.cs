@@ -10,8 +10,12 @@ namespace FslTorch.Fitting;
 /// </summary>
 public static class FinalLossFitter
 {
-    /// <exception cref="ArgumentException">Bad observations or options.</exception>
-    public static FinalLossFit Fit(IReadOnlyList<FinalLossObservation> observations, FitOptions? options = null, CancellationToken cancellationToken = default)
+    /// <param name="observations">The final losses of the sweep.</param>
+    /// <param name="prior">An optional Gaussian prior on (E, A, a, B, b).</param>
+    /// <param name="options">Solver settings.</param>
+    /// <param name="cancellationToken">Cancels the fit.</param>
+    /// <exception cref="ArgumentException">Bad observations, prior or options.</exception>
+    public static FinalLossFit Fit(IReadOnlyList<FinalLossObservation> observations, ParameterPrior? prior = null, FitOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(observations);
         options ??= new FitOptions();
@@ -49,8 +53,7 @@ public static class FinalLossFitter
             return true;
         }
 
-        var prior = options.Prior;
-        if (prior != null && prior.Mean.Count != p) throw new ArgumentException($"The prior has {prior.Mean.Count} parameters; the final-loss law has {p}.", nameof(options));
+        if (prior != null && prior.Mean.Count != p) throw new ArgumentException($"The prior has {prior.Mean.Count} parameters; the final-loss law has {p}.", nameof(prior));
         var priorMean = prior?.Mean.Select(m => Math.Log(m)).ToArray() ?? new double[p];
         var priorWeight = prior?.PenaltyWeights() ?? new double[p];
         var leastSquares = new HuberLeastSquares(Model, logObserved,

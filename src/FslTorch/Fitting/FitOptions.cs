@@ -1,16 +1,13 @@
 namespace FslTorch.Fitting;
 
-/// <summary>Options of <see cref="LawFitter"/>; every default is here. Validated when a fit starts.</summary>
+/// <summary>
+/// How <see cref="LawFitter"/> solves a <see cref="FitProblem"/>: the solver's settings, every default here.
+/// Validated when a fit starts.
+/// </summary>
 public sealed record FitOptions
 {
     /// <summary>δ of the Huber loss on log residuals ln L − ln L̂ (1e-3, the MPL and FSL papers' protocol).</summary>
     public double HuberDelta { get; init; } = 1e-3;
-
-    /// <summary>
-    /// The LR unit: η is divided by it before the law sees it, so T counts steps at this rate. Null uses the
-    /// largest LR of the fitted curves (the peak), which makes the parameters O(1).
-    /// </summary>
-    public double? LearningRateScale { get; init; }
 
     /// <summary>How many of the best grid starting points are refined (multi-start).</summary>
     public int Starts { get; init; } = 3;
@@ -20,15 +17,6 @@ public sealed record FitOptions
 
     /// <summary>The seed of the random starts.</summary>
     public int Seed { get; init; }
-
-    /// <summary>A starting point (natural units, peak-normalised) tried before the grid, e.g. the previous fit.</summary>
-    public IReadOnlyList<double>? InitialGuess { get; init; }
-
-    /// <summary>When set, only <see cref="InitialGuess"/> is refined (a warm-started refit).</summary>
-    public bool WarmStartOnly { get; init; }
-
-    /// <summary>An optional Gaussian prior (MAP fit).</summary>
-    public ParameterPrior? Prior { get; init; }
 
     /// <summary>Levenberg–Marquardt iterations per start and reweighting round.</summary>
     public int MaxIterations { get; init; } = 100;
@@ -81,7 +69,6 @@ public sealed record FitOptions
     internal void Validate()
     {
         if (!(HuberDelta > 0) || !double.IsFinite(HuberDelta)) throw new ArgumentOutOfRangeException(nameof(HuberDelta), HuberDelta, "HuberDelta must be a finite number > 0.");
-        if (LearningRateScale is double scale && (!(scale > 0) || !double.IsFinite(scale))) throw new ArgumentOutOfRangeException(nameof(LearningRateScale), scale, "LearningRateScale must be a finite number > 0.");
         if (Starts < 1) throw new ArgumentOutOfRangeException(nameof(Starts), Starts, "Starts must be >= 1.");
         if (RandomStarts < 0) throw new ArgumentOutOfRangeException(nameof(RandomStarts), RandomStarts, "RandomStarts must be >= 0.");
         if (MaxIterations < 1) throw new ArgumentOutOfRangeException(nameof(MaxIterations), MaxIterations, "MaxIterations must be >= 1.");
@@ -92,6 +79,5 @@ public sealed record FitOptions
         if (!(EvaluableHorizonFactor >= 1) || !double.IsFinite(EvaluableHorizonFactor)) throw new ArgumentOutOfRangeException(nameof(EvaluableHorizonFactor), EvaluableHorizonFactor, "EvaluableHorizonFactor must be a finite number >= 1.");
         if (!(SourceBlockFraction >= 0 && SourceBlockFraction <= 0.5)) throw new ArgumentOutOfRangeException(nameof(SourceBlockFraction), SourceBlockFraction, "SourceBlockFraction must be in [0, 0.5].");
         if (!(Tolerance > 0)) throw new ArgumentOutOfRangeException(nameof(Tolerance), Tolerance, "Tolerance must be > 0.");
-        if (WarmStartOnly && InitialGuess == null) throw new ArgumentException("WarmStartOnly needs an InitialGuess.", nameof(WarmStartOnly));
     }
 }

@@ -51,11 +51,43 @@ public sealed class FitResult
     public IReadOnlyDictionary<string, double> NamedParameters =>
         Law.Parameters.Select((p, i) => (p.Name, Value: Parameters[i])).ToDictionary(x => x.Name, x => x.Value);
 
-    /// <summary>The predicted loss at <paramref name="steps"/> of a run with the per-step LRs <paramref name="learningRates"/> (raw units).</summary>
-    public double[] Predict(IReadOnlyList<double> learningRates, ReadOnlySpan<int> steps)
+    /// <summary>
+    /// The predicted loss at <paramref name="steps"/> of a run with the per-step LRs <paramref name="learningRates"/>
+    /// (raw units), with the fitted parameters or <paramref name="parameters"/> (e.g. a draw from
+    /// <see cref="DrawParameters"/>). Every prediction from a fit goes through here (the forecaster, the decay
+    /// controller, the samples and the benchmarks). <paramref name="fast"/> evaluates as forecasts do during training
+    /// (a looser kernel tolerance and merged constant-LR sources, <see cref="Control.Forecasting"/>: about 1e-6 apart).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The fit did not succeed.</exception>
+    public double[] Predict(IReadOnlyList<double> learningRates, ReadOnlySpan<int> steps, IReadOnlyList<double>? parameters = null, bool fast = false)
+    {
+        ArgumentNullException.ThrowIfNull(learningRates);
+        return PredictNormalised(Normalise(learningRates, LearningRateScale), steps, parameters, fast);
+    }
+
+    /// <summary>As <see cref="Predict"/> for rates already divided by <see cref="LearningRateScale"/>.</summary>
+    internal double[] PredictNormalised(SampledSchedule normalised, ReadOnlySpan<int> steps, IReadOnlyList<double>? parameters = null, bool fast = true)
     {
         if (!Succeeded) throw new InvalidOperationException($"The fit did not succeed ({ExitReason}: {Message}).");
-        return Law.Predict(Parameters.ToArray(), Normalise(learningRates, LearningRateScale), steps);
+        var law = fast ? Control.Forecasting.Evaluator(Law) : Law;
+        return law.Predict((parameters ?? Parameters).ToArray(), normalised, steps);
+    }
+
+    /// <summary>
+    /// A fit restored from its saved parameters (a forecast log, a parameter file): it predicts like the fit it came
+    /// from; it has no covariance, so no draws.
+    /// </summary>
+    public static FitResult FromParameters(LossCurveLaw law, double learningRateScale, IReadOnlyList<double> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(law);
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (parameters.Count != law.Parameters.Count) throw new ArgumentException($"{law.Name} has {law.Parameters.Count} parameters; got {parameters.Count}.", nameof(parameters));
+        if (!(learningRateScale > 0) || !double.IsFinite(learningRateScale)) throw new ArgumentOutOfRangeException(nameof(learningRateScale), learningRateScale, "learningRateScale must be a finite number > 0.");
+        int p = parameters.Count;
+        var unknown = new double[p, p];
+        for (int i = 0; i < p; i++) for (int j = 0; j < p; j++) unknown[i, j] = double.NaN;
+        return new FitResult(law, learningRateScale, parameters.ToArray(), double.NaN, FitExitReason.Converged, 0, TimeSpan.Zero,
+            Enumerable.Repeat(double.NaN, p).ToArray(), unknown, "restored from saved parameters");
     }
 
     /// <summary>

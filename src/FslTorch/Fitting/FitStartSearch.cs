@@ -27,16 +27,18 @@ public static class FitStartSearch
     public const double ValidationShare = 0.25;
 
     /// <summary>
-    /// The chosen start and the candidates tried, or null when the curve is too short to validate on (fewer than
+    /// The chosen start for <paramref name="problem"/>'s one curve (its prior and warm start are used for every
+    /// candidate fit), and the candidates tried; null when the curve is too short to validate on (fewer than
     /// <paramref name="minPoints"/> points to fit from the latest coarse candidate, or fewer than 3 to validate on).
-    /// Candidates lie in [<paramref name="earliest"/>, the middle of the span before the held-out quarter]: five
+    /// Candidates lie in [<paramref name="earliest"/>, the middle of the span before the held-out quarter]: six
     /// coarse ones 10% of that span apart, then <paramref name="refinements"/> bisections.
     /// </summary>
-    public static FitStartChoice? Choose(LossCurveLaw law, ObservedCurve curve, long earliest, FitOptions options, int minPoints, int refinements = 3)
+    public static FitStartChoice? Choose(FitProblem problem, long earliest, FitOptions options, int minPoints, int refinements = 3)
     {
-        ArgumentNullException.ThrowIfNull(law);
-        ArgumentNullException.ThrowIfNull(curve);
+        ArgumentNullException.ThrowIfNull(problem);
         ArgumentNullException.ThrowIfNull(options);
+        if (problem.Curves.Count != 1) throw new ArgumentException("The search chooses the start of one curve.", nameof(problem));
+        var (law, curve) = (problem.Law, problem.Curves[0]);
         var usable = curve.Where(step => step >= earliest);
         if (usable.Count == 0) return null;
         long from = usable.Steps[0], t = usable.Steps[^1] + 1;
@@ -53,7 +55,7 @@ public static class FitStartSearch
             (double, double) errors = (double.PositiveInfinity, double.PositiveInfinity);
             if (window.Count >= Math.Max(minPoints, law.Parameters.Count))
             {
-                var fit = LawFitter.Fit(law, [window], options);
+                var fit = LawFitter.Fit(problem with { Curves = [window] }, options);
                 if (fit.Succeeded)
                 {
                     var rates = usable.Schedule.LearningRates.ToArray();

@@ -21,25 +21,27 @@ namespace FslTorch.Fitting;
 /// </summary>
 public static class LawFitter
 {
-    /// <summary>Fits <paramref name="law"/>; never throws for a poor or failed fit (see <see cref="FitResult.ExitReason"/>).</summary>
+    /// <summary>Fits <paramref name="law"/> to <paramref name="curves"/> (a <see cref="FitProblem"/> without prior or warm start).</summary>
     /// <exception cref="ArgumentException">The law, curves or options are invalid.</exception>
     public static FitResult Fit(LossCurveLaw law, IReadOnlyList<ObservedCurve> curves, FitOptions? options = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        Fit(new FitProblem(law, curves), options, cancellationToken);
+
+    /// <summary>Solves <paramref name="fit"/>; never throws for a poor or failed fit (see <see cref="FitResult.ExitReason"/>).</summary>
+    /// <exception cref="ArgumentException">The problem or the options are invalid.</exception>
+    public static FitResult Fit(FitProblem fit, FitOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(law);
-        ArgumentNullException.ThrowIfNull(curves);
+        ArgumentNullException.ThrowIfNull(fit);
+        fit.Validate();
         options ??= new FitOptions();
         options.Validate();
-        options.Prior?.Validate(law);
-        if (curves.Count == 0) throw new ArgumentException("At least one curve is needed.", nameof(curves));
-        if (options.InitialGuess != null && options.InitialGuess.Count != law.Parameters.Count)
-        {
-            throw new ArgumentException($"InitialGuess has {options.InitialGuess.Count} values; {law.Name} has {law.Parameters.Count} parameters.", nameof(options));
-        }
+        var (law, curves) = (fit.Law, fit.Curves);
 
         var clock = Stopwatch.StartNew();
-        double scale = options.LearningRateScale ?? curves.Max(c => Max(c.Schedule.LearningRates));
-        var problem = new Problem(law, law.WithKernelTolerance(options.KernelTolerance).WithSourceBlocks(options.SourceBlockFraction), curves, scale, options, cancellationToken);
+        double scale = fit.LearningRateScale ?? curves.Max(c => Max(c.Schedule.LearningRates));
+        // A prior measured in another LR unit (a run with another peak) is converted to this fit's unit.
+        if (fit.Prior != null && scale > 0) fit = fit with { Prior = fit.Prior.InUnit(law, scale) };
+        var problem = new Problem(law, law.WithKernelTolerance(options.KernelTolerance).WithSourceBlocks(options.SourceBlockFraction), fit, scale, options, cancellationToken);
         int p = law.Parameters.Count;
         if (problem.PointCount < p)
         {
@@ -177,6 +179,7 @@ public static class LawFitter
         private readonly LossCurveLaw _law;        // as given: the result predicts with it
         private readonly LossCurveLaw _fittingLaw; // the same law with the fit's kernel tolerance
         private readonly FitOptions _options;
+        private readonly FitProblem _problem;
         private readonly CancellationToken _cancellation;
         private readonly double _scale;
         private readonly (SampledSchedule Schedule, int[] Steps, int Offset)[] _curves;
@@ -186,8 +189,10 @@ public static class LawFitter
         private readonly int _horizon;
         private readonly HuberLeastSquares _leastSquares;
 
-        public Problem(LossCurveLaw law, LossCurveLaw fittingLaw, IReadOnlyList<ObservedCurve> curves, double scale, FitOptions options, CancellationToken cancellation)
+        public Problem(LossCurveLaw law, LossCurveLaw fittingLaw, FitProblem problem, double scale, FitOptions options, CancellationToken cancellation)
         {
+            var curves = problem.Curves;
+            _problem = problem;
             _law = law;
             _fittingLaw = fittingLaw;
             _options = options;
@@ -219,8 +224,8 @@ public static class LawFitter
             _logObserved = logObserved.ToArray();
             _intrinsic = intrinsic.ToArray();
             // The prior in the fitted coordinates (zero weight everywhere without one).
-            var priorMean = options.Prior is { } prior ? Enumerable.Range(0, _p).Select(j => ToCoordinate(j, prior.Mean[j])).ToArray() : new double[_p];
-            var priorWeight = options.Prior?.PenaltyWeights() ?? new double[_p];
+            var priorMean = problem.Prior is { } prior ? Enumerable.Range(0, _p).Select(j => ToCoordinate(j, prior.Mean[j])).ToArray() : new double[_p];
+            var priorWeight = problem.Prior?.PenaltyWeights() ?? new double[_p];
             _leastSquares = new HuberLeastSquares(Predict, _logObserved, weights.ToArray(), priorMean, priorWeight, options);
         }
 
@@ -289,11 +294,11 @@ public static class LawFitter
             }
 
             // A warm start is always refined (when the law can be evaluated there), whatever its rank.
-            double[]? warm = _options.InitialGuess != null ? Consider(_options.InitialGuess) : null;
-            if (_options.WarmStartOnly) return warm != null ? [warm] : [];
+            double[]? warm = _problem.InitialGuess != null ? Consider(_problem.InitialGuess) : null;
+            if (_problem.WarmStartOnly) return warm != null ? [warm] : [];
             var (l0, a, alpha) = FitReducedLaw(_intrinsic, _logObserved.Select(Math.Exp).ToList());
             foreach (var guess in _law.InitialGuesses(l0, a, alpha)) Consider(guess);
-            if (_options.Prior != null) Consider(_options.Prior.Mean);
+            if (_problem.Prior != null) Consider(_problem.Prior.Mean);
 
             var ranked = candidates.OrderBy(c => c.Objective).ToList();
             var chosen = ranked.Take(_options.Starts).Select(c => c.Coordinates).ToList();

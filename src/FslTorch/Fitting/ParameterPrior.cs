@@ -30,6 +30,13 @@ public sealed class ParameterPrior
 
     /// <summary>The prior mean, natural units.</summary>
     public IReadOnlyList<double> Mean { get; }
+
+    /// <summary>
+    /// The LR unit <see cref="Mean"/> is in (the <see cref="FitResult.LearningRateScale"/> of the fit it came from);
+    /// a fit in another unit converts the mean first (<see cref="InUnit"/>). Null: the fit's own unit, whatever it
+    /// is (a peak-normalised prior such as <see cref="BuiltIn"/>).
+    /// </summary>
+    public double? LearningRateScale { get; init; }
     /// <summary>The standard deviation of each fitted coordinate.</summary>
     public IReadOnlyList<double> StandardDeviations { get; }
 
@@ -41,15 +48,14 @@ public sealed class ParameterPrior
     public bool IsMeasured { get; init; } = true;
 
     /// <summary>
-    /// A prior centred on an earlier fit, with the given spread for the named parameters and the others free
-    /// (or all parameters, when <paramref name="parameters"/> is null).
+    /// A prior centred on an earlier fit, in that fit's LR unit, with the given spread on <paramref name="parameters"/>
+    /// (the law's decay-response parameters when null, as for <see cref="FromFile"/> and <see cref="BuiltIn"/>) and
+    /// the others free.
     /// </summary>
     public static ParameterPrior FromFit(FitResult fit, double standardDeviation, IEnumerable<string>? parameters = null)
     {
         ArgumentNullException.ThrowIfNull(fit);
-        var names = parameters?.ToHashSet();
-        var spread = fit.Law.Parameters.Select(p => names == null || names.Contains(p.Name) ? standardDeviation : double.PositiveInfinity).ToArray();
-        return new ParameterPrior(fit.Parameters, spread);
+        return Build(fit.Law, fit.Parameters.ToArray(), standardDeviation, parameters, fit.LearningRateScale);
     }
 
     /// <summary>
@@ -66,7 +72,22 @@ public sealed class ParameterPrior
         if (name != law.Name) throw new InvalidDataException($"{path} holds a fit of '{name}', not of '{law.Name}'.");
         var values = root["parameters"]?.AsObject() ?? throw new InvalidDataException($"{path} has no parameters.");
         var mean = law.Parameters.Select(p => (double?)values[p.Name] ?? throw new InvalidDataException($"{path} has no value for {p.Name}.")).ToArray();
-        return Build(law, mean, standardDeviation, parameters);
+        double? scale = (double?)root["learning_rate_scale"];
+        if (scale is double unit && !(unit > 0 && double.IsFinite(unit))) throw new InvalidDataException($"{path}: learning_rate_scale must be a finite number > 0.");
+        return Build(law, mean, standardDeviation, parameters, scale);
+    }
+
+    /// <summary>
+    /// This prior with its mean in the LR unit <paramref name="learningRateScale"/> (a fit's peak LR): converted with
+    /// <see cref="LossCurveLaw.ConvertLearningRateUnit"/> when the prior came from a run with another unit, as is
+    /// otherwise (the spreads are on relative coordinates and stay).
+    /// </summary>
+    public ParameterPrior InUnit(LossCurveLaw law, double learningRateScale)
+    {
+        ArgumentNullException.ThrowIfNull(law);
+        if (LearningRateScale is not double unit || unit == learningRateScale) return this;
+        var mean = law.ConvertLearningRateUnit(Mean.ToArray(), unit / learningRateScale);
+        return new ParameterPrior(mean, StandardDeviations) { IsMeasured = IsMeasured, LearningRateScale = learningRateScale };
     }
 
     /// <summary>
@@ -91,11 +112,14 @@ public sealed class ParameterPrior
         return new ParameterPrior(prior.Mean, prior.StandardDeviations) { IsMeasured = false };
     }
 
-    private static ParameterPrior Build(LossCurveLaw law, double[] mean, double standardDeviation, IEnumerable<string>? parameters)
+    private static ParameterPrior Build(LossCurveLaw law, double[] mean, double standardDeviation, IEnumerable<string>? parameters, double? learningRateScale = null)
     {
         var names = (parameters ?? law.DecayResponseParameters).ToHashSet();
         foreach (var name in names) law.IndexOf(name); // unknown names throw
-        return new ParameterPrior(mean, law.Parameters.Select(p => names.Contains(p.Name) ? standardDeviation : double.PositiveInfinity).ToArray());
+        return new ParameterPrior(mean, law.Parameters.Select(p => names.Contains(p.Name) ? standardDeviation : double.PositiveInfinity).ToArray())
+        {
+            LearningRateScale = learningRateScale,
+        };
     }
 
     /// <summary>The weight 1/σ² of each coordinate's penalty (0 for a free parameter).</summary>

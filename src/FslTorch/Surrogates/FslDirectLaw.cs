@@ -84,6 +84,15 @@ public sealed class FslDirectLaw : LossCurveLaw
     }
 
     /// <inheritdoc />
+    protected override void ConvertLearningRateUnitCore(double[] p, double ratio)
+    {
+        // t/τ is unit-free, so τ scales with time; the noise terms C·η², D·η² keep their value.
+        p[2] /= ratio * ratio;
+        p[3] *= ratio;
+        p[6] /= ratio * ratio;
+    }
+
+    /// <inheritdoc />
     protected override void EvaluateCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps,
         Span<double> losses, Span<double> jacobian)
     {

@@ -54,6 +54,17 @@ public sealed class FslLaw : LossCurveLaw
     public double Tolerance { get; }
 
     /// <inheritdoc />
+    protected override void ConvertLearningRateUnitCore(double[] p, double ratio)
+    {
+        // c1·T^(−s) and r·T^(−s) keep their value as T scales; B multiplies LR differences; c4 multiplies intrinsic time.
+        double grow = Math.Pow(ratio, p[2]);
+        p[1] *= grow;
+        p[3] /= ratio;
+        p[4] *= grow;
+        p[5] /= ratio;
+    }
+
+    /// <inheritdoc />
     public override LossCurveLaw WithKernelTolerance(double tolerance) => new FslLaw(TieGammaToBeta, CountIncreases, tolerance);
 
     /// <inheritdoc />

@@ -67,6 +67,27 @@ public abstract class LossCurveLaw
     public abstract IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha);
 
     /// <summary>
+    /// The parameters that describe the same curves when the LR is measured in another unit: with
+    /// <paramref name="ratio"/> = old unit / new unit, every η (and the intrinsic time) becomes ratio times larger
+    /// and the returned parameters predict exactly what <paramref name="parameters"/> did. Fits work in the unit of
+    /// their peak LR (<see cref="Fitting.FitResult.LearningRateScale"/>), so a prior from a run with another peak
+    /// must be converted before it is used.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The law does not know how its parameters scale.</exception>
+    public double[] ConvertLearningRateUnit(ReadOnlySpan<double> parameters, double ratio)
+    {
+        if (parameters.Length != Parameters.Count) throw new ArgumentException($"{Name} has {Parameters.Count} parameters; got {parameters.Length}.", nameof(parameters));
+        if (!(ratio > 0) || !double.IsFinite(ratio)) throw new ArgumentOutOfRangeException(nameof(ratio), ratio, "ratio must be a finite number > 0.");
+        var converted = parameters.ToArray();
+        ConvertLearningRateUnitCore(converted, ratio);
+        return converted;
+    }
+
+    /// <summary>Rewrites <paramref name="parameters"/> in place for <see cref="ConvertLearningRateUnit"/>.</summary>
+    protected virtual void ConvertLearningRateUnitCore(double[] parameters, double ratio) =>
+        throw new NotSupportedException($"{Name} does not say how its parameters depend on the LR unit.");
+
+    /// <summary>
     /// The same law with another absolute tolerance for its sum-of-exponentials kernel (fits use a looser one:
     /// fewer modes, faster evaluations); this law itself when it has no kernel.
     /// </summary>

@@ -28,6 +28,14 @@ public sealed class MomentumLaw : LossCurveLaw
     public double Lambda { get; }
 
     /// <inheritdoc />
+    protected override void ConvertLearningRateUnitCore(double[] p, double ratio)
+    {
+        // A·S1^(−α) keeps its value as S1 scales; S2 is a sum of LR differences, so C·S2 needs C/ratio.
+        p[1] *= Math.Pow(ratio, p[2]);
+        p[3] /= ratio;
+    }
+
+    /// <inheritdoc />
     public override string Name => "momentum";
 
     /// <inheritdoc />

@@ -42,6 +42,15 @@ public sealed class MultiPowerLaw : LossCurveLaw
     public override LossCurveLaw WithKernelTolerance(double tolerance) => new MultiPowerLaw(tolerance);
 
     /// <inheritdoc />
+    protected override void ConvertLearningRateUnitCore(double[] p, double ratio)
+    {
+        // A·cs^(−α) keeps its value as cs scales; B multiplies LR differences; C·η^(−γ)·Δcs is unit-free.
+        p[1] *= Math.Pow(ratio, p[2]);
+        p[3] /= ratio;
+        p[4] *= Math.Pow(ratio, p[6] - 1);
+    }
+
+    /// <inheritdoc />
     public override string Name => "mpl";
 
     /// <inheritdoc />

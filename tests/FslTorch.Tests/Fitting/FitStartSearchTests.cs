@@ -28,7 +28,7 @@ public sealed class FitStartSearchTests
     [InlineData(800, 5)]
     public void APlantedTransientsEndIsFoundWithinTenPercent(int end, int seed)
     {
-        var choice = FitStartSearch.Choose(new FslDirectLaw(), Curve(end, offset: 0.15, seed), SyntheticCurves.Warmup, new FitOptions(), minPoints: 12);
+        var choice = FitStartSearch.Choose(new FitProblem(new FslDirectLaw(), [Curve(end, offset: 0.15, seed)]), SyntheticCurves.Warmup, new FitOptions(), minPoints: 12);
         Assert.NotNull(choice);
         Assert.True(choice!.Found);
         Assert.InRange(choice.Step, 0.9 * end, 1.1 * end);
@@ -41,7 +41,7 @@ public sealed class FitStartSearchTests
     [Fact]
     public void ACurveTheLawFollowsKeepsItsEarliestStart()
     {
-        var choice = FitStartSearch.Choose(new FslDirectLaw(), Curve(end: 0, offset: 0), SyntheticCurves.Warmup, new FitOptions(), minPoints: 12);
+        var choice = FitStartSearch.Choose(new FitProblem(new FslDirectLaw(), [Curve(end: 0, offset: 0)]), SyntheticCurves.Warmup, new FitOptions(), minPoints: 12);
         Assert.NotNull(choice);
         Assert.Equal(320, choice!.Step); // the first observed step (every 40th after the warmup)
         Assert.Equal(6, choice.Candidates.Count); // no refinement was needed
@@ -51,6 +51,6 @@ public sealed class FitStartSearchTests
     public void TooShortACurveHasNoChoice()
     {
         var curve = Curve(end: 0, offset: 0).Where(k => k < 500);
-        Assert.Null(FitStartSearch.Choose(new FslDirectLaw(), curve, 0, new FitOptions(), minPoints: 12));
+        Assert.Null(FitStartSearch.Choose(new FitProblem(new FslDirectLaw(), [curve]), 0, new FitOptions(), minPoints: 12));
     }
 }

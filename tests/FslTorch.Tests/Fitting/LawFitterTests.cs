@@ -95,7 +95,7 @@ public sealed class LawFitterTests
         var (law, truth, raw) = Truth("fsl");
         var constant = SyntheticCurves.Generate(law, raw, "constant", Noise, seed: 3);
         var prior = new ParameterPrior(truth, [double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity, 0.05, 0.05, 0.05, 0.05]);
-        var result = LawFitter.Fit(law, [constant], new FitOptions { Prior = prior });
+        var result = LawFitter.Fit(new FitProblem(law, [constant]) { Prior = prior });
         Assert.True(result.Succeeded, result.Message);
         foreach (var name in new[] { "B", "r", "c4", "gamma" })
         {
@@ -149,7 +149,7 @@ public sealed class LawFitterTests
     {
         var (law, truth, raw) = Truth("momentum");
         var curves = new[] { "constant", "cosine" }.Select((s, i) => SyntheticCurves.Generate(law, raw, s, Noise, seed: i)).ToList();
-        var warm = LawFitter.Fit(law, curves, new FitOptions { InitialGuess = truth, WarmStartOnly = true });
+        var warm = LawFitter.Fit(new FitProblem(law, curves) { InitialGuess = truth, WarmStartOnly = true });
         var cold = LawFitter.Fit(law, curves);
         Assert.True(warm.Succeeded, warm.Message);
         Assert.True(warm.Iterations <= cold.Iterations, $"warm {warm.Iterations} vs cold {cold.Iterations} iterations");
@@ -163,10 +163,59 @@ public sealed class LawFitterTests
         var curve = SyntheticCurves.Generate(law, raw, "constant", Noise, seed: 1);
         Assert.Throws<ArgumentOutOfRangeException>(() => LawFitter.Fit(law, [curve], new FitOptions { HuberDelta = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => LawFitter.Fit(law, [curve], new FitOptions { Starts = 0 }));
-        Assert.Throws<ArgumentException>(() => LawFitter.Fit(law, [curve], new FitOptions { WarmStartOnly = true }));
-        Assert.Throws<ArgumentException>(() => LawFitter.Fit(law, [curve], new FitOptions { InitialGuess = [1.0] }));
+        Assert.Throws<ArgumentException>(() => LawFitter.Fit(new FitProblem(law, [curve]) { WarmStartOnly = true }));
+        Assert.Throws<ArgumentException>(() => LawFitter.Fit(new FitProblem(law, [curve]) { InitialGuess = [1.0] }));
         Assert.Throws<ArgumentException>(() => LawFitter.Fit(law, []));
-        Assert.Throws<ArgumentException>(() => LawFitter.Fit(law, [curve], new FitOptions { Prior = new ParameterPrior([1.0], [1.0]) }));
+        Assert.Throws<ArgumentException>(() => LawFitter.Fit(new FitProblem(law, [curve]) { Prior = new ParameterPrior([1.0], [1.0]) }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LawFitter.Fit(new FitProblem(law, [curve]) { LearningRateScale = -1 }));
+    }
+
+    [Theory]
+    [InlineData("fsl")]
+    [InlineData("fsl-direct")]
+    [InlineData("mpl")]
+    [InlineData("momentum")]
+    public void ParametersConvertBetweenLearningRateUnits(string name)
+    {
+        // The truth in peak-normalised units, converted to raw units (ratio = peak / 1), is the raw truth.
+        var (law, normalised, raw) = Truth(name);
+        var converted = law.ConvertLearningRateUnit(normalised, SyntheticCurves.Peak);
+        for (int j = 0; j < raw.Length; j++) Assert.Equal(raw[j], converted[j], raw[j] * 1e-12);
+        // And they predict the same curve on the schedule in each unit.
+        var schedule = SyntheticCurves.Schedules["wsd"].Sample(SyntheticCurves.Steps);
+        int[] steps = [400, 2000, 4600, 5999];
+        var inPeakUnits = law.PredictExact(normalised, new FslTorch.Schedules.SampledSchedule(schedule.Select(r => r / SyntheticCurves.Peak).ToArray()), steps);
+        var inRawUnits = law.PredictExact(converted, new FslTorch.Schedules.SampledSchedule(schedule), steps);
+        for (int i = 0; i < steps.Length; i++) Assert.Equal(inPeakUnits[i], inRawUnits[i], 1e-9);
+    }
+
+    [Fact]
+    public void APriorFromARunWithAnotherPeakIsConvertedToTheFitsUnit()
+    {
+        // A prior saved from a fit at peak 3e-4 (its unit), used by a fit of the same law at peak 6e-4: the mean is
+        // converted, so the prior still centres on the truth there.
+        var (law, normalised, _) = Truth("fsl-direct");
+        var prior = new ParameterPrior(normalised, [.. normalised.Select(_ => 0.05)]) { LearningRateScale = SyntheticCurves.Peak };
+        var inDoublePeak = prior.InUnit(law, 2 * SyntheticCurves.Peak);
+        var expected = law.ConvertLearningRateUnit(normalised, 0.5);
+        Assert.Equal(expected, inDoublePeak.Mean.ToArray());
+        Assert.Same(prior, prior.InUnit(law, SyntheticCurves.Peak));
+        var unitless = new ParameterPrior(normalised, [.. normalised.Select(_ => 0.05)]);
+        Assert.Same(unitless, unitless.InUnit(law, 1.0)); // a peak-normalised prior applies as it is
+        // A file written by SaveParameters keeps its unit.
+        string file = Path.GetTempFileName();
+        try
+        {
+            var fit = LawFitter.Fit(law, [SyntheticCurves.Generate(law, Truth("fsl-direct").Raw, "constant", Noise, seed: 2)]);
+            fit.SaveParameters(file);
+            var loaded = ParameterPrior.FromFile(file, law, 0.1);
+            Assert.Equal(fit.LearningRateScale, loaded.LearningRateScale);
+            Assert.Equal(ParameterPrior.FromFit(fit, 0.1).StandardDeviations, loaded.StandardDeviations); // the same parameters carry the spread
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]
