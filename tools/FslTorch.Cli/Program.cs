@@ -18,10 +18,10 @@ var blockOption = new Option<int>("--block-steps") { Description = "Fit on LR bl
 var mplData = new Option<string>("--data") { Description = "The mpl/ folder of the shared data.", Required = true };
 var mplSize = new Option<string>("--size") { Description = "Model size: 25M or 100M.", DefaultValueFactory = _ => "25M" };
 var mpl = new Command("mpl", "The Multi-Power Law paper's protocol: fit on the three 'fit' runs, predict the six others.") { mplData, mplSize, jsonOption, lawOption, blockOption };
-mpl.SetAction(parse => Commands.Run(() =>
+mpl.SetAction(parse => CommandSupport.Run(() =>
 {
     var (fit, predict) = MplDataset.Load(parse.GetValue(mplData)!, parse.GetValue(mplSize)!);
-    return Commands.Bench($"mpl-{parse.GetValue(mplSize)}", fit, predict, Commands.Settings(parse, lawOption, blockOption, jsonOption));
+    return CommandSupport.Bench($"mpl-{parse.GetValue(mplSize)}", fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
 }));
 bench.Subcommands.Add(mpl);
 
@@ -30,11 +30,11 @@ var schaippData = new Option<string>("--data") { Description = "The schaipp-124m
 var peakOption = new Option<double>("--peak-lr") { Description = "The peak LR whose runs are used (1e-4, 5e-4, 1e-3 or 2e-3).", Required = true };
 var schedulesCommand = new Command("schedules", "Fit on a constant, a short WSD and a cut cosine run at one peak LR; predict every other run at that peak.")
     { schaippData, peakOption, jsonOption, lawOption, blockOption };
-schedulesCommand.SetAction(parse => Commands.Run(() =>
+schedulesCommand.SetAction(parse => CommandSupport.Run(() =>
 {
     double peak = parse.GetValue(peakOption);
     var (fit, predict) = SchaippDataset.SchedulesProtocol(SchaippDataset.Load(parse.GetValue(schaippData)!), peak);
-    return Commands.Bench(string.Create(CultureInfo.InvariantCulture, $"schaipp-124m-lr{peak}"), fit, predict, Commands.Settings(parse, lawOption, blockOption, jsonOption));
+    return CommandSupport.Bench(string.Create(CultureInfo.InvariantCulture, $"schaipp-124m-lr{peak}"), fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
 }));
 bench.Subcommands.Add(schedulesCommand);
 
@@ -44,12 +44,12 @@ var predictFiles = new Option<string[]>("--predict") { Description = "CSV curves
 var fromStep = new Option<int>("--from-step") { Description = "Drop points before this step (e.g. the warmup).", DefaultValueFactory = _ => 0 };
 var binOption = new Option<int>("--bin") { Description = "Average raw per-step losses over windows of N steps before fitting and scoring.", DefaultValueFactory = _ => 1 };
 var curvesCommand = new Command("curves", "The same protocol on your own step,lr,loss curves.") { fitFiles, predictFiles, fromStep, binOption, jsonOption, lawOption, blockOption };
-curvesCommand.SetAction(parse => Commands.Run(() =>
+curvesCommand.SetAction(parse => CommandSupport.Run(() =>
 {
     int from = parse.GetValue(fromStep), bin = parse.GetValue(binOption);
     var fit = parse.GetValue(fitFiles)!.Select(f => CurveFiles.Load(f, from, bin)).ToList();
     var predict = parse.GetValue(predictFiles)!.Select(f => CurveFiles.Load(f, from, bin)).ToList();
-    return Commands.Bench("curves", fit, predict, Commands.Settings(parse, lawOption, blockOption, jsonOption));
+    return CommandSupport.Bench("curves", fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
 }));
 bench.Subcommands.Add(curvesCommand);
 
@@ -62,7 +62,7 @@ var decayLaw = new Option<string?>("--law") { Description = "The law of the fore
 var decayPeaks = new Option<double[]>("--peak-lr") { Description = "Only these peak LRs (all four by default).", AllowMultipleArgumentsPerToken = true };
 var decayCommand = new Command("decay", "Replays real runs through the TrainingMonitor (library defaults) and scores its decay starts.")
     { decayData, jsonOption, marginOption, uncertaintyOption, hindcastOption, decayLaw, decayPeaks };
-decayCommand.SetAction(parse => Commands.Run(() =>
+decayCommand.SetAction(parse => CommandSupport.Run(() =>
 {
     CurveFiles.CheckWritable(parse.GetValue(jsonOption), "--json");
     var options = new FslTorch.Control.DecayControllerOptions();
@@ -79,9 +79,9 @@ bench.Subcommands.Add(decayCommand);
 var allData = new Option<string>("--data") { Description = "The shared data folder (with mpl/ and schaipp-124m/).", Required = true };
 var allCommand = new Command("all", "Every protocol on the shared data: one table of laws × protocols (strict/standard PredE, WorstE, fit seconds, failures).")
     { allData, jsonOption, lawOption, blockOption };
-allCommand.SetAction(parse => Commands.Run(() =>
+allCommand.SetAction(parse => CommandSupport.Run(() =>
 {
-    var settings = Commands.Settings(parse, lawOption, blockOption, jsonOption);
+    var settings = CommandSupport.Settings(parse, lawOption, blockOption, jsonOption);
     return AllBenchmark.Run(parse.GetValue(allData)!, settings.Laws, settings.FitOptions, settings.Json, Console.Out);
 }));
 bench.Subcommands.Add(allCommand);
@@ -90,7 +90,7 @@ bench.Subcommands.Add(allCommand);
 var speedSteps = new Option<int>("--steps") { Description = "Trajectory length.", DefaultValueFactory = _ => 100_000 };
 var speedRepeats = new Option<int>("--repeats") { Description = "Timed repetitions (the best is reported).", DefaultValueFactory = _ => 5 };
 var speed = new Command("speed", "Times the fast evaluation of every law on a full trajectory, and the exact sums beside it.") { speedSteps, speedRepeats };
-speed.SetAction(parse => Commands.Run(() => SpeedBenchmark.Run(parse.GetValue(speedSteps), parse.GetValue(speedRepeats))));
+speed.SetAction(parse => CommandSupport.Run(() => SpeedBenchmark.Run(parse.GetValue(speedSteps), parse.GetValue(speedRepeats))));
 bench.Subcommands.Add(speed);
 
 // fsl fit --curves a.csv b.csv [--law fsl] --out params.json
@@ -98,7 +98,7 @@ var curvesToFit = new Option<string[]>("--curves") { Description = "CSV curves (
 var fitLaw = new Option<string>("--law") { Description = $"The law ({FslTorch.Surrogates.LossCurveLaws.Default.Name} by default).", DefaultValueFactory = _ => FslTorch.Surrogates.LossCurveLaws.Default.Name };
 var fitOut = new Option<string>("--out") { Description = "The parameter file to write (a prior for a later run: TinyGpt --prior).", Required = true };
 var fitCommand = new Command("fit", "Fits a law to curves and writes its parameters.") { curvesToFit, fitLaw, fitOut, fromStep, binOption };
-fitCommand.SetAction(parse => Commands.Run(() =>
+fitCommand.SetAction(parse => CommandSupport.Run(() =>
 {
     CurveFiles.CheckWritable(parse.GetValue(fitOut), "--out");
     var curves = parse.GetValue(curvesToFit)!.Select(f => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption))).ToList();
@@ -110,12 +110,14 @@ fitCommand.SetAction(parse => Commands.Run(() =>
     return 0;
 }));
 root.Subcommands.Add(fitCommand);
+root.Subcommands.Add(FslTorch.Cli.Commands.PredictCommand.Create());
+root.Subcommands.Add(FslTorch.Cli.Commands.DecayCommand.Create());
 
 return root.Parse(args).Invoke();
 
 namespace FslTorch.Cli
 {
-    internal static class Commands
+    internal static class CommandSupport
     {
         /// <summary>Runs a command body, turning bad input into a message and exit code 2 instead of a stack trace.</summary>
         public static int Run(Func<int> body)
@@ -129,6 +131,14 @@ namespace FslTorch.Cli
                 Console.Error.WriteLine($"fsl: {e.Message}");
                 return 2;
             }
+        }
+
+        /// <summary>Writes an output file whole or not at all: a temporary file renamed over the target.</summary>
+        public static void WriteAtomically(string path, string text)
+        {
+            string temporary = path + ".tmp";
+            File.WriteAllText(temporary, text);
+            File.Move(temporary, path, overwrite: true);
         }
 
         /// <summary>The options every bench command shares.</summary>

@@ -91,6 +91,48 @@ public sealed class FitResult
     }
 
     /// <summary>
+    /// A fit read back from a file written by <see cref="SaveParameters"/>: it predicts like the saved fit, and draws
+    /// parameters from its covariance when the file has one (files from before it was saved have none).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not a parameter file of a known law, or a value is missing.</exception>
+    public static FitResult LoadParameters(string path)
+    {
+        System.Text.Json.Nodes.JsonObject root;
+        try
+        {
+            root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"{path} holds no JSON object.");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not valid JSON ({e.Message}).", e);
+        }
+        string name = (string?)root["law"] ?? throw new InvalidDataException($"{path} names no law.");
+        LossCurveLaw law;
+        try
+        {
+            law = LossCurveLaws.Create(name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+        double scale = (double?)root["learning_rate_scale"] ?? throw new InvalidDataException($"{path} has no learning_rate_scale.");
+        var values = root["parameters"]?.AsObject() ?? throw new InvalidDataException($"{path} has no parameters.");
+        var parameters = law.Parameters.Select(p => (double?)values[p.Name] ?? throw new InvalidDataException($"{path} has no value for {p.Name}.")).ToArray();
+        var restored = FromParameters(law, scale, parameters);
+        if (root["covariance"] is not System.Text.Json.Nodes.JsonArray rows || rows.Count != parameters.Length) return restored;
+        int n = parameters.Length;
+        var covariance = new double[n, n];
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j < n; j++) covariance[i, j] = (double?)rows[i]?[j] ?? double.NaN;
+        }
+        var errors = root["standard_errors"]?.AsObject();
+        var standardErrors = law.Parameters.Select(p => (double?)errors?[p.Name] ?? double.NaN).ToArray();
+        return new FitResult(law, scale, parameters, double.NaN, FitExitReason.Converged, 0, TimeSpan.Zero, standardErrors, covariance, $"read from {path}");
+    }
+
+    /// <summary>
     /// Writes the fit as JSON: the law's name, the LR unit, and each parameter with its standard error, for
     /// <see cref="ParameterPrior.FromFile"/> (e.g. a calibration run whose fit becomes the prior of a long one).
     /// </summary>
@@ -105,6 +147,10 @@ public sealed class FitResult
                 KeyValuePair.Create(p.Name, (System.Text.Json.Nodes.JsonNode?)Parameters[i]))),
             ["standard_errors"] = new System.Text.Json.Nodes.JsonObject(Law.Parameters.Select((p, i) =>
                 KeyValuePair.Create(p.Name, double.IsFinite(StandardErrors[i]) ? (System.Text.Json.Nodes.JsonNode?)StandardErrors[i] : null))),
+            // In the fitted coordinates (the logarithm of log-scale parameters), rows and columns in parameter order.
+            ["covariance"] = new System.Text.Json.Nodes.JsonArray(Enumerable.Range(0, Parameters.Count).Select(i =>
+                (System.Text.Json.Nodes.JsonNode?)new System.Text.Json.Nodes.JsonArray(Enumerable.Range(0, Parameters.Count)
+                    .Select(j => double.IsFinite(Covariance[i, j]) ? (System.Text.Json.Nodes.JsonNode?)Covariance[i, j] : null).ToArray())).ToArray()),
         };
         File.WriteAllText(path, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
     }

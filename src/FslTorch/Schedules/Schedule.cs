@@ -86,6 +86,14 @@ public static class Schedule
             minLrRatio == 0 ? DecayTarget.Zero : DecayTarget.FractionOfPeak(minLrRatio));
     }
 
+    /// <summary>
+    /// A schedule from its text form, e.g. <c>wsd:peak=3e-4,warmup=2000,total=24000,decay=0.2,shape=1-sqrt,final=0</c>
+    /// or <c>cosine:peak=3e-4,warmup=2000,total=24000,final=0.1</c>; the kinds and keys are listed in the README
+    /// ("Schedule specs"). Invalid values are refused by the schedules' own checks.
+    /// </summary>
+    /// <exception cref="ArgumentException">An unknown kind or key, a missing or malformed value, or values no schedule allows.</exception>
+    public static LearningRateSchedule Parse(string spec) => ScheduleSpec.Parse(spec);
+
     /// <summary>η_peak·(1 − k/N)^q, zero from step N. See <see cref="PowerDecaySchedule"/>.</summary>
     public static LearningRateSchedule PowerDecayToZero(double peakLearningRate, long totalSteps, double exponent) =>
         new PowerDecaySchedule(peakLearningRate, totalSteps, exponent);

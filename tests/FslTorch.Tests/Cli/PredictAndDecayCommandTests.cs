@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text.Json;
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using FslTorch.Tests.Fitting;
+using Xunit;
+
+namespace FslTorch.Tests.Cli;
+
+/// <summary><c>fsl fit</c> → <c>fsl predict</c> / <c>fsl decay</c> end to end on curves the test writes.</summary>
+public sealed class PredictAndDecayCommandTests : IDisposable
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("fsl-predict-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    private string Path(string name) => System.IO.Path.Combine(_folder.FullName, name);
+
+    // A parameter file: fsl fit on a constant and a WSD curve of the direct FSL (raw LR units, peak 3e-4).
+    private string Parameters()
+    {
+        const double p = SyntheticCurves.Peak;
+        double[] raw = [3.1, 4.0, 2e-4 / (p * p), 300 * p, 0.5, 2.0, 2e-4 / (p * p)];
+        var files = new[] { "constant", "wsd" }.Select(name =>
+        {
+            var curve = SyntheticCurves.Generate(new FslDirectLaw(), raw, name, noise: 0.002, seed: 1);
+            var rates = curve.Schedule.LearningRates.ToArray();
+            var lossAt = curve.Steps.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => curve.Losses[x.i]);
+            string file = Path(name + ".csv");
+            File.WriteAllLines(file, ["step,lr,loss", .. Enumerable.Range(0, rates.Length).Select(k =>
+                string.Create(CultureInfo.InvariantCulture, $"{k},{rates[k]:R},{(lossAt.TryGetValue(k, out double l) ? l.ToString("R", CultureInfo.InvariantCulture) : "")}"))]);
+            return file;
+        }).ToArray();
+        string parameters = Path("params.json");
+        var (code, output, error) = CliProcess.Run(["fit", "--curves", .. files, "--out", parameters]);
+        Assert.True(code == 0, output + error);
+        return parameters;
+    }
+
+    [Fact]
+    public void PredictWritesTheCurveOfAScheduleSpecOrCsvWithItsBand()
+    {
+        string parameters = Parameters();
+        var fit = FitResult.LoadParameters(parameters);
+        Assert.NotEmpty(fit.DrawParameters(4, seed: 1)); // the file kept the covariance
+
+        const string spec = "wsd:peak=3e-4,warmup=300,total=8000,decay=0.3,shape=1-sqrt";
+        string curve = Path("curve.csv");
+        var (code, output, error) = CliProcess.Run("predict", "--params", parameters, "--schedule", spec, "--points", "50", "--out", curve);
+        Assert.True(code == 0, output + error);
+        var rows = File.ReadAllLines(curve).Skip(1).Select(l => l.Split(',').Select(c => double.Parse(c, CultureInfo.InvariantCulture)).ToArray()).ToList();
+        Assert.Equal(50, rows.Count);
+        Assert.Equal(7999, rows[^1][0]);
+        var rates = Schedule.Parse(spec).Sample(8000);
+        double expected = fit.Predict(rates, [7999], fast: true)[0];
+        Assert.Equal(expected, rows[^1][2], 1e-6); // the tool and the tests may round differently (different JIT settings)
+        Assert.All(rows, r => Assert.True(r[3] <= r[2] && r[2] <= r[4], "the band holds the prediction"));
+        Assert.True(rows[^1][4] > rows[^1][3], "the band has a width");
+
+        // The same schedule as a step,lr CSV gives the same curve.
+        string scheduleFile = Path("schedule.csv");
+        File.WriteAllLines(scheduleFile, ["step,lr", .. rates.Select((r, k) => string.Create(CultureInfo.InvariantCulture, $"{k},{r:R}"))]);
+        string fromCsv = Path("curve2.csv");
+        (code, output, error) = CliProcess.Run("predict", "--params", parameters, "--schedule", scheduleFile, "--points", "50", "--out", fromCsv);
+        Assert.True(code == 0, output + error);
+        Assert.Equal(File.ReadAllLines(curve), File.ReadAllLines(fromCsv));
+
+        // Bad input: a message, exit 2, no output file.
+        string never = Path("never.csv");
+        (code, _, error) = CliProcess.Run("predict", "--params", parameters, "--schedule", "wsd:peak=3e-4,total=8000", "--out", never);
+        Assert.Equal(2, code);
+        Assert.Contains("give either decay=F", error);
+        (code, _, error) = CliProcess.Run("predict", "--params", parameters, "--schedule", "constant:peak=3e-4", "--out", never);
+        Assert.Equal(2, code);
+        Assert.Contains("--total-steps", error);
+        (code, _, error) = CliProcess.Run("predict", "--params", scheduleFile, "--schedule", spec, "--out", never);
+        Assert.Equal(2, code);
+        Assert.Contains("not valid JSON", error);
+        Assert.False(File.Exists(never));
+    }
+
+    [Fact]
+    public void DecayFindsTheStartWithTheLowestPredictedFinalLoss()
+    {
+        string parameters = Parameters();
+        string json = Path("decay.json");
+        var (code, output, error) = CliProcess.Run("decay", "--params", parameters, "--total-steps", "8000", "--peak-lr", "3e-4", "--warmup", "300", "--json", json);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("<- best", output);
+        var root = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
+        var candidates = root.GetProperty("candidates").EnumerateArray().ToList();
+        Assert.True(candidates.Count >= 40);
+        long best = root.GetProperty("best_decay_start").GetInt64();
+        double bestLoss = candidates.Single(c => c.GetProperty("decay_start").GetInt64() == best).GetProperty("final_loss").GetDouble();
+        Assert.All(candidates, c => Assert.True(c.GetProperty("final_loss").GetDouble() >= bestLoss));
+        double fixed20 = candidates.Single(c => c.GetProperty("decay_start").GetInt64() == 6400).GetProperty("final_loss").GetDouble();
+        Assert.Equal(fixed20 - bestLoss, root.GetProperty("gain_over_fixed_20").GetDouble(), 12);
+        Assert.All(candidates, c => Assert.True(c.GetProperty("lower").GetDouble() <= c.GetProperty("final_loss").GetDouble()));
+
+        (code, _, error) = CliProcess.Run("decay", "--params", parameters, "--total-steps", "8000", "--peak-lr", "3e-4", "--shape", "sigmoid");
+        Assert.Equal(2, code);
+        Assert.Contains("Unknown decay shape", error);
+    }
+}

@@ -1,0 +1,89 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using FslTorch.Control;
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+
+namespace FslTorch.Cli.Commands;
+
+/// <summary><c>fsl decay</c>: the predicted-optimal WSD decay start for a budget, from a parameter file.</summary>
+internal static class DecayCommand
+{
+    public static Command Create()
+    {
+        var parameters = new Option<string>("--params") { Description = "A parameter file written by fsl fit.", Required = true };
+        var totalSteps = new Option<long>("--total-steps") { Description = "The budget N.", Required = true };
+        var peak = new Option<double>("--peak-lr") { Description = "The peak LR.", Required = true };
+        var warmup = new Option<long>("--warmup") { Description = "Warmup steps (linear from 0).", DefaultValueFactory = _ => 0 };
+        var shape = new Option<string>("--shape") { Description = "The decay shape: linear, cosine, 1-sqrt, geometric or power(q).", DefaultValueFactory = _ => "linear" };
+        var final = new Option<double>("--final") { Description = "The decay's final LR as a fraction of the peak.", DefaultValueFactory = _ => 0 };
+        var minStable = new Option<double?>("--min-stable") { Description = "The shortest stable phase, as a fraction of N (the controller's default otherwise)." };
+        var json = new Option<string?>("--json") { Description = "Also write the candidates as JSON." };
+        var command = new Command("decay", "The predicted-optimal decay start of a WSD run for a budget, each candidate's final loss with its band, and the gain over a fixed 20% cooldown.")
+            { parameters, totalSteps, peak, warmup, shape, final, minStable, json };
+        command.SetAction(parse => CommandSupport.Run(() =>
+        {
+            CurveFiles.CheckWritable(parse.GetValue(json), "--json");
+            long n = parse.GetValue(totalSteps);
+            if (n < 20 || n > ObservedCurve.MaxSteps) throw new ArgumentException($"--total-steps must lie in [20, {ObservedCurve.MaxSteps:N0}]; got {n}.");
+            double fraction = parse.GetValue(final);
+            var plan = new WsdSchedule(parse.GetValue(peak), parse.GetValue(warmup), WsdSchedule.DecayStartForFraction(n, 0.2), n,
+                DecayShape.Parse(parse.GetValue(shape)!), fraction == 0 ? DecayTarget.Zero : DecayTarget.FractionOfPeak(fraction));
+            var options = parse.GetValue(minStable) is double stable ? new DecayControllerOptions { MinStableFraction = stable } : new DecayControllerOptions();
+            var controller = new WsdDecayController(plan, options);
+            var fit = FitResult.LoadParameters(parse.GetValue(parameters)!);
+            var draws = fit.DrawParameters(32, seed: 1);
+
+            (double Loss, double Lower, double Upper) Final(long start)
+            {
+                var rates = plan.WithDecayStart(start).Sample(n);
+                double loss = fit.Predict(rates, [(int)n - 1], fast: true)[0];
+                var values = draws.Select(theta =>
+                {
+                    try
+                    {
+                        return fit.Predict(rates, [(int)n - 1], theta, fast: true)[0];
+                    }
+                    catch (ArgumentException)
+                    {
+                        return double.NaN;
+                    }
+                }).Where(double.IsFinite).Order().ToArray();
+                return values.Length < 2 ? (loss, loss, loss)
+                    : (loss, Math.Min(loss, values[(int)Math.Round(0.1 * (values.Length - 1))]), Math.Max(loss, values[(int)Math.Round(0.9 * (values.Length - 1))]));
+            }
+
+            int count = options.Candidates;
+            var starts = Enumerable.Range(0, count)
+                .Select(i => controller.EarliestStart + (long)Math.Round((double)(controller.LatestStart - controller.EarliestStart) * i / (count - 1)))
+                .Append(plan.DecayStartStep).Distinct().Order().ToList();
+            var candidates = starts.Select(s => (Start: s, Prediction: Final(s))).ToList();
+            var best = candidates.MinBy(c => c.Prediction.Loss);
+            var fixed20 = candidates.Single(c => c.Start == plan.DecayStartStep);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{fit.Law.Name}, N = {n}, peak {plan.PeakLearningRate:0.###e+0}, {plan.DecayShape.Name} decay to {fraction:0.###} of the peak"));
+            Console.WriteLine("decay start  cooldown  final loss  [10%, 90%]");
+            foreach (var (start, p) in candidates)
+            {
+                string mark = start == best.Start ? "  <- best" : start == plan.DecayStartStep ? "  (fixed 20%)" : "";
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{start,11}  {(double)(n - start) / n,8:0.000}  {p.Loss,10:F4}  [{p.Lower:F4}, {p.Upper:F4}]{mark}"));
+            }
+            double gain = fixed20.Prediction.Loss - best.Prediction.Loss;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"best: decay from step {best.Start} ({(double)(n - best.Start) / n:0.000} cooldown), final loss {best.Prediction.Loss:F4}; {gain:F4} nats below a fixed 20% cooldown"));
+            if (parse.GetValue(json) is string path)
+            {
+                CommandSupport.WriteAtomically(path, JsonSerializer.Serialize(new
+                {
+                    law = fit.Law.Name,
+                    total_steps = n,
+                    best_decay_start = best.Start,
+                    gain_over_fixed_20 = gain,
+                    candidates = candidates.Select(c => new { decay_start = c.Start, cooldown = (double)(n - c.Start) / n, final_loss = c.Prediction.Loss, lower = c.Prediction.Lower, upper = c.Prediction.Upper }),
+                }, new JsonSerializerOptions { WriteIndented = true }));
+            }
+            return 0;
+        }));
+        return command;
+    }
+}

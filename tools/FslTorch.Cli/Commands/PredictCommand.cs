@@ -1,0 +1,97 @@
+using System.CommandLine;
+using System.Globalization;
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+
+namespace FslTorch.Cli.Commands;
+
+/// <summary><c>fsl predict</c>: the loss curve of any schedule, with its band, from a parameter file.</summary>
+internal static class PredictCommand
+{
+    public static Command Create()
+    {
+        var parameters = new Option<string>("--params") { Description = "A parameter file written by fsl fit.", Required = true };
+        var schedule = new Option<string>("--schedule")
+        {
+            Description = "A schedule spec (e.g. wsd:peak=3e-4,warmup=2000,total=24000,decay=0.2,shape=1-sqrt) or a step,lr CSV file.",
+            Required = true,
+        };
+        var totalSteps = new Option<long?>("--total-steps") { Description = "The run's length (default: the spec's total=, or the CSV's last step + 1)." };
+        var points = new Option<int>("--points") { Description = "How many evenly spaced steps to predict.", DefaultValueFactory = _ => 200 };
+        var output = new Option<string>("--out") { Description = "The CSV to write: step,lr,loss,lower,upper (the 10–90% band over parameter draws).", Required = true };
+        var command = new Command("predict", "Predicts the loss curve of a schedule from fitted parameters, with its band.") { parameters, schedule, totalSteps, points, output };
+        command.SetAction(parse => CommandSupport.Run(() =>
+        {
+            string outPath = parse.GetValue(output)!;
+            CurveFiles.CheckWritable(outPath, "--out");
+            int count = parse.GetValue(points);
+            if (count < 2) throw new ArgumentException($"--points must be >= 2; got {count}.");
+            var fit = FitResult.LoadParameters(parse.GetValue(parameters)!);
+            var (rates, total) = ReadSchedule(parse.GetValue(schedule)!, parse.GetValue(totalSteps));
+            var steps = Enumerable.Range(0, count).Select(i => (int)Math.Round((double)(total - 1) * i / (count - 1))).Distinct().ToArray();
+            var curve = fit.Predict(rates, steps, fast: true);
+            var draws = fit.DrawParameters(64, seed: 1).Select(theta =>
+            {
+                try
+                {
+                    var values = fit.Predict(rates, steps, theta, fast: true);
+                    return values.All(double.IsFinite) ? values : null;
+                }
+                catch (ArgumentException)
+                {
+                    return null;
+                }
+            }).OfType<double[]>().ToList();
+            double Quantile(int i, double q)
+            {
+                if (draws.Count < 2) return curve[i];
+                var sorted = draws.Select(d => d[i]).Order().ToArray();
+                return sorted[(int)Math.Round(q * (sorted.Length - 1))];
+            }
+            var lines = new List<string> { "step,lr,loss,lower,upper" };
+            for (int i = 0; i < steps.Length; i++)
+            {
+                lines.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{steps[i]},{rates[steps[i]]:R},{curve[i]:R},{Math.Min(curve[i], Quantile(i, 0.1)):R},{Math.Max(curve[i], Quantile(i, 0.9)):R}"));
+            }
+            CommandSupport.WriteAtomically(outPath, string.Join('\n', lines) + "\n");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{fit.Law.Name}: final loss at step {steps[^1]} {curve[^1]:F4} [{Math.Min(curve[^1], Quantile(steps.Length - 1, 0.1)):F4}, {Math.Max(curve[^1], Quantile(steps.Length - 1, 0.9)):F4}]{(draws.Count < 2 ? " (no band: the parameter file has no covariance)" : "")}; {steps.Length} points in {outPath}"));
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The per-step LRs of a spec or a step,lr CSV, and the run's length.</summary>
+    public static (double[] Rates, int Total) ReadSchedule(string text, long? totalSteps)
+    {
+        LearningRateSchedule schedule;
+        long? known;
+        if (File.Exists(text))
+        {
+            var table = TableSchedule.FromCsvFile(text, TableInterpolation.Linear);
+            schedule = table;
+            known = File.ReadLines(text).Skip(1).Where(l => l.Trim().Length > 0)
+                .Select(l => long.Parse(l.Split(',')[0], CultureInfo.InvariantCulture)).DefaultIfEmpty(-1).Max() + 1;
+        }
+        else
+        {
+            schedule = Schedule.Parse(text);
+            known = schedule is WsdSchedule wsd ? wsd.TotalSteps : SpecTotal(text);
+        }
+        long total = totalSteps ?? known ?? throw new ArgumentException($"--schedule {text}: its length is not known; give --total-steps.");
+        if (total < 2 || total > ObservedCurve.MaxSteps) throw new ArgumentException($"--total-steps must lie in [2, {ObservedCurve.MaxSteps:N0}]; got {total}.");
+        return (schedule.Sample(total), (int)total);
+    }
+
+    private static long? SpecTotal(string spec)
+    {
+        foreach (var pair in spec[(spec.IndexOf(':') + 1)..].Split(','))
+        {
+            var parts = pair.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length == 2 && parts[0].Equals("total", StringComparison.OrdinalIgnoreCase)
+                && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return (long)value;
+        }
+        return null;
+    }
+}
