@@ -27,8 +27,8 @@ public static class FitStartSearch
     public const double ValidationShare = 0.25;
 
     /// <summary>
-    /// The chosen start for <paramref name="problem"/>'s one curve (its prior and warm start are used for every
-    /// candidate fit), and the candidates tried; null when the curve is too short to validate on (fewer than
+    /// The chosen start for <paramref name="problem"/>'s one curve (its prior is used for every candidate fit, and
+    /// its warm start, when it has one, is the only start each candidate fit refines), and the candidates tried; null when the curve is too short to validate on (fewer than
     /// <paramref name="minPoints"/> points to fit from the latest coarse candidate, or fewer than 3 to validate on).
     /// Candidates lie in [<paramref name="earliest"/>, the middle of the span before the held-out quarter]: six
     /// coarse ones 10% of that span apart, then <paramref name="refinements"/> bisections.
@@ -55,7 +55,9 @@ public static class FitStartSearch
             (double, double) errors = (double.PositiveInfinity, double.PositiveInfinity);
             if (window.Count >= Math.Max(minPoints, law.Parameters.Count))
             {
-                var fit = LawFitter.Fit(problem with { Curves = [window] }, options);
+                // With a warm start (a refit's previous parameters) each candidate refines that point only: a search
+                // costs about as much as one full fit instead of one per candidate.
+                var fit = LawFitter.Fit(problem with { Curves = [window], WarmStartOnly = problem.InitialGuess != null }, options);
                 if (fit.Succeeded)
                 {
                     var rates = usable.Schedule.LearningRates.ToArray();

@@ -39,6 +39,18 @@ public sealed class FitStartSearchTests
     }
 
     [Fact]
+    public void WarmStartedLikeARefitTheSearchFindsTheSameBoundary()
+    {
+        // A refit's search refines only the previous fit's parameters (here: a fit of the whole curve, transient included).
+        var curve = Curve(1200, offset: 0.15);
+        var previous = LawFitter.Fit(new FslDirectLaw(), [curve.Where(k => k >= SyntheticCurves.Warmup)]);
+        Assert.True(previous.Succeeded, previous.Message);
+        var choice = FitStartSearch.Choose(new FitProblem(new FslDirectLaw(), [curve]) { InitialGuess = previous.Parameters }, SyntheticCurves.Warmup, new FitOptions(), minPoints: 12);
+        Assert.NotNull(choice);
+        Assert.InRange(choice!.Step, 1080, 1320);
+    }
+
+    [Fact]
     public void ACurveTheLawFollowsKeepsItsEarliestStart()
     {
         var choice = FitStartSearch.Choose(new FitProblem(new FslDirectLaw(), [Curve(end: 0, offset: 0)]), SyntheticCurves.Warmup, new FitOptions(), minPoints: 12);
