@@ -2,7 +2,7 @@ using FslTorch.Fitting;
 
 namespace FslTorch.Cli;
 
-/// <summary>Loss curves from any trainer as CSV files with the columns step, lr and loss.</summary>
+/// <summary>Loss curves from any trainer: step,lr,loss CSV, JSON Lines, trainer_state.json or TensorBoard events (<see cref="LogFormats"/>).</summary>
 internal static class CurveFiles
 {
     /// <summary>
@@ -10,12 +10,11 @@ internal static class CurveFiles
     /// logged). <paramref name="fromStep"/> drops earlier points; <paramref name="bin"/> &gt; 1 averages the
     /// losses of each window [j·N, (j+1)·N) into one point at the window's mean step.
     /// </summary>
-    public static ObservedCurve Load(string path, int fromStep, int bin)
+    public static ObservedCurve Load(string path, int fromStep, int bin, LogFormats? formats = null)
     {
         if (bin < 1) throw new ArgumentException($"--bin must be >= 1; got {bin}.");
         if (fromStep < 0) throw new ArgumentException($"--from-step must be >= 0; got {fromStep}.");
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.");
-        var curve = ObservedCurve.FromCsv(path, interpolateMissingSteps: true, notice: message => Console.Error.WriteLine($"fsl: note: {message}"))
+        var curve = (formats ?? LogFormats.Default).Load(path, message => Console.Error.WriteLine($"fsl: note: {message}"))
             .Where(step => step >= fromStep);
         if (curve.Count == 0) throw new InvalidDataException($"{path}: no points at or after step {fromStep}.");
         return bin > 1 ? Bin(curve, bin) : curve;

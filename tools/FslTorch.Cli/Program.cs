@@ -43,12 +43,16 @@ var fitFiles = new Option<string[]>("--fit") { Description = "CSV curves (step,l
 var predictFiles = new Option<string[]>("--predict") { Description = "CSV curves (step,lr,loss) to predict and score.", Required = true, AllowMultipleArgumentsPerToken = true };
 var fromStep = new Option<int>("--from-step") { Description = "Drop points before this step (e.g. the warmup).", DefaultValueFactory = _ => 0 };
 var binOption = new Option<int>("--bin") { Description = "Average raw per-step losses over windows of N steps before fitting and scoring.", DefaultValueFactory = _ => 1 };
-var curvesCommand = new Command("curves", "The same protocol on your own step,lr,loss curves.") { fitFiles, predictFiles, fromStep, binOption, jsonOption, lawOption, blockOption };
+var logFormats = new LogFormats.Options();
+var curvesCommand = new Command("curves", "The same protocol on your own curves (step,lr,loss CSV, JSON Lines, trainer_state.json or TensorBoard events).")
+    { fitFiles, predictFiles, fromStep, binOption, jsonOption, lawOption, blockOption };
+foreach (var option in logFormats.All) curvesCommand.Options.Add(option);
 curvesCommand.SetAction(parse => CommandSupport.Run(() =>
 {
     int from = parse.GetValue(fromStep), bin = parse.GetValue(binOption);
-    var fit = parse.GetValue(fitFiles)!.Select(f => CurveFiles.Load(f, from, bin)).ToList();
-    var predict = parse.GetValue(predictFiles)!.Select(f => CurveFiles.Load(f, from, bin)).ToList();
+    var formats = logFormats.Read(parse);
+    var fit = parse.GetValue(fitFiles)!.Select(f => CurveFiles.Load(f, from, bin, formats)).ToList();
+    var predict = parse.GetValue(predictFiles)!.Select(f => CurveFiles.Load(f, from, bin, formats)).ToList();
     return CommandSupport.Bench("curves", fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
 }));
 bench.Subcommands.Add(curvesCommand);
@@ -94,14 +98,17 @@ speed.SetAction(parse => CommandSupport.Run(() => SpeedBenchmark.Run(parse.GetVa
 bench.Subcommands.Add(speed);
 
 // fsl fit --curves a.csv b.csv [--law fsl] --out params.json
-var curvesToFit = new Option<string[]>("--curves") { Description = "CSV curves (step,lr,loss) fitted jointly.", Required = true, AllowMultipleArgumentsPerToken = true };
+var curvesToFit = new Option<string[]>("--curves") { Description = "Logged curves fitted jointly (see --format).", Required = true, AllowMultipleArgumentsPerToken = true };
 var fitLaw = new Option<string>("--law") { Description = $"The law ({FslTorch.Surrogates.LossCurveLaws.Default.Name} by default).", DefaultValueFactory = _ => FslTorch.Surrogates.LossCurveLaws.Default.Name };
 var fitOut = new Option<string>("--out") { Description = "The parameter file to write (a prior for a later run: TinyGpt --prior).", Required = true };
-var fitCommand = new Command("fit", "Fits a law to curves and writes its parameters.") { curvesToFit, fitLaw, fitOut, fromStep, binOption };
+var fitCommand = new Command("fit", "Fits a law to curves (step,lr,loss CSV, JSON Lines, trainer_state.json or TensorBoard events) and writes its parameters.")
+    { curvesToFit, fitLaw, fitOut, fromStep, binOption };
+foreach (var option in logFormats.All) fitCommand.Options.Add(option);
 fitCommand.SetAction(parse => CommandSupport.Run(() =>
 {
     CurveFiles.CheckWritable(parse.GetValue(fitOut), "--out");
-    var curves = parse.GetValue(curvesToFit)!.Select(f => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption))).ToList();
+    var formats = logFormats.Read(parse);
+    var curves = parse.GetValue(curvesToFit)!.Select(f => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption), formats)).ToList();
     var fit = FslTorch.Fitting.LawFitter.Fit(Protocol.Law(parse.GetValue(fitLaw)!), curves);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{fit.Law.Name}: {fit.ExitReason} ({fit.Message}) in {fit.WallTime.TotalSeconds:F2} s"));
     if (!fit.Succeeded) return 1;

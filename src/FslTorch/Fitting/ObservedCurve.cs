@@ -86,7 +86,12 @@ public sealed class ObservedCurve
     /// steps span more than <see cref="MaxSteps"/> (usually a typo'd step).
     /// </summary>
     public static ObservedCurve FromCsv(string path, string? name = null, SampledSchedule? schedule = null, bool interpolateMissingSteps = false,
-        Action<string>? notice = null)
+        Action<string>? notice = null) =>
+        FromRows(path, CsvRows(path, requireLearningRate: schedule == null, notice), name ?? Path.GetFileNameWithoutExtension(path), schedule,
+            interpolateMissingSteps, notice);
+
+    // The rows of a step,lr,loss CSV; malformed cells are refused with their line, a torn last line is left out.
+    private static IEnumerable<LogRow> CsvRows(string path, bool requireLearningRate, Action<string>? notice)
     {
         string text = File.ReadAllText(path);
         var lines = text.Split('\n');
@@ -95,25 +100,19 @@ public sealed class ObservedCurve
         if (lines.Length < 2) throw new InvalidDataException($"{path}: expected a header and at least one row.");
         var header = lines[0].TrimEnd('\r').Split(',').Select(c => c.Trim().ToLowerInvariant()).ToList();
         int stepColumn = header.IndexOf("step"), lrColumn = header.IndexOf("lr"), lossColumn = header.IndexOf("loss");
-        if (stepColumn < 0 || lossColumn < 0 || (schedule == null && lrColumn < 0))
+        if (stepColumn < 0 || lossColumn < 0 || (requireLearningRate && lrColumn < 0))
         {
-            throw new InvalidDataException($"{path}: the header '{lines[0].TrimEnd('\r')}' must name the columns step, loss{(schedule == null ? " and lr" : "")}.");
+            throw new InvalidDataException($"{path}: the header '{lines[0].TrimEnd('\r')}' must name the columns step, loss{(requireLearningRate ? " and lr" : "")}.");
         }
         int needed = Math.Max(stepColumn, lossColumn) + 1;
-        var rateRows = new List<(long, double)>();
-        var steps = new List<int>();
-        var losses = new List<double>();
-        var lineOf = new List<int>();
-        int skipped = 0, firstSkipped = 0, lastStepLine = 0;
-        long lastStep = -1;
+        var rows = new List<LogRow>();
         for (int i = 1; i < lines.Length; i++)
         {
             string line = lines[i].TrimEnd('\r');
             int number = i + 1;
             if (line.Trim().Length == 0) continue;
             var cells = line.Split(',');
-            bool last = i == lines.Length - 1;
-            if (last && tornLast && (cells.Length < header.Count || cells.Length < needed))
+            if (i == lines.Length - 1 && tornLast && (cells.Length < header.Count || cells.Length < needed))
             {
                 notice?.Invoke($"{path}, line {number}: the last line is cut short (a process died while writing it?); it is left out.");
                 continue;
@@ -126,71 +125,111 @@ public sealed class ObservedCurve
             {
                 throw new InvalidDataException($"{path}, line {number}: '{cells[stepColumn]}' is not a step (an integer >= 0).");
             }
+            double? lr = null;
+            if (lrColumn >= 0 && lrColumn < cells.Length && cells[lrColumn].Trim().Length > 0)
+            {
+                if (!double.TryParse(cells[lrColumn], NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+                {
+                    throw new InvalidDataException($"{path}, line {number}: the lr '{cells[lrColumn]}' is not a number.");
+                }
+                lr = value;
+            }
+            string lossCell = cells[lossColumn].Trim();
+            double? loss = null;
+            if (lossCell.Length > 0)
+            {
+                if (!double.TryParse(lossCell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+                {
+                    throw new InvalidDataException($"{path}, line {number}: the loss '{lossCell}' is not a number.");
+                }
+                loss = value;
+            }
+            rows.Add(new LogRow(step, lr, loss, $"line {number}"));
+        }
+        return rows;
+    }
+
+    /// <summary>
+    /// A curve from the rows of any log (<see cref="LogRow"/>, in the log's order), checked as <see cref="FromCsv"/>
+    /// checks a CSV: steps must increase and span at most <see cref="MaxSteps"/>; an LR must be a finite number
+    /// &gt;= 0; a loss must be &gt; 0 and at most 1000 times the curve's median; rows without a finite loss are left
+    /// out and reported to <paramref name="notice"/>. Every message names <paramref name="source"/> and the row's
+    /// place. The LR of every step comes from <paramref name="schedule"/> when given; otherwise from the rows, which
+    /// must then start at step 0 (the steps between logged rows are interpolated linearly when
+    /// <paramref name="interpolateMissingSteps"/> is set).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The rows are not a valid curve.</exception>
+    public static ObservedCurve FromRows(string source, IEnumerable<LogRow> rows, string name, SampledSchedule? schedule = null,
+        bool interpolateMissingSteps = false, Action<string>? notice = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(rows);
+        var rateRows = new List<(long, double)>();
+        var steps = new List<int>();
+        var losses = new List<double>();
+        var where = new List<string>();
+        int skipped = 0;
+        string? firstSkipped = null, lastWhere = null;
+        long lastStep = -1;
+        foreach (var row in rows)
+        {
+            long step = row.Step;
+            if (step < 0) throw new InvalidDataException($"{source}, {row.Where}: step {step} is negative.");
             if (step <= lastStep)
             {
-                throw new InvalidDataException($"{path}, line {number}: step {step} {(step == lastStep ? "repeats" : "comes after")} step {lastStep} (line {lastStepLine}); steps must increase.");
+                throw new InvalidDataException($"{source}, {row.Where}: step {step} {(step == lastStep ? "repeats" : "comes after")} step {lastStep} ({lastWhere}); steps must increase.");
             }
             if (step >= MaxSteps)
             {
                 throw new InvalidDataException(lastStep >= 0
-                    ? $"{path}, line {number}: step {step} follows step {lastStep} (line {lastStepLine}); a log may span at most {MaxSteps:N0} steps (a typo in the step?)."
-                    : $"{path}, line {number}: step {step}; a log may span at most {MaxSteps:N0} steps.");
+                    ? $"{source}, {row.Where}: step {step} follows step {lastStep} ({lastWhere}); a log may span at most {MaxSteps:N0} steps (a typo in the step?)."
+                    : $"{source}, {row.Where}: step {step}; a log may span at most {MaxSteps:N0} steps.");
             }
             lastStep = step;
-            lastStepLine = number;
-            if (lrColumn >= 0 && lrColumn < cells.Length && cells[lrColumn].Trim().Length > 0)
+            lastWhere = row.Where;
+            if (row.LearningRate is double lr)
             {
-                if (!double.TryParse(cells[lrColumn], NumberStyles.Float, CultureInfo.InvariantCulture, out double lr))
-                {
-                    throw new InvalidDataException($"{path}, line {number}: the lr '{cells[lrColumn]}' is not a number.");
-                }
-                if (!double.IsFinite(lr) || lr < 0) throw new InvalidDataException($"{path}, line {number}: the lr {cells[lrColumn]} must be a finite number >= 0.");
+                if (!double.IsFinite(lr) || lr < 0) throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{source}, {row.Where}: the lr {lr} must be a finite number >= 0."));
                 rateRows.Add((step, lr));
             }
-            string lossCell = cells[lossColumn].Trim();
-            double loss = double.NaN;
-            if (lossCell.Length > 0 && !double.TryParse(lossCell, NumberStyles.Float, CultureInfo.InvariantCulture, out loss))
+            if (row.Loss is not double loss || !double.IsFinite(loss))
             {
-                throw new InvalidDataException($"{path}, line {number}: the loss '{lossCell}' is not a number.");
-            }
-            if (!double.IsFinite(loss))
-            {
-                if (skipped++ == 0) firstSkipped = number;
+                if (skipped++ == 0) firstSkipped = row.Where;
                 continue;
             }
-            if (loss <= 0) throw new InvalidDataException($"{path}, line {number}: the loss {lossCell} must be > 0.");
+            if (loss <= 0) throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{source}, {row.Where}: the loss {loss} must be > 0."));
             steps.Add((int)step);
             losses.Add(loss);
-            lineOf.Add(number);
+            where.Add(row.Where);
         }
-        if (skipped > 0) notice?.Invoke($"{path}: {skipped} row{(skipped == 1 ? "" : "s")} without a finite loss left out (the first on line {firstSkipped}).");
-        if (steps.Count == 0) throw new InvalidDataException($"{path}: no row has a finite loss.");
+        if (skipped > 0) notice?.Invoke($"{source}: {skipped} row{(skipped == 1 ? "" : "s")} without a finite loss left out (the first at {firstSkipped}).");
+        if (steps.Count == 0) throw new InvalidDataException($"{source}: no row has a finite loss.");
         double median = losses.Order().ElementAt(losses.Count / 2);
         int absurd = losses.FindIndex(l => l > 1000 * median);
         if (absurd >= 0)
         {
             throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                $"{path}, line {lineOf[absurd]}: the loss {losses[absurd]:G6} is more than 1000 times the curve's median {median:G6} (a corrupt value?); fix or remove the row."));
+                $"{source}, {where[absurd]}: the loss {losses[absurd]:G6} is more than 1000 times the curve's median {median:G6} (a corrupt value?); fix or remove the row."));
         }
         if (schedule == null)
         {
             if (rateRows.Count == 0 || rateRows[0].Item1 != 0)
             {
-                throw new InvalidDataException($"{path}: the lr column must start at step 0 to give the learning rate of every step.");
+                throw new InvalidDataException($"{source}: the learning rate must be logged from step 0 to give the rate of every step (or give the schedule).");
             }
             int total = steps[^1] + 1;
             bool complete = rateRows.Count >= total && rateRows[total - 1].Item1 == total - 1;
             if (!complete && !interpolateMissingSteps)
             {
-                throw new InvalidDataException($"{path}: the lr column does not list every step up to {total - 1}; pass a schedule or allow interpolation.");
+                throw new InvalidDataException($"{source}: the learning rate is not logged at every step up to {total - 1}; pass a schedule or allow interpolation.");
             }
             var table = new TableSchedule(rateRows, TableInterpolation.Linear);
             schedule = table.SampleWithIntrinsicTime(Math.Max(total, (int)rateRows[^1].Item1 + 1));
         }
         else if (steps[^1] >= schedule.Count)
         {
-            throw new InvalidDataException($"{path}, line {lineOf[^1]}: step {steps[^1]} lies past the schedule's {schedule.Count} steps.");
+            throw new InvalidDataException($"{source}, {where[^1]}: step {steps[^1]} lies past the schedule's {schedule.Count} steps.");
         }
-        return new ObservedCurve(name ?? Path.GetFileNameWithoutExtension(path), schedule, steps, losses);
+        return new ObservedCurve(name, schedule, steps, losses);
     }
 }

@@ -78,7 +78,7 @@ public sealed class CurveFileTests : IDisposable
         var curve = ObservedCurve.FromCsv(path, interpolateMissingSteps: true, notice: notices.Add);
         Assert.Equal(398, curve.Count);
         Assert.Contains(notices, n => n.Contains("line 402: the last line is cut short"));
-        Assert.Contains(notices, n => n.Contains("2 rows without a finite loss left out (the first on line 22)"));
+        Assert.Contains(notices, n => n.Contains("2 rows without a finite loss left out (the first at line 22)"));
     }
 
     [Fact]
