@@ -119,6 +119,7 @@ fitCommand.SetAction(parse => CommandSupport.Run(() =>
 root.Subcommands.Add(fitCommand);
 root.Subcommands.Add(FslTorch.Cli.Commands.PredictCommand.Create());
 root.Subcommands.Add(FslTorch.Cli.Commands.DecayCommand.Create());
+root.Subcommands.Add(FslTorch.Cli.Commands.WatchCommand.Create());
 
 return root.Parse(args).Invoke();
 

@@ -90,8 +90,13 @@ public sealed class ObservedCurve
         FromRows(path, CsvRows(path, requireLearningRate: schedule == null, notice), name ?? Path.GetFileNameWithoutExtension(path), schedule,
             interpolateMissingSteps, notice);
 
-    // The rows of a step,lr,loss CSV; malformed cells are refused with their line, a torn last line is left out.
-    private static IEnumerable<LogRow> CsvRows(string path, bool requireLearningRate, Action<string>? notice)
+    /// <summary>
+    /// The rows of a <c>step,lr,loss</c> CSV (columns in any order, names case-insensitive, others ignored), for
+    /// <see cref="FromRows"/> or a reader that follows a growing log: malformed cells are refused with their line, and
+    /// a torn last line (no newline, too few cells) is left out and reported to <paramref name="notice"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A malformed header, row or cell.</exception>
+    public static IReadOnlyList<LogRow> CsvRows(string path, bool requireLearningRate = true, Action<string>? notice = null)
     {
         string text = File.ReadAllText(path);
         var lines = text.Split('\n');

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text.Json;
+using FslTorch.Control;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using Xunit;
+
+namespace FslTorch.Tests.Cli;
+
+/// <summary><c>fsl watch</c> following a log that a test thread writes, line by line and sometimes half a line at a time.</summary>
+public sealed class WatchCommandTests : IDisposable
+{
+    private const long N = 2000;
+    private const double Peak = 1e-3;
+    private const long Warmup = 100;
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("fsl-watch-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    private static double Loss(long k) => 2 + 3 / Math.Sqrt(1 + k / 20.0) + 0.01 * Math.Sin(k);
+
+    [Fact]
+    public void ItFollowsAGrowingLogAndEndsWithTheDecisionOfAReplay()
+    {
+        string log = Path.Combine(_folder.FullName, "run.csv");
+        string decisions = Path.Combine(_folder.FullName, "decisions.json");
+        var plan = new WsdSchedule(Peak, Warmup, WsdSchedule.DecayStartForFraction(N, 0.2), N);
+        // The writer starts after the watcher (which waits for the file), logs every 5th step, and cuts lines in two.
+        var writer = new Thread(() =>
+        {
+            Thread.Sleep(500);
+            using var stream = new StreamWriter(log) { AutoFlush = true };
+            stream.Write("step,lr,loss\n");
+            for (long k = 0; k < N; k += 5)
+            {
+                string line = string.Create(CultureInfo.InvariantCulture, $"{k},{plan.GetLearningRate(k):R},{Loss(k):R}\n");
+                if (k % 200 == 0)
+                {
+                    stream.Write(line[..(line.Length / 2)]);
+                    Thread.Sleep(30);
+                    stream.Write(line[(line.Length / 2)..]);
+                }
+                else
+                {
+                    stream.Write(line);
+                }
+                if (k % 100 == 0) Thread.Sleep(20);
+            }
+        });
+        writer.Start();
+        var (code, output, error) = CliProcess.Run("watch", log, "--total-steps", N.ToString(CultureInfo.InvariantCulture), "--peak-lr", "1e-3",
+            "--warmup", Warmup.ToString(CultureInfo.InvariantCulture), "--law", "momentum", "--decisions", decisions, "--interval", "0.05",
+            "--until-step", (N - 5).ToString(CultureInfo.InvariantCulture), "--timeout", "100");
+        writer.Join();
+        Assert.True(code == 0, output + error);
+        Assert.Contains("waiting for", output);
+        Assert.Contains($"done at step {N - 5}", output);
+        var written = JsonDocument.Parse(File.ReadAllText(decisions)).RootElement;
+
+        // The same rows replayed through a TrainingMonitor with the watcher's options decide the same.
+        var law = new MomentumLaw();
+        using var monitor = new TrainingMonitor(plan, N, new TrainingMonitorOptions
+        {
+            Forecaster = new ForecasterOptions { Law = law, RefitInterval = (int)(N / 50), FromStep = Warmup },
+            MaxNonFiniteLosses = int.MaxValue,
+        });
+        for (long k = 0; k <= N - 5; k++) monitor.OnStepEnd(k, k % 5 == 0 ? Loss(k) : double.NaN);
+        Assert.NotEmpty(monitor.Controller!.Decisions);
+        Assert.Equal(((WsdSchedule)monitor.Schedule).DecayStartStep, written.GetProperty("decay_start_step").GetInt64());
+        Assert.Equal(monitor.LatestForecast!.FinalLoss, written.GetProperty("forecast").GetProperty("final_loss").GetDouble(), 9);
+        Assert.False(File.Exists(decisions + ".tmp"));
+    }
+
+    [Fact]
+    public void AWatchWithoutALogEndsAtItsTimeoutAndBadPlansAreRefused()
+    {
+        string decisions = Path.Combine(_folder.FullName, "d.json");
+        var (code, output, _) = CliProcess.Run("watch", Path.Combine(_folder.FullName, "never.csv"), "--total-steps", "1000", "--peak-lr", "1e-3",
+            "--decisions", decisions, "--interval", "0.05", "--timeout", "0.5");
+        Assert.Equal(0, code);
+        Assert.Contains("--timeout", output);
+        (code, _, var error) = CliProcess.Run("watch", "x.csv", "--total-steps", "1000", "--plan", "cosine:peak=1e-3,total=1000");
+        Assert.Equal(2, code);
+        Assert.Contains("give a wsd: spec", error);
+        (code, _, error) = CliProcess.Run("watch", "x.csv", "--total-steps", "1000");
+        Assert.Equal(2, code);
+        Assert.Contains("--peak-lr", error);
+    }
+}

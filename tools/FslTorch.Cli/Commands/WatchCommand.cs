@@ -1,0 +1,203 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FslTorch.Control;
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+
+namespace FslTorch.Cli.Commands;
+
+/// <summary>
+/// <c>fsl watch</c>: follows a log another process is writing, refits with the same forecaster and controller as
+/// <see cref="TrainingMonitor"/>, and keeps a decision file that the trainer polls up to date.
+/// </summary>
+internal static class WatchCommand
+{
+    public static Command Create()
+    {
+        var log = new Argument<string>("log") { Description = "The log the trainer appends to (step,lr,loss CSV or JSON Lines)." };
+        var totalSteps = new Option<long>("--total-steps") { Description = "The budget N.", Required = true };
+        var peak = new Option<double?>("--peak-lr") { Description = "The peak LR of the planned WSD schedule (with --warmup; a 20% linear cooldown to 0)." };
+        var warmup = new Option<long>("--warmup") { Description = "Warmup steps of the planned schedule.", DefaultValueFactory = _ => 0 };
+        var plan = new Option<string?>("--plan") { Description = "The planned schedule as a WSD spec instead (e.g. wsd:peak=3e-4,warmup=2000,total=24000,decay=0.2)." };
+        var decisions = new Option<string>("--decisions") { Description = "The decision file the trainer polls (JSON, replaced atomically).", DefaultValueFactory = _ => "decisions.json" };
+        var law = new Option<string?>("--law") { Description = "The law of the forecasts (the library default otherwise)." };
+        var prior = new Option<string?>("--prior") { Description = "A parameter file (fsl fit of calibration runs) for the decay-response prior." };
+        var interval = new Option<double>("--interval") { Description = "Seconds between reads of the log.", DefaultValueFactory = _ => 2 };
+        var untilStep = new Option<long?>("--until-step") { Description = "Stop once the log reached this step (default: the last step, N − 1)." };
+        var timeout = new Option<double?>("--timeout") { Description = "Stop after this many seconds." };
+        var command = new Command("watch", "Follows a growing log, refits as it grows, and writes the decay decision a trainer polls.")
+            { log, totalSteps, peak, warmup, plan, decisions, law, prior, interval, untilStep, timeout };
+        command.SetAction(parse => CommandSupport.Run(() =>
+        {
+            long n = parse.GetValue(totalSteps);
+            var planned = Plan(parse.GetValue(plan), parse.GetValue(peak), parse.GetValue(warmup), n);
+            string decisionFile = parse.GetValue(decisions)!;
+            CurveFiles.CheckWritable(decisionFile, "--decisions");
+            double seconds = parse.GetValue(interval);
+            if (!(seconds > 0)) throw new ArgumentException($"--interval must be > 0; got {seconds}.");
+            var chosenLaw = parse.GetValue(law) is string name ? Protocol.Law(name) : LossCurveLaws.Default;
+            var options = new TrainingMonitorOptions
+            {
+                Forecaster = new ForecasterOptions
+                {
+                    Law = chosenLaw,
+                    // Fixed: the watcher sees the trainer's steps in bursts, so there is no loop time to adapt to.
+                    RefitInterval = (int)Math.Max(10, n / 50),
+                    FromStep = planned.WarmupSteps,
+                    Prior = parse.GetValue(prior) is string file ? ParameterPrior.FromFile(file, chosenLaw, 0.1) : BuiltInPrior(chosenLaw),
+                },
+                DecayControl = new DecayControllerOptions(),
+                MaxNonFiniteLosses = int.MaxValue, // steps the log skips are passed as NaN
+            };
+            return new Watcher(parse.GetValue(log)!, planned, n, options, decisionFile, seconds, parse.GetValue(untilStep) ?? n - 1, parse.GetValue(timeout)).Run();
+        }));
+        return command;
+    }
+
+    /// <summary>The options of the watcher's monitor (also what a replay of the same log needs to decide identically).</summary>
+    public static ParameterPrior? BuiltInPrior(LossCurveLaw law)
+    {
+        try
+        {
+            return ParameterPrior.BuiltIn(law);
+        }
+        catch (ArgumentException)
+        {
+            return null; // a law without built-in defaults fits its decay response from the log alone
+        }
+    }
+
+    private static WsdSchedule Plan(string? spec, double? peak, long warmup, long n)
+    {
+        if (spec != null)
+        {
+            var parsed = Schedule.Parse(spec) as WsdSchedule ?? throw new ArgumentException($"--plan {spec}: the watcher moves a WSD decay start; give a wsd: spec.");
+            if (parsed.TotalSteps != n) throw new ArgumentException($"--plan {spec}: its total ({parsed.TotalSteps}) differs from --total-steps ({n}).");
+            return parsed;
+        }
+        double rate = peak ?? throw new ArgumentException("Give --peak-lr (and --warmup), or --plan.");
+        return new WsdSchedule(rate, warmup, WsdSchedule.DecayStartForFraction(n, 0.2), n);
+    }
+
+    private sealed class Watcher(string path, WsdSchedule plan, long total, TrainingMonitorOptions options, string decisionFile, double interval, long untilStep, double? timeout)
+    {
+        private TrainingMonitor _monitor = new(plan, total, options);
+        private long _next;             // the next step to give the monitor
+        private string? _written;
+
+        public int Run()
+        {
+            var clock = Stopwatch.StartNew();
+            bool waited = false;
+            while (true)
+            {
+                if (File.Exists(path)) Poll();
+                else if (!waited)
+                {
+                    Console.WriteLine($"fsl watch: waiting for {path} to appear");
+                    waited = true;
+                }
+                if (_next > untilStep || _monitor.StopReason != null)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fsl watch: done at step {_next - 1}; decision in {decisionFile}"));
+                    return 0;
+                }
+                if (timeout is double limit && clock.Elapsed.TotalSeconds >= limit)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fsl watch: --timeout {limit:0.#} s reached at step {_next - 1}; decision in {decisionFile}"));
+                    return 0;
+                }
+                Thread.Sleep(TimeSpan.FromSeconds(interval));
+            }
+        }
+
+        private void Poll()
+        {
+            IReadOnlyList<LogRow> rows;
+            try
+            {
+                if (Path.GetExtension(path).ToLowerInvariant() is ".jsonl" or ".ndjson")
+                {
+                    rows = JsonRows();
+                }
+                else
+                {
+                    // A line the writer has not finished (no newline yet) may hold a cut number: leave it for the next poll.
+                    string text = File.ReadAllText(path);
+                    int unfinished = text.EndsWith('\n') ? int.MaxValue : text.Count(c => c == '\n') + 1;
+                    rows = ObservedCurve.CsvRows(path, requireLearningRate: false)
+                        .Where(r => !r.Where.StartsWith("line ", StringComparison.Ordinal) || int.Parse(r.Where[5..], CultureInfo.InvariantCulture) < unfinished).ToList();
+                }
+            }
+            catch (IOException)
+            {
+                return; // the writer holds the file this instant: next poll
+            }
+            if (rows.Count > 0 && rows[^1].Step < _next - 1)
+            {
+                // The log went back: truncated or replaced by a new run. Start over.
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fsl watch: {path} now ends at step {rows[^1].Step}, before step {_next - 1}: truncated or rotated; starting over"));
+                _monitor.Dispose();
+                _monitor = new TrainingMonitor(plan, total, options);
+                _next = 0;
+            }
+            foreach (var row in rows)
+            {
+                if (row.Step < _next || row.Step >= total) continue;
+                // Steps the log skipped carry no loss; the monitor still counts them (refit steps, decisions).
+                for (; _next < row.Step; _next++) Step(_next, double.NaN);
+                Step(row.Step, row.Loss ?? double.NaN);
+                _next = row.Step + 1;
+            }
+        }
+
+        private void Step(long step, double loss)
+        {
+            var signal = _monitor.OnStepEnd(step, loss);
+            if (signal.HasFlag(TrainingSignal.Forecast)) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {step}: forecast {_monitor.LatestForecast!.Describe()}"));
+            if (signal.HasFlag(TrainingSignal.Decision))
+            {
+                var decision = _monitor.Controller!.Decisions[^1];
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {step}: {(decision.StartNow ? "start the decay now" : "wait")} (decay start {decision.DecayStartStep}): {decision.Reason}"));
+            }
+            if (signal != TrainingSignal.None) Write(step);
+        }
+
+        private void Write(long step)
+        {
+            var forecast = _monitor.LatestForecast;
+            var decision = _monitor.Controller?.Decisions.LastOrDefault();
+            string json = JsonSerializer.Serialize(new
+            {
+                step,
+                decay_start_step = ((WsdSchedule)_monitor.Schedule).DecayStartStep,
+                stop = _monitor.StopReason != null,
+                reason = decision?.Reason,
+                forecast = forecast == null ? null : new { made_at = forecast.Step, final_loss = forecast.FinalLoss, lower = forecast.Lower, upper = forecast.Upper, calibrated = forecast.Calibrated },
+            }, new JsonSerializerOptions { WriteIndented = true });
+            if (json == _written) return;
+            CommandSupport.WriteAtomically(decisionFile, json);
+            _written = json;
+        }
+
+        private List<LogRow> JsonRows()
+        {
+            var rows = new List<LogRow>();
+            var text = File.ReadAllText(path);
+            var lines = text.Split('\n');
+            // The last element is "" after a final newline, or a line the writer has not finished: skip it either way.
+            for (int i = 0; i < lines.Length - 1; i++)
+            {
+                if (lines[i].Trim().Length == 0) continue;
+                var item = JsonDocument.Parse(lines[i]).RootElement;
+                if (!item.TryGetProperty("step", out var step)) continue;
+                double? Value(string field) => item.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+                rows.Add(new LogRow(step.GetInt64(), Value("lr"), Value("loss"), $"line {i + 1}"));
+            }
+            return rows;
+        }
+    }
+}
