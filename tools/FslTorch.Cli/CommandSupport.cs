@@ -1,0 +1,53 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace FslTorch.Cli;
+
+/// <summary>What every command shares: the error boundary, atomic output, the bench settings.</summary>
+internal static class CommandSupport
+{
+    /// <summary>Runs a command body, turning bad input into a message and exit code 2 instead of a stack trace.</summary>
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or FormatException)
+        {
+            Console.Error.WriteLine($"fsl: {e.Message}");
+            return 2;
+        }
+    }
+
+    /// <summary>Writes an output file whole or not at all: a temporary file renamed over the target.</summary>
+    public static void WriteAtomically(string path, string text)
+    {
+        string temporary = path + ".tmp";
+        File.WriteAllText(temporary, text);
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>The options every bench command shares.</summary>
+    public sealed record BenchSettings(IReadOnlyList<string> Laws, FslTorch.Fitting.FitOptions FitOptions, string? Json);
+
+    public static BenchSettings Settings(ParseResult parse, Option<string[]> laws, Option<int> block, Option<string?> json)
+    {
+        var names = parse.GetValue(laws) is { Length: > 0 } chosen
+            ? chosen.SelectMany(n => n.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList()
+            : Protocol.DefaultLaws.ToList();
+        foreach (var name in names) Protocol.Law(name); // reject unknown names before any work
+        CurveFiles.CheckWritable(parse.GetValue(json), "--json");
+        return new BenchSettings(names, new FslTorch.Fitting.FitOptions { ScheduleBlockSteps = parse.GetValue(block) }, parse.GetValue(json));
+    }
+
+    public static int Bench(string dataset, IReadOnlyList<FslTorch.Fitting.ObservedCurve> fit, IReadOnlyList<FslTorch.Fitting.ObservedCurve> predict, BenchSettings settings)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fit on: {string.Join(", ", fit.Select(c => c.Name))}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"predict: {string.Join(", ", predict.Select(c => c.Name))}"));
+        var scores = settings.Laws.Select(name => Protocol.Run(Protocol.Law(name), fit, predict, settings.FitOptions)).ToList();
+        Report.PrintTable(dataset, scores, Console.Out);
+        if (settings.Json != null) Report.WriteJson(Report.ToJson(dataset, scores), settings.Json);
+        return 0;
+    }
+}

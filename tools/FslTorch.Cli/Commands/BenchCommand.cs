@@ -1,0 +1,105 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace FslTorch.Cli.Commands;
+
+/// <summary><c>fsl bench</c>: the laws on real curves (mpl, schedules, curves, decay, all, speed).</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Benchmarks the loss-curve laws on real curves: fit on some runs, predict the others.");
+
+        var jsonOption = new Option<string?>("--json") { Description = "Write the results as JSON to this file." };
+        var lawOption = new Option<string[]>("--law")
+        {
+            Description = "Laws to benchmark (fsl, fsl-tied, fsl-decreases, fsl-direct, mpl, momentum); fsl, fsl-direct, mpl and momentum by default.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var blockOption = new Option<int>("--block-steps") { Description = "Fit on LR block means of this many steps (1 = exact).", DefaultValueFactory = _ => new FslTorch.Fitting.FitOptions().ScheduleBlockSteps };
+
+        // fsl bench mpl --data ../shared/data/mpl --size 25M --json out.json
+        var mplData = new Option<string>("--data") { Description = "The mpl/ folder of the shared data.", Required = true };
+        var mplSize = new Option<string>("--size") { Description = "Model size: 25M or 100M.", DefaultValueFactory = _ => "25M" };
+        var mpl = new Command("mpl", "The Multi-Power Law paper's protocol: fit on the three 'fit' runs, predict the six others.") { mplData, mplSize, jsonOption, lawOption, blockOption };
+        mpl.SetAction(parse => CommandSupport.Run(() =>
+        {
+            var (fit, predict) = MplDataset.Load(parse.GetValue(mplData)!, parse.GetValue(mplSize)!);
+            return CommandSupport.Bench($"mpl-{parse.GetValue(mplSize)}", fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
+        }));
+        bench.Subcommands.Add(mpl);
+
+        // fsl bench schedules --data ../shared/data/schaipp-124m --peak-lr 1e-3 --json out.json
+        var schaippData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
+        var peakOption = new Option<double>("--peak-lr") { Description = "The peak LR whose runs are used (1e-4, 5e-4, 1e-3 or 2e-3).", Required = true };
+        var schedulesCommand = new Command("schedules", "Fit on a constant, a short WSD and a cut cosine run at one peak LR; predict every other run at that peak.")
+            { schaippData, peakOption, jsonOption, lawOption, blockOption };
+        schedulesCommand.SetAction(parse => CommandSupport.Run(() =>
+        {
+            double peak = parse.GetValue(peakOption);
+            var (fit, predict) = SchaippDataset.SchedulesProtocol(SchaippDataset.Load(parse.GetValue(schaippData)!), peak);
+            return CommandSupport.Bench(string.Create(CultureInfo.InvariantCulture, $"schaipp-124m-lr{peak}"), fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
+        }));
+        bench.Subcommands.Add(schedulesCommand);
+
+        // fsl bench curves --fit a.csv b.csv --predict c.csv [--from-step K] [--bin N] --json out.json
+        var fitFiles = new Option<string[]>("--fit") { Description = "CSV curves (step,lr,loss) to fit on.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var predictFiles = new Option<string[]>("--predict") { Description = "CSV curves (step,lr,loss) to predict and score.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var fromStep = new Option<int>("--from-step") { Description = "Drop points before this step (e.g. the warmup).", DefaultValueFactory = _ => 0 };
+        var binOption = new Option<int>("--bin") { Description = "Average raw per-step losses over windows of N steps before fitting and scoring.", DefaultValueFactory = _ => 1 };
+        var logFormats = new LogFormats.Options();
+        var curvesCommand = new Command("curves", "The same protocol on your own curves (step,lr,loss CSV, JSON Lines, trainer_state.json or TensorBoard events).")
+            { fitFiles, predictFiles, fromStep, binOption, jsonOption, lawOption, blockOption };
+        foreach (var option in logFormats.All) curvesCommand.Options.Add(option);
+        curvesCommand.SetAction(parse => CommandSupport.Run(() =>
+        {
+            int from = parse.GetValue(fromStep), bin = parse.GetValue(binOption);
+            var formats = logFormats.Read(parse);
+            var fit = parse.GetValue(fitFiles)!.Select(f => CurveFiles.Load(f, from, bin, formats)).ToList();
+            var predict = parse.GetValue(predictFiles)!.Select(f => CurveFiles.Load(f, from, bin, formats)).ToList();
+            return CommandSupport.Bench("curves", fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
+        }));
+        bench.Subcommands.Add(curvesCommand);
+
+        // fsl bench decay --data ../shared/data/schaipp-124m --json out.json
+        var decayData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
+        var marginOption = new Option<double?>("--margin") { Description = "Override the controller's margin (nats); the library default otherwise." };
+        var uncertaintyOption = new Option<double?>("--uncertainty-weight") { Description = "Override the controller's uncertainty weight; the library default otherwise." };
+        var hindcastOption = new Option<double?>("--hindcast-tolerance") { Description = "Override the controller's hindcast tolerance (fraction of the drop; inf turns the check off)." };
+        var decayLaw = new Option<string?>("--law") { Description = "The law of the forecasts (the library default when not given)." };
+        var decayPeaks = new Option<double[]>("--peak-lr") { Description = "Only these peak LRs (all four by default).", AllowMultipleArgumentsPerToken = true };
+        var decayCommand = new Command("decay", "Replays real runs through the TrainingMonitor (library defaults) and scores its decay starts.")
+            { decayData, jsonOption, marginOption, uncertaintyOption, hindcastOption, decayLaw, decayPeaks };
+        decayCommand.SetAction(parse => CommandSupport.Run(() =>
+        {
+            CurveFiles.CheckWritable(parse.GetValue(jsonOption), "--json");
+            var options = new FslTorch.Control.DecayControllerOptions();
+            if (parse.GetValue(marginOption) is double margin) options = options with { Margin = margin };
+            if (parse.GetValue(uncertaintyOption) is double weight) options = options with { UncertaintyWeight = weight };
+            if (parse.GetValue(hindcastOption) is double tolerance) options = options with { HindcastTolerance = tolerance };
+            var law = parse.GetValue(decayLaw) is string name ? Protocol.Law(name) : null;
+            var peaks = parse.GetValue(decayPeaks) is { Length: > 0 } chosen ? chosen : null;
+            return DecayBenchmark.Run(parse.GetValue(decayData)!, parse.GetValue(jsonOption), Console.Out, options, law, peaks);
+        }));
+        bench.Subcommands.Add(decayCommand);
+
+        // fsl bench all --data ../shared/data --json all.json
+        var allData = new Option<string>("--data") { Description = "The shared data folder (with mpl/ and schaipp-124m/).", Required = true };
+        var allCommand = new Command("all", "Every protocol on the shared data: one table of laws × protocols (strict/standard PredE, WorstE, fit seconds, failures).")
+            { allData, jsonOption, lawOption, blockOption };
+        allCommand.SetAction(parse => CommandSupport.Run(() =>
+        {
+            var settings = CommandSupport.Settings(parse, lawOption, blockOption, jsonOption);
+            return AllBenchmark.Run(parse.GetValue(allData)!, settings.Laws, settings.FitOptions, settings.Json, Console.Out);
+        }));
+        bench.Subcommands.Add(allCommand);
+
+        // fsl bench speed [--steps 100000]
+        var speedSteps = new Option<int>("--steps") { Description = "Trajectory length.", DefaultValueFactory = _ => 100_000 };
+        var speedRepeats = new Option<int>("--repeats") { Description = "Timed repetitions (the best is reported).", DefaultValueFactory = _ => 5 };
+        var speed = new Command("speed", "Times the fast evaluation of every law on a full trajectory, and the exact sums beside it.") { speedSteps, speedRepeats };
+        speed.SetAction(parse => CommandSupport.Run(() => SpeedBenchmark.Run(parse.GetValue(speedSteps), parse.GetValue(speedRepeats))));
+        bench.Subcommands.Add(speed);
+        return bench;
+    }
+}

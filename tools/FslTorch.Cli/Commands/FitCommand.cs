@@ -1,0 +1,43 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace FslTorch.Cli.Commands;
+
+/// <summary><c>fsl fit</c>: fits a law to logged curves and writes its parameters.</summary>
+internal static class FitCommand
+{
+    public static Command Create()
+    {
+        var fromStep = new Option<int>("--from-step") { Description = "Drop points before this step (e.g. the warmup).", DefaultValueFactory = _ => 0 };
+        var binOption = new Option<int>("--bin") { Description = "Average raw per-step losses over windows of N steps before fitting.", DefaultValueFactory = _ => 1 };
+        var logFormats = new LogFormats.Options();
+        // fsl fit --curves a.csv b.csv [--law fsl] --out params.json
+        var curvesToFit = new Option<string[]>("--curves") { Description = "Logged curves fitted jointly (see --format).", Required = true, AllowMultipleArgumentsPerToken = true };
+        var fitLaw = new Option<string>("--law") { Description = $"The law ({FslTorch.Surrogates.LossCurveLaws.Default.Name} by default).", DefaultValueFactory = _ => FslTorch.Surrogates.LossCurveLaws.Default.Name };
+        var fitOut = new Option<string>("--out") { Description = "The parameter file to write (a prior for a later run: TinyGpt --prior).", Required = true };
+        var fitCommand = new Command("fit", "Fits a law to curves (step,lr,loss CSV, JSON Lines, trainer_state.json or TensorBoard events) and writes its parameters.")
+            { curvesToFit, fitLaw, fitOut, fromStep, binOption };
+        foreach (var option in logFormats.All) fitCommand.Options.Add(option);
+        fitCommand.SetAction(parse => CommandSupport.Run(() =>
+        {
+            CurveFiles.CheckWritable(parse.GetValue(fitOut), "--out");
+            var formats = logFormats.Read(parse);
+            var curves = parse.GetValue(curvesToFit)!.Select(f => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption), formats)).ToList();
+            var fit = FslTorch.Fitting.LawFitter.Fit(Protocol.Law(parse.GetValue(fitLaw)!), curves);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{fit.Law.Name}: {fit.ExitReason} ({fit.Message}) in {fit.WallTime.TotalSeconds:F2} s"));
+            if (!fit.Succeeded) return 1;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {curves.Sum(c => c.Count)} points in {curves.Count} curve{(curves.Count == 1 ? "" : "s")}; objective {fit.Objective:G4} (Huber on log residuals; LR unit {fit.LearningRateScale:G4})"));
+            Console.WriteLine("  parameter  value        standard error");
+            for (int j = 0; j < fit.Parameters.Count; j++)
+            {
+                double se = fit.StandardErrors[j];
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {fit.Law.Parameters[j].Name,-9}  {fit.Parameters[j],-11:G6}  {(double.IsFinite(se) ? se.ToString("G3", CultureInfo.InvariantCulture) : "-")}"));
+            }
+            fit.SaveParameters(parse.GetValue(fitOut)!);
+            return 0;
+        }));
+        return fitCommand;
+    }
+}
