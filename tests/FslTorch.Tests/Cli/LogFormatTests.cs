@@ -15,7 +15,7 @@ public sealed class LogFormatTests : IDisposable
 
     private string Path(string name) => System.IO.Path.Combine(_folder.FullName, name);
 
-    // The direct FSL's constant-LR curve (raw units), every step logged with its LR and a loss every 10 steps.
+    // The direct FSL's WSD curve (raw units), every step logged with its LR and a loss every 10 steps (after the warmup).
     private static (double[] Rates, Dictionary<int, double> Losses) Curve()
     {
         const double p = SyntheticCurves.Peak;
