@@ -93,10 +93,12 @@ public sealed class ObservedCurve
     /// <summary>
     /// The rows of a <c>step,lr,loss</c> CSV (columns in any order, names case-insensitive, others ignored), for
     /// <see cref="FromRows"/> or a reader that follows a growing log: malformed cells are refused with their line, and
-    /// a torn last line (no newline, too few cells) is left out and reported to <paramref name="notice"/>.
+    /// a torn last line (no newline, too few cells) is left out and reported to <paramref name="notice"/>. A reader of
+    /// a log still being written sets <paramref name="skipUnfinishedLastLine"/>: a last line without its newline is
+    /// then left out even when its cells are all there (its last number may be cut), for the next read.
     /// </summary>
     /// <exception cref="InvalidDataException">A malformed header, row or cell.</exception>
-    public static IReadOnlyList<LogRow> CsvRows(string path, bool requireLearningRate = true, Action<string>? notice = null)
+    public static IReadOnlyList<LogRow> CsvRows(string path, bool requireLearningRate = true, Action<string>? notice = null, bool skipUnfinishedLastLine = false)
     {
         string text = File.ReadAllText(path);
         var lines = text.Split('\n');
@@ -117,6 +119,7 @@ public sealed class ObservedCurve
             int number = i + 1;
             if (line.Trim().Length == 0) continue;
             var cells = line.Split(',');
+            if (i == lines.Length - 1 && tornLast && skipUnfinishedLastLine) continue;
             if (i == lines.Length - 1 && tornLast && (cells.Length < header.Count || cells.Length < needed))
             {
                 notice?.Invoke($"{path}, line {number}: the last line is cut short (a process died while writing it?); it is left out.");

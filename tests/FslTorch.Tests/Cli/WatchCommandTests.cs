@@ -7,7 +7,7 @@ using Xunit;
 
 namespace FslTorch.Tests.Cli;
 
-/// <summary><c>fsl watch</c> following a log that a test thread writes, line by line and sometimes half a line at a time.</summary>
+/// <summary><c>fsl watch</c> following a log that a test thread writes, line by line and sometimes part of a line at a time.</summary>
 public sealed class WatchCommandTests : IDisposable
 {
     private const long N = 2000;
@@ -36,15 +36,23 @@ public sealed class WatchCommandTests : IDisposable
                 string line = string.Create(CultureInfo.InvariantCulture, $"{k},{plan.GetLearningRate(k):R},{Loss(k):R}\n");
                 if (k % 200 == 0)
                 {
+                    // Cut inside the loss: every cell is there, the number is not whole yet. The watcher polls meanwhile.
+                    int cut = Math.Min(line.LastIndexOf(',') + 4, line.Length - 1); // "k,lr,2.1" of "k,lr,2.1234…"
+                    stream.Write(line[..cut]);
+                    Thread.Sleep(120);
+                    stream.Write(line[cut..]);
+                }
+                else if (k % 200 == 100)
+                {
                     stream.Write(line[..(line.Length / 2)]);
-                    Thread.Sleep(30);
+                    Thread.Sleep(60);
                     stream.Write(line[(line.Length / 2)..]);
                 }
                 else
                 {
                     stream.Write(line);
                 }
-                if (k % 100 == 0) Thread.Sleep(20);
+                if (k % 100 == 50) Thread.Sleep(20);
             }
         });
         writer.Start();

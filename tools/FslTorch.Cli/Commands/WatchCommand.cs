@@ -125,11 +125,8 @@ internal static class WatchCommand
                 }
                 else
                 {
-                    // A line the writer has not finished (no newline yet) may hold a cut number: leave it for the next poll.
-                    string text = File.ReadAllText(path);
-                    int unfinished = text.EndsWith('\n') ? int.MaxValue : text.Count(c => c == '\n') + 1;
-                    rows = ObservedCurve.CsvRows(path, requireLearningRate: false)
-                        .Where(r => !r.Where.StartsWith("line ", StringComparison.Ordinal) || int.Parse(r.Where[5..], CultureInfo.InvariantCulture) < unfinished).ToList();
+                    // A line the writer has not finished (no newline yet) may hold a cut number: it waits for the next poll.
+                    rows = ObservedCurve.CsvRows(path, requireLearningRate: false, skipUnfinishedLastLine: true);
                 }
             }
             catch (IOException)
