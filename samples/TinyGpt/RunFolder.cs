@@ -168,7 +168,7 @@ public sealed class RunFolder
     }
 
     public void WriteConfig(Settings settings) =>
-        WriteAtomically(File("config.json"), JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true }));
+        FslTorch.AtomicFile.WriteAllText(File("config.json"), JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true }));
 
     public static Settings ReadConfig(string folder)
     {
@@ -249,7 +249,7 @@ public sealed class RunFolder
         string path = File(name);
         if (!System.IO.File.Exists(path))
         {
-            WriteAtomically(path, header == null ? "" : header + "\n");
+            FslTorch.AtomicFile.WriteAllText(path, header == null ? "" : header + "\n");
             return;
         }
         string text = System.IO.File.ReadAllText(path);
@@ -268,19 +268,6 @@ public sealed class RunFolder
             }
             if (kept) body.Add(line);
         }
-        WriteAtomically(path, string.Concat((header == null ? body : [header, .. body]).Select(l => l + "\n")));
-    }
-
-    // Writes a file the run depends on under a temporary name, flushed, then renamed over the old one.
-    private static void WriteAtomically(string path, string text)
-    {
-        string temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
-        {
-            var bytes = System.Text.Encoding.UTF8.GetBytes(text);
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
-        }
-        System.IO.File.Move(temporary, path, overwrite: true);
+        FslTorch.AtomicFile.WriteAllText(path, string.Concat((header == null ? body : [header, .. body]).Select(l => l + "\n")));
     }
 }

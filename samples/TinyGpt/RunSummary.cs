@@ -80,7 +80,7 @@ public sealed record RunSummary(
     };
 
     /// <summary>Writes the summary as indented JSON.</summary>
-    public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, JsonOptions));
+    public void Write(string path) => FslTorch.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, JsonOptions));
 
     /// <summary>Reads a summary written by <see cref="Write"/>.</summary>
     public static RunSummary Read(string path) =>

@@ -20,14 +20,6 @@ internal static class CommandSupport
         }
     }
 
-    /// <summary>Writes an output file whole or not at all: a temporary file renamed over the target.</summary>
-    public static void WriteAtomically(string path, string text)
-    {
-        string temporary = path + ".tmp";
-        File.WriteAllText(temporary, text);
-        File.Move(temporary, path, overwrite: true);
-    }
-
     /// <summary>The options every bench command shares.</summary>
     public sealed record BenchSettings(IReadOnlyList<string> Laws, FslTorch.Fitting.FitOptions FitOptions, string? Json);
 

@@ -60,7 +60,7 @@ internal static class Report
     {
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder != null) Directory.CreateDirectory(folder);
-        File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        FslTorch.AtomicFile.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
     private static JsonObject Metrics(CurveMetrics m) => new()

@@ -121,7 +121,7 @@ public sealed class FslScheduler : lr_scheduler.LRScheduler
     public void load_state_dict(FslSchedulerState state) => LoadState(state);
 
     /// <summary>Writes <see cref="GetState"/> as JSON.</summary>
-    public void SaveStateFile(string path) => File.WriteAllText(path, JsonSerializer.Serialize(GetState()));
+    public void SaveStateFile(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(GetState()));
 
     /// <summary>Reads a JSON state written by <see cref="SaveStateFile"/> and applies it (see <see cref="LoadState(FslSchedulerState)"/>).</summary>
     public void LoadStateFile(string path) =>

@@ -349,7 +349,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     public void load_state_dict(TrainingMonitorState state) => LoadState(state);
 
     /// <summary>Writes <see cref="GetState"/> as JSON.</summary>
-    public void SaveStateFile(string path) => File.WriteAllText(path, JsonSerializer.Serialize(GetState(), JsonOptions));
+    public void SaveStateFile(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(GetState(), JsonOptions));
 
     /// <summary>Reads and restores a JSON state written by <see cref="SaveStateFile"/>.</summary>
     public void LoadStateFile(string path) =>

@@ -152,7 +152,7 @@ public sealed class FitResult
                 (System.Text.Json.Nodes.JsonNode?)new System.Text.Json.Nodes.JsonArray(Enumerable.Range(0, Parameters.Count)
                     .Select(j => double.IsFinite(Covariance[i, j]) ? (System.Text.Json.Nodes.JsonNode?)Covariance[i, j] : null).ToArray())).ToArray()),
         };
-        File.WriteAllText(path, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(path, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using FslTorch;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -73,7 +74,7 @@ internal static class DecayCommand
                 $"best: decay from step {best.Start} ({(double)(n - best.Start) / n:0.000} cooldown), final loss {best.Prediction.Loss:F4}; {gain:F4} nats below a fixed 20% cooldown"));
             if (parse.GetValue(json) is string path)
             {
-                CommandSupport.WriteAtomically(path, JsonSerializer.Serialize(new
+                AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new
                 {
                     law = fit.Law.Name,
                     total_steps = n,

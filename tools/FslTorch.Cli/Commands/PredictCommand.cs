@@ -1,3 +1,4 @@
+using FslTorch;
 using System.CommandLine;
 using System.Globalization;
 using FslTorch.Fitting;
@@ -54,7 +55,7 @@ internal static class PredictCommand
                 lines.Add(string.Create(CultureInfo.InvariantCulture,
                     $"{steps[i]},{rates[steps[i]]:R},{curve[i]:R},{Math.Min(curve[i], Quantile(i, 0.1)):R},{Math.Max(curve[i], Quantile(i, 0.9)):R}"));
             }
-            CommandSupport.WriteAtomically(outPath, string.Join('\n', lines) + "\n");
+            AtomicFile.WriteAllText(outPath, string.Join('\n', lines) + "\n");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{fit.Law.Name}: final loss at step {steps[^1]} {curve[^1]:F4} [{Math.Min(curve[^1], Quantile(steps.Length - 1, 0.1)):F4}, {Math.Max(curve[^1], Quantile(steps.Length - 1, 0.9)):F4}]{(draws.Count < 2 ? " (no band: the parameter file has no covariance)" : "")}; {steps.Length} points in {outPath}"));
             return 0;

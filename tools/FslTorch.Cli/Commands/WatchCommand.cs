@@ -1,3 +1,4 @@
+using FslTorch;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -176,7 +177,7 @@ internal static class WatchCommand
                 forecast = forecast == null ? null : new { made_at = forecast.Step, final_loss = forecast.FinalLoss, lower = forecast.Lower, upper = forecast.Upper, calibrated = forecast.Calibrated },
             }, new JsonSerializerOptions { WriteIndented = true });
             if (json == _written) return;
-            CommandSupport.WriteAtomically(decisionFile, json);
+            AtomicFile.WriteAllText(decisionFile, json);
             _written = json;
         }
 

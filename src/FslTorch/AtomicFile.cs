@@ -1,0 +1,25 @@
+using System.Text;
+
+namespace FslTorch;
+
+/// <summary>
+/// Files written whole or not at all: the text goes to a temporary file beside the target, is flushed to disk, and
+/// is renamed over the target. A process killed at any moment leaves the old file or the new one, never a torn one.
+/// The library's state and parameter files are written this way; the samples and tools use it for theirs.
+/// </summary>
+public static class AtomicFile
+{
+    /// <summary>Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/> atomically.</summary>
+    public static void WriteAllText(string path, string text)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(text);
+        string temporary = path + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        {
+            stream.Write(Encoding.UTF8.GetBytes(text));
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, path, overwrite: true);
+    }
+}
