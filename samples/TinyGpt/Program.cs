@@ -43,9 +43,10 @@ var probeFraction = Number<double>("--probe-fraction", "The length of each coold
 var refitEvery = Number<int>("--refit-every", "Refit the forecast every N steps (default: 2% of the budget, stretched to keep refits within 1% of the wall time).");
 var noProbes = new Option<bool>("--no-probes") { Description = "No cooldown probes: the controller keeps its plan unless a measured --prior gives decay evidence." };
 var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in --out (its config, logs and checkpoints)." };
+var decisionsFrom = new Option<string?>("--decisions-from") { Description = "Steer a wsd:F run from a decision file another process writes (fsl watch): its decay_start_step and stop." };
 var previousCheckpoint = new Option<bool>("--previous-checkpoint") { Description = "With --resume: continue from the checkpoint before the last one (when the last is damaged)." };
 var root = new RootCommand("TinyGpt: GPT pre-training with FslTorch forecasts.")
-    { preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint };
+    { preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom };
 root.SetAction(parse =>
 {
     try
@@ -58,7 +59,7 @@ root.SetAction(parse =>
         if (resumeFolder != null)
         {
             // A resumed run is the run it was; only how it runs (device, threads, where it stops) may change.
-            var given = fixedByParent.Concat([scheduleOption, prior, priorSpread, checkpointAt, output, branchStep, overwrite]).FirstOrDefault(Given);
+            var given = fixedByParent.Concat([scheduleOption, prior, priorSpread, checkpointAt, output, branchStep, overwrite, decisionsFrom]).FirstOrDefault(Given);
             if (given != null) throw new ArgumentException($"{given.Name} cannot change in a resumed run (--device, --threads and --stop-at can).");
             var saved = RunFolder.ReadConfig(resumeFolder);
             var settings = saved with
@@ -88,6 +89,7 @@ root.SetAction(parse =>
                 Device = Given(device) ? parse.GetValue(device)! : parent.Device,
                 Threads = parse.GetValue(threads) ?? parent.Threads,
                 StopAt = parse.GetValue(stopAt),
+                DecisionsFrom = parse.GetValue(decisionsFrom),
                 BranchedFrom = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFullPath(parentFolder)}@{at}"),
             };
             settings.Validate();
@@ -127,6 +129,7 @@ root.SetAction(parse =>
             ProbeAt = parse.GetValue(noProbes) ? [] : parse.GetValue(probeAt) is { Length: > 0 } fractions ? fractions : basis.ProbeAt,
             ProbeFraction = parse.GetValue(probeFraction) ?? basis.ProbeFraction,
             RefitEvery = parse.GetValue(refitEvery),
+            DecisionsFrom = parse.GetValue(decisionsFrom),
         };
         fresh = fresh with { EvalEvery = (int)Math.Max(1, fresh.Steps / 10), CheckpointEvery = (int)Math.Max(1, fresh.Steps / 4) };
         fresh.Validate();
@@ -148,6 +151,22 @@ root.SetAction(parse =>
 var parsed = root.Parse(args);
 if (parsed.Action is System.CommandLine.Invocation.ParseErrorAction onError) onError.ShowHelp = false;
 return parsed.Invoke();
+
+// The decay start and stop of a decision file (fsl watch writes it atomically); null when it is absent or unreadable.
+static (long? DecayStart, bool Stop)? ReadDecision(string path)
+{
+    try
+    {
+        if (!File.Exists(path)) return null;
+        var root = JsonDocument.Parse(File.ReadAllText(path)).RootElement;
+        long? start = root.TryGetProperty("decay_start_step", out var value) && value.TryGetInt64(out long step) ? step : null;
+        return (start, root.TryGetProperty("stop", out var stop) && stop.ValueKind == JsonValueKind.True);
+    }
+    catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+    {
+        return null; // being replaced this instant, or not a decision file: the next read decides
+    }
+}
 
 // A fresh or branched run never writes into a folder that holds another run, unless asked to replace it.
 static void RefuseOtherRun(RunFolder run, bool overwrite)
@@ -411,13 +430,25 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
             return 3;
         }
 
+        // an outside decision (fsl watch): move the decay start, or stop
+        bool stopRequested = false;
+        if (settings.DecisionsFrom != null && (step + 1) % 5 == 0 && ReadDecision(settings.DecisionsFrom) is var (outsideStart, outsideStop))
+        {
+            if (outsideStart is long wanted && scheduler.Schedule is WsdSchedule wsd && wanted != wsd.DecayStartStep && wanted >= step + 1 && !wsd.HasDecayBegun(step + 1))
+            {
+                scheduler.MoveDecayStart(wanted);
+                Report(string.Create(CultureInfo.InvariantCulture, $"step {step,6}  decay start moved to step {wanted} by {settings.DecisionsFrom}"));
+            }
+            stopRequested = outsideStop;
+        }
+
         // checkpoint (and keep the ones asked for as branch points)
         if ((step + 1) % settings.CheckpointEvery == 0 || step + 1 == settings.StopAt || settings.CheckpointAt.Contains(step + 1))
         {
             SaveCheckpoint(step + 1);
             if (settings.CheckpointAt.Contains(step + 1)) run.KeepCheckpoint(step + 1);
         }
-        if (signal.HasFlag(TrainingSignal.Stop) || step + 1 == settings.StopAt)
+        if (signal.HasFlag(TrainingSignal.Stop) || step + 1 == settings.StopAt || stopRequested)
         {
             step++;
             break;

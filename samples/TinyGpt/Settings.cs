@@ -43,6 +43,12 @@ public sealed record Settings
     /// <summary>The run folder and step this run branched from, if any.</summary>
     public string? BranchedFrom { get; init; }
     [JsonIgnore] public long? StopAt { get; init; }
+    /// <summary>
+    /// A decision file that another process (<c>fsl watch</c>) keeps up to date: every few steps a fixed WSD run moves
+    /// its decay start to the file's <c>decay_start_step</c> (never into the past, never once the decay began) and
+    /// stops when it says <c>stop</c>.
+    /// </summary>
+    public string? DecisionsFrom { get; init; }
 
     /// <summary>Named sizes; flags override their fields.</summary>
     public static Settings Preset(string name) => name switch
@@ -68,7 +74,11 @@ public sealed record Settings
         if (RefitEvery is int every && every < 1) throw new ArgumentException("--refit-every must be >= 1.");
         if (ProbeAt.Any(f => !(f > 0 && f < 1))) throw new ArgumentException("--probe-at fractions must lie in (0, 1).");
         if (!(ProbeFraction > 0 && ProbeFraction <= 0.2)) throw new ArgumentException("--probe-fraction must lie in (0, 0.2].");
-        RunSchedule.Build(this);
+        var schedule = RunSchedule.Build(this);
+        if (DecisionsFrom != null && (RunSchedule.IsControlled(this) || schedule is not FslTorch.Schedules.WsdSchedule))
+        {
+            throw new ArgumentException("--decisions-from steers a fixed WSD run (--schedule wsd:F); a controlled run moves its own decay.");
+        }
     }
 
     /// <summary>The steps at which cooldown probes fork (controlled runs only).</summary>

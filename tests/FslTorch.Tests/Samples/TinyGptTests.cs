@@ -174,6 +174,35 @@ public sealed class TinyGptTests : IDisposable
     private static JsonElement RunSummary(string folder) => JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "summary.json"))).RootElement;
 
     [Fact]
+    public void AFixedWsdRunObeysADecisionFile()
+    {
+        // fsl watch's decision file says: decay from step 60 (the plan, wsd:0.2 of 100 steps, decays from 80).
+        string decisions = Path.Combine(_folder.FullName, "decisions.json");
+        File.WriteAllText(decisions, "{\"step\": 40, \"decay_start_step\": 60, \"stop\": false}");
+        string steered = Path.Combine(_folder.FullName, "steered");
+        var (code, output) = Run(Tiny(steered, "--schedule", "wsd:0.2", "--decisions-from", decisions));
+        Assert.True(code == 0, output);
+        Assert.Contains("decay start moved to step 60", output);
+        var losses = Losses(steered);
+        double peak = losses[50].Lr;
+        Assert.Equal(peak, losses[60].Lr); // step D still uses the peak
+        Assert.True(losses[61].Lr < peak && losses[70].Lr < losses[61].Lr, "the decay did not start at 60");
+        Assert.Equal(60, RunSummary(steered).GetProperty("DecayStartStep").GetInt64());
+
+        // A stop in the file ends the run (resumable).
+        File.WriteAllText(decisions, "{\"step\": 40, \"decay_start_step\": 80, \"stop\": true}");
+        string stopped = Path.Combine(_folder.FullName, "stopped");
+        (code, output) = Run(Tiny(stopped, "--schedule", "wsd:0.2", "--decisions-from", decisions));
+        Assert.True(code == 0, output);
+        Assert.Equal(5, Losses(stopped).Count); // the file is read every 5 steps
+        Assert.Contains("resume with --resume", output);
+
+        (code, output) = Run(Tiny(Path.Combine(_folder.FullName, "refused"), "--decisions-from", decisions));
+        Assert.Equal(2, code);
+        Assert.Contains("--decisions-from steers a fixed WSD run", output);
+    }
+
+    [Fact]
     public void BadDataGivesAClearMessageAndExitCodeTwo()
     {
         var (code, output) = Run("--preset", "tiny", "--data", Path.Combine(_folder.FullName, "missing.txt"), "--out", Path.Combine(_folder.FullName, "x"));
