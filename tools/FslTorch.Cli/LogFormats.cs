@@ -78,11 +78,25 @@ internal sealed record LogFormats(string Format, string StepField, string Learni
         return ObservedCurve.FromRows(path, rows, name, interpolateMissingSteps: true, notice: notice);
     }
 
-    private List<LogRow> JsonLines(string path)
+    /// <summary>
+    /// The rows of a log that another process is still appending to (CSV or JSON Lines; <c>fsl watch</c>): a last line
+    /// without its newline is left for the next read, since its last number may be cut.
+    /// </summary>
+    public IReadOnlyList<LogRow> FollowRows(string path) => Detect(path) switch
+    {
+        "csv" => ObservedCurve.CsvRows(path, requireLearningRate: false, skipUnfinishedLastLine: true),
+        "jsonl" => JsonLines(path, skipUnfinishedLastLine: true),
+        var other => throw new ArgumentException($"{path}: a {other} log is rewritten, not appended to; follow a CSV or JSON Lines log."),
+    };
+
+    private List<LogRow> JsonLines(string path, bool skipUnfinishedLastLine = false)
     {
         var rows = new List<LogRow>();
-        var lines = File.ReadAllLines(path);
-        for (int i = 0; i < lines.Length; i++)
+        string text = File.ReadAllText(path);
+        var lines = text.Split('\n');
+        // Split leaves "" after a final newline; without one, the last element is a line still being written.
+        int count = text.EndsWith('\n') || skipUnfinishedLastLine ? lines.Length - 1 : lines.Length;
+        for (int i = 0; i < count; i++)
         {
             if (lines[i].Trim().Length == 0) continue;
             JsonElement item;
@@ -92,7 +106,7 @@ internal sealed record LogFormats(string Format, string StepField, string Learni
             }
             catch (JsonException e)
             {
-                if (i == lines.Length - 1) break; // a torn last line
+                if (i == count - 1) break; // a torn last line
                 throw new InvalidDataException($"{path}, line {i + 1}: not JSON ({e.Message}).");
             }
             if (item.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}, line {i + 1}: not a JSON object.");

@@ -92,7 +92,10 @@ public static class Schedule
     /// ("Schedule specs"). Invalid values are refused by the schedules' own checks.
     /// </summary>
     /// <exception cref="ArgumentException">An unknown kind or key, a missing or malformed value, or values no schedule allows.</exception>
-    public static LearningRateSchedule Parse(string spec) => ScheduleSpec.Parse(spec);
+    public static LearningRateSchedule Parse(string spec) => ScheduleSpec.Parse(spec, out _);
+
+    /// <summary>As <see cref="Parse(string)"/>, also giving the run's length when the spec has one (its <c>total</c>).</summary>
+    public static LearningRateSchedule Parse(string spec, out long? totalSteps) => ScheduleSpec.Parse(spec, out totalSteps);
 
     /// <summary>η_peak·(1 − k/N)^q, zero from step N. See <see cref="PowerDecaySchedule"/>.</summary>
     public static LearningRateSchedule PowerDecayToZero(double peakLearningRate, long totalSteps, double exponent) =>

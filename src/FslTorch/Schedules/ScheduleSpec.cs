@@ -4,7 +4,7 @@ namespace FslTorch.Schedules;
 
 /// <summary>
 /// The text form of a schedule, <c>kind:key=value,key=value,…</c>, for command lines and config files
-/// (<see cref="Schedule.Parse"/>). Keys (steps are whole numbers, rates and fractions decimals):
+/// (<see cref="Schedule.Parse(string)"/>). Keys (steps are whole numbers, rates and fractions decimals):
 /// <list type="bullet">
 /// <item><c>constant:peak=η[,warmup=W]</c></item>
 /// <item><c>cosine:peak=η,total=N[,warmup=W][,final=f]</c>: cosine from η to f·η over the steps after the warmup.</item>
@@ -28,7 +28,7 @@ internal static class ScheduleSpec
         ["8-1-1"] = ["peak", "total"],
     };
 
-    public static LearningRateSchedule Parse(string spec)
+    public static LearningRateSchedule Parse(string spec, out long? totalSteps)
     {
         ArgumentNullException.ThrowIfNull(spec);
         string text = spec.Trim();
@@ -48,6 +48,7 @@ internal static class ScheduleSpec
             if (!values.TryAdd(key, pair[(equals + 1)..].Trim())) throw new ArgumentException($"Schedule '{spec}': '{key}' is given twice.", nameof(spec));
         }
         var read = new Reader(spec, kind, values);
+        totalSteps = read.Has("total") ? read.Steps("total") : null;
         double peak = read.Number("peak");
         return kind switch
         {

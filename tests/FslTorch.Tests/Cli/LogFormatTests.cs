@@ -81,6 +81,23 @@ public sealed class LogFormatTests : IDisposable
     }
 
     [Fact]
+    public void AGrowingLogIsReadWithoutItsUnfinishedLastLine()
+    {
+        // What fsl watch reads: JSON Lines and CSV alike leave a line without its newline for the next read.
+        string jsonl = Path("growing.jsonl");
+        File.WriteAllText(jsonl, "{\"step\": 0, \"lr\": 1e-3, \"loss\": 3.0}\n{\"step\": 1, \"lr\": 1e-3, \"loss\": 2.9}\n{\"step\": 2, \"lr\": 1e-3, \"loss\": 2.");
+        Assert.Equal([0L, 1L], FslTorch.Cli.LogFormats.Default.FollowRows(jsonl).Select(r => r.Step));
+        string csv = Path("growing.csv");
+        File.WriteAllText(csv, "step,lr,loss\n0,1e-3,3.0\n1,1e-3,2.9\n2,1e-3,2.");
+        Assert.Equal([0L, 1L], FslTorch.Cli.LogFormats.Default.FollowRows(csv).Select(r => r.Step));
+        File.AppendAllText(csv, "85\n");
+        Assert.Equal(2.85, FslTorch.Cli.LogFormats.Default.FollowRows(csv)[^1].Loss);
+        string state = Path("trainer_state.json");
+        File.WriteAllText(state, "{}");
+        Assert.Throws<ArgumentException>(() => FslTorch.Cli.LogFormats.Default.FollowRows(state));
+    }
+
+    [Fact]
     public void BadLogsGetAMessageNamingThePlace()
     {
         string garbage = Path("bad.jsonl");

@@ -77,22 +77,10 @@ internal static class PredictCommand
         }
         else
         {
-            schedule = Schedule.Parse(text);
-            known = schedule is WsdSchedule wsd ? wsd.TotalSteps : SpecTotal(text);
+            schedule = Schedule.Parse(text, out known);
         }
         long total = totalSteps ?? known ?? throw new ArgumentException($"--schedule {text}: its length is not known; give --total-steps.");
         if (total < 2 || total > ObservedCurve.MaxSteps) throw new ArgumentException($"--total-steps must lie in [2, {ObservedCurve.MaxSteps:N0}]; got {total}.");
         return (schedule.Sample(total), (int)total);
-    }
-
-    private static long? SpecTotal(string spec)
-    {
-        foreach (var pair in spec[(spec.IndexOf(':') + 1)..].Split(','))
-        {
-            var parts = pair.Split('=', 2, StringSplitOptions.TrimEntries);
-            if (parts.Length == 2 && parts[0].Equals("total", StringComparison.OrdinalIgnoreCase)
-                && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return (long)value;
-        }
-        return null;
     }
 }

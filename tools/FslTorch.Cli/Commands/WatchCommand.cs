@@ -29,8 +29,10 @@ internal static class WatchCommand
         var interval = new Option<double>("--interval") { Description = "Seconds between reads of the log.", DefaultValueFactory = _ => 2 };
         var untilStep = new Option<long?>("--until-step") { Description = "Stop once the log reached this step (default: the last step, N − 1)." };
         var timeout = new Option<double?>("--timeout") { Description = "Stop after this many seconds." };
+        var logFormats = new LogFormats.Options();
         var command = new Command("watch", "Follows a growing log, refits as it grows, and writes the decay decision a trainer polls.")
             { log, totalSteps, peak, warmup, plan, decisions, law, prior, interval, untilStep, timeout };
+        foreach (var option in logFormats.All) command.Options.Add(option);
         command.SetAction(parse => CommandSupport.Run(() =>
         {
             long n = parse.GetValue(totalSteps);
@@ -53,12 +55,12 @@ internal static class WatchCommand
                 DecayControl = new DecayControllerOptions(),
                 MaxNonFiniteLosses = int.MaxValue, // steps the log skips are passed as NaN
             };
-            return new Watcher(parse.GetValue(log)!, planned, n, options, decisionFile, seconds, parse.GetValue(untilStep) ?? n - 1, parse.GetValue(timeout)).Run();
+            return new Watcher(parse.GetValue(log)!, logFormats.Read(parse), planned, n, options, decisionFile, seconds, parse.GetValue(untilStep) ?? n - 1, parse.GetValue(timeout)).Run();
         }));
         return command;
     }
 
-    /// <summary>The options of the watcher's monitor (also what a replay of the same log needs to decide identically).</summary>
+    /// <summary>The law's built-in prior, or none for a law without built-in defaults.</summary>
     public static ParameterPrior? BuiltInPrior(LossCurveLaw law)
     {
         try
@@ -83,7 +85,7 @@ internal static class WatchCommand
         return new WsdSchedule(rate, warmup, WsdSchedule.DecayStartForFraction(n, 0.2), n);
     }
 
-    private sealed class Watcher(string path, WsdSchedule plan, long total, TrainingMonitorOptions options, string decisionFile, double interval, long untilStep, double? timeout)
+    private sealed class Watcher(string path, LogFormats formats, WsdSchedule plan, long total, TrainingMonitorOptions options, string decisionFile, double interval, long untilStep, double? timeout)
     {
         private TrainingMonitor _monitor = new(plan, total, options);
         private long _next;             // the next step to give the monitor
@@ -120,15 +122,8 @@ internal static class WatchCommand
             IReadOnlyList<LogRow> rows;
             try
             {
-                if (Path.GetExtension(path).ToLowerInvariant() is ".jsonl" or ".ndjson")
-                {
-                    rows = JsonRows();
-                }
-                else
-                {
-                    // A line the writer has not finished (no newline yet) may hold a cut number: it waits for the next poll.
-                    rows = ObservedCurve.CsvRows(path, requireLearningRate: false, skipUnfinishedLastLine: true);
-                }
+                // A line the writer has not finished (no newline yet) may hold a cut number: it waits for the next poll.
+                rows = formats.FollowRows(path);
             }
             catch (IOException)
             {
@@ -179,23 +174,6 @@ internal static class WatchCommand
             if (json == _written) return;
             AtomicFile.WriteAllText(decisionFile, json);
             _written = json;
-        }
-
-        private List<LogRow> JsonRows()
-        {
-            var rows = new List<LogRow>();
-            var text = File.ReadAllText(path);
-            var lines = text.Split('\n');
-            // The last element is "" after a final newline, or a line the writer has not finished: skip it either way.
-            for (int i = 0; i < lines.Length - 1; i++)
-            {
-                if (lines[i].Trim().Length == 0) continue;
-                var item = JsonDocument.Parse(lines[i]).RootElement;
-                if (!item.TryGetProperty("step", out var step)) continue;
-                double? Value(string field) => item.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
-                rows.Add(new LogRow(step.GetInt64(), Value("lr"), Value("loss"), $"line {i + 1}"));
-            }
-            return rows;
         }
     }
 }
