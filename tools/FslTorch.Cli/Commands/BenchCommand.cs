@@ -100,6 +100,11 @@ internal static class BenchCommand
         var speed = new Command("speed", "Times the fast evaluation of every law on a full trajectory, and the exact sums beside it.") { speedSteps, speedRepeats };
         speed.SetAction(parse => CommandSupport.Run(() => SpeedBenchmark.Run(parse.GetValue(speedSteps), parse.GetValue(speedRepeats))));
         bench.Subcommands.Add(speed);
+        // fsl bench decision [--steps 1000000]
+        var decisionSteps = new Option<int>("--steps") { Description = "The budget N.", DefaultValueFactory = _ => 1_000_000 };
+        var decision = new Command("decision", "What one decay decision allocates and takes at a large budget.") { decisionSteps };
+        decision.SetAction(parse => CommandSupport.Run(() => DecisionBenchmark.Run(parse.GetValue(decisionSteps))));
+        bench.Subcommands.Add(decision);
         return bench;
     }
 }
