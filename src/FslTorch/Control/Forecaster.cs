@@ -25,7 +25,9 @@ public sealed class Forecaster : IDisposable
     private Forecast? _latest;
     private IReadOnlyList<double>? _restoredWarmStart;
     private long _nextRefit;        // step + 1 of the earliest refit allowed (the adaptive stride)
-    private long _lastRefitEnd;     // Stopwatch timestamp at the end of the last refit step's work (0: none yet)
+    private long? _budgetStart;     // clock timestamp at the first step this forecaster saw (null: none yet)
+    private long _budgetFirstStep;
+    private TimeSpan _lastRefitCost; // the last refit step's work on this thread, with the work the caller added for it
     private long _lastRefitStep = -1;
     private readonly List<CooldownProbe> _probes = [];
     private long _fitStart;         // the first step of the fits (FromStep until a search chose another)
@@ -78,10 +80,15 @@ public sealed class Forecaster : IDisposable
     public Forecast? OnStepEnd(long step, LearningRateSchedule schedule)
     {
         _schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
+        if (_budgetStart == null)
+        {
+            _budgetStart = Clock.GetTimestamp();
+            _budgetFirstStep = step;
+        }
         if (!IsRefitStep(step)) return null;
         long started = Clock.GetTimestamp();
         Forecast? arrived = Collect();
-        var inputs = Snapshot(step);
+        var inputs = Snapshot(step, searchAllowed: SearchAffordable(step, started));
         if (inputs != null)
         {
             if (Options.Background) Start(inputs.Value);
@@ -96,29 +103,62 @@ public sealed class Forecaster : IDisposable
     /// <summary>The schedule in force, as last passed to <see cref="OnStepEnd(long, LearningRateSchedule)"/> (read on the training thread).</summary>
     public LearningRateSchedule CurrentSchedule => _schedule;
 
-    // Adds this refit step's work to WallTime and, with an adaptive interval, stretches the next one so that the
-    // work stays within WallTimeShare of the loop's time between refits.
+    // The work budget (adaptive interval only): everything charged to this forecaster (its refit steps and the
+    // work callers add for them, see AddWork) may take at most WallTimeShare of the wall time since its first
+    // step. The next refit comes at the first interval step where the budget covers another refit of the last
+    // one's cost, assuming the loop keeps its measured pace.
     private void Account(long step, long started)
     {
-        long ended = Clock.GetTimestamp();
-        var spent = Clock.GetElapsedTime(started, ended);
+        var spent = Clock.GetElapsedTime(started);
         WallTime += spent;
-        if (Options.RefitInterval == null && _lastRefitEnd != 0 && step > _lastRefitStep)
-        {
-            double loopSecondsPerStep = Clock.GetElapsedTime(_lastRefitEnd, started).TotalSeconds / (step - _lastRefitStep);
-            double allowedSteps = spent.TotalSeconds / (Options.WallTimeShare * Math.Max(loopSecondsPerStep, 1e-9));
-            long stride = Math.Clamp((long)Math.Ceiling(allowedSteps / RefitInterval), 1, 50);
-            _nextRefit = step + 1 + stride * RefitInterval;
-        }
-        _lastRefitEnd = ended;
+        _lastRefitCost = spent;
         _lastRefitStep = step;
+        PlanNextRefit();
+    }
+
+    /// <summary>
+    /// Counts work that the caller did for the forecast of the last refit step (a decision made from it, for
+    /// example) against <see cref="ForecasterOptions.WallTimeShare"/>: with the adaptive interval the next refit
+    /// waits until the budget covers it. <see cref="TrainingMonitor"/> adds its decisions' time this way.
+    /// </summary>
+    public void AddWork(TimeSpan work)
+    {
+        if (work <= TimeSpan.Zero) return;
+        WallTime += work;
+        _lastRefitCost += work;
+        if (_lastRefitStep >= 0) PlanNextRefit();
+    }
+
+    private void PlanNextRefit()
+    {
+        if (Options.RefitInterval != null || _budgetStart is not { } budgetStart) return;
+        long step = _lastRefitStep;
+        double elapsed = Clock.GetElapsedTime(budgetStart).TotalSeconds;
+        double loopPerStep = Math.Max(elapsed - WallTime.TotalSeconds, 0) / Math.Max(1, step - _budgetFirstStep + 1);
+        // The wall time at which spent + the next refit's cost is WallTimeShare of it, in steps from now.
+        double wait = ((WallTime + _lastRefitCost).TotalSeconds / Options.WallTimeShare - elapsed) / Math.Max(loopPerStep, 1e-9);
+        long stride = Math.Clamp((long)Math.Ceiling(Math.Max(wait, 1) / RefitInterval), 1, 50);
+        _nextRefit = step + 1 + stride * RefitInterval;
+    }
+
+    // Whether the budget can pay for a fit-start search at this refit step (about SearchCostInFits fits of the
+    // last fit's time on top of the refit) by the end of the run at the loop's pace: a search that the rest of
+    // the run could not pay for waits for a later refit. Always true with a fixed interval or in the background.
+    private bool SearchAffordable(long step, long now)
+    {
+        if (Options.RefitInterval != null || Options.Background || Latest == null || _budgetStart is not { } budgetStart) return true;
+        double elapsed = Clock.GetElapsedTime(budgetStart, now).TotalSeconds;
+        double loopPerStep = Math.Max(elapsed - WallTime.TotalSeconds, 0) / Math.Max(1, step - _budgetFirstStep + 1);
+        double atEnd = elapsed + (TotalSteps - 1 - step) * loopPerStep;
+        double search = FitStartSearch.CostInFits * Latest.Fit.WallTime.TotalSeconds;
+        return WallTime.TotalSeconds + _lastRefitCost.TotalSeconds + search <= Options.WallTimeShare * atEnd;
     }
 
     /// <summary>Fits now, on this thread, from everything tracked up to <paramref name="step"/> (e.g. at the end of a run).</summary>
     public Forecast? ForecastNow(long step)
     {
         Collect();
-        var inputs = Snapshot(step);
+        var inputs = Snapshot(step, searchAllowed: true);
         return inputs == null ? null : Publish(Refit(inputs.Value));
     }
 
@@ -129,7 +169,7 @@ public sealed class Forecaster : IDisposable
     /// </summary>
     public Hindcast? Hindcast(long step)
     {
-        var inputs = Snapshot(step);
+        var inputs = Snapshot(step, searchAllowed: false);
         return inputs == null ? null : RunHindcast(inputs.Value);
     }
 
@@ -281,6 +321,9 @@ public sealed class Forecaster : IDisposable
 
         /// <summary>See <see cref="FitStart"/>.</summary>
         public long FitStartSearchedAt { get; init; }
+
+        /// <summary>Whether the work budget lets this refit search for a fit start (decided on the training thread).</summary>
+        public bool SearchAllowed { get; init; } = true;
     }
 
     // The curves of the probes that ended by `step`.
@@ -297,7 +340,7 @@ public sealed class Forecaster : IDisposable
         return new ObservedCurve($"probe-{fork}", new SampledSchedule(rates), indices.Select(i => fork + i).ToList(), indices.Select(i => probe.Losses[i]).ToList());
     }
 
-    private Inputs? Snapshot(long step)
+    private Inputs? Snapshot(long step, bool searchAllowed)
     {
         var schedule = CurrentSchedule;
         var sampled = schedule.SampleWithIntrinsicTime(step + 1);
@@ -312,6 +355,7 @@ public sealed class Forecaster : IDisposable
             DecayEvidence = HasDecayEvidence(step),
             FitStart = _fitStart,
             FitStartSearchedAt = _fitStartSearchedAt,
+            SearchAllowed = searchAllowed,
         };
     }
 
@@ -323,9 +367,10 @@ public sealed class Forecaster : IDisposable
             var (fit, hindcast) = FitFrom(inputs, start);
             if (fit == null) return null;
             // The law did not follow the recent past from this start: look for the start it extrapolates best from
-            // (at most once per half again as many steps, so a run the law cannot follow at all pays little).
+            // (at most once per half again as many steps, so a run the law cannot follow at all pays little, and only
+            // when the work budget can pay for it).
             long t = inputs.Step + 1;
-            if (Options.ChooseFitStart && hindcast != null && !hindcast.Passes(Options.CalibrationTolerance) && t >= 1.5 * searchedAt)
+            if (Options.ChooseFitStart && inputs.SearchAllowed && hindcast != null && !hindcast.Passes(Options.CalibrationTolerance) && t >= 1.5 * searchedAt)
             {
                 searchedAt = t;
                 var choice = FitStartSearch.Choose(ProblemFor(inputs, [inputs.Curve]), Options.FromStep, Options.FitOptions, Options.MinPoints);

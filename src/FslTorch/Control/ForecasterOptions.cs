@@ -11,13 +11,16 @@ public sealed record ForecasterOptions
 
     /// <summary>
     /// Refit every this many steps. When null: every 2% of the budget (at least 10 steps), stretched to a whole
-    /// multiple of that when inline refits would otherwise take more than <see cref="WallTimeShare"/> of the
-    /// training loop's wall time (measured as the run goes; the refit steps are kept in the checkpoint state, so
-    /// a resumed run refits at the same steps).
+    /// multiple of that so that the forecaster's work on the training thread (refits, hindcasts, fit-start searches,
+    /// and what callers add with <see cref="Forecaster.AddWork"/>, such as the monitor's decisions) stays within
+    /// <see cref="WallTimeShare"/> of the wall time since its first step: the next refit comes once the budget
+    /// covers one more of the last refit's cost, and a fit-start search runs only when the rest of the run can pay
+    /// for it (measured as the run goes; the refit steps are kept in the checkpoint state, so a resumed run refits
+    /// at the same steps).
     /// </summary>
     public int? RefitInterval { get; init; }
 
-    /// <summary>The largest share of the training loop's wall time that inline refits may take when <see cref="RefitInterval"/> is null.</summary>
+    /// <summary>The largest share of the wall time that the forecaster's inline work may take when <see cref="RefitInterval"/> is null.</summary>
     public double WallTimeShare { get; init; } = 0.01;
 
     /// <summary>The clock that measures the refits' share (the system clock when null; tests inject their own).</summary>

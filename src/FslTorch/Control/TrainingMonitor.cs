@@ -228,6 +228,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         var forecast = Forecaster.OnStepEnd(step, Schedule);
         if (forecast != null)
         {
+            long deciding = System.Diagnostics.Stopwatch.GetTimestamp();
             signal |= TrainingSignal.Forecast;
             long next = step + 1;
             // Early stopping decides from calibrated bands only: a forecast that cannot be checked on the run yet does not vote.
@@ -254,6 +255,8 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
                 if (((WsdSchedule)Schedule).DecayStartStep != before) signal |= TrainingSignal.ScheduleChanged;
             }
             if (calibrated) signal |= VoteOnStop(step, forecast);
+            // The decisions' time counts against the refits' share of the wall time, like the refit itself.
+            Forecaster.AddWork(System.Diagnostics.Stopwatch.GetElapsedTime(deciding));
         }
         if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target && Controller != null && Schedule is WsdSchedule started && Controller.HasStarted(step + 1, started)
             && Tracker.Smoothed <= Options.EarlyStopping.Threshold && StopReason == null)

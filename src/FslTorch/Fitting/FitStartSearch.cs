@@ -26,6 +26,10 @@ public static class FitStartSearch
     /// <summary>The share of the observed span (at the end) held out to validate candidate starts.</summary>
     public const double ValidationShare = 0.25;
 
+    // The fits a search makes at most (six coarse candidates, three bisections) plus the refit from the chosen start:
+    // what a caller budgeting its time counts a search as, in fits.
+    internal const int CostInFits = 10;
+
     /// <summary>
     /// The chosen start for <paramref name="problem"/>'s one curve (its prior is used for every candidate fit, and
     /// its warm start, when it has one, is the only start each candidate fit refines), and the candidates tried; null when the curve is too short to validate on (fewer than
