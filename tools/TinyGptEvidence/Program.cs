@@ -1,6 +1,8 @@
-// tinygpt-evidence: what FslTorch's decay control buys on the TinyGpt sample, measured with paired seeds.
+// tinygpt-evidence: what FslTorch's decay control buys on the TinyGpt sample, measured with paired seeds; and
+// (subcommand `live`) how the forecasts made during TinyGpt runs compare with the losses the runs reached.
 //
 //   dotnet run --project tools/TinyGptEvidence -c Release -- --out runs/evidence [--seeds 1 2 3] [--steps 1000]
+//   dotnet run --project tools/TinyGptEvidence -c Release -- live --out runs/live [--corpus default NAME=PATH] [--seeds 1 2 3] [--steps 3000]
 //
 // For each seed: a constant-LR run keeping checkpoints at the grid's decay starts; WSD runs with the cooldown
 // fractions of the grid, each branched from that checkpoint (equal to a full run, tested); a cosine to 10%;
@@ -26,7 +28,7 @@ var threads = new Option<int>("--threads") { Description = "CPU threads of each 
 var data = new Option<string?>("--data") { Description = "Training text (TinyGpt's default corpus when absent)." };
 var preset = new Option<string>("--preset") { Description = "TinyGpt preset of the model (small: 4 layers, width 128, context 128, batch 16, LR 6e-3).", DefaultValueFactory = _ => "small" };
 var root = new RootCommand("Paired-seed evidence for TinyGpt: controlled WSD vs fixed cooldown fractions, cosine and constant.")
-    { output, seeds, steps, fractions, calibration, calibrationSeed, threads, data, preset };
+    { output, seeds, steps, fractions, calibration, calibrationSeed, threads, data, preset, LiveCommand.Create() };
 root.SetAction(parse =>
 {
     var seedList = parse.GetValue(seeds)!;

@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FslTorch;
+
+namespace TinyGptEvidence;
+
+/// <summary>
+/// <c>live</c>: the live-forecast benchmark. Full TinyGpt runs with the library's defaults (cooldown probe, no prior)
+/// for every corpus × seed × schedule; the forecasts of the final loss that each run made at 25/50/75% of its budget
+/// are scored against the final training and evaluation loss it reached (<see cref="LiveForecastScore"/>).
+/// Results: live.md and live.json in the output folder; finished runs are reused when the command runs again.
+/// </summary>
+public static class LiveCommand
+{
+    /// <summary>The subcommand.</summary>
+    public static Command Create()
+    {
+        var output = new Option<string>("--out") { Description = "Folder of the runs and results.", DefaultValueFactory = _ => "runs/live" };
+        var seeds = new Option<long[]>("--seeds") { Description = "Seeds of every corpus and schedule.", DefaultValueFactory = _ => [1, 2, 3], AllowMultipleArgumentsPerToken = true };
+        var steps = new Option<long>("--steps") { Description = "Budget N of every run (TinyGpt's default: 3000).", DefaultValueFactory = _ => 3000 };
+        var schedules = new Option<string[]>("--schedules") { Description = "TinyGpt schedules to run.", DefaultValueFactory = _ => ["controlled", "wsd:0.2", "cosine"], AllowMultipleArgumentsPerToken = true };
+        var corpora = new Option<string[]>("--corpus")
+        {
+            Description = "A corpus: 'default' (TinyGpt's own) or NAME=PATH (a UTF-8 text file or a folder of them); repeat for several.",
+            DefaultValueFactory = _ => ["default"], AllowMultipleArgumentsPerToken = true,
+        };
+        var threads = new Option<int>("--threads") { Description = "CPU threads of each run.", DefaultValueFactory = _ => 2 };
+        var command = new Command("live", "Live-forecast benchmark: the forecasts made at 25/50/75% of TinyGpt runs against the final loss they reached.")
+            { output, seeds, steps, schedules, corpora, threads };
+        command.SetAction(parse =>
+        {
+            var seedList = parse.GetValue(seeds)!;
+            var scheduleList = parse.GetValue(schedules)!;
+            long total = parse.GetValue(steps);
+            if (seedList.Length == 0 || seedList.Distinct().Count() != seedList.Length) return Fail("--seeds must be distinct.");
+            if (scheduleList.Length == 0 || scheduleList.Distinct().Count() != scheduleList.Length) return Fail("--schedules must be distinct.");
+            if (total < 100) return Fail("--steps must be at least 100.");
+            var corpusList = new List<(string Name, string? Path)>();
+            foreach (string spec in parse.GetValue(corpora)!)
+            {
+                if (spec == "default") { corpusList.Add(("default", null)); continue; }
+                int eq = spec.IndexOf('=');
+                if (eq <= 0 || eq == spec.Length - 1) return Fail($"--corpus '{spec}': expected 'default' or NAME=PATH.");
+                string path = Path.GetFullPath(spec[(eq + 1)..]);
+                if (!File.Exists(path) && !Directory.Exists(path)) return Fail($"--corpus '{spec}': {path} does not exist.");
+                corpusList.Add((spec[..eq], path));
+            }
+            if (corpusList.Select(c => c.Name).Distinct().Count() != corpusList.Count) return Fail("--corpus names must be distinct.");
+
+            string folder = Path.GetFullPath(parse.GetValue(output)!);
+            Directory.CreateDirectory(folder);
+            var runs = new TrainingRuns(folder, Console.Out);
+            var clock = Stopwatch.StartNew();
+            var scored = new List<ScoredForecast>();
+            var runReports = new List<object>();
+            var shares = new List<double>();
+            foreach (var (corpus, path) in corpusList)
+            {
+                foreach (long seed in seedList)
+                {
+                    foreach (string schedule in scheduleList)
+                    {
+                        List<string> arguments = ["--steps", total.ToString(CultureInfo.InvariantCulture), "--seed", seed.ToString(CultureInfo.InvariantCulture),
+                            "--threads", parse.GetValue(threads).ToString(CultureInfo.InvariantCulture), "--schedule", schedule];
+                        if (path != null) arguments.AddRange(["--data", path]);
+                        string name = $"{corpus}-seed{seed}-{schedule.Replace(':', '-')}";
+                        var summary = runs.Run(name, arguments);
+                        shares.Add(summary.MonitorShare);
+                        scored.AddRange(summary.Forecasts.Select(check => new ScoredForecast(corpus, schedule, seed, check, summary.FinalTrainingLoss, summary.FinalEvalLoss)));
+                        runReports.Add(new
+                        {
+                            run = name, corpus, schedule, seed, final_training_loss = summary.FinalTrainingLoss, final_eval_loss = summary.FinalEvalLoss,
+                            decay_start = summary.DecayStartStep, wall_seconds = summary.WallSeconds, monitor_share = summary.MonitorShare,
+                            probe_steps = summary.ProbeSteps,
+                        });
+                    }
+                }
+            }
+            var score = new LiveForecastScore(scored);
+            var overall = score.Overall;
+            var report = new
+            {
+                steps = total,
+                seeds = seedList,
+                schedules = scheduleList,
+                corpora = corpusList.Select(c => new { name = c.Name, path = c.Path }),
+                runs = runReports,
+                groups = score.ByGroup().Select(g => new { g.Key.Corpus, g.Key.Schedule, g.Key.Fraction, g.Score }),
+                per_corpus = score.ByCorpusAndFraction().Select(g => new { g.Key.Corpus, g.Key.Fraction, g.Score }),
+                overall,
+                targets = new
+                {
+                    error_at_50 = new { all = score.ErrorTargetMet(0.5, LiveForecastScore.Target50, false), calibrated = score.ErrorTargetMet(0.5, LiveForecastScore.Target50, true) },
+                    error_at_25 = new { all = score.ErrorTargetMet(0.25, LiveForecastScore.Target25, false), calibrated = score.ErrorTargetMet(0.25, LiveForecastScore.Target25, true) },
+                    coverage = new { all = score.CoverageTargetMet(false), calibrated = score.CoverageTargetMet(true) },
+                },
+                wall_seconds = clock.Elapsed.TotalSeconds,
+            };
+            AtomicFile.WriteAllText(Path.Combine(folder, "live.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions
+            {
+                WriteIndented = true,
+                NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals, // NaN when no forecast was calibrated
+            }));
+            string markdown = string.Create(CultureInfo.InvariantCulture,
+                $"Live forecasts: {string.Join(", ", corpusList.Select(c => c.Name))} × seeds {string.Join(", ", seedList)} × {string.Join(", ", scheduleList)}; {total} steps per run; errors are forecast − final training loss (nats).\n\n")
+                + score.Table()
+                + string.Create(CultureInfo.InvariantCulture, $"Monitor share of the runs' wall time: mean {shares.Average():P2}, highest {shares.Max():P2}. Wall time of this command: {clock.Elapsed.TotalMinutes:F1} min.\n");
+            AtomicFile.WriteAllText(Path.Combine(folder, "live.md"), markdown);
+            Console.WriteLine();
+            Console.Write(markdown);
+            return 0;
+        });
+        return command;
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"tinygpt-evidence live: {message}");
+        return 2;
+    }
+}
