@@ -12,12 +12,18 @@ public static class AtomicFile
     /// <summary>Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/> atomically.</summary>
     public static void WriteAllText(string path, string text)
     {
-        ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(text);
+        WriteAllBytes(path, Encoding.UTF8.GetBytes(text));
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically.</summary>
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    {
+        ArgumentNullException.ThrowIfNull(path);
         string temporary = path + ".tmp";
         using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
         {
-            stream.Write(Encoding.UTF8.GetBytes(text));
+            stream.Write(bytes);
             stream.Flush(flushToDisk: true);
         }
         File.Move(temporary, path, overwrite: true);

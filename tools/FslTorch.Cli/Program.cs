@@ -6,5 +6,6 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(FitCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(DecayCommand.Create());
+root.Subcommands.Add(PlotCommand.Create());
 root.Subcommands.Add(WatchCommand.Create());
 return root.Parse(args).Invoke();

@@ -8,7 +8,7 @@ using Xunit;
 
 namespace FslTorch.Tests.Cli;
 
-/// <summary><c>fsl fit</c> → <c>fsl predict</c> / <c>fsl decay</c> end to end on curves the test writes.</summary>
+/// <summary><c>fsl fit</c> → <c>fsl predict</c> / <c>fsl decay</c> / <c>fsl plot</c> end to end on curves the test writes.</summary>
 public sealed class PredictAndDecayCommandTests : IDisposable
 {
     private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("fsl-predict-");
@@ -101,5 +101,60 @@ public sealed class PredictAndDecayCommandTests : IDisposable
         (code, _, error) = CliProcess.Run("decay", "--params", parameters, "--total-steps", "8000", "--peak-lr", "3e-4", "--shape", "sigmoid");
         Assert.Equal(2, code);
         Assert.Contains("Unknown decay shape", error);
+    }
+
+    [Fact]
+    public void PlotDrawsTheLogsTheFitThePredictionAndTheDecayStartsAsSvg()
+    {
+        string parameters = Parameters();
+        const string spec = "wsd:peak=3e-4,warmup=300,total=12000,decay=0.3,shape=1-sqrt";
+        string plot = Path("plot.svg");
+        var (code, output, error) = CliProcess.Run("plot", Path("constant.csv"), Path("wsd.csv"), "--params", parameters, "--schedule", spec, "--out", plot);
+        Assert.True(code == 0, output + error);
+        var svg = System.Xml.Linq.XDocument.Load(plot);
+        var texts = svg.Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value).ToList();
+        foreach (string entry in new[] { "constant", "wsd", "fit on constant", "fit on wsd", "shaded: 10–90% bands", "LR of wsd", "loss", "learning rate" })
+        {
+            Assert.Contains(entry, texts);
+        }
+        Assert.Contains(texts, t => t.StartsWith("predicted: wsd:peak=3e-4", StringComparison.Ordinal));
+        // The decay starts: the logged WSD run's and the predicted schedule's (the constant run has none).
+        long predictedStart = ((WsdSchedule)Schedule.Parse(spec)).DecayStartStep;
+        Assert.Contains(texts, t => t == $"decay {predictedStart}" || t == $"decay {predictedStart + 1}");
+        Assert.Equal(2, texts.Count(t => t.StartsWith("decay ", StringComparison.Ordinal)));
+
+        // A PNG (no native renderer in the tool) and a --schedule without --params: a message, exit 2, nothing written.
+        string png = Path("plot.png");
+        (code, _, error) = CliProcess.Run("plot", Path("wsd.csv"), "--out", png);
+        Assert.Equal(2, code);
+        Assert.Contains("SVG", error);
+        (code, _, error) = CliProcess.Run("plot", Path("wsd.csv"), "--schedule", spec, "--out", Path("other.svg"));
+        Assert.Equal(2, code);
+        Assert.Contains("--schedule needs --params", error);
+        Assert.False(File.Exists(png));
+        Assert.False(File.Exists(Path("other.svg")));
+    }
+
+    [Fact]
+    public void PlotMarksTheDecayStartOfWsdSchedulesOnly()
+    {
+        var wsd = Schedule.Parse("wsd:peak=1e-3,warmup=100,total=5000,decay=0.2,shape=linear");
+        long? found = FslTorch.Cli.Commands.PlotCommand.DecayStart(wsd.Sample(5000));
+        Assert.NotNull(found);
+        Assert.InRange(found.Value, ((WsdSchedule)wsd).DecayStartStep, ((WsdSchedule)wsd).DecayStartStep + 1);
+        Assert.Null(FslTorch.Cli.Commands.PlotCommand.DecayStart(Schedule.Parse("constant:peak=1e-3,warmup=100").Sample(5000)));
+        Assert.Null(FslTorch.Cli.Commands.PlotCommand.DecayStart(Schedule.Parse("cosine:peak=1e-3,warmup=100,total=5000,final=0.1").Sample(5000)));
+        // A constant run whose log writes a rate of 0 at its last step has no decay.
+        var endsAtZero = Enumerable.Repeat(1e-3, 5000).Append(0.0).ToArray();
+        Assert.Null(FslTorch.Cli.Commands.PlotCommand.DecayStart(endsAtZero));
+    }
+
+    [Fact]
+    public void PlotLegendNamesLeaveOutWhatTheLogsShare()
+    {
+        Assert.Equal(["constant-lr1e-3", "wsd-lr1e-3"], FslTorch.Cli.Commands.PlotCommand.ShortNames(["runs-124M-constant-lr1e-3", "runs-124M-wsd-lr1e-3"]));
+        Assert.Equal(["runs-124M-constant"], FslTorch.Cli.Commands.PlotCommand.ShortNames(["runs-124M-constant"]));
+        Assert.Equal(["run", "run-2"], FslTorch.Cli.Commands.PlotCommand.ShortNames(["run", "run-2"])); // nothing vanishes
+        Assert.Equal(40, FslTorch.Cli.Commands.PlotCommand.ShortNames([new string('x', 60)])[0].Length);
     }
 }

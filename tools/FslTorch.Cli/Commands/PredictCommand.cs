@@ -29,35 +29,16 @@ internal static class PredictCommand
             if (count < 2) throw new ArgumentException($"--points must be >= 2; got {count}.");
             var fit = FitResult.LoadParameters(parse.GetValue(parameters)!);
             var (rates, total) = ReadSchedule(parse.GetValue(schedule)!, parse.GetValue(totalSteps));
-            var steps = Enumerable.Range(0, count).Select(i => (int)Math.Round((double)(total - 1) * i / (count - 1))).Distinct().ToArray();
-            var curve = fit.Predict(rates, steps, fast: true);
-            var draws = fit.DrawParameters(64, seed: 1).Select(theta =>
-            {
-                try
-                {
-                    var values = fit.Predict(rates, steps, theta, fast: true);
-                    return values.All(double.IsFinite) ? values : null;
-                }
-                catch (ArgumentException)
-                {
-                    return null;
-                }
-            }).OfType<double[]>().ToList();
-            double Quantile(int i, double q)
-            {
-                if (draws.Count < 2) return curve[i];
-                var sorted = draws.Select(d => d[i]).Order().ToArray();
-                return sorted[(int)Math.Round(q * (sorted.Length - 1))];
-            }
+            var predicted = PredictedCurve.Of(fit, rates, PredictedCurve.EvenSteps(total, count));
             var lines = new List<string> { "step,lr,loss,lower,upper" };
-            for (int i = 0; i < steps.Length; i++)
+            for (int i = 0; i < predicted.Steps.Length; i++)
             {
-                lines.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{steps[i]},{rates[steps[i]]:R},{curve[i]:R},{Math.Min(curve[i], Quantile(i, 0.1)):R},{Math.Max(curve[i], Quantile(i, 0.9)):R}"));
+                int step = predicted.Steps[i];
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"{step},{rates[step]:R},{predicted.Loss[i]:R},{predicted.Lower[i]:R},{predicted.Upper[i]:R}"));
             }
             AtomicFile.WriteAllText(outPath, string.Join('\n', lines) + "\n");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{fit.Law.Name}: final loss at step {steps[^1]} {curve[^1]:F4} [{Math.Min(curve[^1], Quantile(steps.Length - 1, 0.1)):F4}, {Math.Max(curve[^1], Quantile(steps.Length - 1, 0.9)):F4}]{(draws.Count < 2 ? " (no band: the parameter file has no covariance)" : "")}; {steps.Length} points in {outPath}"));
+                $"{fit.Law.Name}: final loss at step {predicted.Steps[^1]} {predicted.Loss[^1]:F4} [{predicted.Lower[^1]:F4}, {predicted.Upper[^1]:F4}]{(predicted.HasBand ? "" : " (no band: the parameter file has no covariance)")}; {predicted.Steps.Length} points in {outPath}"));
             return 0;
         }));
         return command;
