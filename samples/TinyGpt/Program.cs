@@ -245,18 +245,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
     var planned = RunSchedule.Build(settings);
     bool controlled = RunSchedule.IsControlled(settings);
     var scheduler = new FslScheduler(optimizer, planned);
-    var law = LossCurveLaws.Default;
-    var monitor = scheduler.Monitor(total, new TrainingMonitorOptions
-    {
-        Forecaster = new ForecasterOptions
-        {
-            Law = law,
-            RefitInterval = settings.RefitEvery,
-            FromStep = RunSchedule.WarmupSteps(settings),
-            Prior = settings.Prior != null ? ParameterPrior.FromFile(settings.Prior, law, settings.PriorSpread) : ParameterPrior.BuiltIn(law),
-        },
-        DecayControl = controlled ? new DecayControllerOptions() : null,
-    }, logger);
+    var monitor = scheduler.Monitor(total, RunSchedule.MonitorOptions(settings), logger);
 
     // ---- the run folder (only now that data, device and prior are known to be good), then resume or branch ----------
     prepare?.Invoke(run);

@@ -1,5 +1,8 @@
 using System.Globalization;
+using FslTorch.Control;
+using FslTorch.Fitting;
 using FslTorch.Schedules;
+using FslTorch.Surrogates;
 
 namespace TinyGpt;
 
@@ -26,6 +29,27 @@ public static class RunSchedule
 
     /// <summary>Whether the run's decay start is moved by the monitor (<c>--schedule controlled</c>).</summary>
     public static bool IsControlled(Settings settings) => settings.Schedule.Trim().Equals("controlled", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The monitor of a run: the default law refitted every <see cref="Settings.RefitEvery"/> steps (adaptive when
+    /// unset) from the end of the warmup, with the prior of <c>--prior</c> (the law's built-in one otherwise), and
+    /// the decay controller for controlled runs. The live-forecast replay (tools/TinyGptEvidence) builds the same.
+    /// </summary>
+    public static TrainingMonitorOptions MonitorOptions(Settings settings)
+    {
+        var law = LossCurveLaws.Default;
+        return new TrainingMonitorOptions
+        {
+            Forecaster = new ForecasterOptions
+            {
+                Law = law,
+                RefitInterval = settings.RefitEvery,
+                FromStep = WarmupSteps(settings),
+                Prior = settings.Prior != null ? ParameterPrior.FromFile(settings.Prior, law, settings.PriorSpread) : ParameterPrior.BuiltIn(law),
+            },
+            DecayControl = IsControlled(settings) ? new DecayControllerOptions() : null,
+        };
+    }
 
     /// <summary>
     /// The schedule of a run (for <c>controlled</c>, the WSD as planned, whose decay start the monitor then moves).

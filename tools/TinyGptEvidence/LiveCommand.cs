@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using FslTorch;
+using TinyGpt;
 
 namespace TinyGptEvidence;
 
@@ -27,8 +28,13 @@ public static class LiveCommand
             DefaultValueFactory = _ => ["default"], AllowMultipleArgumentsPerToken = true,
         };
         var threads = new Option<int>("--threads") { Description = "CPU threads of each run.", DefaultValueFactory = _ => 2 };
+        var replay = new Option<bool>("--replay")
+        {
+            Description = "Do not train: replay the finished runs' logged losses and probes through the monitor (LiveReplay) and score those forecasts; results in replay.md and replay.json.",
+        };
+        var replayRefit = new Option<int?>("--replay-refit-every") { Description = "The replay's refit interval in steps (default: 2% of the budget)." };
         var command = new Command("live", "Live-forecast benchmark: the forecasts made at 25/50/75% of TinyGpt runs against the final loss they reached.")
-            { output, seeds, steps, schedules, corpora, threads };
+            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit };
         command.SetAction(parse =>
         {
             var seedList = parse.GetValue(seeds)!;
@@ -49,6 +55,9 @@ public static class LiveCommand
             }
             if (corpusList.Select(c => c.Name).Distinct().Count() != corpusList.Count) return Fail("--corpus names must be distinct.");
 
+            bool replaying = parse.GetValue(replay);
+            int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);
+            if (replayInterval < 1) return Fail("--replay-refit-every must be >= 1.");
             string folder = Path.GetFullPath(parse.GetValue(output)!);
             Directory.CreateDirectory(folder);
             var runs = new TrainingRuns(folder, Console.Out);
@@ -56,9 +65,10 @@ public static class LiveCommand
             var scored = new List<ScoredForecast>();
             var runReports = new List<object>();
             var shares = new List<double>();
-            foreach (var (corpus, path) in corpusList)
+            // Seed by seed, so that an interrupted benchmark has as many runs of every corpus and schedule.
+            foreach (long seed in seedList)
             {
-                foreach (long seed in seedList)
+                foreach (var (corpus, path) in corpusList)
                 {
                     foreach (string schedule in scheduleList)
                     {
@@ -66,9 +76,26 @@ public static class LiveCommand
                             "--threads", parse.GetValue(threads).ToString(CultureInfo.InvariantCulture), "--schedule", schedule];
                         if (path != null) arguments.AddRange(["--data", path]);
                         string name = $"{corpus}-seed{seed}-{schedule.Replace(':', '-')}";
-                        var summary = runs.Run(name, arguments);
+                        RunSummary summary;
+                        IReadOnlyList<ForecastCheck> checks;
+                        if (replaying)
+                        {
+                            string summaryFile = Path.Combine(runs.Folder(name), "summary.json");
+                            if (!File.Exists(summaryFile))
+                            {
+                                Console.WriteLine($"{name}: not finished, left out of the replay");
+                                continue;
+                            }
+                            summary = RunSummary.Read(summaryFile);
+                            checks = LiveReplay.Forecasts(runs.Folder(name), replayInterval);
+                        }
+                        else
+                        {
+                            summary = runs.Run(name, arguments);
+                            checks = summary.Forecasts;
+                        }
                         shares.Add(summary.MonitorShare);
-                        scored.AddRange(summary.Forecasts.Select(check => new ScoredForecast(corpus, schedule, seed, check, summary.FinalTrainingLoss, summary.FinalEvalLoss)));
+                        scored.AddRange(checks.Select(check => new ScoredForecast(corpus, schedule, seed, check, summary.FinalTrainingLoss, summary.FinalEvalLoss)));
                         runReports.Add(new
                         {
                             run = name, corpus, schedule, seed, final_training_loss = summary.FinalTrainingLoss, final_eval_loss = summary.FinalEvalLoss,
@@ -86,6 +113,7 @@ public static class LiveCommand
                 seeds = seedList,
                 schedules = scheduleList,
                 corpora = corpusList.Select(c => new { name = c.Name, path = c.Path }),
+                replay = replaying ? new { refit_every = replayInterval } : null,
                 runs = runReports,
                 groups = score.ByGroup().Select(g => new { g.Key.Corpus, g.Key.Schedule, g.Key.Fraction, g.Score }),
                 per_corpus = score.ByCorpusAndFraction().Select(g => new { g.Key.Corpus, g.Key.Fraction, g.Score }),
@@ -98,16 +126,17 @@ public static class LiveCommand
                 },
                 wall_seconds = clock.Elapsed.TotalSeconds,
             };
-            AtomicFile.WriteAllText(Path.Combine(folder, "live.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions
+            string results = replaying ? "replay" : "live";
+            AtomicFile.WriteAllText(Path.Combine(folder, results + ".json"), JsonSerializer.Serialize(report, new JsonSerializerOptions
             {
                 WriteIndented = true,
                 NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals, // NaN when no forecast was calibrated
             }));
             string markdown = string.Create(CultureInfo.InvariantCulture,
-                $"Live forecasts: {string.Join(", ", corpusList.Select(c => c.Name))} × seeds {string.Join(", ", seedList)} × {string.Join(", ", scheduleList)}; {total} steps per run; errors are forecast − final training loss (nats).\n\n")
+                $"{(replaying ? $"Replayed forecasts (no training; refits every {replayInterval} steps, no decay control)" : "Live forecasts")}: {string.Join(", ", corpusList.Select(c => c.Name))} × seeds {string.Join(", ", seedList)} × {string.Join(", ", scheduleList)}; {total} steps per run; errors are forecast − final training loss (nats).\n\n")
                 + score.Table()
                 + string.Create(CultureInfo.InvariantCulture, $"Monitor share of the runs' wall time: mean {shares.Average():P2}, highest {shares.Max():P2}. Wall time of this command: {clock.Elapsed.TotalMinutes:F1} min.\n");
-            AtomicFile.WriteAllText(Path.Combine(folder, "live.md"), markdown);
+            AtomicFile.WriteAllText(Path.Combine(folder, results + ".md"), markdown);
             Console.WriteLine();
             Console.Write(markdown);
             return 0;

@@ -28,6 +28,7 @@ public sealed class Forecaster : IDisposable
     private long? _budgetStart;     // clock timestamp at the first step this forecaster saw (null: none yet)
     private long _budgetFirstStep;
     private TimeSpan _lastRefitCost; // the last refit step's work on this thread, with the work the caller added for it
+    private TimeSpan _cheapestRefit = TimeSpan.MaxValue; // the cheapest refit step's work before the last one
     private long _lastRefitStep = -1;
     private readonly List<CooldownProbe> _probes = [];
     private long _fitStart;         // the first step of the fits (FromStep until a search chose another)
@@ -105,12 +106,16 @@ public sealed class Forecaster : IDisposable
 
     // The work budget (adaptive interval only): everything charged to this forecaster (its refit steps and the
     // work callers add for them, see AddWork) may take at most WallTimeShare of the wall time since its first
-    // step. The next refit comes at the first interval step where the budget covers another refit of the last
-    // one's cost, assuming the loop keeps its measured pace.
+    // step. The next refit comes at the first interval step where the work so far is within that share (at the
+    // loop's measured pace), and only while the rest of the run can still pay for one more refit as cheap as the
+    // cheapest so far (the first refit also pays for compiling the fitting code, so the last one's cost would
+    // overstate the next). The run's work thus ends within its share, give or take one refit's deviation from the
+    // cheapest.
     private void Account(long step, long started)
     {
         var spent = Clock.GetElapsedTime(started);
         WallTime += spent;
+        if (_lastRefitStep >= 0 && _lastRefitCost < _cheapestRefit) _cheapestRefit = _lastRefitCost;
         _lastRefitCost = spent;
         _lastRefitStep = step;
         PlanNextRefit();
@@ -133,10 +138,16 @@ public sealed class Forecaster : IDisposable
     {
         if (Options.RefitInterval != null || _budgetStart is not { } budgetStart) return;
         long step = _lastRefitStep;
-        double elapsed = Clock.GetElapsedTime(budgetStart).TotalSeconds;
-        double loopPerStep = Math.Max(elapsed - WallTime.TotalSeconds, 0) / Math.Max(1, step - _budgetFirstStep + 1);
-        // The wall time at which spent + the next refit's cost is WallTimeShare of it, in steps from now.
-        double wait = ((WallTime + _lastRefitCost).TotalSeconds / Options.WallTimeShare - elapsed) / Math.Max(loopPerStep, 1e-9);
+        double elapsed = Clock.GetElapsedTime(budgetStart).TotalSeconds, spent = WallTime.TotalSeconds;
+        double loopPerStep = Math.Max(Math.Max(elapsed - spent, 0) / Math.Max(1, step - _budgetFirstStep + 1), 1e-9);
+        double atEnd = elapsed + (TotalSteps - 1 - step) * loopPerStep;
+        double next = (_cheapestRefit < _lastRefitCost ? _cheapestRefit : _lastRefitCost).TotalSeconds;
+        if (spent + next > Options.WallTimeShare * atEnd)
+        {
+            _nextRefit = long.MaxValue; // the rest of the run cannot pay for another refit
+            return;
+        }
+        double wait = (spent / Options.WallTimeShare - elapsed) / loopPerStep;
         long stride = Math.Clamp((long)Math.Ceiling(Math.Max(wait, 1) / RefitInterval), 1, 50);
         _nextRefit = step + 1 + stride * RefitInterval;
     }

@@ -1,0 +1,68 @@
+using System.Globalization;
+using System.Text.Json;
+using FslTorch.Control;
+using TinyGpt;
+
+namespace TinyGptEvidence;
+
+/// <summary>
+/// Replays a finished TinyGpt run's logged losses (and its cooldown probes, from its last checkpoint) through a
+/// <see cref="TrainingMonitor"/> built as the run built it, without training: the forecasts it would make at
+/// 25/50/75% of the budget, in seconds instead of the run's minutes. The decay controller is left out and the plan
+/// is kept (a replay cannot know the losses of a schedule the run did not take), and refits come at a fixed
+/// interval (a live run stretches it to its measured fit time), so the forecasts are made at other steps than the
+/// run's own; replays compare forecasting choices side by side on the same runs.
+/// </summary>
+public static class LiveReplay
+{
+    /// <summary>
+    /// The forecasts of the replay of <paramref name="runFolder"/>, refitting every <paramref name="refitInterval"/>
+    /// steps; <paramref name="adjust"/> changes the forecaster's options (null: as the run had them).
+    /// </summary>
+    public static IReadOnlyList<ForecastCheck> Forecasts(string runFolder, int refitInterval, Func<ForecasterOptions, ForecasterOptions>? adjust = null)
+    {
+        var settings = RunFolder.ReadConfig(runFolder);
+        long total = settings.Steps;
+        var schedule = RunSchedule.Build(settings);
+        var options = RunSchedule.MonitorOptions(settings);
+        var forecaster = options.Forecaster with { RefitInterval = refitInterval };
+        options = options with { Forecaster = adjust?.Invoke(forecaster) ?? forecaster, DecayControl = null };
+        var probes = Probes(runFolder);
+        var monitor = new TrainingMonitor(schedule, total, options);
+        var made = new List<Forecast>();
+        foreach (var (step, loss) in Losses(Path.Combine(runFolder, "losses.csv")))
+        {
+            if (step >= total) break;
+            foreach (var probe in probes.Where(p => p.ForkStep == step)) monitor.AddProbe(probe);
+            if (monitor.OnStepEnd(step, loss).HasFlag(TrainingSignal.Forecast) && monitor.LatestForecast is { } forecast) made.Add(forecast);
+        }
+        return RunSummary.CheckedFractions
+            .Select(fraction => (fraction, forecast: made.LastOrDefault(f => f.Step < fraction * total)))
+            .Where(x => x.forecast != null)
+            .Select(x => new ForecastCheck(x.fraction, x.forecast!.Step, x.forecast.FinalLoss, x.forecast.Lower, x.forecast.Upper, x.forecast.FinalLoss)
+            {
+                Calibrated = x.forecast.Calibrated,
+            }).ToList();
+    }
+
+    // The cooldown probes the run recorded (its last checkpoint keeps them all).
+    private static IReadOnlyList<CooldownProbe> Probes(string runFolder)
+    {
+        string file = Path.Combine(runFolder, "checkpoint", "latest", "monitor.json");
+        if (!File.Exists(file)) return [];
+        var state = JsonSerializer.Deserialize<TrainingMonitorState>(File.ReadAllText(file),
+            new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        return state?.Forecaster.Probes ?? [];
+    }
+
+    // step and training loss of every row of losses.csv (step,lr,loss[,eval_loss]); rows without a loss are skipped.
+    private static IEnumerable<(long Step, double Loss)> Losses(string file)
+    {
+        foreach (string line in File.ReadLines(file).Skip(1))
+        {
+            var cells = line.Split(',');
+            if (cells.Length < 3 || cells[2].Length == 0) continue;
+            yield return (long.Parse(cells[0], CultureInfo.InvariantCulture), double.Parse(cells[2], CultureInfo.InvariantCulture));
+        }
+    }
+}
