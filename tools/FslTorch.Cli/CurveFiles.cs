@@ -1,4 +1,6 @@
+using System.Globalization;
 using FslTorch.Fitting;
+using FslTorch.Schedules;
 
 namespace FslTorch.Cli;
 
@@ -10,14 +12,23 @@ internal static class CurveFiles
     /// logged). <paramref name="fromStep"/> drops earlier points; <paramref name="bin"/> &gt; 1 averages the
     /// losses of each window [j·N, (j+1)·N) into one point at the window's mean step.
     /// </summary>
-    public static ObservedCurve Load(string path, int fromStep, int bin, LogFormats? formats = null)
+    public static ObservedCurve Load(string path, int fromStep, int bin, LogFormats? formats = null, string? schedule = null)
     {
         if (bin < 1) throw new ArgumentException($"--bin must be >= 1; got {bin}.");
         if (fromStep < 0) throw new ArgumentException($"--from-step must be >= 0; got {fromStep}.");
-        var curve = (formats ?? LogFormats.Default).Load(path, message => Console.Error.WriteLine($"fsl: note: {message}"))
-            .Where(step => step >= fromStep);
-        if (curve.Count == 0) throw new InvalidDataException($"{path}: no points at or after step {fromStep}.");
-        return bin > 1 ? Bin(curve, bin) : curve;
+        SampledSchedule? rates = schedule == null ? null : new SampledSchedule(ReadSchedule(schedule, null).Rates);
+        var curve = (formats ?? LogFormats.Default).Load(path, message => Console.Error.WriteLine($"fsl: note: {message}"), rates);
+        return Trim(curve, fromStep, bin, path);
+    }
+
+    /// <summary>Drops the points before <paramref name="fromStep"/> and, for <paramref name="bin"/> &gt; 1, bins the rest (see <see cref="Load"/>).</summary>
+    public static ObservedCurve Trim(ObservedCurve curve, int fromStep, int bin, string path)
+    {
+        if (bin < 1) throw new ArgumentException($"--bin must be >= 1; got {bin}.");
+        if (fromStep < 0) throw new ArgumentException($"--from-step must be >= 0; got {fromStep}.");
+        var kept = curve.Where(step => step >= fromStep);
+        if (kept.Count == 0) throw new InvalidDataException($"{path}: no points at or after step {fromStep}.");
+        return bin > 1 ? Bin(kept, bin) : kept;
     }
 
     /// <summary>
@@ -49,5 +60,26 @@ internal static class CurveFiles
         var steps = windows.Select(w => (int)Math.Round(w.Average(i => (double)curve.Steps[i]))).ToList();
         var losses = windows.Select(w => w.Average(i => curve.Losses[i])).ToList();
         return new ObservedCurve(curve.Name, curve.Schedule, steps, losses);
+    }
+
+    /// <summary>The per-step LRs of a spec or a step,lr CSV, and the run's length (given, or the spec's total=, or the CSV's last step + 1).</summary>
+    public static (double[] Rates, int Total) ReadSchedule(string text, long? totalSteps)
+    {
+        LearningRateSchedule schedule;
+        long? known;
+        if (File.Exists(text))
+        {
+            var table = TableSchedule.FromCsvFile(text, TableInterpolation.Linear);
+            schedule = table;
+            known = File.ReadLines(text).Skip(1).Where(l => l.Trim().Length > 0)
+                .Select(l => long.Parse(l.Split(',')[0], CultureInfo.InvariantCulture)).DefaultIfEmpty(-1).Max() + 1;
+        }
+        else
+        {
+            schedule = Schedule.Parse(text, out known);
+        }
+        long total = totalSteps ?? known ?? throw new ArgumentException($"--schedule {text}: its length is not known; give --total-steps.");
+        if (total < 2 || total > ObservedCurve.MaxSteps) throw new ArgumentException($"--total-steps must lie in [2, {ObservedCurve.MaxSteps:N0}]; got {total}.");
+        return (schedule.Sample(total), (int)total);
     }
 }

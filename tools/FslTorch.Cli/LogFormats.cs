@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using FslTorch.Fitting;
+using FslTorch.Schedules;
 
 namespace FslTorch.Cli;
 
@@ -50,23 +51,40 @@ internal sealed record LogFormats(string Format, string StepField, string Learni
         return "csv";
     }
 
-    /// <summary>A curve from a log of any format; the LR between logged steps is interpolated (and said so).</summary>
-    public ObservedCurve Load(string path, Action<string> notice)
+    /// <summary>
+    /// A curve from a log of any format. Without <paramref name="schedule"/> the LR between logged steps is
+    /// interpolated (and said so); with it, every step takes the schedule's LR, and an LR the log recorded that
+    /// differs from it by more than 1% is refused with its place.
+    /// </summary>
+    public ObservedCurve Load(string path, Action<string> notice, SampledSchedule? schedule = null)
     {
         if (!File.Exists(path) && !Directory.Exists(path)) throw new FileNotFoundException($"{path}: no such file or folder.");
         string format = Detect(path);
         string name = Path.GetFileNameWithoutExtension(path.TrimEnd(Path.DirectorySeparatorChar));
-        if (format == "csv")
-        {
-            if (Directory.Exists(path)) throw new InvalidDataException($"{path} is a folder; a CSV log is a file (or pass --format tensorboard).");
-            return ObservedCurve.FromCsv(path, interpolateMissingSteps: true, notice: notice);
-        }
+        if (format == "csv" && Directory.Exists(path)) throw new InvalidDataException($"{path} is a folder; a CSV log is a file (or pass --format tensorboard).");
+        if (format == "csv" && schedule == null) return ObservedCurve.FromCsv(path, interpolateMissingSteps: true, notice: notice);
         var rows = format switch
         {
+            "csv" => ObservedCurve.CsvRows(path, requireLearningRate: false, notice).ToList(),
             "jsonl" => JsonLines(path),
             "hf" => TrainerState(path),
             _ => TensorBoard(path, notice),
         };
+        if (schedule != null)
+        {
+            var rates = schedule.LearningRates;
+            foreach (var row in rows)
+            {
+                if (row.LearningRate is not double logged || row.Step >= rates.Length) continue;
+                double given = rates[(int)row.Step];
+                if (Math.Abs(logged - given) > 0.01 * Math.Max(Math.Abs(logged), Math.Abs(given)))
+                {
+                    throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                        $"{path}, {row.Where}: the log recorded an LR of {logged:G4} at step {row.Step}, the schedule gives {given:G4}."));
+                }
+            }
+            return ObservedCurve.FromRows(path, rows, name, schedule, notice: notice);
+        }
         if (rows.Count(r => r.LearningRate != null) < rows.Count) notice($"{path}: the LR is not logged at every step; it is interpolated linearly between the logged ones.");
         // A log whose first LR comes after step 0 (the Trainer logs every few steps) holds that rate back to step 0.
         var first = rows.FirstOrDefault(r => r.LearningRate != null);

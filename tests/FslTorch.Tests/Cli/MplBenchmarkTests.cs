@@ -36,4 +36,48 @@ public sealed class MplBenchmarkTests
         Assert.Equal(8000, Start("wsdcon_3"));          // shares wsdcon_9's history until 7999
         Assert.Equal(2161, Start("cosine_72000"));     // the two cosines part right after the warmup
     }
+
+    [SharedDataFact]
+    public void FslFitWithTheRunsSchedulesGivesTheBenchmarksFitAndPredictions()
+    {
+        // The MPL logs start at step 2160 and record the LR only there: `fsl fit` takes each run's per-step schedule
+        // (warmup included) from --schedules, and then fits what `fsl bench mpl` fits.
+        string folder = SharedData.PathOf("mpl");
+        var manifest = File.ReadAllLines(Path.Combine(folder, "manifest.csv")).Skip(1).Select(l => l.Split(',')).Where(r => r[1] == "25M" && r[4] == "fit").ToList();
+        string parameters = Path.Combine(Path.GetTempPath(), $"fsl-mpl-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, output, error) = CliProcess.Run(["fit", "--curves", .. manifest.Select(r => Path.Combine(folder, r[0])),
+                "--schedules", .. manifest.Select(r => Path.Combine(folder, r[12])), "--out", parameters]);
+            Assert.True(code == 0, output + error);
+            var viaCli = FitResult.LoadParameters(parameters);
+            var (fit, predict) = MplDataset.Load(folder, "25M");
+            var direct = LawFitter.Fit(LossCurveLaws.Default, fit);
+            Assert.True(direct.Succeeded, direct.Message);
+            foreach (var run in predict)
+            {
+                var rates = run.Schedule.LearningRates.ToArray();
+                var steps = run.Steps.ToArray();
+                double cli = CurveMetrics.Compute(run.Losses, viaCli.Predict(rates, steps)).PredE;
+                double bench = CurveMetrics.Compute(run.Losses, direct.Predict(rates, steps)).PredE;
+                // The tool is compiled fully optimised, the tests tier by tier: the two fits agree to rounding.
+                Assert.True(Math.Abs(cli - bench) <= 1e-5, $"{run.Name}: PredE {cli:F6} via fsl fit, {bench:F6} as bench mpl fits");
+            }
+
+            // Without the schedules the logs cannot give the LR of the steps before their first row.
+            (code, _, error) = CliProcess.Run(["fit", "--curves", .. manifest.Select(r => Path.Combine(folder, r[0])), "--out", parameters + ".2"]);
+            Assert.Equal(2, code);
+            Assert.Contains("or give the schedule", error);
+            // A schedule that disagrees with the LRs a log recorded (the constant run's for the cosine's log) is refused.
+            var cosine = manifest.Single(r => r[2] == "cosine_24000");
+            string constantSchedule = Path.Combine(folder, manifest.Single(r => r[2] == "constant_24000")[12]);
+            (code, _, error) = CliProcess.Run("fit", "--curves", Path.Combine(folder, cosine[0]), "--schedules", constantSchedule, "--out", parameters + ".3");
+            Assert.Equal(2, code);
+            Assert.Contains("the schedule gives", error);
+        }
+        finally
+        {
+            File.Delete(parameters);
+        }
+    }
 }

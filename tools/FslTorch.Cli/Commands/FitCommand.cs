@@ -14,15 +14,23 @@ internal static class FitCommand
         // fsl fit --curves a.csv b.csv [--law fsl] --out params.json
         var curvesToFit = new Option<string[]>("--curves") { Description = "Logged curves fitted jointly (see --format).", Required = true, AllowMultipleArgumentsPerToken = true };
         var fitLaw = new Option<string>("--law") { Description = $"The law ({FslTorch.Surrogates.LossCurveLaws.Default.Name} by default).", DefaultValueFactory = _ => FslTorch.Surrogates.LossCurveLaws.Default.Name };
+        var schedules = new Option<string[]>("--schedules")
+        {
+            Description = "One per curve, in the order of --curves: a schedule spec (with total=) or step,lr CSV giving the LR of every step, for logs that record the LR only at some steps (otherwise interpolated between them, and a warmup before the first is lost); an LR the log recorded must agree within 1%.",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var fitOut = new Option<string>("--out") { Description = "The parameter file to write (a prior for a later run: TinyGpt --prior).", Required = true };
         var fitCommand = new Command("fit", "Fits a law to curves (step,lr,loss CSV, JSON Lines, trainer_state.json or TensorBoard events) and writes its parameters.")
-            { curvesToFit, fitLaw, fitOut, fromStep, binOption };
+            { curvesToFit, schedules, fitLaw, fitOut, fromStep, binOption };
         foreach (var option in logFormats.All) fitCommand.Options.Add(option);
         fitCommand.SetAction(parse => CommandSupport.Run(() =>
         {
             CurveFiles.CheckWritable(parse.GetValue(fitOut), "--out");
             var formats = logFormats.Read(parse);
-            var curves = parse.GetValue(curvesToFit)!.Select(f => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption), formats)).ToList();
+            var files = parse.GetValue(curvesToFit)!;
+            var given = parse.GetValue(schedules) ?? [];
+            if (given.Length != 0 && given.Length != files.Length) throw new ArgumentException($"--schedules: give one per curve ({files.Length}); got {given.Length}.");
+            var curves = files.Select((f, i) => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption), formats, given.Length == 0 ? null : given[i])).ToList();
             var fit = FslTorch.Fitting.LawFitter.Fit(Protocol.Law(parse.GetValue(fitLaw)!), curves);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{fit.Law.Name}: {fit.ExitReason} ({fit.Message}) in {fit.WallTime.TotalSeconds:F2} s"));
             if (!fit.Succeeded) return 1;

@@ -54,7 +54,7 @@ internal static class PlotCommand
             var formats = logFormats.Read(parse);
             var curves = files.Select(f => CurveFiles.Load(f, fromStep: 0, bin: 1, formats)).ToList();
             var fit = parameterFile == null ? null : FitResult.LoadParameters(parameterFile);
-            (double[] Rates, int Total)? predicted = spec == null ? null : PredictCommand.ReadSchedule(spec, parse.GetValue(totalSteps));
+            (double[] Rates, int Total)? predicted = spec == null ? null : CurveFiles.ReadSchedule(spec, parse.GetValue(totalSteps));
             var model = Build(curves, fit, spec, predicted, parse.GetValue(title));
             using var stream = new MemoryStream();
             // Renderers that ignore SVG's baseline attributes (librsvg, some browsers) place text as OxyPlot measured it.

@@ -28,7 +28,7 @@ internal static class PredictCommand
             int count = parse.GetValue(points);
             if (count < 2) throw new ArgumentException($"--points must be >= 2; got {count}.");
             var fit = FitResult.LoadParameters(parse.GetValue(parameters)!);
-            var (rates, total) = ReadSchedule(parse.GetValue(schedule)!, parse.GetValue(totalSteps));
+            var (rates, total) = CurveFiles.ReadSchedule(parse.GetValue(schedule)!, parse.GetValue(totalSteps));
             var predicted = PredictedCurve.Of(fit, rates, PredictedCurve.EvenSteps(total, count));
             var lines = new List<string> { "step,lr,loss,lower,upper" };
             for (int i = 0; i < predicted.Steps.Length; i++)
@@ -42,26 +42,5 @@ internal static class PredictCommand
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>The per-step LRs of a spec or a step,lr CSV, and the run's length.</summary>
-    public static (double[] Rates, int Total) ReadSchedule(string text, long? totalSteps)
-    {
-        LearningRateSchedule schedule;
-        long? known;
-        if (File.Exists(text))
-        {
-            var table = TableSchedule.FromCsvFile(text, TableInterpolation.Linear);
-            schedule = table;
-            known = File.ReadLines(text).Skip(1).Where(l => l.Trim().Length > 0)
-                .Select(l => long.Parse(l.Split(',')[0], CultureInfo.InvariantCulture)).DefaultIfEmpty(-1).Max() + 1;
-        }
-        else
-        {
-            schedule = Schedule.Parse(text, out known);
-        }
-        long total = totalSteps ?? known ?? throw new ArgumentException($"--schedule {text}: its length is not known; give --total-steps.");
-        if (total < 2 || total > ObservedCurve.MaxSteps) throw new ArgumentException($"--total-steps must lie in [2, {ObservedCurve.MaxSteps:N0}]; got {total}.");
-        return (schedule.Sample(total), (int)total);
     }
 }
