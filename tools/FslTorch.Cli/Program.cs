@@ -8,4 +8,5 @@ root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(DecayCommand.Create());
 root.Subcommands.Add(PlotCommand.Create());
 root.Subcommands.Add(WatchCommand.Create());
+root.Subcommands.Add(TheoryCommand.Create());
 return root.Parse(args).Invoke();

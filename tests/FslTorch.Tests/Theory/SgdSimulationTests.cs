@@ -1,0 +1,89 @@
+using FslTorch.Schedules;
+using FslTorch.Theory;
+using Xunit;
+
+namespace FslTorch.Tests.Theory;
+
+/// <summary>The SGD simulator against sampled runs and against what the FSL's theory says of it ([P1], spec §2).</summary>
+public sealed class SgdSimulationTests
+{
+    [Fact]
+    public void TheExactRiskIsTheMeanOfSampledRuns()
+    {
+        var task = new KernelRegressionTask(features: 20, capacity: 2, source: 0.5, noiseVariance: 0.5, batchSize: 2);
+        var rates = Schedule.Wsd(0.4, 10, 60, 100).Sample(100);
+        var exact = SgdSimulation.ExpectedRisk(task, rates);
+        const int runs = 3000;
+        var sums = new double[rates.Length + 1];
+        var squares = new double[rates.Length + 1];
+        for (int seed = 0; seed < runs; seed++)
+        {
+            var risk = SgdSimulation.Sample(task, rates, seed).Risk;
+            for (int k = 0; k < risk.Count; k++)
+            {
+                sums[k] += risk[k];
+                squares[k] += risk[k] * risk[k];
+            }
+        }
+        foreach (int k in new[] { 0, 10, 40, 70, 100 })
+        {
+            double mean = sums[k] / runs, error = Math.Sqrt((squares[k] / runs - mean * mean) / runs);
+            Assert.True(Math.Abs(mean - exact[k]) <= 4 * error + 1e-12, $"step {k}: sampled {mean:G5} ± {error:G2}, exact {exact[k]:G5}");
+        }
+        Assert.True(exact[100] < exact[0] / 5, "SGD learned");
+    }
+
+    [Fact]
+    public void AtConstantLrAndNoLabelNoiseTheRiskFallsAsIntrinsicTimeToTheMinusS()
+    {
+        // Signal learning, e(t) = (1 + t)^(−s) up to constants (spec §2): the log-log slope against t = η·k.
+        foreach (double s in new[] { 0.3, 0.8 })
+        {
+            var task = new KernelRegressionTask(features: 20_000, capacity: 2, source: s, noiseVariance: 0);
+            const double eta = 0.5;
+            var risk = SgdSimulation.ExpectedRisk(task, Enumerable.Repeat(eta, 4000).ToArray());
+            var points = Enumerable.Range(0, 20).Select(i => (int)Math.Round(100 * Math.Pow(40, i / 19.0))).Distinct()
+                .Select(k => (X: Math.Log(eta * k), Y: Math.Log(risk[k]))).ToList();
+            double mx = points.Average(p => p.X), my = points.Average(p => p.Y);
+            double slope = points.Sum(p => (p.X - mx) * (p.Y - my)) / points.Sum(p => (p.X - mx) * (p.X - mx));
+            Assert.InRange(slope, -s - 0.05, -s + 0.05);
+        }
+    }
+
+    [Fact]
+    public void AtConstantLrTheNoiseFloorIsProportionalToTheLr()
+    {
+        // The stationary risk of the noise ∝ η·σ² (for small η·Σλ/B); s = 2 makes the signal negligible by then.
+        var task = new KernelRegressionTask(features: 2000, capacity: 2, source: 2, noiseVariance: 1, batchSize: 4);
+        double Floor(double eta) => SgdSimulation.ExpectedRisk(task, Enumerable.Repeat(eta, (int)(40_000 * 0.05 / eta)).ToArray())[^1];
+        double ratio = Floor(0.05) / Floor(0.025);
+        Assert.InRange(ratio, 1.9, 2.1);
+    }
+
+    [Fact]
+    public void InTheHardRegimeWsdBeatsExponentialDecayWhichBeatsAConstantLr()
+    {
+        var task = new KernelRegressionTask(features: 5000, capacity: 2, source: 0.25, noiseVariance: 1, batchSize: 1);
+        Assert.False(task.IsEasy);
+        const int n = 4000;
+        const double peak = 0.2;
+        double Final(LearningRateSchedule schedule) => SgdSimulation.ExpectedRisk(task, schedule.Sample(n))[^1];
+        double wsd = Final(Schedule.Wsd(peak, 0, WsdSchedule.DecayStartForFraction(n, 0.2), n));
+        double exponential = Final(Schedule.Exponential(peak, Math.Pow(0.01, 1.0 / n)));
+        double constant = Final(Schedule.Constant(peak));
+        Assert.True(wsd < exponential, $"wsd {wsd:G5}, exponential {exponential:G5}");
+        Assert.True(exponential < constant, $"exponential {exponential:G5}, constant {constant:G5}");
+    }
+
+    [Fact]
+    public void BadSettingsAreRefusedWithTheParameterNamed()
+    {
+        Assert.Equal("capacity", Assert.Throws<ArgumentOutOfRangeException>(() => new KernelRegressionTask(10, 1.0, 0.5, 0)).ParamName);
+        Assert.Equal("source", Assert.Throws<ArgumentOutOfRangeException>(() => new KernelRegressionTask(10, 2, 0, 0)).ParamName);
+        Assert.Equal("features", Assert.Throws<ArgumentOutOfRangeException>(() => new KernelRegressionTask(0, 2, 0.5, 0)).ParamName);
+        var task = new KernelRegressionTask(10, 2, 0.5, 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => SgdSimulation.ExpectedRisk(task, [0.1, -0.1]));
+        // A rate too large for the spectrum diverges to +∞ instead of returning NaN.
+        Assert.True(double.IsPositiveInfinity(SgdSimulation.ExpectedRisk(task, Enumerable.Repeat(50.0, 2000).ToArray())[^1]));
+    }
+}

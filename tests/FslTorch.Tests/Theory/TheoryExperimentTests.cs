@@ -1,0 +1,48 @@
+using System.Globalization;
+using FslTorch.Cli;
+using FslTorch.Tests.Cli;
+using FslTorch.Theory;
+using Xunit;
+
+namespace FslTorch.Tests.Theory;
+
+/// <summary><c>fsl theory</c>'s experiments: the direct FSL against its own setting, and the command's files.</summary>
+public sealed class TheoryExperimentTests
+{
+    [Fact]
+    public void TheDirectFslFittedToOneScheduleOfTheHardRegimePredictsTheOthers()
+    {
+        // Fit on the 8-1-1 run's exact loss, predict the constant, cosine, exponential and WSD runs' final excess risk.
+        var task = new KernelRegressionTask(features: 5000, capacity: 2, source: 0.25, noiseVariance: 1);
+        var result = TheoryExperiments.FslAgainstSimulation(task, peak: 0.2, steps: 4000);
+        Assert.NotNull(result);
+        Assert.Equal(4, result.Value.Checks.Count);
+        Assert.All(result.Value.Checks, c => Assert.True(Math.Abs(c.RelativeError) <= 0.025, $"{c.Schedule}: {c.RelativeError:+0.000;-0.000}"));
+        // The fitted source exponent is the task's (the signal term's slope is what the 8-1-1 curve shows best).
+        Assert.InRange(result.Value.Fit.NamedParameters["s"], 0.2, 0.3);
+    }
+
+    [Fact]
+    public void TheCommandWritesTheRankingAsCsvAndSvg()
+    {
+        var folder = Directory.CreateTempSubdirectory("fsl-theory-");
+        try
+        {
+            var (code, output, error) = CliProcess.Run("theory", "ranking", "--out", folder.FullName, "--source", "0.25", "--capacity", "2",
+                "--features", "2000", "--steps", "2000");
+            Assert.True(code == 0, output + error);
+            var rows = File.ReadAllLines(Path.Combine(folder.FullName, "ranking.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+            Assert.Equal(5, rows.Count);
+            var best = rows.MinBy(r => double.Parse(r[2], CultureInfo.InvariantCulture))!;
+            Assert.Equal("wsd-0.2", best[1]); // the hard regime's winner among these schedules
+            Assert.True(File.Exists(Path.Combine(folder.FullName, "ranking.svg")));
+            (code, _, error) = CliProcess.Run("theory", "optimal-schedule", "--out", folder.FullName);
+            Assert.Equal(2, code);
+            Assert.Contains("expected one of constant, ranking, fsl", error);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using FslTorch.Theory;
+using OxyPlot;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
+
+namespace FslTorch.Cli.Commands;
+
+/// <summary>
+/// <c>fsl theory &lt;experiment&gt;</c>: the laws and schedules against SGD on power-law kernel regression, the setting
+/// the FSL is derived for (<see cref="SgdSimulation"/>): <c>constant</c> (risk against intrinsic time at constant
+/// LRs), <c>ranking</c> (final risk of each schedule over a grid of exponents), <c>fsl</c> (the direct FSL fitted to
+/// one schedule predicts the others). Each writes a CSV and an SVG into <c>--out</c> and prints its table.
+/// </summary>
+internal static class TheoryCommand
+{
+    private static readonly string[] Experiments = ["constant", "ranking", "fsl"];
+
+    public static Command Create()
+    {
+        var experiment = new Argument<string>("experiment") { Description = $"One of: {string.Join(", ", Experiments)}." };
+        var output = new Option<string>("--out") { Description = "Folder for the CSV and SVG.", DefaultValueFactory = _ => "theory" };
+        var steps = new Option<int>("--steps") { Description = "SGD steps N.", DefaultValueFactory = _ => 4000 };
+        var peak = new Option<double>("--peak-lr") { Description = "Peak learning rate (constant: the largest of three, each half the one before).", DefaultValueFactory = _ => 0.2 };
+        var features = new Option<int>("--features") { Description = "M, features of the task.", DefaultValueFactory = _ => 5000 };
+        var source = new Option<double[]>("--source") { Description = "s, the source exponent(s).", DefaultValueFactory = _ => [0.25, 0.5, 0.8], AllowMultipleArgumentsPerToken = true };
+        var capacity = new Option<double[]>("--capacity") { Description = "β > 1, the capacity exponent(s).", DefaultValueFactory = _ => [2.0, 3.0], AllowMultipleArgumentsPerToken = true };
+        var noise = new Option<double>("--noise") { Description = "σ², the label noise.", DefaultValueFactory = _ => 1.0 };
+        var batch = new Option<int>("--batch") { Description = "B, the batch size.", DefaultValueFactory = _ => 1 };
+        var command = new Command("theory", "The laws and schedules against exact SGD on power-law kernel regression (the FSL's own setting).")
+            { experiment, output, steps, peak, features, source, capacity, noise, batch };
+        command.SetAction(parse => CommandSupport.Run(() =>
+        {
+            string name = parse.GetValue(experiment)!.Trim().ToLowerInvariant();
+            if (!Experiments.Contains(name)) throw new ArgumentException($"theory {name}: expected one of {string.Join(", ", Experiments)}.");
+            int n = parse.GetValue(steps);
+            if (n < 10 || n > 10_000_000) throw new ArgumentException($"--steps must lie in [10, 10,000,000]; got {n}.");
+            double eta = parse.GetValue(peak);
+            var tasks = (from s in parse.GetValue(source)! from b in parse.GetValue(capacity)!
+                         select new KernelRegressionTask(parse.GetValue(features), b, s, parse.GetValue(noise), parse.GetValue(batch))).ToList();
+            if (tasks.Count == 0) throw new ArgumentException("--source and --capacity need at least one value each.");
+            string folder = parse.GetValue(output)!;
+            Directory.CreateDirectory(folder);
+            var csv = new StringBuilder();
+            var plot = new PlotModel { Title = $"fsl theory {name}", Padding = new OxyThickness(8, 16, 8, 8), DefaultFont = "Arial",
+                Legends = { new Legend { LegendPlacement = LegendPlacement.Outside, LegendPosition = LegendPosition.RightTop, LegendFontSize = 10 } } };
+            switch (name)
+            {
+                case "constant": Constant(tasks, eta, n, csv, plot); break;
+                case "ranking": Ranking(tasks, eta, n, csv, plot); break;
+                default: Fsl(tasks, eta, n, csv, plot); break;
+            }
+            AtomicFile.WriteAllText(Path.Combine(folder, $"{name}.csv"), csv.ToString());
+            using var stream = new MemoryStream();
+            new SvgExporter { Width = 1000, Height = 500, UseVerticalTextAlignmentWorkaround = true }.Export(plot, stream);
+            AtomicFile.WriteAllBytes(Path.Combine(folder, $"{name}.svg"), stream.ToArray());
+            Console.WriteLine($"wrote {Path.Combine(folder, name)}.csv and .svg");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static string Label(KernelRegressionTask t) =>
+        string.Create(CultureInfo.InvariantCulture, $"s={t.Source:G3} β={t.Capacity:G3} ({(t.IsEasy ? "easy" : "hard")})");
+
+    private static void Line(StringBuilder csv, FormattableString text) => csv.AppendLine(text.ToString(CultureInfo.InvariantCulture));
+
+    // Risk against intrinsic time, log-log, per task and LR; the slope over the signal-dominated range, and the
+    // final risks' ratio between LRs (the noise floor is ∝ η).
+    private static void Constant(IReadOnlyList<KernelRegressionTask> tasks, double eta, int n, StringBuilder csv, PlotModel plot)
+    {
+        plot.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Bottom, Title = "intrinsic time η·k" });
+        plot.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Left, Title = "expected excess risk" });
+        Line(csv, $"task,lr,step,intrinsic_time,risk");
+        Console.WriteLine("| task | LR | slope vs −s (steps 10–N/10) | final risk | final risk / next LR's |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var task in tasks)
+        {
+            var curves = TheoryExperiments.Constant(task, eta, n);
+            var slopes = curves.Slopes(10, n / 10);
+            for (int i = 0; i < curves.LearningRates.Count; i++)
+            {
+                double lr = curves.LearningRates[i];
+                var series = new LineSeries { Title = string.Create(CultureInfo.InvariantCulture, $"{Label(task)}, η={lr:G3}") };
+                for (int j = 0; j < curves.Steps.Count; j++)
+                {
+                    int k = curves.Steps[j];
+                    Line(csv, $"{Label(task)},{lr:R},{k},{lr * k:R},{curves.Risk[i][j]:R}");
+                    if (k > 0 && curves.Risk[i][j] > 0) series.Points.Add(new DataPoint(lr * k, curves.Risk[i][j]));
+                }
+                plot.Series.Add(series);
+                string ratio = i + 1 < curves.LearningRates.Count ? (curves.Risk[i][^1] / curves.Risk[i + 1][^1]).ToString("F2", CultureInfo.InvariantCulture) : "–";
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {Label(task)} | {lr:G3} | {slopes[i]:F3} vs {-task.Source:F3} | {curves.Risk[i][^1]:G4} | {ratio} |"));
+            }
+        }
+    }
+
+    private static void Ranking(IReadOnlyList<KernelRegressionTask> tasks, double eta, int n, StringBuilder csv, PlotModel plot)
+    {
+        var names = TheoryExperiments.Schedules(eta, n).Select(s => s.Name).ToList();
+        plot.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, ItemsSource = tasks.Select(Label).ToList() });
+        plot.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "final excess risk / constant LR's", Minimum = 0 });
+        var bars = names.ToDictionary(s => s, s => new BarSeries { Title = s });
+        Line(csv, $"task,schedule,final_risk,relative_to_constant");
+        Console.WriteLine($"| task | {string.Join(" | ", names)} | best |");
+        Console.WriteLine($"|---|{string.Concat(names.Select(_ => "---|"))}---|");
+        foreach (var task in tasks)
+        {
+            var ranking = TheoryExperiments.Ranking(task, eta, n);
+            double constant = ranking.Single(r => r.Schedule == "constant").FinalRisk;
+            foreach (var r in ranking) Line(csv, $"{Label(task)},{r.Schedule},{r.FinalRisk:R},{r.FinalRisk / constant:R}");
+            foreach (string s in names) bars[s].Items.Add(new BarItem(ranking.Single(r => r.Schedule == s).FinalRisk / constant));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {Label(task)} | {string.Join(" | ", names.Select(s => ranking.Single(r => r.Schedule == s).FinalRisk.ToString("G4", CultureInfo.InvariantCulture)))} | {ranking[0].Schedule} |"));
+        }
+        foreach (var series in bars.Values) plot.Series.Add(series);
+    }
+
+    private static void Fsl(IReadOnlyList<KernelRegressionTask> tasks, double eta, int n, StringBuilder csv, PlotModel plot)
+    {
+        var others = TheoryExperiments.Schedules(eta, n).Select(s => s.Name).Where(s => s != "8-1-1").ToList();
+        plot.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, ItemsSource = tasks.Select(Label).ToList() });
+        plot.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "relative error of the predicted final excess risk (fit on 8-1-1)" });
+        var bars = others.ToDictionary(s => s, s => new BarSeries { Title = s });
+        Line(csv, $"task,schedule,true_risk,predicted_risk,relative_error");
+        Console.WriteLine($"Direct FSL fitted to the 8-1-1 run, predicting the final excess risk of the others (relative error):");
+        Console.WriteLine($"| task | {string.Join(" | ", others)} | fitted s, β |");
+        Console.WriteLine($"|---|{string.Concat(others.Select(_ => "---|"))}---|");
+        foreach (var task in tasks)
+        {
+            var result = TheoryExperiments.FslAgainstSimulation(task, eta, n);
+            if (result is not { } done)
+            {
+                Console.WriteLine($"| {Label(task)} | {string.Join(" | ", others.Select(_ => "fit failed"))} | – |");
+                foreach (var s in others) bars[s].Items.Add(new BarItem(0));
+                continue;
+            }
+            foreach (var c in done.Checks) Line(csv, $"{Label(task)},{c.Schedule},{c.TrueRisk:R},{c.PredictedRisk:R},{c.RelativeError:R}");
+            foreach (string s in others) bars[s].Items.Add(new BarItem(done.Checks.Single(c => c.Schedule == s).RelativeError));
+            var p = done.Fit.NamedParameters;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {Label(task)} | {string.Join(" | ", others.Select(s => done.Checks.Single(c => c.Schedule == s).RelativeError.ToString("+0.000;-0.000", CultureInfo.InvariantCulture)))} | {p["s"]:G3}, {p["beta"]:G3} |"));
+        }
+        foreach (var series in bars.Values) plot.Series.Add(series);
+    }
+}
