@@ -19,12 +19,16 @@ public static class SgdSimulation
     /// step k, k = 0 … N − 1): N + 1 values, the last one after the final step. A diverging run (a rate too large
     /// for the spectrum) gives +∞ from the step it overflows.
     /// </summary>
-    public static double[] ExpectedRisk(KernelRegressionTask task, IReadOnlyList<double> learningRates)
+    /// <param name="task">The task.</param>
+    /// <param name="learningRates">η_k for k = 0 … N − 1.</param>
+    /// <param name="startAtTarget">Start at θ₀ = θ* instead of 0: only the noise SGD injects is left (the FSL's
+    /// noise term alone; the recursion is linear, so the risk from θ₀ = 0 is the signal part plus this).</param>
+    public static double[] ExpectedRisk(KernelRegressionTask task, IReadOnlyList<double> learningRates, bool startAtTarget = false)
     {
         ArgumentNullException.ThrowIfNull(task);
         CheckRates(learningRates);
         var lambda = task.Spectrum();
-        var d = task.TargetPower();
+        var d = startAtTarget ? new double[lambda.Length] : task.TargetPower();
         int m = lambda.Length;
         double b = task.BatchSize, noise = task.NoiseVariance;
         var risk = new double[learningRates.Count + 1];
@@ -50,6 +54,26 @@ public static class SgdSimulation
             }
         }
         return risk;
+    }
+
+    /// <summary>
+    /// The stationary expected excess risk at a constant LR η (the limit of <see cref="ExpectedRisk"/> as N → ∞),
+    /// from the recursion's fixed point: d_j* = (η²/B)·λ_j·(S* + σ²) / (1 − (1 − ηλ_j)² − η²λ_j²/B) with S* = Σ λ_j d_j*,
+    /// so S* = a·σ²/(1 − a), a = (η²/B)·Σ_j λ_j²/(1 − (1 − ηλ_j)² − η²λ_j²/B). +∞ where SGD at η does not settle.
+    /// </summary>
+    public static double StationaryRisk(KernelRegressionTask task, double learningRate)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        Guard.Positive(learningRate, nameof(learningRate));
+        double eta = learningRate, b = task.BatchSize, a = 0;
+        foreach (double l in task.Spectrum())
+        {
+            // 1 − (1 − ηλ)² − η²λ²/B, written without the cancellation that zeroes it for tiny λ.
+            double denominator = eta * l * (2 - eta * l * (1 + 1 / b));
+            if (!(denominator > 0)) return double.PositiveInfinity;
+            a += eta * eta / b * l * l / denominator;
+        }
+        return a < 1 ? 0.5 * a * task.NoiseVariance / (1 - a) : double.PositiveInfinity;
     }
 
     /// <summary>

@@ -76,6 +76,26 @@ public sealed class SgdSimulationTests
     }
 
     [Fact]
+    public void TheNoiseApproachesItsFloorAlongTheFslKernel()
+    {
+        // Spec §8: at a constant γ the FSL's noise term is γσ²·β/(β−1)·[1 − (1+t)^(−(1−1/β))]: the gap to the floor
+        // falls as t^(−(1−1/β)). The simulator's noise alone (θ₀ = θ*) against its exact stationary risk:
+        foreach (double beta in new[] { 2.0, 3.0 })
+        {
+            var task = new KernelRegressionTask(features: 20_000, capacity: beta, source: 0.5, noiseVariance: 1, batchSize: 1);
+            const double eta = 0.05;
+            var noise = SgdSimulation.ExpectedRisk(task, Enumerable.Repeat(eta, 20_000).ToArray(), startAtTarget: true);
+            double floor = SgdSimulation.StationaryRisk(task, eta);
+            Assert.True(noise[^1] < floor && noise[^1] > 0.9 * floor, $"β={beta}: noise {noise[^1]:G5}, floor {floor:G5}");
+            var points = Enumerable.Range(0, 15).Select(i => (int)Math.Round(200 * Math.Pow(50, i / 14.0)))
+                .Select(k => (X: Math.Log(eta * k), Y: Math.Log(floor - noise[k]))).ToList();
+            double mx = points.Average(p => p.X), my = points.Average(p => p.Y);
+            double slope = points.Sum(p => (p.X - mx) * (p.Y - my)) / points.Sum(p => (p.X - mx) * (p.X - mx));
+            Assert.InRange(slope, -(1 - 1 / beta) - 0.05, -(1 - 1 / beta) + 0.05);
+        }
+    }
+
+    [Fact]
     public void BadSettingsAreRefusedWithTheParameterNamed()
     {
         Assert.Equal("capacity", Assert.Throws<ArgumentOutOfRangeException>(() => new KernelRegressionTask(10, 1.0, 0.5, 0)).ParamName);
