@@ -1,3 +1,4 @@
+using FslTorch.Control;
 using FslTorch.Fitting;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
@@ -94,6 +95,64 @@ internal static class TheoryExperiments
             return new LawCheck(s.Name, truth, predicted);
         }).ToList();
         return (fit, checks);
+    }
+
+    /// <summary>One controlled run of <see cref="Regret"/>: the decay start the monitor chose and what it cost.</summary>
+    public sealed record RegretRun(int Seed, long ChosenStart, long BestStart, double ChosenRisk, double BestRisk, double FixedRisk)
+    {
+        /// <summary>The exact final risk of the chosen start minus the best start's.</summary>
+        public double Regret => ChosenRisk - BestRisk;
+        /// <summary>The fixed 20% cooldown's exact final risk minus the best start's (what control can gain at most).</summary>
+        public double FixedGap => FixedRisk - BestRisk;
+    }
+
+    /// <summary>
+    /// The decay controller where the best decision is known exactly: for each seed, a sampled SGD run whose WSD decay
+    /// start (linear to 0, planned at 20%) a <see cref="TrainingMonitor"/> with the library defaults moves as the batch
+    /// losses arrive (refits every 2% of the budget); the prior is the default law fitted to two sampled calibration
+    /// runs of 30% of the budget (a 20% WSD and a cosine to 0, seeds −1 and −2), as <c>fsl bench decay</c> does.
+    /// The chosen start is scored by the exact expected final risk against the best start of a grid at every 1% of
+    /// the budget (cooldowns of 2–90%).
+    /// </summary>
+    public static IReadOnlyList<RegretRun> Regret(KernelRegressionTask task, double peak, int steps, IReadOnlyList<int> seeds)
+    {
+        double Exact(long start) => SgdSimulation.ExpectedRisk(task, Schedule.Wsd(peak, 0, start, steps).Sample(steps))[^1];
+        var grid = Enumerable.Range(2, 89).Select(p => WsdSchedule.DecayStartForFraction(steps, p / 100.0)).Distinct()
+            .Select(start => (Start: start, Risk: Exact(start))).ToList();
+        var best = grid.MinBy(g => g.Risk);
+        long planned = WsdSchedule.DecayStartForFraction(steps, 0.2);
+        double fixedRisk = Exact(planned);
+
+        int calibrationSteps = (int)(0.3 * steps);
+        ObservedCurve Calibration(string name, LearningRateSchedule schedule, int seed)
+        {
+            var rates = schedule.Sample(calibrationSteps);
+            var run = SgdSimulation.Sample(task, rates, seed);
+            var at = Enumerable.Range(1, calibrationSteps - 1).ToList();
+            return new ObservedCurve(name, new SampledSchedule(rates), at, at.Select(k => run.BatchLoss[k]).ToList());
+        }
+        var law = LossCurveLaws.Default;
+        var calibration = LawFitter.Fit(law, [
+            Calibration("calibration-wsd", Schedule.Wsd(peak, 0, WsdSchedule.DecayStartForFraction(calibrationSteps, 0.2), calibrationSteps), -1),
+            Calibration("calibration-cosine", Schedule.Cosine(peak, 0, calibrationSteps), -2)]);
+        var prior = calibration.Succeeded ? ParameterPrior.FromFit(calibration, 0.02, law.DecayResponseParameters) : null;
+
+        return seeds.Select(seed =>
+        {
+            var run = new SgdRun(task, seed);
+            using var monitor = new TrainingMonitor(Schedule.Wsd(peak, 0, planned, steps), steps, new TrainingMonitorOptions
+            {
+                Forecaster = new ForecasterOptions { Law = law, RefitInterval = Math.Max(10, steps / 50), Prior = prior, BandSamples = 0 },
+                DecayControl = new DecayControllerOptions(),
+            });
+            for (long k = 0; k < steps; k++)
+            {
+                double loss = run.Step(monitor.Schedule.GetLearningRate(k));
+                monitor.OnStepEnd(k, loss);
+            }
+            long chosen = ((WsdSchedule)monitor.Schedule).DecayStartStep;
+            return new RegretRun(seed, chosen, best.Start, Exact(chosen), best.Risk, fixedRisk);
+        }).ToList();
     }
 
     /// <summary>About <paramref name="count"/> log-spaced steps in [1, <paramref name="last"/>], distinct, increasing.</summary>

@@ -85,50 +85,17 @@ public static class SgdSimulation
     {
         ArgumentNullException.ThrowIfNull(task);
         CheckRates(learningRates);
-        var random = new Random(seed);
-        var lambda = task.Spectrum();
-        var scale = lambda.Select(Math.Sqrt).ToArray();
-        var target = task.TargetPower();
-        // θ₀ = 0: e = −θ*, with signs drawn at random (the risk depends on |θ*_j| only).
-        var e = target.Select(p => (random.Next(2) == 0 ? -1 : 1) * Math.Sqrt(p)).ToArray();
-        int m = e.Length, batch = task.BatchSize;
-        double sigma = Math.Sqrt(task.NoiseVariance);
+        var run = new SgdRun(task, seed);
         var risk = new double[learningRates.Count + 1];
         var losses = new double[learningRates.Count];
-        var x = new double[m];
-        var step = new double[m];
-        risk[0] = Risk(e, lambda);
+        risk[0] = run.Risk;
         for (int k = 0; k < learningRates.Count; k++)
         {
-            Array.Clear(step);
-            double loss = 0;
-            for (int n = 0; n < batch; n++)
-            {
-                double residual = -sigma * Gaussian(random); // xᵀe − ε
-                for (int j = 0; j < m; j++)
-                {
-                    x[j] = scale[j] * Gaussian(random);
-                    residual += x[j] * e[j];
-                }
-                loss += 0.5 * residual * residual;
-                for (int j = 0; j < m; j++) step[j] += x[j] * residual;
-            }
-            double eta = learningRates[k] / batch;
-            for (int j = 0; j < m; j++) e[j] -= eta * step[j];
-            losses[k] = loss / batch;
-            risk[k + 1] = Risk(e, lambda);
+            losses[k] = run.Step(learningRates[k]);
+            risk[k + 1] = run.Risk;
         }
         return new SampledRun(risk, losses);
     }
-
-    private static double Risk(double[] e, double[] lambda)
-    {
-        double sum = 0;
-        for (int j = 0; j < e.Length; j++) sum += lambda[j] * e[j] * e[j];
-        return 0.5 * sum;
-    }
-
-    private static double Gaussian(Random random) => MathNet.Numerics.Distributions.Normal.Sample(random, 0, 1);
 
     private static void CheckRates(IReadOnlyList<double> learningRates)
     {

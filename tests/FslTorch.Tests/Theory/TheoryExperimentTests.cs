@@ -38,11 +38,26 @@ public sealed class TheoryExperimentTests
             Assert.True(File.Exists(Path.Combine(folder.FullName, "ranking.svg")));
             (code, _, error) = CliProcess.Run("theory", "optimal-schedule", "--out", folder.FullName);
             Assert.Equal(2, code);
-            Assert.Contains("expected one of constant, ranking, fsl", error);
+            Assert.Contains("expected one of constant, ranking, fsl, regret", error);
         }
         finally
         {
             folder.Delete(recursive: true);
         }
+    }
+
+    [Fact]
+    public void TheRegretStudyScoresTheControllersChoiceByTheExactRisk()
+    {
+        var task = new KernelRegressionTask(features: 100, capacity: 2, source: 0.25, noiseVariance: 1, batchSize: 8);
+        var runs = TheoryExperiments.Regret(task, peak: 0.2, steps: 300, seeds: [1]);
+        var run = Assert.Single(runs);
+        Assert.InRange(run.ChosenStart, 0, 300);
+        // The best start is the grid's minimum of the exact final risk, so neither the plan nor (up to the grid's
+        // 1% spacing) the chosen start can beat it.
+        Assert.True(run.FixedGap >= 0);
+        double exactChosen = SgdSimulation.ExpectedRisk(task, FslTorch.Schedules.Schedule.Wsd(0.2, 0, run.ChosenStart, 300).Sample(300))[^1];
+        Assert.Equal(exactChosen, run.ChosenRisk, 12);
+        Assert.True(run.Regret >= -0.01 * run.BestRisk, $"regret {run.Regret:G3}");
     }
 }

@@ -13,11 +13,12 @@ namespace FslTorch.Cli.Commands;
 /// <c>fsl theory &lt;experiment&gt;</c>: the laws and schedules against SGD on power-law kernel regression, the setting
 /// the FSL is derived for (<see cref="SgdSimulation"/>): <c>constant</c> (risk against intrinsic time at constant
 /// LRs), <c>ranking</c> (final risk of each schedule over a grid of exponents), <c>fsl</c> (the direct FSL fitted to
-/// one schedule predicts the others). Each writes a CSV and an SVG into <c>--out</c> and prints its table.
+/// one schedule predicts the others), <c>regret</c> (the decay controller on sampled runs against the exactly best
+/// decay start). Each writes a CSV and an SVG into <c>--out</c> and prints its table.
 /// </summary>
 internal static class TheoryCommand
 {
-    private static readonly string[] Experiments = ["constant", "ranking", "fsl"];
+    private static readonly string[] Experiments = ["constant", "ranking", "fsl", "regret"];
 
     public static Command Create()
     {
@@ -30,8 +31,9 @@ internal static class TheoryCommand
         var capacity = new Option<double[]>("--capacity") { Description = "β > 1, the capacity exponent(s).", DefaultValueFactory = _ => [2.0, 3.0], AllowMultipleArgumentsPerToken = true };
         var noise = new Option<double>("--noise") { Description = "σ², the label noise.", DefaultValueFactory = _ => 1.0 };
         var batch = new Option<int>("--batch") { Description = "B, the batch size.", DefaultValueFactory = _ => 1 };
+        var seeds = new Option<int>("--seeds") { Description = "regret: sampled runs per task (seeds 1…K).", DefaultValueFactory = _ => 3 };
         var command = new Command("theory", "The laws and schedules against exact SGD on power-law kernel regression (the FSL's own setting).")
-            { experiment, output, steps, peak, features, source, capacity, noise, batch };
+            { experiment, output, steps, peak, features, source, capacity, noise, batch, seeds };
         command.SetAction(parse => CommandSupport.Run(() =>
         {
             string name = parse.GetValue(experiment)!.Trim().ToLowerInvariant();
@@ -51,6 +53,7 @@ internal static class TheoryCommand
             {
                 case "constant": Constant(tasks, eta, n, csv, plot); break;
                 case "ranking": Ranking(tasks, eta, n, csv, plot); break;
+                case "regret": Regret(tasks, eta, n, parse.GetValue(seeds), csv, plot); break;
                 default: Fsl(tasks, eta, n, csv, plot); break;
             }
             AtomicFile.WriteAllText(Path.Combine(folder, $"{name}.csv"), csv.ToString());
@@ -145,5 +148,35 @@ internal static class TheoryCommand
                 $"| {Label(task)} | {string.Join(" | ", others.Select(s => done.Checks.Single(c => c.Schedule == s).RelativeError.ToString("+0.000;-0.000", CultureInfo.InvariantCulture)))} | {p["s"]:G3}, {p["beta"]:G3} |"));
         }
         foreach (var series in bars.Values) plot.Series.Add(series);
+    }
+
+    private static void Regret(IReadOnlyList<KernelRegressionTask> tasks, double eta, int n, int seeds, StringBuilder csv, PlotModel plot)
+    {
+        if (seeds < 1) throw new ArgumentException($"--seeds must be >= 1; got {seeds}.");
+        plot.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, ItemsSource = tasks.Select(Label).ToList() });
+        plot.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "final excess risk above the best decay start", Minimum = 0 });
+        var controlled = new BarSeries { Title = "controller (mean over seeds)" };
+        var fixedPlan = new BarSeries { Title = "fixed 20% cooldown" };
+        Line(csv, $"task,seed,chosen_start,best_start,chosen_risk,best_risk,fixed_risk,regret,fixed_gap");
+        Console.WriteLine("| task | best cooldown | chosen cooldowns | mean regret | max regret | fixed 20% gap | mean regret / gap |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        var all = new List<TheoryExperiments.RegretRun>();
+        foreach (var task in tasks)
+        {
+            var runs = TheoryExperiments.Regret(task, eta, n, Enumerable.Range(1, seeds).ToList());
+            all.AddRange(runs);
+            foreach (var r in runs) Line(csv, $"{Label(task)},{r.Seed},{r.ChosenStart},{r.BestStart},{r.ChosenRisk:R},{r.BestRisk:R},{r.FixedRisk:R},{r.Regret:R},{r.FixedGap:R}");
+            double mean = runs.Average(r => r.Regret), gap = runs[0].FixedGap;
+            controlled.Items.Add(new BarItem(mean));
+            fixedPlan.Items.Add(new BarItem(gap));
+            string Cooldown(long start) => ((double)(n - start) / n).ToString("P0", CultureInfo.InvariantCulture).Replace(" ", "", StringComparison.Ordinal);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {Label(task)} | {Cooldown(runs[0].BestStart)} | {string.Join(" ", runs.Select(r => Cooldown(r.ChosenStart)))} | {mean:G3} | {runs.Max(r => r.Regret):G3} | {gap:G3} | {(gap > 0 ? (mean / gap).ToString("F2", CultureInfo.InvariantCulture) : "–")} |"));
+        }
+        double meanGap = all.Average(r => r.FixedGap);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"All {all.Count} runs: mean regret {all.Average(r => r.Regret):G3}, max {all.Max(r => r.Regret):G3}; mean fixed-20% gap {meanGap:G3}; ratio {all.Average(r => r.Regret) / meanGap:F2} (target ≤ 0.10)."));
+        plot.Series.Add(controlled);
+        plot.Series.Add(fixedPlan);
     }
 }
