@@ -123,6 +123,25 @@ public sealed class PredictAndDecayCommandTests : IDisposable
         Assert.Contains(texts, t => t == $"decay {predictedStart}" || t == $"decay {predictedStart + 1}");
         Assert.Equal(2, texts.Count(t => t.StartsWith("decay ", StringComparison.Ordinal)));
 
+        // The forecasts a run made (TinyGpt's forecasts.jsonl), the last before 25/50/75% of the first log's run.
+        string forecasts = Path("forecasts.jsonl");
+        File.WriteAllLines(forecasts, [
+            """{"step":999,"final_loss":3.5,"lower":3.0,"upper":4.0,"calibrated":false}""",
+            """{"step":2999,"final_loss":3.3,"lower":3.2,"upper":3.4,"calibrated":true}""",
+            """{"step":4999,"final_loss":3.31,"lower":3.25,"upper":3.37,"calibrated":true}"""]);
+        string withForecasts = Path("forecasts.svg");
+        (code, output, error) = CliProcess.Run("plot", Path("wsd.csv"), "--forecasts", forecasts, "--out", withForecasts);
+        Assert.True(code == 0, output + error);
+        var drawn = System.Xml.Linq.XDocument.Load(withForecasts).Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value).ToList();
+        int total = File.ReadLines(Path("wsd.csv")).Skip(1).Select(l => int.Parse(l.Split(',')[0], CultureInfo.InvariantCulture)).Max() + 1;
+        string LastBefore(double fraction) => new[] { 999, 2999, 4999 }.Last(s => s < fraction * total).ToString(CultureInfo.InvariantCulture);
+        Assert.Contains(drawn, t => t.StartsWith($"forecast at 50% (step {LastBefore(0.5)})", StringComparison.Ordinal));
+        Assert.Contains("final loss reached", drawn);
+        File.WriteAllText(forecasts, "{\"step\": 10}\n");
+        (code, _, error) = CliProcess.Run("plot", Path("wsd.csv"), "--forecasts", forecasts, "--out", withForecasts);
+        Assert.Equal(2, code);
+        Assert.Contains("line 1", error);
+
         // A PNG (no native renderer in the tool) and a --schedule without --params: a message, exit 2, nothing written.
         string png = Path("plot.png");
         (code, _, error) = CliProcess.Run("plot", Path("wsd.csv"), "--out", png);

@@ -29,12 +29,16 @@ internal static class PlotCommand
         var schedule = new Option<string?>("--schedule") { Description = "With --params: also draw the prediction for this schedule (a spec, or a step,lr CSV file)." };
         var totalSteps = new Option<long?>("--total-steps") { Description = "The length of --schedule (default: the spec's total=, or the CSV's last step + 1)." };
         var output = new Option<string>("--out") { Description = "The picture to write (SVG: plot.svg).", Required = true };
+        var forecasts = new Option<string?>("--forecasts")
+        {
+            Description = "A JSON Lines file of forecasts made during the run (step, final_loss, lower, upper[, calibrated]; TinyGpt's forecasts.jsonl): the last one before 25, 50 and 75% of the first log's run is drawn beside its end, with its band, against the final loss reached.",
+        };
         var title = new Option<string?>("--title") { Description = "The plot's title (default: what it shows)." };
         var width = new Option<int>("--width") { Description = "Width in points.", DefaultValueFactory = _ => 1000 };
         var height = new Option<int>("--height") { Description = "Height in points.", DefaultValueFactory = _ => 500 };
         var logFormats = new LogFormats.Options();
         var command = new Command("plot", "Plots logged loss curves with the fitted and predicted curves, their bands, and the LR.")
-            { logs, parameters, schedule, totalSteps, output, title, width, height };
+            { logs, parameters, schedule, totalSteps, forecasts, output, title, width, height };
         foreach (var option in logFormats.All) command.Options.Add(option);
         command.SetAction(parse => CommandSupport.Run(() =>
         {
@@ -56,10 +60,12 @@ internal static class PlotCommand
             var fit = parameterFile == null ? null : FitResult.LoadParameters(parameterFile);
             (double[] Rates, int Total)? predicted = spec == null ? null : CurveFiles.ReadSchedule(spec, parse.GetValue(totalSteps));
             var model = Build(curves, fit, spec, predicted, parse.GetValue(title));
-            using var stream = new MemoryStream();
-            // Renderers that ignore SVG's baseline attributes (librsvg, some browsers) place text as OxyPlot measured it.
-            new SvgExporter { Width = w, Height = h, UseVerticalTextAlignmentWorkaround = true }.Export(model, stream);
-            AtomicFile.WriteAllBytes(outPath, stream.ToArray());
+            if (parse.GetValue(forecasts) is string forecastFile)
+            {
+                if (curves.Count == 0) throw new ArgumentException("--forecasts needs the run's log (to know its length and the loss it reached).");
+                AddForecasts(model, ReadForecasts(forecastFile), curves[0]);
+            }
+            SvgPicture.Write(model, outPath, w, h);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{outPath}: {curves.Count} log{(curves.Count == 1 ? "" : "s")}{(fit == null ? "" : $", the {fit.Law.Name} fit")}{(spec == null ? "" : $", predicted for {spec}")}"));
             return 0;
@@ -94,7 +100,7 @@ internal static class PlotCommand
             int stride = Math.Max(1, (curve.Count + MaxObservedPoints - 1) / MaxObservedPoints);
             var observed = new ScatterSeries
             {
-                Title = stride == 1 ? name : $"{name} (every {stride}th point)",
+                Title = stride == 1 ? name : $"{name} (1 point in {stride})",
                 MarkerType = MarkerType.Circle, MarkerSize = 1.5, MarkerFill = color, YAxisKey = "loss",
             };
             for (int i = 0; i < curve.Count; i += stride) observed.Points.Add(new ScatterPoint(curve.Steps[i], curve.Losses[i]));
@@ -174,6 +180,65 @@ internal static class PlotCommand
             Type = LineAnnotationType.Vertical, X = start, Color = color, LineStyle = LineStyle.Dash, StrokeThickness = 1,
             Text = string.Create(CultureInfo.InvariantCulture, $"decay {start}"), TextColor = color, YAxisKey = "loss",
         });
+    }
+
+    /// <summary>One forecast of the final loss made during a run.</summary>
+    internal sealed record MadeForecast(long Step, double FinalLoss, double Lower, double Upper, bool Calibrated);
+
+    /// <summary>The forecasts of a JSON Lines file (one object per line with step, final_loss, lower, upper and optionally calibrated).</summary>
+    internal static IReadOnlyList<MadeForecast> ReadForecasts(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"--forecasts {path}: no such file.");
+        var made = new List<MadeForecast>();
+        int line = 0;
+        foreach (string text in File.ReadLines(path))
+        {
+            line++;
+            if (text.Trim().Length == 0) continue;
+            try
+            {
+                using var json = System.Text.Json.JsonDocument.Parse(text);
+                var root = json.RootElement;
+                made.Add(new MadeForecast(root.GetProperty("step").GetInt64(), root.GetProperty("final_loss").GetDouble(),
+                    root.GetProperty("lower").GetDouble(), root.GetProperty("upper").GetDouble(),
+                    !root.TryGetProperty("calibrated", out var calibrated) || calibrated.ValueKind == System.Text.Json.JsonValueKind.True));
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+            {
+                throw new InvalidDataException($"{path}, line {line}: expected an object with step, final_loss, lower and upper ({e.Message})", e);
+            }
+        }
+        return made;
+    }
+
+    // The forecasts made at 25/50/75% of the run, side by side just past its end with their bands, and the final loss
+    // reached (the mean of the last 2% of the log's points), as TinyGpt's loss.png draws them.
+    private static void AddForecasts(PlotModel model, IReadOnlyList<MadeForecast> made, ObservedCurve run)
+    {
+        long total = run.Steps[^1] + 1;
+        var colors = new[] { OxyColors.Purple, OxyColors.Teal, OxyColors.Crimson };
+        double[] fractions = [0.25, 0.5, 0.75];
+        for (int i = 0; i < fractions.Length; i++)
+        {
+            var forecast = made.LastOrDefault(f => f.Step < fractions[i] * total);
+            if (forecast == null) continue;
+            double x = total * (1.01 + 0.015 * i);
+            var mark = new ScatterSeries
+            {
+                Title = string.Create(CultureInfo.InvariantCulture, $"forecast at {fractions[i] * 100:0}% (step {forecast.Step}){(forecast.Calibrated ? "" : ", uncalibrated")}"),
+                MarkerType = MarkerType.Circle, MarkerSize = 4, MarkerFill = colors[i], YAxisKey = "loss",
+            };
+            mark.Points.Add(new ScatterPoint(x, forecast.FinalLoss));
+            model.Series.Add(mark);
+            var band = new LineSeries { Color = colors[i], StrokeThickness = 3, YAxisKey = "loss" };
+            band.Points.Add(new DataPoint(x, forecast.Lower));
+            band.Points.Add(new DataPoint(x, forecast.Upper));
+            model.Series.Add(band);
+        }
+        int tail = Math.Max(1, run.Count / 50);
+        var reached = new ScatterSeries { Title = "final loss reached", MarkerType = MarkerType.Diamond, MarkerSize = 5, MarkerFill = OxyColors.Black, YAxisKey = "loss" };
+        reached.Points.Add(new ScatterPoint(total - 1, run.Losses.TakeLast(tail).Average()));
+        model.Series.Add(reached);
     }
 
     /// <summary>

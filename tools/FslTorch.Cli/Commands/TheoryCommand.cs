@@ -57,9 +57,7 @@ internal static class TheoryCommand
                 default: Fsl(tasks, eta, n, csv, plot); break;
             }
             AtomicFile.WriteAllText(Path.Combine(folder, $"{name}.csv"), csv.ToString());
-            using var stream = new MemoryStream();
-            new SvgExporter { Width = 1000, Height = 500, UseVerticalTextAlignmentWorkaround = true }.Export(plot, stream);
-            AtomicFile.WriteAllBytes(Path.Combine(folder, $"{name}.svg"), stream.ToArray());
+            SvgPicture.Write(plot, Path.Combine(folder, $"{name}.svg"), 1000, 500);
             Console.WriteLine($"wrote {Path.Combine(folder, name)}.csv and .svg");
             return 0;
         }));
