@@ -1,6 +1,6 @@
-using System.Globalization;
 using System.Text.Json;
 using FslTorch.Control;
+using FslTorch.Fitting;
 using TinyGpt;
 
 namespace TinyGptEvidence;
@@ -55,14 +55,7 @@ public static class LiveReplay
         return state?.Forecaster.Probes ?? [];
     }
 
-    // step and training loss of every row of losses.csv (step,lr,loss[,eval_loss]); rows without a loss are skipped.
-    private static IEnumerable<(long Step, double Loss)> Losses(string file)
-    {
-        foreach (string line in File.ReadLines(file).Skip(1))
-        {
-            var cells = line.Split(',');
-            if (cells.Length < 3 || cells[2].Length == 0) continue;
-            yield return (long.Parse(cells[0], CultureInfo.InvariantCulture), double.Parse(cells[2], CultureInfo.InvariantCulture));
-        }
-    }
+    // step and training loss of every row of losses.csv that has one (the library's CSV reader: columns by name).
+    private static IEnumerable<(long Step, double Loss)> Losses(string file) =>
+        ObservedCurve.CsvRows(file).Where(row => row.Loss != null).Select(row => (row.Step, row.Loss!.Value));
 }

@@ -136,33 +136,39 @@ public sealed class Forecaster : IDisposable
 
     private void PlanNextRefit()
     {
-        if (Options.RefitInterval != null || _budgetStart is not { } budgetStart) return;
-        long step = _lastRefitStep;
-        double elapsed = Clock.GetElapsedTime(budgetStart).TotalSeconds, spent = WallTime.TotalSeconds;
-        double loopPerStep = Math.Max(Math.Max(elapsed - spent, 0) / Math.Max(1, step - _budgetFirstStep + 1), 1e-9);
-        double atEnd = elapsed + (TotalSteps - 1 - step) * loopPerStep;
-        double next = (_cheapestRefit < _lastRefitCost ? _cheapestRefit : _lastRefitCost).TotalSeconds;
-        if (spent + next > Options.WallTimeShare * atEnd)
+        if (Options.RefitInterval != null || _budgetStart == null) return;
+        var (elapsed, loopPerStep, atEnd) = Pace(_lastRefitStep, Clock.GetTimestamp());
+        double spent = WallTime.TotalSeconds;
+        if (spent + NextRefitCost.TotalSeconds > Options.WallTimeShare * atEnd)
         {
             _nextRefit = long.MaxValue; // the rest of the run cannot pay for another refit
             return;
         }
         double wait = (spent / Options.WallTimeShare - elapsed) / loopPerStep;
         long stride = Math.Clamp((long)Math.Ceiling(Math.Max(wait, 1) / RefitInterval), 1, 50);
-        _nextRefit = step + 1 + stride * RefitInterval;
+        _nextRefit = _lastRefitStep + 1 + stride * RefitInterval;
     }
 
-    // Whether the budget can pay for a fit-start search at this refit step (about SearchCostInFits fits of the
-    // last fit's time on top of the refit) by the end of the run at the loop's pace: a search that the rest of
+    // Whether the budget can pay for a fit-start search at this refit step (about FitStartSearch.CostInFits fits of
+    // the last fit's time on top of the refit) by the end of the run at the loop's pace: a search that the rest of
     // the run could not pay for waits for a later refit. Always true with a fixed interval or in the background.
     private bool SearchAffordable(long step, long now)
     {
-        if (Options.RefitInterval != null || Options.Background || Latest == null || _budgetStart is not { } budgetStart) return true;
-        double elapsed = Clock.GetElapsedTime(budgetStart, now).TotalSeconds;
-        double loopPerStep = Math.Max(elapsed - WallTime.TotalSeconds, 0) / Math.Max(1, step - _budgetFirstStep + 1);
-        double atEnd = elapsed + (TotalSteps - 1 - step) * loopPerStep;
+        if (Options.RefitInterval != null || Options.Background || Latest == null || _budgetStart == null) return true;
         double search = FitStartSearch.CostInFits * Latest.Fit.WallTime.TotalSeconds;
-        return WallTime.TotalSeconds + _lastRefitCost.TotalSeconds + search <= Options.WallTimeShare * atEnd;
+        return WallTime.TotalSeconds + NextRefitCost.TotalSeconds + search <= Options.WallTimeShare * Pace(step, now).AtEnd;
+    }
+
+    // What a refit is expected to cost: the cheapest refit step so far (the first also compiled the fitting code).
+    private TimeSpan NextRefitCost => _cheapestRefit < _lastRefitCost ? _cheapestRefit : _lastRefitCost;
+
+    // The wall seconds since the first step, the loop's own seconds per step (the work charged here left out), and
+    // the wall seconds the run will have taken at its last step at that pace.
+    private (double Elapsed, double LoopPerStep, double AtEnd) Pace(long step, long now)
+    {
+        double elapsed = Clock.GetElapsedTime(_budgetStart!.Value, now).TotalSeconds;
+        double loopPerStep = Math.Max(Math.Max(elapsed - WallTime.TotalSeconds, 0) / Math.Max(1, step - _budgetFirstStep + 1), 1e-9);
+        return (elapsed, loopPerStep, elapsed + (TotalSteps - 1 - step) * loopPerStep);
     }
 
     /// <summary>Fits now, on this thread, from everything tracked up to <paramref name="step"/> (e.g. at the end of a run).</summary>

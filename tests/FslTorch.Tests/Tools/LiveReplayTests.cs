@@ -1,0 +1,42 @@
+using FslTorch.Tests.TestSupport;
+using TinyGpt;
+using TinyGptEvidence;
+using Xunit;
+
+namespace FslTorch.Tests.Tools;
+
+/// <summary>The live-forecast replay: a finished run's logs through the monitor, without training.</summary>
+public sealed class LiveReplayTests : IDisposable
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("live-replay-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    [Fact]
+    public void AReplayAtTheRunsRefitIntervalMakesTheRunsOwnForecasts()
+    {
+        var random = new Random(1);
+        string[] words = ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly"];
+        string text = Path.Combine(_folder.FullName, "text.txt");
+        File.WriteAllText(text, string.Join("\n\n", Enumerable.Range(0, 300).Select(_ => string.Join(' ', Enumerable.Range(0, 30).Select(_ => words[random.Next(words.Length)])))));
+        string run = Path.Combine(_folder.FullName, "run");
+        // A fixed WSD (no decisions to replay) and a fixed refit interval (the adaptive one depends on wall time).
+        var (code, output, error) = BuiltTool.Run("TinyGpt.dll", TimeSpan.FromMinutes(3),
+            ["--preset", "tiny", "--layers", "2", "--width", "32", "--context", "32", "--steps", "120", "--refit-every", "10", "--schedule", "wsd:0.2",
+             "--data", text, "--out", run]);
+        Assert.True(code == 0, output + error);
+        var live = RunSummary.Read(Path.Combine(run, "summary.json")).Forecasts;
+        Assert.Equal(3, live.Count);
+
+        var replayed = LiveReplay.Forecasts(run, refitInterval: 10);
+        Assert.Equal(live.Select(f => (f.Fraction, f.Step, f.Calibrated)), replayed.Select(f => (f.Fraction, f.Step, f.Calibrated)));
+        for (int i = 0; i < live.Count; i++)
+        {
+            Assert.Equal(live[i].FinalLoss, replayed[i].FinalLoss, 9);
+            Assert.Equal(live[i].Lower, replayed[i].Lower, 9);
+            Assert.Equal(live[i].Upper, replayed[i].Upper, 9);
+        }
+        // Another interval makes other forecasts (so the comparison above can fail).
+        Assert.NotEqual(live.Select(f => f.Step), LiveReplay.Forecasts(run, refitInterval: 20).Select(f => f.Step));
+    }
+}
