@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using FslTorch;
 using TinyGpt;
@@ -63,7 +64,7 @@ public static class LiveCommand
             var runs = new TrainingRuns(folder, Console.Out);
             var clock = Stopwatch.StartNew();
             var scored = new List<ScoredForecast>();
-            var runReports = new List<object>();
+            var runReports = new List<LiveRun>();
             var shares = new List<double>();
             // Seed by seed, so that an interrupted benchmark has as many runs of every corpus and schedule.
             foreach (long seed in seedList)
@@ -96,16 +97,28 @@ public static class LiveCommand
                         }
                         shares.Add(summary.MonitorShare);
                         scored.AddRange(checks.Select(check => new ScoredForecast(corpus, schedule, seed, check, summary.FinalTrainingLoss, summary.FinalEvalLoss)));
-                        runReports.Add(new
-                        {
-                            run = name, corpus, schedule, seed, final_training_loss = summary.FinalTrainingLoss, final_eval_loss = summary.FinalEvalLoss,
-                            decay_start = summary.DecayStartStep, wall_seconds = summary.WallSeconds, monitor_share = summary.MonitorShare,
-                            probe_steps = summary.ProbeSteps,
-                        });
+                        runReports.Add(new LiveRun(name, corpus, schedule, seed, summary.FinalTrainingLoss, summary.FinalEvalLoss, summary.DecayStartStep,
+                            summary.WallSeconds, summary.MonitorShare, summary.ProbeSteps));
                     }
                 }
             }
+            if (scored.Count == 0) return Fail("no finished run to score.");
             var score = new LiveForecastScore(scored);
+            // The decay control, paired per seed (as the paired evidence command reports it), for every corpus whose
+            // schedules all ran every seed.
+            var paired = new StringBuilder();
+            foreach (var (corpus, _) in corpusList)
+            {
+                var finalEval = scheduleList.ToDictionary(s => s, s => seedList.Select(seed => FinalEval(corpus, s, seed)).ToArray());
+                if (!finalEval.ContainsKey("controlled") || !scheduleList.Any(s => s.StartsWith("wsd:", StringComparison.Ordinal))
+                    || finalEval.Values.Any(v => v.Any(double.IsNaN))) continue;
+                paired.AppendLine(CultureInfo.InvariantCulture, $"Final eval loss, {corpus}, paired over seeds {string.Join(", ", seedList)}:");
+                paired.AppendLine();
+                paired.Append(PairedEvidence.Build(seedList, finalEval).Table());
+                paired.AppendLine();
+            }
+            double FinalEval(string corpus, string schedule, long seed) =>
+                runReports.Where(r => r.Corpus == corpus && r.Schedule == schedule && r.Seed == seed).Select(r => r.FinalEvalLoss).DefaultIfEmpty(double.NaN).First();
             var overall = score.Overall;
             var report = new
             {
@@ -134,7 +147,7 @@ public static class LiveCommand
             }));
             string markdown = string.Create(CultureInfo.InvariantCulture,
                 $"{(replaying ? $"Replayed forecasts (no training; refits every {replayInterval} steps, no decay control)" : "Live forecasts")}: {string.Join(", ", corpusList.Select(c => c.Name))} × seeds {string.Join(", ", seedList)} × {string.Join(", ", scheduleList)}; {total} steps per run; errors are forecast − final training loss (nats).\n\n")
-                + score.Table()
+                + score.Table() + "\n" + paired
                 + string.Create(CultureInfo.InvariantCulture, $"Monitor share of the runs' wall time: mean {shares.Average():P2}, highest {shares.Max():P2}. Wall time of this command: {clock.Elapsed.TotalMinutes:F1} min.\n");
             AtomicFile.WriteAllText(Path.Combine(folder, results + ".md"), markdown);
             Console.WriteLine();
@@ -143,6 +156,10 @@ public static class LiveCommand
         });
         return command;
     }
+
+    /// <summary>One run of the benchmark, as live.json lists it.</summary>
+    private sealed record LiveRun(string Run, string Corpus, string Schedule, long Seed, double FinalTrainingLoss, double FinalEvalLoss, long? DecayStart,
+        double WallSeconds, double MonitorShare, long ProbeSteps);
 
     private static int Fail(string message)
     {
