@@ -28,7 +28,8 @@ public sealed class Forecaster : IDisposable
     private long? _budgetStart;     // clock timestamp at the first step this forecaster saw (null: none yet)
     private long _budgetFirstStep;
     private TimeSpan _lastRefitCost; // the last refit step's work on this thread, with the work the caller added for it
-    private TimeSpan _cheapestRefit = TimeSpan.MaxValue; // the cheapest refit step's work before the last one
+    private int _refitsBefore;      // refit steps before the last one
+    private TimeSpan _laterRefitCosts; // the work of the refit steps before the last one, the first left out
     private long _lastRefitStep = -1;
     private readonly List<CooldownProbe> _probes = [];
     private long _fitStart;         // the first step of the fits (FromStep until a search chose another)
@@ -107,15 +108,14 @@ public sealed class Forecaster : IDisposable
     // The work budget (adaptive interval only): everything charged to this forecaster (its refit steps and the
     // work callers add for them, see AddWork) may take at most WallTimeShare of the wall time since its first
     // step. The next refit comes at the first interval step where the work so far is within that share (at the
-    // loop's measured pace), and only while the rest of the run can still pay for one more refit as cheap as the
-    // cheapest so far (the first refit also pays for compiling the fitting code, so the last one's cost would
-    // overstate the next). The run's work thus ends within its share, give or take one refit's deviation from the
-    // cheapest.
+    // loop's measured pace), and only while the rest of the run can still pay for one more refit of the mean cost
+    // so far (the first refit left out: it also pays for compiling the fitting code). The run's work thus ends
+    // within its share, give or take the last refit's deviation from that mean.
     private void Account(long step, long started)
     {
         var spent = Clock.GetElapsedTime(started);
         WallTime += spent;
-        if (_lastRefitStep >= 0 && _lastRefitCost < _cheapestRefit) _cheapestRefit = _lastRefitCost;
+        if (_lastRefitStep >= 0 && ++_refitsBefore >= 2) _laterRefitCosts += _lastRefitCost;
         _lastRefitCost = spent;
         _lastRefitStep = step;
         PlanNextRefit();
@@ -139,7 +139,7 @@ public sealed class Forecaster : IDisposable
         if (Options.RefitInterval != null || _budgetStart == null) return;
         var (elapsed, loopPerStep, atEnd) = Pace(_lastRefitStep, Clock.GetTimestamp());
         double spent = WallTime.TotalSeconds;
-        if (spent + NextRefitCost.TotalSeconds > Options.WallTimeShare * atEnd)
+        if (NextRefitCost is { } next && spent + next.TotalSeconds > Options.WallTimeShare * atEnd)
         {
             _nextRefit = long.MaxValue; // the rest of the run cannot pay for another refit
             return;
@@ -147,6 +147,8 @@ public sealed class Forecaster : IDisposable
         double wait = (spent / Options.WallTimeShare - elapsed) / loopPerStep;
         long stride = Math.Clamp((long)Math.Ceiling(Math.Max(wait, 1) / RefitInterval), 1, 50);
         _nextRefit = _lastRefitStep + 1 + stride * RefitInterval;
+        // A refit at the last step forecasts nothing that is not already observed.
+        if (_nextRefit - 1 >= TotalSteps - 1) _nextRefit = long.MaxValue;
     }
 
     // Whether the budget can pay for a fit-start search at this refit step (about FitStartSearch.CostInFits fits of
@@ -156,11 +158,13 @@ public sealed class Forecaster : IDisposable
     {
         if (Options.RefitInterval != null || Options.Background || Latest == null || _budgetStart == null) return true;
         double search = FitStartSearch.CostInFits * Latest.Fit.WallTime.TotalSeconds;
-        return WallTime.TotalSeconds + NextRefitCost.TotalSeconds + search <= Options.WallTimeShare * Pace(step, now).AtEnd;
+        double refit = (NextRefitCost ?? _lastRefitCost).TotalSeconds;
+        return WallTime.TotalSeconds + refit + search <= Options.WallTimeShare * Pace(step, now).AtEnd;
     }
 
-    // What a refit is expected to cost: the cheapest refit step so far (the first also compiled the fitting code).
-    private TimeSpan NextRefitCost => _cheapestRefit < _lastRefitCost ? _cheapestRefit : _lastRefitCost;
+    // What a refit step is expected to cost: the mean of those so far, the first left out (it also compiled the
+    // fitting code); null after the first alone, whose cost says little about the next.
+    private TimeSpan? NextRefitCost => _refitsBefore == 0 ? null : (_laterRefitCosts + _lastRefitCost) / _refitsBefore;
 
     // The wall seconds since the first step, the loop's own seconds per step (the work charged here left out), and
     // the wall seconds the run will have taken at its last step at that pace.

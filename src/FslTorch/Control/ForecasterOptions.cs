@@ -14,9 +14,9 @@ public sealed record ForecasterOptions
     /// multiple of that so that the forecaster's work on the training thread (refits, hindcasts, fit-start searches,
     /// and what callers add with <see cref="Forecaster.AddWork"/>, such as the monitor's decisions) stays within
     /// <see cref="WallTimeShare"/> of the wall time since its first step: the next refit comes once the work so far
-    /// is within that share, while the rest of the run can pay for one more refit, and a fit-start search runs only
-    /// when the rest of the run can pay for it (measured as the run goes; the next refit step is kept in the
-    /// checkpoint state).
+    /// is within that share, while the rest of the run can pay for one more refit (never at the last step), and a
+    /// fit-start search runs only when the rest of the run can pay for it (measured as the run goes; the next refit
+    /// step is kept in the checkpoint state).
     /// </summary>
     public int? RefitInterval { get; init; }
 
