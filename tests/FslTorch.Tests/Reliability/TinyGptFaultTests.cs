@@ -18,10 +18,8 @@ public sealed class TinyGptFaultTests(TinyGptFaultTests.Shared shared) : IDispos
 
         public Shared()
         {
-            var random = new Random(1);
-            string[] words = ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly", "over", "time"];
             Text = Path.Combine(_folder.FullName, "text.txt");
-            File.WriteAllText(Text, string.Join("\n\n", Enumerable.Range(0, 400).Select(_ => string.Join(' ', Enumerable.Range(0, 30).Select(_ => words[random.Next(words.Length)])) + ".")));
+            TestProse.Write(Text, ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly", "over", "time"], 400);
         }
 
         public string Text { get; }

@@ -15,11 +15,8 @@ public sealed class TinyGptTests : IDisposable
     private string TextFile()
     {
         // A small text the test writes itself: 400 short paragraphs of varied English-like prose.
-        var random = new Random(1);
-        string[] words = ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly", "over", "time", "while", "warm", "decay", "stable"];
-        var paragraphs = Enumerable.Range(0, 400).Select(_ => string.Join(' ', Enumerable.Range(0, 30).Select(_ => words[random.Next(words.Length)])) + ".");
         string path = Path.Combine(_folder.FullName, "text.txt");
-        File.WriteAllText(path, string.Join("\n\n", paragraphs));
+        TestProse.Write(path, ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly", "over", "time", "while", "warm", "decay", "stable"], 400);
         return path;
     }
 

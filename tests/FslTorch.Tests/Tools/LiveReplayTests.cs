@@ -15,10 +15,8 @@ public sealed class LiveReplayTests : IDisposable
     [Fact]
     public void AReplayAtTheRunsRefitIntervalMakesTheRunsOwnForecasts()
     {
-        var random = new Random(1);
-        string[] words = ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly"];
         string text = Path.Combine(_folder.FullName, "text.txt");
-        File.WriteAllText(text, string.Join("\n\n", Enumerable.Range(0, 300).Select(_ => string.Join(' ', Enumerable.Range(0, 30).Select(_ => words[random.Next(words.Length)])))));
+        TestProse.Write(text, ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly"], 300, fullStop: false);
         string run = Path.Combine(_folder.FullName, "run");
         // A fixed WSD (no decisions to replay) and a fixed refit interval (the adaptive one depends on wall time).
         var (code, output, error) = BuiltTool.Run("TinyGpt.dll", TimeSpan.FromMinutes(3),
