@@ -264,7 +264,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
             reading = Path.Combine(checkpoint, "progress.json");
             first = RunFolder.NextStep(checkpoint);
             reading = Path.Combine(checkpoint, "model.bin");
-            model.load(reading);
+            ModelState.Load(model, reading);
             reading = Path.Combine(checkpoint, "optimizer.bin");
             optimizer.load_state_dict(reading);
             // A branch (also one interrupted before its first own checkpoint) starts its schedule at the step.
@@ -349,9 +349,8 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
     {
         probeClock.Start();
         int length = settings.ProbeLength(fork);
-        using var modelCopy = new MemoryStream();
+        var modelCopy = ModelState.Snapshot(model);
         using var optimizerCopy = new MemoryStream();
-        using (var writer = new BinaryWriter(modelCopy, System.Text.Encoding.UTF8, leaveOpen: true)) model.save(writer);
         using (var writer = new BinaryWriter(optimizerCopy, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
         double from = scheduler.CurrentLearningRate;
         var rates = new double[length];
@@ -362,9 +361,9 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
             foreach (var group in optimizer.ParamGroups) group.LearningRate = rates[i];
             losses[i] = TrainStep(fork + i);
         }
-        modelCopy.Position = 0;
+        ModelState.Restore(model, modelCopy);
+        foreach (var tensor in modelCopy.Values) tensor.Dispose();
         optimizerCopy.Position = 0;
-        using (var reader = new BinaryReader(modelCopy)) model.load(reader);
         using (var reader = new BinaryReader(optimizerCopy)) optimizer.load_state_dict(reader);
         foreach (var group in optimizer.ParamGroups) group.LearningRate = from;
         probeClock.Stop();

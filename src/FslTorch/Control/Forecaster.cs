@@ -139,16 +139,22 @@ public sealed class Forecaster : IDisposable
         if (Options.RefitInterval != null || _budgetStart == null) return;
         var (elapsed, loopPerStep, atEnd) = Pace(_lastRefitStep, Clock.GetTimestamp());
         double spent = WallTime.TotalSeconds;
-        if (NextRefitCost is { } next && spent + next.TotalSeconds > Options.WallTimeShare * atEnd)
+        long next;
+        if (NextRefitCost is { } cost && spent + cost.TotalSeconds > Options.WallTimeShare * atEnd)
         {
-            _nextRefit = long.MaxValue; // the rest of the run cannot pay for another refit
-            return;
+            next = long.MaxValue; // the rest of the run cannot pay for another refit
         }
-        double wait = (spent / Options.WallTimeShare - elapsed) / loopPerStep;
-        long stride = Math.Clamp((long)Math.Ceiling(Math.Max(wait, 1) / RefitInterval), 1, 50);
-        _nextRefit = _lastRefitStep + 1 + stride * RefitInterval;
+        else
+        {
+            double wait = (spent / Options.WallTimeShare - elapsed) / loopPerStep;
+            long stride = Math.Clamp((long)Math.Ceiling(Math.Max(wait, 1) / RefitInterval), 1, 50);
+            next = _lastRefitStep + 1 + stride * RefitInterval;
+        }
+        // The forecast's age is bounded whatever the budget says (MaxForecastAge).
+        long oldest = _lastRefitStep + 1 + (long)Math.Ceiling(Options.MaxForecastAge * TotalSteps / RefitInterval) * RefitInterval;
+        if (Options.MaxForecastAge < 1) next = Math.Min(next, oldest);
         // A refit at the last step forecasts nothing that is not already observed.
-        if (_nextRefit - 1 >= TotalSteps - 1) _nextRefit = long.MaxValue;
+        _nextRefit = next - 1 >= TotalSteps - 1 ? long.MaxValue : next;
     }
 
     // Whether the budget can pay for a fit-start search at this refit step (about FitStartSearch.CostInFits fits of

@@ -23,6 +23,15 @@ public sealed record ForecasterOptions
     /// <summary>The largest share of the wall time that the forecaster's inline work may take when <see cref="RefitInterval"/> is null.</summary>
     public double WallTimeShare { get; init; } = 0.01;
 
+    /// <summary>
+    /// With the adaptive interval (<see cref="RefitInterval"/> null): the longest a forecast may stand without a
+    /// refit, as a fraction of the budget; past it a refit comes whatever <see cref="WallTimeShare"/> says. A run
+    /// too fast for its share to pay for a fit (a GPU run of half a minute, where one fit is several percent of
+    /// the wall time) then still forecasts at least every <c>MaxForecastAge</c> of the budget, and its summary
+    /// shows the share that took. 1 turns the floor off.
+    /// </summary>
+    public double MaxForecastAge { get; init; } = 0.2;
+
     /// <summary>The clock that measures the refits' share (the system clock when null; tests inject their own).</summary>
     public TimeProvider? TimeProvider { get; init; }
 
@@ -91,6 +100,7 @@ public sealed record ForecasterOptions
     {
         if (RefitInterval is int interval && interval < 1) throw new ArgumentOutOfRangeException(nameof(RefitInterval), interval, "RefitInterval must be >= 1.");
         if (!(WallTimeShare > 0 && WallTimeShare <= 1)) throw new ArgumentOutOfRangeException(nameof(WallTimeShare), WallTimeShare, "WallTimeShare must be in (0, 1].");
+        if (!(MaxForecastAge > 0 && MaxForecastAge <= 1)) throw new ArgumentOutOfRangeException(nameof(MaxForecastAge), MaxForecastAge, "MaxForecastAge must be in (0, 1].");
         if (MinPoints < 1) throw new ArgumentOutOfRangeException(nameof(MinPoints), MinPoints, "MinPoints must be >= 1.");
         if (FromStep < 0) throw new ArgumentOutOfRangeException(nameof(FromStep), FromStep, "FromStep must be >= 0.");
         if (!(BandQuantile > 0 && BandQuantile < 0.5)) throw new ArgumentOutOfRangeException(nameof(BandQuantile), BandQuantile, "BandQuantile must be in (0, 0.5).");

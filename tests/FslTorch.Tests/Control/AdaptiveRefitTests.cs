@@ -34,7 +34,10 @@ public sealed class AdaptiveRefitTests
             EvaluateCore(p, schedule, steps, losses, Span<double>.Empty);
     }
 
-    private static (int Refits, double Share) Run(int? interval, TimeSpan addedPerForecast = default)
+    private static (int Refits, double Share) Run(int? interval, TimeSpan addedPerForecast = default) =>
+        Run(interval, addedPerForecast, stepCost: TimeSpan.FromMilliseconds(100), maxForecastAge: 1, refitSteps: null);
+
+    private static (int Refits, double Share) Run(int? interval, TimeSpan addedPerForecast, TimeSpan stepCost, double maxForecastAge, List<long>? refitSteps)
     {
         const int n = 5000;
         var clock = new ManualClock();
@@ -43,13 +46,18 @@ public sealed class AdaptiveRefitTests
         using var forecaster = new Forecaster(schedule, n, tracker, new ForecasterOptions
         {
             Law = new SlowLaw(clock), RefitInterval = interval, TimeProvider = clock, BandSamples = 0, CalibrateBands = false,
+            MaxForecastAge = maxForecastAge,
         });
         int refits = 0;
         for (long step = 0; step < n; step++)
         {
-            clock.Ticks += TimeSpan.FromMilliseconds(100).Ticks; // a training step
+            clock.Ticks += stepCost.Ticks; // a training step
             tracker.Record(step, schedule.GetLearningRate(step), 3 + 2 / Math.Sqrt(1 + step));
-            if (forecaster.IsRefitStep(step)) refits++;
+            if (forecaster.IsRefitStep(step))
+            {
+                refits++;
+                refitSteps?.Add(step);
+            }
             if (forecaster.OnStepEnd(step) != null && addedPerForecast > TimeSpan.Zero)
             {
                 clock.Ticks += addedPerForecast.Ticks; // the caller's decision from the forecast
@@ -79,5 +87,23 @@ public sealed class AdaptiveRefitTests
         var (refits, share) = Run(interval: null, addedPerForecast: TimeSpan.FromSeconds(0.5));
         Assert.True(refits < plainRefits, $"{refits} refits with the callers' work, {plainRefits} without");
         Assert.True(share <= 0.0115, $"share with the callers' work {share:P2}");
+    }
+
+    [Fact]
+    public void ARunTooFastForItsShareStillRefitsEveryFifthOfTheBudget()
+    {
+        // One training step costs 5 ms: a whole fit is several percent of such a run, so the 1% share alone would
+        // leave it one or two forecasts (as on a GPU, where TinyGpt's 3000 steps took 29 s and got one refit).
+        var fast = TimeSpan.FromMilliseconds(5);
+        var (starvedRefits, _) = Run(null, default, fast, maxForecastAge: 1, refitSteps: null);
+        var steps = new List<long>();
+        var (refits, share) = Run(null, default, fast, maxForecastAge: 0.2, steps);
+        Assert.True(starvedRefits <= 2, $"{starvedRefits} refits on the share alone");
+        Assert.True(refits >= 4, $"{refits} refits with the age bound ({string.Join(", ", steps)})");
+        // No forecast older than a fifth of the budget between the first refit and the last fifth of the run.
+        long[] marks = [.. steps, 5000 - 1];
+        for (int i = 1; i < marks.Length; i++)
+            Assert.True(marks[i] - marks[i - 1] <= 1000, $"refits at {string.Join(", ", steps)}");
+        Assert.True(share > 0.01, $"the share this took, {share:P1}, is over 1% and reported as such");
     }
 }
