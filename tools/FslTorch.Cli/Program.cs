@@ -9,4 +9,5 @@ root.Subcommands.Add(DecayCommand.Create());
 root.Subcommands.Add(PlotCommand.Create());
 root.Subcommands.Add(WatchCommand.Create());
 root.Subcommands.Add(TheoryCommand.Create());
+root.Subcommands.Add(ProxyCommand.Create());
 return root.Parse(args).Invoke();

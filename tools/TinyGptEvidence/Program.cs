@@ -28,7 +28,7 @@ var threads = new Option<int>("--threads") { Description = "CPU threads of each 
 var data = new Option<string?>("--data") { Description = "Training text (TinyGpt's default corpus when absent)." };
 var preset = new Option<string>("--preset") { Description = "TinyGpt preset of the model (small: 4 layers, width 128, context 128, batch 16, LR 6e-3).", DefaultValueFactory = _ => "small" };
 var root = new RootCommand("Paired-seed evidence for TinyGpt: controlled WSD vs fixed cooldown fractions, cosine and constant.")
-    { output, seeds, steps, fractions, calibration, calibrationSeed, threads, data, preset, LiveCommand.Create() };
+    { output, seeds, steps, fractions, calibration, calibrationSeed, threads, data, preset, LiveCommand.Create(), SizesCommand.Create() };
 root.SetAction(parse =>
 {
     var seedList = parse.GetValue(seeds)!;

@@ -150,9 +150,9 @@ public sealed class Forecaster : IDisposable
             long stride = Math.Clamp((long)Math.Ceiling(Math.Max(wait, 1) / RefitInterval), 1, 50);
             next = _lastRefitStep + 1 + stride * RefitInterval;
         }
-        // The forecast's age is bounded whatever the budget says (MaxForecastAge).
+        // The forecast's age is bounded whatever the budget says (MaxForecastAge), until the run's last such stretch.
         long oldest = _lastRefitStep + 1 + (long)Math.Ceiling(Options.MaxForecastAge * TotalSteps / RefitInterval) * RefitInterval;
-        if (Options.MaxForecastAge < 1) next = Math.Min(next, oldest);
+        if (Options.MaxForecastAge < 1 && oldest - 1 < (1 - Options.MaxForecastAge) * TotalSteps) next = Math.Min(next, oldest);
         // A refit at the last step forecasts nothing that is not already observed.
         _nextRefit = next - 1 >= TotalSteps - 1 ? long.MaxValue : next;
     }

@@ -25,10 +25,11 @@ public sealed record ForecasterOptions
 
     /// <summary>
     /// With the adaptive interval (<see cref="RefitInterval"/> null): the longest a forecast may stand without a
-    /// refit, as a fraction of the budget; past it a refit comes whatever <see cref="WallTimeShare"/> says. A run
-    /// too fast for its share to pay for a fit (a GPU run of half a minute, where one fit is several percent of
-    /// the wall time) then still forecasts at least every <c>MaxForecastAge</c> of the budget, and its summary
-    /// shows the share that took. 1 turns the floor off.
+    /// refit, as a fraction of the budget; past it a refit comes whatever <see cref="WallTimeShare"/> says (up to
+    /// the run's last such fraction, where a forecast has little left to decide). A run too fast for its share to
+    /// pay for a fit (a GPU run of half a minute, where one fit is several percent of the wall time) then still
+    /// forecasts at least every <c>MaxForecastAge</c> of the budget, and its summary shows the share that took.
+    /// 1 turns the floor off.
     /// </summary>
     public double MaxForecastAge { get; init; } = 0.2;
 

@@ -199,34 +199,16 @@ public static class LawFitter
             _cancellation = cancellation;
             _scale = scale;
             _p = law.Parameters.Count;
-            var logObserved = new List<double>();
-            var weights = new List<double>();
-            var intrinsic = new List<double>();
-            _curves = new (SampledSchedule, int[], int)[curves.Count];
-            for (int c = 0; c < curves.Count; c++)
-            {
-                var curve = curves[c] ?? throw new ArgumentException($"curves[{c}] is null.", nameof(curves));
-                if (!options.FitWarmup)
-                {
-                    int peak = curve.Schedule.PeakStep;
-                    curve = curve.Where(step => step >= peak);
-                }
-                _horizon = Math.Max(_horizon, curve.Schedule.Count);
-                var schedule = new SampledSchedule(BlockMeans(curve.Schedule.LearningRates, scale > 0 ? scale : 1, options.ScheduleBlockSteps));
-                _curves[c] = (schedule, curve.Steps.ToArray(), logObserved.Count);
-                for (int i = 0; i < curve.Count; i++)
-                {
-                    logObserved.Add(Math.Log(curve.Losses[i]));
-                    weights.Add(curve.Weights[i]);
-                    intrinsic.Add(schedule.IntrinsicTime[curve.Steps[i]]);
-                }
-            }
-            _logObserved = logObserved.ToArray();
-            _intrinsic = intrinsic.ToArray();
+            var points = FitPoints.Of(curves, scale > 0 ? scale : 1, options);
+            _curves = points.Curves;
+            _horizon = _curves.Length == 0 ? 0 : _curves.Max(c => c.Schedule.Count);
+            _logObserved = points.LogObserved;
+            _intrinsic = points.IntrinsicTimes;
+            var weights = points.Weights;
             // The prior in the fitted coordinates (zero weight everywhere without one).
             var priorMean = problem.Prior is { } prior ? Enumerable.Range(0, _p).Select(j => ToCoordinate(j, prior.Mean[j])).ToArray() : new double[_p];
             var priorWeight = problem.Prior?.PenaltyWeights() ?? new double[_p];
-            _leastSquares = new HuberLeastSquares(Predict, _logObserved, weights.ToArray(), priorMean, priorWeight, options);
+            _leastSquares = new HuberLeastSquares(Predict, _logObserved, weights, priorMean, priorWeight, options);
         }
 
         public int PointCount => _logObserved.Length;
@@ -365,5 +347,39 @@ public static class LawFitter
             for (int j = 0; j < _p; j++) for (int k = 0; k < _p; k++) covariance[j, k] = double.NaN;
             return new FitResult(_law, _scale, nan, double.NaN, reason, iterations, elapsed, nan, covariance, message);
         }
+    }
+}
+
+/// <summary>
+/// The points a fit sees, every curve's in one vector: each curve without its warmup (unless
+/// <see cref="FitOptions.FitWarmup"/>), its schedule divided by the LR unit and merged into blocks where safe
+/// (<see cref="LawFitter.BlockMeans"/>), and per point ln L, its weight and the intrinsic time at its step.
+/// </summary>
+internal sealed record FitPoints((SampledSchedule Schedule, int[] Steps, int Offset)[] Curves, double[] LogObserved, double[] Weights, double[] IntrinsicTimes)
+{
+    public static FitPoints Of(IReadOnlyList<ObservedCurve> curves, double scale, FitOptions options)
+    {
+        var logObserved = new List<double>();
+        var weights = new List<double>();
+        var intrinsic = new List<double>();
+        var sampled = new (SampledSchedule, int[], int)[curves.Count];
+        for (int c = 0; c < curves.Count; c++)
+        {
+            var curve = curves[c] ?? throw new ArgumentException($"curves[{c}] is null.", nameof(curves));
+            if (!options.FitWarmup)
+            {
+                int peak = curve.Schedule.PeakStep;
+                curve = curve.Where(step => step >= peak);
+            }
+            var schedule = new SampledSchedule(LawFitter.BlockMeans(curve.Schedule.LearningRates, scale, options.ScheduleBlockSteps));
+            sampled[c] = (schedule, curve.Steps.ToArray(), logObserved.Count);
+            for (int i = 0; i < curve.Count; i++)
+            {
+                logObserved.Add(Math.Log(curve.Losses[i]));
+                weights.Add(curve.Weights[i]);
+                intrinsic.Add(schedule.IntrinsicTime[curve.Steps[i]]);
+            }
+        }
+        return new FitPoints(sampled, [.. logObserved], [.. weights], [.. intrinsic]);
     }
 }

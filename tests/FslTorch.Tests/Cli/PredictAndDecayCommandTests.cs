@@ -25,12 +25,7 @@ public sealed class PredictAndDecayCommandTests : IDisposable
         var files = new[] { "constant", "wsd" }.Select(name =>
         {
             var curve = SyntheticCurves.Generate(new FslDirectLaw(), raw, name, noise: 0.002, seed: 1);
-            var rates = curve.Schedule.LearningRates.ToArray();
-            var lossAt = curve.Steps.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => curve.Losses[x.i]);
-            string file = Path(name + ".csv");
-            File.WriteAllLines(file, ["step,lr,loss", .. Enumerable.Range(0, rates.Length).Select(k =>
-                string.Create(CultureInfo.InvariantCulture, $"{k},{rates[k]:R},{(lossAt.TryGetValue(k, out double l) ? l.ToString("R", CultureInfo.InvariantCulture) : "")}"))]);
-            return file;
+            return SyntheticCurves.WriteCsv(curve, Path(name + ".csv"));
         }).ToArray();
         string parameters = Path("params.json");
         var (code, output, error) = CliProcess.Run(["fit", "--curves", .. files, "--out", parameters]);

@@ -65,4 +65,14 @@ internal static class ReadmeExample
         if (fit.Succeeded) Console.WriteLine(fit.Predict(otherRunLearningRates, [9999])[0]);
         // README:end
     }
+
+    /// <summary>The proxy-sizes block.</summary>
+    public static void Proxies(IReadOnlyList<double> bigRunLearningRates)
+    {
+        // README:begin
+        var proxies = new[] { ("w32.csv", 62_000.0), ("w64.csv", 220_000.0), ("w96.csv", 480_000.0) }; // a log and a model size each
+        SizeLawFit sizes = SizeLawFitter.Fit(LossCurveLaws.Default, proxies.Select(p => new SizedCurve(ObservedCurve.FromCsv(p.Item1), p.Item2)).ToList());
+        if (sizes.Succeeded) Console.WriteLine(sizes.ForSize(842_496).Predict(bigRunLearningRates, [2999])[0]); // a size no run had
+        // README:end
+    }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using FslTorch.Fitting;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
@@ -33,4 +34,14 @@ internal static class SyntheticCurves
 
     public static double Gaussian(Random random) =>
         Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
+    /// <summary>Writes <paramref name="curve"/> as a step,lr,loss CSV with a row for every step (an empty loss where none was logged).</summary>
+    public static string WriteCsv(ObservedCurve curve, string path)
+    {
+        var rates = curve.Schedule.LearningRates.ToArray();
+        var lossAt = curve.Steps.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => curve.Losses[x.i]);
+        File.WriteAllLines(path, ["step,lr,loss", .. Enumerable.Range(0, rates.Length).Select(k =>
+            string.Create(CultureInfo.InvariantCulture, $"{k},{rates[k]:R},{(lossAt.TryGetValue(k, out double l) ? l.ToString("R", CultureInfo.InvariantCulture) : "")}"))]);
+        return path;
+    }
 }

@@ -1,0 +1,409 @@
+using System.Diagnostics;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace FslTorch.Fitting;
+
+/// <summary>One proxy run's loss curve and the size of its model (parameters, or any measure of size in one unit).</summary>
+/// <param name="Curve">The run's logged loss with its learning rates.</param>
+/// <param name="ModelSize">The model's size N (&gt; 0), e.g. its parameter count.</param>
+public sealed record SizedCurve(ObservedCurve Curve, double ModelSize);
+
+/// <summary>
+/// Fits one loss-curve law to the runs of several model sizes at once (docs/fsl-spec.md's laws, extended in N):
+/// the time exponents and the decay response are shared by every size, the irreducible loss and the amplitude of
+/// the power law in time (A; c1 in the practical FSL) follow power laws in the size,
+/// <code>
+/// L0(N) = E + B·(N/N_ref)^(−b),   A(N) = A_ref·(N/N_ref)^(−a),
+/// </code>
+/// with N_ref the largest fitted size. The objective is <see cref="LawFitter"/>'s (Huber on log loss over every
+/// point of every run); the start comes from each size fitted alone (shared parameters: their median; E, B, b and
+/// A_ref, a: regressions on the sizes' own L0 and A). At least three distinct sizes are needed (L0(N) has three
+/// parameters). The result predicts any size, the fitted ones and others (<see cref="SizeLawFit.ForSize(double)"/>).
+/// </summary>
+public static class SizeLawFitter
+{
+    /// <summary>Fits <paramref name="law"/> to <paramref name="curves"/> jointly; never throws for a poor or failed fit (see <see cref="SizeLawFit.Succeeded"/>).</summary>
+    /// <exception cref="ArgumentException">Fewer than three distinct sizes, a size that is not a finite number &gt; 0, or invalid curves or options.</exception>
+    public static SizeLawFit Fit(LossCurveLaw law, IReadOnlyList<SizedCurve> curves, FitOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(law);
+        ArgumentNullException.ThrowIfNull(curves);
+        options ??= new FitOptions();
+        options.Validate();
+        for (int c = 0; c < curves.Count; c++)
+        {
+            var curve = curves[c] ?? throw new ArgumentException($"curves[{c}] is null.", nameof(curves));
+            ArgumentNullException.ThrowIfNull(curve.Curve, $"curves[{c}].Curve");
+            if (!(curve.ModelSize > 0) || !double.IsFinite(curve.ModelSize))
+                throw new ArgumentException($"curves[{c}]: the model size must be a finite number > 0; got {curve.ModelSize}.", nameof(curves));
+        }
+        var sizes = curves.Select(c => c.ModelSize).Distinct().Order().ToArray();
+        if (sizes.Length < 3)
+            throw new ArgumentException($"A size law needs runs of at least 3 model sizes (L0(N) = E + B·N^(−b) has three parameters); got {sizes.Length} ({string.Join(", ", sizes)}).", nameof(curves));
+
+        var clock = Stopwatch.StartNew();
+        double scale = 0;
+        foreach (var sized in curves)
+        {
+            foreach (double rate in sized.Curve.Schedule.LearningRates) scale = Math.Max(scale, rate);
+        }
+        if (!(scale > 0)) throw new ArgumentException("Every learning rate is zero.", nameof(curves));
+        var layout = new Layout(law, sizes[^1]);
+
+        // Each size alone: the starting point, and what the joint fit is compared with.
+        var alone = sizes.Select(size => LawFitter.Fit(new FitProblem(law, curves.Where(c => c.ModelSize == size).Select(c => c.Curve).ToList())
+        {
+            LearningRateScale = scale,
+        }, options, cancellationToken)).ToArray();
+        var usable = alone.Select((fit, i) => (fit, size: sizes[i])).Where(x => x.fit.Succeeded).ToArray();
+        if (usable.Length < 3)
+        {
+            return SizeLawFit.Failed(law, scale, layout.ReferenceSize, sizes, alone,
+                $"Only {usable.Length} of {sizes.Length} sizes could be fitted alone; the size law needs 3.", clock.Elapsed);
+        }
+        var start = layout.Start(usable.Select(x => (x.size, (IReadOnlyList<double>)x.fit.Parameters)).ToArray());
+
+        var data = new JointData(law.WithKernelTolerance(options.KernelTolerance).WithSourceBlocks(options.SourceBlockFraction), layout, curves, scale, options, cancellationToken);
+        int q = layout.Count;
+        var leastSquares = new HuberLeastSquares(data.Predict, data.LogObserved, data.Weights, new double[q], new double[q], options);
+        if (!double.IsFinite(leastSquares.Objective(start)))
+        {
+            return SizeLawFit.Failed(law, scale, layout.ReferenceSize, sizes, alone, "The start from the sizes fitted alone cannot be evaluated jointly.", clock.Elapsed);
+        }
+        Refined best;
+        try
+        {
+            best = leastSquares.Refine(start, options.HuberRounds, options.MaxIterations);
+        }
+        catch (Exception e) when (e is ArithmeticException or ArgumentException or InvalidOperationException or MathNet.Numerics.Optimization.MaximumIterationsException or MathNet.Numerics.Optimization.EvaluationException)
+        {
+            return SizeLawFit.Failed(law, scale, layout.ReferenceSize, sizes, alone, $"The joint fit failed: {e.Message}", clock.Elapsed);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return SizeLawFit.Failed(law, scale, layout.ReferenceSize, sizes, alone, "Cancelled.", clock.Elapsed);
+        }
+        return new SizeLawFit(law, scale, layout, best.Coordinates, best.Covariance, best.Objective, best.Reason, sizes, alone, clock.Elapsed,
+            best.Reason == FitExitReason.Converged ? $"Converged after {best.Iterations} iterations." : $"Stopped at the iteration limit after {best.Iterations} iterations.");
+    }
+
+    /// <summary>
+    /// The joint parameter vector z: the law's parameters in their fitted coordinates, with L0 replaced by
+    /// (ln E, ln B, ln b) and A by (ln A_ref, a).
+    /// </summary>
+    internal sealed class Layout
+    {
+        public Layout(LossCurveLaw law, double referenceSize)
+        {
+            Law = law;
+            ReferenceSize = referenceSize;
+            L0 = law.IndexOf("L0");
+            // The amplitude of the law's power law in time: A, or c1 in the practical FSL.
+            A = law.Parameters.Any(p => p.Name == "A") ? law.IndexOf("A") : law.IndexOf("c1");
+            AmplitudeName = law.Parameters[A].Name;
+            var names = new List<string>();
+            for (int j = 0; j < law.Parameters.Count; j++)
+            {
+                if (j == L0) names.AddRange(["E", "B", "b"]);
+                else if (j == A) names.AddRange([AmplitudeName + "_ref", "a"]);
+                else names.Add(law.Parameters[j].Name);
+            }
+            Names = names;
+        }
+
+        public LossCurveLaw Law { get; }
+        public double ReferenceSize { get; }
+        public int L0 { get; }
+        public int A { get; }
+        public string AmplitudeName { get; }
+        public IReadOnlyList<string> Names { get; }
+        public int Count => Names.Count;
+
+        // Where law parameter j starts in z.
+        private int Offset(int j) => j + (j > L0 ? 2 : 0) + (j > A ? 1 : 0);
+
+        private bool IsLog(int j) => Law.Parameters[j].Scale == ParameterScale.Log;
+
+        /// <summary>The law's parameters at size <paramref name="size"/> and, when asked, ∂θ_j/∂z (rows: law parameters).</summary>
+        public double[] Parameters(IReadOnlyList<double> z, double size, double[,]? derivative = null)
+        {
+            int p = Law.Parameters.Count;
+            var theta = new double[p];
+            double logRatio = Math.Log(size / ReferenceSize);
+            for (int j = 0; j < p; j++)
+            {
+                int o = Offset(j);
+                if (j == L0)
+                {
+                    double e = Math.Exp(z[o]), bAmp = Math.Exp(z[o + 1]), bExp = Math.Exp(z[o + 2]);
+                    double term = bAmp * Math.Exp(-bExp * logRatio);
+                    theta[j] = e + term;
+                    if (derivative != null)
+                    {
+                        derivative[j, o] = e;
+                        derivative[j, o + 1] = term;
+                        derivative[j, o + 2] = -term * logRatio * bExp;
+                    }
+                }
+                else if (j == A)
+                {
+                    theta[j] = Math.Exp(z[o] - z[o + 1] * logRatio);
+                    if (derivative != null)
+                    {
+                        derivative[j, o] = theta[j];
+                        derivative[j, o + 1] = -theta[j] * logRatio;
+                    }
+                }
+                else
+                {
+                    theta[j] = IsLog(j) ? Math.Exp(z[o]) : z[o];
+                    if (derivative != null) derivative[j, o] = IsLog(j) ? theta[j] : 1;
+                }
+            }
+            return theta;
+        }
+
+        /// <summary>z from the sizes fitted alone: shared parameters at their median coordinate, E, B, b and A_ref, a by regression.</summary>
+        public double[] Start(IReadOnlyList<(double Size, IReadOnlyList<double> Parameters)> fits)
+        {
+            var z = new double[Count];
+            for (int j = 0; j < Law.Parameters.Count; j++)
+            {
+                int o = Offset(j);
+                if (j == L0)
+                {
+                    var (e, bAmp, bExp) = PowerLawWithFloor(fits.Select(f => (Math.Log(f.Size / ReferenceSize), f.Parameters[L0])).ToArray());
+                    (z[o], z[o + 1], z[o + 2]) = (Math.Log(e), Math.Log(bAmp), Math.Log(bExp));
+                }
+                else if (j == A)
+                {
+                    // ln A = ln A_ref − a·ln(N/N_ref): least squares on the sizes' own amplitudes.
+                    var points = fits.Select(f => (X: Math.Log(f.Size / ReferenceSize), Y: Math.Log(f.Parameters[A]))).ToArray();
+                    double mx = points.Average(p => p.X), my = points.Average(p => p.Y);
+                    double sxx = points.Sum(p => (p.X - mx) * (p.X - mx)), sxy = points.Sum(p => (p.X - mx) * (p.Y - my));
+                    double slope = sxx > 0 ? sxy / sxx : 0;
+                    (z[o], z[o + 1]) = (my - slope * mx, -slope);
+                }
+                else
+                {
+                    var values = fits.Select(f => IsLog(j) ? Math.Log(f.Parameters[j]) : f.Parameters[j]).Order().ToArray();
+                    z[o] = values[values.Length / 2];
+                }
+            }
+            return z;
+        }
+
+        // L0_i ≈ E + B·exp(−b·x_i) with x_i = ln(N_i/N_ref): for each b on a grid, (E, B) by least squares with
+        // E ≥ 0 and B > 0; the best b. Falls back to a flat L0 (tiny B) when the sizes' L0 do not fall with N.
+        private static (double E, double B, double Exponent) PowerLawWithFloor(IReadOnlyList<(double X, double L0)> points)
+        {
+            double minimum = points.Min(p => p.L0);
+            (double, double, double) best = (0.99 * minimum, 0.01 * minimum, 0.3);
+            double bestError = double.PositiveInfinity;
+            for (double exponent = 0.05; exponent <= 2.0001; exponent += 0.05)
+            {
+                var u = points.Select(p => Math.Exp(-exponent * p.X)).ToArray();
+                double mu = u.Average(), ml = points.Average(p => p.L0);
+                double suu = u.Sum(x => (x - mu) * (x - mu)), sul = u.Select((x, i) => (x - mu) * (points[i].L0 - ml)).Sum();
+                if (!(suu > 0)) continue;
+                double bAmp = sul / suu, e = ml - bAmp * mu;
+                if (!(bAmp > 0) || !(e > 0)) continue;
+                double error = points.Select((p, i) => Math.Pow(p.L0 - e - bAmp * u[i], 2)).Sum();
+                if (error < bestError) (bestError, best) = (error, (e, bAmp, exponent));
+            }
+            return best;
+        }
+    }
+
+    /// <summary>Every run's points in one vector, and the joint model's ln L̂ and ∂ln L̂/∂z.</summary>
+    private sealed class JointData
+    {
+        private readonly LossCurveLaw _law;
+        private readonly Layout _layout;
+        private readonly (SampledSchedule Schedule, int[] Steps, int Offset, double Size)[] _curves;
+        private readonly CancellationToken _cancellation;
+
+        public JointData(LossCurveLaw fittingLaw, Layout layout, IReadOnlyList<SizedCurve> curves, double scale, FitOptions options, CancellationToken cancellation)
+        {
+            _law = fittingLaw;
+            _layout = layout;
+            _cancellation = cancellation;
+            var points = FitPoints.Of([.. curves.Select(c => c.Curve)], scale, options);
+            _curves = [.. points.Curves.Select((c, i) => (c.Schedule, c.Steps, c.Offset, curves[i].ModelSize))];
+            LogObserved = points.LogObserved;
+            Weights = points.Weights;
+        }
+
+        public double[] LogObserved { get; }
+        public double[] Weights { get; }
+
+        public bool Predict(double[] z, double[] logPredicted, double[]? jacobian)
+        {
+            _cancellation.ThrowIfCancellationRequested();
+            int p = _law.Parameters.Count, q = _layout.Count;
+            try
+            {
+                foreach (var (schedule, steps, offset, size) in _curves)
+                {
+                    var chain = jacobian == null ? null : new double[p, q];
+                    var theta = _layout.Parameters(z, size, chain);
+                    if (theta.Any(v => !double.IsFinite(v))) return false;
+                    var losses = new double[steps.Length];
+                    var rows = jacobian == null ? null : new double[steps.Length * p];
+                    _law.Evaluate(theta, schedule, steps, losses, rows);
+                    for (int i = 0; i < steps.Length; i++)
+                    {
+                        if (!(losses[i] > 0) || !double.IsFinite(losses[i])) return false;
+                        logPredicted[offset + i] = Math.Log(losses[i]);
+                        if (rows == null) continue;
+                        for (int k = 0; k < q; k++)
+                        {
+                            double value = 0;
+                            for (int j = 0; j < p; j++) value += rows[i * p + j] * chain![j, k];
+                            value /= losses[i];
+                            if (!double.IsFinite(value)) return false;
+                            jacobian![(offset + i) * q + k] = value;
+                        }
+                    }
+                }
+                return true;
+            }
+            catch (Exception e) when (e is ArgumentException or ArithmeticException)
+            {
+                return false;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A joint fit of several model sizes (<see cref="SizeLawFitter"/>): the shared parameters, the size laws of L0
+/// and A, each size fitted alone for comparison, and the law's parameters at any size.
+/// </summary>
+public sealed class SizeLawFit
+{
+    private readonly SizeLawFitter.Layout? _layout;
+    private readonly double[] _coordinates;
+    private readonly Matrix<double>? _covariance;
+
+    internal SizeLawFit(LossCurveLaw law, double scale, SizeLawFitter.Layout layout, double[] coordinates, Matrix<double>? covariance, double objective,
+        FitExitReason reason, IReadOnlyList<double> sizes, IReadOnlyList<FitResult> alone, TimeSpan wallTime, string message)
+        : this(law, scale, layout.ReferenceSize, sizes, alone, wallTime, message)
+    {
+        _layout = layout;
+        _coordinates = coordinates;
+        _covariance = covariance;
+        Objective = objective;
+        ExitReason = reason;
+    }
+
+    private SizeLawFit(LossCurveLaw law, double scale, double referenceSize, IReadOnlyList<double> sizes, IReadOnlyList<FitResult> alone, TimeSpan wallTime, string message)
+    {
+        Law = law;
+        LearningRateScale = scale;
+        ReferenceSize = referenceSize;
+        _coordinates = [];
+        Objective = double.NaN;
+        ExitReason = FitExitReason.Failed;
+        Sizes = sizes;
+        FitsAlone = alone;
+        WallTime = wallTime;
+        Message = message;
+    }
+
+    internal static SizeLawFit Failed(LossCurveLaw law, double scale, double referenceSize, IReadOnlyList<double> sizes, IReadOnlyList<FitResult> alone, string message, TimeSpan wallTime) =>
+        new(law, scale, referenceSize, sizes, alone, wallTime, message);
+
+
+    /// <summary>The law.</summary>
+    public LossCurveLaw Law { get; }
+    /// <summary>The LR unit of the fit (the largest LR of all runs).</summary>
+    public double LearningRateScale { get; }
+    /// <summary>N_ref, the largest fitted size.</summary>
+    public double ReferenceSize { get; }
+    /// <summary>The distinct fitted sizes, ascending.</summary>
+    public IReadOnlyList<double> Sizes { get; }
+    /// <summary>Each size fitted alone (same law and options), in the order of <see cref="Sizes"/>.</summary>
+    public IReadOnlyList<FitResult> FitsAlone { get; }
+    /// <summary>The joint objective at the optimum (NaN when failed).</summary>
+    public double Objective { get; }
+    /// <summary>How the joint fit ended.</summary>
+    public FitExitReason ExitReason { get; }
+    /// <summary>Whether the joint fit produced parameters.</summary>
+    public bool Succeeded => _layout != null && ExitReason is FitExitReason.Converged or FitExitReason.IterationLimit;
+    /// <summary>The joint fit's wall time (the fits alone included).</summary>
+    public TimeSpan WallTime { get; }
+    /// <summary>What happened, for logs.</summary>
+    public string Message { get; }
+
+    /// <summary>
+    /// The fitted values by name: E, B, b (L0(N) = E + B·(N/N_ref)^(−b)), A_ref, a (A(N) = A_ref·(N/N_ref)^(−a);
+    /// c1_ref in the practical FSL), and every other law parameter, shared by all sizes.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> NamedParameters
+    {
+        get
+        {
+            if (!Succeeded) return new Dictionary<string, double>();
+            var named = new Dictionary<string, double>();
+            var layout = _layout!;
+            int k = 0;
+            for (int j = 0; j < Law.Parameters.Count; j++)
+            {
+                if (j == layout.L0)
+                {
+                    named["E"] = Math.Exp(_coordinates[k]);
+                    named["B"] = Math.Exp(_coordinates[k + 1]);
+                    named["b"] = Math.Exp(_coordinates[k + 2]);
+                    k += 3;
+                }
+                else if (j == layout.A)
+                {
+                    named[layout.AmplitudeName + "_ref"] = Math.Exp(_coordinates[k]);
+                    named["a"] = _coordinates[k + 1];
+                    k += 2;
+                }
+                else
+                {
+                    named[Law.Parameters[j].Name] = Law.Parameters[j].Scale == ParameterScale.Log ? Math.Exp(_coordinates[k]) : _coordinates[k];
+                    k++;
+                }
+            }
+            return named;
+        }
+    }
+
+    /// <summary>
+    /// The law's parameters at model size <paramref name="size"/>, as a fit that predicts any schedule, with the
+    /// joint fit's uncertainty carried to them (so <see cref="FitResult.DrawParameters"/> gives its band) and
+    /// <see cref="FitResult.SaveParameters"/> writes a parameter file for <c>fsl predict</c> or a run's prior.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The joint fit failed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not a finite number &gt; 0.</exception>
+    public FitResult ForSize(double size) => AtSize(size, _coordinates);
+
+    private FitResult AtSize(double size, double[] coordinates)
+    {
+        if (!Succeeded) throw new InvalidOperationException($"The size-law fit failed: {Message}");
+        if (!(size > 0) || !double.IsFinite(size)) throw new ArgumentOutOfRangeException(nameof(size), size, "The size must be a finite number > 0.");
+        int p = Law.Parameters.Count, q = coordinates.Length;
+        var derivative = new double[p, q];
+        var theta = _layout!.Parameters(coordinates, size, derivative);
+        // The joint covariance carried to this size's parameters (in the law's fitted coordinates: ln θ where the
+        // scale is logarithmic), by the first-order (delta) rule: G·Σ·Gᵀ with G = ∂coordinate/∂z.
+        var covariance = new double[p, p];
+        var errors = new double[p];
+        var g = Matrix<double>.Build.Dense(p, q, (j, k) => Law.Parameters[j].Scale == ParameterScale.Log ? derivative[j, k] / theta[j] : derivative[j, k]);
+        var carried = _covariance == null ? null : g * _covariance * g.Transpose();
+        for (int j = 0; j < p; j++)
+        {
+            for (int k = 0; k < p; k++) covariance[j, k] = carried?[j, k] ?? double.NaN;
+            double se = Math.Sqrt(covariance[j, j]);
+            errors[j] = Law.Parameters[j].Scale == ParameterScale.Log ? theta[j] * se : se;
+        }
+        return new FitResult(Law, LearningRateScale, theta, Objective, ExitReason, 0, WallTime, errors, covariance,
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"size {size:G4} of a size-law fit of {Sizes.Count} sizes ({Message})"));
+    }
+}

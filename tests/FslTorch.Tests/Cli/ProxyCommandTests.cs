@@ -1,0 +1,67 @@
+using System.Globalization;
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using FslTorch.Tests.Fitting;
+using Xunit;
+
+namespace FslTorch.Tests.Cli;
+
+/// <summary><c>fsl proxy fit</c> end to end on proxy runs of four sizes the test writes.</summary>
+public sealed class ProxyCommandTests : IDisposable
+{
+    private const double P = SyntheticCurves.Peak;
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("fsl-proxy-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    private string Path(string name) => System.IO.Path.Combine(_folder.FullName, name);
+
+    // The direct FSL with L0(N) = 2 + 1.1·(N/3.2e7)^(−0.3) and A(N) = 4·(N/3.2e7)^(−0.15).
+    private static double[] Truth(double size) =>
+        [2 + 1.1 * Math.Pow(size / 3.2e7, -0.3), 4 * Math.Pow(size / 3.2e7, -0.15), 2e-4 / (P * P), 300 * P, 0.5, 2.0, 2e-4 / (P * P)];
+
+    private (string[] Files, string[] Sizes) Runs(double[] sizes) =>
+        (sizes.SelectMany((size, i) => new[] { "constant", "wsd" }.Select((schedule, k) => SyntheticCurves.WriteCsv(
+            SyntheticCurves.Generate(new FslDirectLaw(), Truth(size), schedule, noise: 0.002, seed: 10 * i + k), Path($"{schedule}-{i}.csv")))).ToArray(),
+         sizes.SelectMany(size => new[] { size, size }).Select(s => s.ToString("R", CultureInfo.InvariantCulture)).ToArray());
+
+    [Fact]
+    public void FitsTheSizesAndWritesTheLargerSizesParametersWithTheFinalLossAndItsBand()
+    {
+        var (files, sizes) = Runs([1e6, 2e6, 4e6, 8e6]);
+        const string spec = "wsd:peak=3e-4,warmup=300,total=6000,decay=0.25";
+        string parameters = Path("big.json");
+        var (code, output, error) = CliProcess.Run(["proxy", "fit", .. files, "--sizes", .. sizes, "--predict-size", "3.2e7", "--schedule", spec, "--out", parameters]);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("8 runs of 4 sizes", output);
+        Assert.Contains("L0(N) = ", output);
+        var line = output.Split("\n").Single(l => l.Contains(": final loss at step", StringComparison.Ordinal));
+        var numbers = System.Text.RegularExpressions.Regex.Matches(line[line.IndexOf("final loss", StringComparison.Ordinal)..], @"\d+\.\d{4}").Select(m => double.Parse(m.Value, CultureInfo.InvariantCulture)).ToArray();
+        double truth = new FslDirectLaw().Predict(Truth(3.2e7), Schedule.Parse(spec).SampleWithIntrinsicTime(6000), [5999])[0];
+        Assert.InRange(numbers[0] - truth, -0.03, 0.03);
+        Assert.True(numbers[1] <= numbers[0] && numbers[0] <= numbers[2] && numbers[2] > numbers[1], line);
+
+        // The parameter file predicts like the line says and feeds the other commands.
+        var fit = FitResult.LoadParameters(parameters);
+        Assert.Equal(numbers[0], fit.Predict(Schedule.Parse(spec).Sample(6000), [5999], fast: true)[0], 3);
+        var (decayCode, decayOutput, decayError) = CliProcess.Run("decay", "--params", parameters, "--total-steps", "6000", "--peak-lr", "3e-4", "--warmup", "300");
+        Assert.True(decayCode == 0, decayOutput + decayError);
+        Assert.Contains("best: decay from step", decayOutput);
+    }
+
+    [Fact]
+    public void InconsistentInputsAreRefusedBeforeAnyFit()
+    {
+        var (files, sizes) = Runs([1e6, 2e6, 4e6]);
+        var (code, output, error) = CliProcess.Run(["proxy", "fit", .. files, "--sizes", .. sizes[..^1]]);
+        Assert.Equal(2, code);
+        Assert.Contains("--sizes: give one per log (6); got 5", output + error);
+        (code, output, error) = CliProcess.Run(["proxy", "fit", .. files[..4], "--sizes", .. sizes[..4]]);
+        Assert.Equal(2, code);
+        Assert.Contains("at least 3 model sizes", output + error);
+        (code, output, error) = CliProcess.Run(["proxy", "fit", .. files, "--sizes", .. sizes, "--schedule", "wsd:peak=3e-4,total=6000"]);
+        Assert.Equal(2, code);
+        Assert.Contains("--schedule needs --predict-size", output + error);
+    }
+}

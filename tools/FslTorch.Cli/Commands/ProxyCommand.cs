@@ -1,0 +1,78 @@
+using FslTorch;
+using System.CommandLine;
+using System.Globalization;
+using FslTorch.Fitting;
+
+namespace FslTorch.Cli.Commands;
+
+/// <summary><c>fsl proxy fit</c>: small proxy runs of several model sizes fitted jointly, and a larger size predicted.</summary>
+internal static class ProxyCommand
+{
+    public static Command Create()
+    {
+        var logs = new Argument<string[]>("logs") { Description = "The proxy runs' logged curves (see --format), one file per run.", Arity = ArgumentArity.OneOrMore };
+        var sizes = new Option<double[]>("--sizes") { Description = "Each run's model size (e.g. its parameter count), in the order of the logs; at least 3 distinct sizes.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var schedules = new Option<string[]>("--schedules") { Description = "One per log, as in fsl fit: a spec (with total=) or step,lr CSV giving the LR of every step.", AllowMultipleArgumentsPerToken = true };
+        var law = new Option<string>("--law") { Description = $"The law ({FslTorch.Surrogates.LossCurveLaws.Default.Name} by default).", DefaultValueFactory = _ => FslTorch.Surrogates.LossCurveLaws.Default.Name };
+        var fromStep = new Option<int>("--from-step") { Description = "Drop points before this step (e.g. the warmup).", DefaultValueFactory = _ => 0 };
+        var predictSize = new Option<double?>("--predict-size") { Description = "The size to predict (e.g. the big run's parameter count)." };
+        var schedule = new Option<string?>("--schedule") { Description = "The predicted run's schedule: a spec (e.g. wsd:peak=3e-4,warmup=2000,total=24000,decay=0.2) or a step,lr CSV." };
+        var totalSteps = new Option<long?>("--total-steps") { Description = "The predicted run's length (default: the spec's total=, or the CSV's last step + 1)." };
+        var output = new Option<string?>("--out") { Description = "Write the predicted size's parameters (a parameter file for fsl predict, fsl decay, fsl plot or a run's --prior)." };
+        var logFormats = new LogFormats.Options();
+        var fit = new Command("fit", "Fits a law to proxy runs of several model sizes at once (shared time exponents and decay response, L0 and the amplitude as power laws in the size) and predicts another size.")
+            { logs, sizes, schedules, law, fromStep, predictSize, schedule, totalSteps, output };
+        foreach (var option in logFormats.All) fit.Options.Add(option);
+        fit.SetAction(parse => CommandSupport.Run(() =>
+        {
+            CurveFiles.CheckWritable(parse.GetValue(output), "--out");
+            var files = parse.GetValue(logs)!;
+            var sizeList = parse.GetValue(sizes)!;
+            if (sizeList.Length != files.Length) throw new ArgumentException($"--sizes: give one per log ({files.Length}); got {sizeList.Length}.");
+            var given = parse.GetValue(schedules) ?? [];
+            if (given.Length != 0 && given.Length != files.Length) throw new ArgumentException($"--schedules: give one per log ({files.Length}); got {given.Length}.");
+            string? target = parse.GetValue(schedule);
+            double? size = parse.GetValue(predictSize);
+            if (target != null && size == null) throw new ArgumentException("--schedule needs --predict-size (the size whose run it is).");
+            if (parse.GetValue(output) != null && size == null) throw new ArgumentException("--out needs --predict-size (the size whose parameters it writes).");
+            (double[] Rates, int Total)? targetSchedule = target == null ? null : CurveFiles.ReadSchedule(target, parse.GetValue(totalSteps)); // refused before any fit
+            var formats = logFormats.Read(parse);
+            var curves = files.Select((f, i) => new SizedCurve(CurveFiles.Load(f, parse.GetValue(fromStep), 1, formats, given.Length == 0 ? null : given[i]), sizeList[i])).ToList();
+
+            var result = SizeLawFitter.Fit(Protocol.Law(parse.GetValue(law)!), curves);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{result.Law.Name}, {curves.Count} runs of {result.Sizes.Count} sizes ({string.Join(", ", result.Sizes.Select(s => s.ToString("g4", CultureInfo.InvariantCulture)))}): {result.ExitReason} ({result.Message}) in {result.WallTime.TotalSeconds:F1} s"));
+            if (!result.Succeeded) return 1;
+            var named = result.NamedParameters;
+            string amplitude = named.Keys.Single(k => k.EndsWith("_ref", StringComparison.Ordinal));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  L0(N) = {named["E"]:g4} + {named["B"]:g4}·(N/{result.ReferenceSize:g4})^{-named["b"]:+0.###;-0.###};  {amplitude[..^4]}(N) = {named[amplitude]:g4}·(N/{result.ReferenceSize:g4})^{-named["a"]:+0.###;-0.###}"));
+            Console.WriteLine("  shared: " + string.Join(", ", named.Where(p => p.Key is not ("E" or "B" or "b" or "a") && p.Key != amplitude)
+                .Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:g4}"))));
+            Console.WriteLine("  size        L0 (size law)  L0 (this size alone)");
+            for (int i = 0; i < result.Sizes.Count; i++)
+            {
+                var alone = result.FitsAlone[i];
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {result.Sizes[i],-10:g4}  {result.ForSize(result.Sizes[i]).NamedParameters["L0"],13:F4}  {(alone.Succeeded ? alone.NamedParameters["L0"].ToString("F4", CultureInfo.InvariantCulture) : "failed")}"));
+            }
+            if (size is not double n) return 0;
+            var predicted = result.ForSize(n);
+            if (targetSchedule is { } known)
+            {
+                var (rates, total) = known;
+                var curve = PredictedCurve.Of(predicted, rates, [total - 1]);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"size {n:g4}: final loss at step {total - 1} {curve.Loss[0]:F4} [{curve.Lower[0]:F4}, {curve.Upper[0]:F4}] (10–90% over the joint fit's parameter uncertainty){(curve.HasBand ? "" : "; no band: the joint fit has no usable covariance")}"));
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"size {n:g4}: L0 {predicted.NamedParameters["L0"]:F4}"));
+            if (parse.GetValue(output) is string path)
+            {
+                predicted.SaveParameters(path);
+                Console.WriteLine($"  parameters of size {n.ToString("g4", CultureInfo.InvariantCulture)} in {path} (fsl predict / fsl decay --params {path})");
+            }
+            return 0;
+        }));
+        return new Command("proxy", "Proxy runs of several model sizes: fit them jointly and predict a larger run.") { fit };
+    }
+}
