@@ -44,9 +44,10 @@ var refitEvery = Number<int>("--refit-every", "Refit the forecast every N steps 
 var noProbes = new Option<bool>("--no-probes") { Description = "No cooldown probes: the controller keeps its plan unless a measured --prior gives decay evidence." };
 var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in --out (its config, logs and checkpoints)." };
 var decisionsFrom = new Option<string?>("--decisions-from") { Description = "Steer a wsd:F run from a decision file another process writes (fsl watch): its decay_start_step and stop." };
+var abortAbove = Number<double>("--abort-above", "Stop the run once its calibrated forecast band says the final loss stays above this (a sweep's best so far plus a margin); its summary says it was aborted.");
 var previousCheckpoint = new Option<bool>("--previous-checkpoint") { Description = "With --resume: continue from the checkpoint before the last one (when the last is damaged)." };
 var root = new RootCommand("TinyGpt: GPT pre-training with FslTorch forecasts.")
-    { preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom };
+    { preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom, abortAbove };
 root.SetAction(parse =>
 {
     try
@@ -59,7 +60,7 @@ root.SetAction(parse =>
         if (resumeFolder != null)
         {
             // A resumed run is the run it was; only how it runs (device, threads, where it stops) may change.
-            var given = fixedByParent.Concat([scheduleOption, prior, priorSpread, checkpointAt, output, branchStep, overwrite, decisionsFrom]).FirstOrDefault(Given);
+            var given = fixedByParent.Concat([scheduleOption, prior, priorSpread, checkpointAt, output, branchStep, overwrite, decisionsFrom, abortAbove]).FirstOrDefault(Given);
             if (given != null) throw new ArgumentException($"{given.Name} cannot change in a resumed run (--device, --threads and --stop-at can).");
             var saved = RunFolder.ReadConfig(resumeFolder);
             var settings = saved with
@@ -90,6 +91,7 @@ root.SetAction(parse =>
                 Threads = parse.GetValue(threads) ?? parent.Threads,
                 StopAt = parse.GetValue(stopAt),
                 DecisionsFrom = parse.GetValue(decisionsFrom),
+                AbortAbove = parse.GetValue(abortAbove),
                 BranchedFrom = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFullPath(parentFolder)}@{at}"),
             };
             settings.Validate();
@@ -130,6 +132,7 @@ root.SetAction(parse =>
             ProbeFraction = parse.GetValue(probeFraction) ?? basis.ProbeFraction,
             RefitEvery = parse.GetValue(refitEvery),
             DecisionsFrom = parse.GetValue(decisionsFrom),
+            AbortAbove = parse.GetValue(abortAbove),
         };
         fresh = fresh with { EvalEvery = (int)Math.Max(1, fresh.Steps / 10), CheckpointEvery = (int)Math.Max(1, fresh.Steps / 4) };
         fresh.Validate();
@@ -449,18 +452,22 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
     IReadOnlyList<ForecastCheck> checks = step < total ? [] : RunSummary.CheckForecasts(run.File("forecasts.jsonl"), asRun, total);
     Plots.Loss(run.File("loss.png"), monitor.Tracker, monitor.LatestForecast, checks, (asRun as WsdSchedule)?.DecayStartStep, total);
     Plots.LearningRate(run.File("lr.png"), planned, asRun, total);
-    if (step < total)
+    bool aborted = step < total && monitor.StopReason != null && settings.AbortAbove != null;
+    if (step < total && !aborted)
     {
         Report($"stopped after step {step - 1}{(monitor.StopReason != null ? ": " + monitor.StopReason : "")}; resume with --resume {run.Path}");
         return 0;
     }
     var started = monitor.Controller?.Decisions.LastOrDefault(d => d.StartNow);
+    // An aborted run is finished: its summary holds the losses where it stopped and says why.
     var summary = new RunSummary(settings.Schedule, total, parameters, lastEval, monitor.Tracker.Smoothed, (asRun as WsdSchedule)?.DecayStartStep,
         started?.Reason, checks, clock.Elapsed.TotalSeconds)
     {
         MonitorSeconds = monitor.WallTime.TotalSeconds,
         ProbeSteps = monitor.Forecaster.Probes.Sum(p => (long)p.LearningRates.Count),
         ProbeSeconds = probeClock.Elapsed.TotalSeconds,
+        StepsRun = step,
+        AbortReason = aborted ? monitor.StopReason : null,
     };
     summary.Write(run.File("summary.json"));
     foreach (var line in summary.Lines()) Report(line);

@@ -48,6 +48,7 @@ public static class RunSchedule
                 Prior = settings.Prior != null ? ParameterPrior.FromFile(settings.Prior, law, settings.PriorSpread) : ParameterPrior.BuiltIn(law),
             },
             DecayControl = IsControlled(settings) ? new DecayControllerOptions() : null,
+            EarlyStopping = settings.AbortAbove is double threshold ? new EarlyStoppingOptions { Mode = EarlyStoppingMode.Abort, Threshold = threshold } : new(),
         };
     }
 

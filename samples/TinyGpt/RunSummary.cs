@@ -31,6 +31,15 @@ public sealed record RunSummary(
     /// <summary>The wall time the cooldown probes took in this process.</summary>
     public double ProbeSeconds { get; init; }
 
+    /// <summary>The training steps the run took (its budget unless it was aborted; 0 in summaries from before this field).</summary>
+    public long StepsRun { get; init; }
+
+    /// <summary>Why the monitor aborted the run (<c>--abort-above</c>); null for a run that went to its end.</summary>
+    public string? AbortReason { get; init; }
+
+    /// <summary>The steps the run took: <see cref="StepsRun"/>, or the budget in older summaries.</summary>
+    public long StepsTaken => StepsRun > 0 ? StepsRun : Steps;
+
     /// <summary>The monitor's share of this process's wall time.</summary>
     public double MonitorShare => WallSeconds > 0 ? MonitorSeconds / WallSeconds : double.NaN;
 
@@ -89,6 +98,7 @@ public sealed record RunSummary(
     /// <summary>The summary's lines for the console.</summary>
     public IEnumerable<string> Lines()
     {
+        if (AbortReason != null) yield return string.Create(CultureInfo.InvariantCulture, $"aborted after {StepsTaken} of {Steps} steps: {AbortReason}");
         yield return string.Create(CultureInfo.InvariantCulture, $"final eval loss {FinalEvalLoss:F4}, final training loss (smoothed) {FinalTrainingLoss:F4}");
         var half = Forecasts.FirstOrDefault(f => f.Fraction == 0.5);
         yield return half == null

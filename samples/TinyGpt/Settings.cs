@@ -49,6 +49,8 @@ public sealed record Settings
     /// stops when it says <c>stop</c>.
     /// </summary>
     public string? DecisionsFrom { get; init; }
+    /// <summary>Abort the run once a calibrated forecast band stays above this final loss (the monitor's Abort mode).</summary>
+    public double? AbortAbove { get; init; }
 
     /// <summary>Named sizes; flags override their fields.</summary>
     public static Settings Preset(string name) => name switch
@@ -74,6 +76,7 @@ public sealed record Settings
         if (RefitEvery is int every && every < 1) throw new ArgumentException("--refit-every must be >= 1.");
         if (ProbeAt.Any(f => !(f > 0 && f < 1))) throw new ArgumentException("--probe-at fractions must lie in (0, 1).");
         if (!(ProbeFraction > 0 && ProbeFraction <= 0.2)) throw new ArgumentException("--probe-fraction must lie in (0, 0.2].");
+        if (AbortAbove is double abort && !(abort > 0 && double.IsFinite(abort))) throw new ArgumentException("--abort-above must be a finite loss > 0.");
         var schedule = RunSchedule.Build(this);
         if (DecisionsFrom != null && (RunSchedule.IsControlled(this) || schedule is not FslTorch.Schedules.WsdSchedule))
         {

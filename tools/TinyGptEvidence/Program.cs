@@ -28,7 +28,7 @@ var threads = new Option<int>("--threads") { Description = "CPU threads of each 
 var data = new Option<string?>("--data") { Description = "Training text (TinyGpt's default corpus when absent)." };
 var preset = new Option<string>("--preset") { Description = "TinyGpt preset of the model (small: 4 layers, width 128, context 128, batch 16, LR 6e-3).", DefaultValueFactory = _ => "small" };
 var root = new RootCommand("Paired-seed evidence for TinyGpt: controlled WSD vs fixed cooldown fractions, cosine and constant.")
-    { output, seeds, steps, fractions, calibration, calibrationSeed, threads, data, preset, LiveCommand.Create(), SizesCommand.Create() };
+    { output, seeds, steps, fractions, calibration, calibrationSeed, threads, data, preset, LiveCommand.Create(), SizesCommand.Create(), LrSweepCommand.Create() };
 root.SetAction(parse =>
 {
     var seedList = parse.GetValue(seeds)!;
@@ -45,13 +45,8 @@ root.SetAction(parse =>
     var runs = new TrainingRuns(folder, Console.Out);
     var clock = Stopwatch.StartNew();
     string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
-    List<string> Common(long seed, long budget)
-    {
-        List<string> a = ["--preset", parse.GetValue(preset)!, "--steps", budget.ToString(CultureInfo.InvariantCulture),
-            "--seed", seed.ToString(CultureInfo.InvariantCulture), "--threads", parse.GetValue(threads).ToString(CultureInfo.InvariantCulture)];
-        if (parse.GetValue(data) is string text) a.AddRange(["--data", Path.GetFullPath(text)]);
-        return a;
-    }
+    List<string> Common(long seed, long budget) =>
+        RunArguments.Of(parse.GetValue(preset)!, budget, seed, parse.GetValue(threads), parse.GetValue(data));
 
     // ---- calibration: one short WSD and one short cosine run, fitted jointly; their fit is the prior ----------------
     long calibrationSteps = (long)Math.Floor(calibrationFraction * total);

@@ -52,13 +52,8 @@ public static class SizesCommand
             var runs = new TrainingRuns(folder, Console.Out);
             var clock = Stopwatch.StartNew();
             string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
-            List<string> Common(int width)
-            {
-                List<string> a = ["--preset", "small", "--width", width.ToString(CultureInfo.InvariantCulture), "--steps", total.ToString(CultureInfo.InvariantCulture),
-                    "--seed", parse.GetValue(seed).ToString(CultureInfo.InvariantCulture), "--threads", parse.GetValue(threads).ToString(CultureInfo.InvariantCulture)];
-                if (parse.GetValue(data) is string text) a.AddRange(["--data", Path.GetFullPath(text)]);
-                return a;
-            }
+            List<string> Common(int width) => RunArguments.Of("small", total, parse.GetValue(seed), parse.GetValue(threads), parse.GetValue(data),
+                "--width", width.ToString(CultureInfo.InvariantCulture));
 
             // ---- the proxies, then the target: a constant run with branch points and its cooldown branches -----------
             var proxies = widthList[..^1].Select(w => (Width: w, Name: $"w{w}-wsd{F(proxyFraction)}")).ToList();

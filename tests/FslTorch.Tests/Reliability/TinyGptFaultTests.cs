@@ -134,6 +134,7 @@ public sealed class TinyGptFaultTests(TinyGptFaultTests.Shared shared) : IDispos
             (["--preset", "tiny", "--data", Folder("empty-folder"), "--out", Folder("b")], "too little"),
             (["--preset", "tiny", "--device", "cuda", "--out", Folder("c")], "CUDA"),
             (["--preset", "tiny", "--lr", "abc", "--out", Folder("d")], "--lr: 'abc' is not a number"),
+            (["--preset", "tiny", "--abort-above", "-1", "--out", Folder("e")], "--abort-above must be a finite loss > 0"),
         })
         {
             (code, output) = Run(arguments);
@@ -153,7 +154,7 @@ public sealed class TinyGptFaultTests(TinyGptFaultTests.Shared shared) : IDispos
         var (code, output) = Run(["--resume", whole, "--device", "cuda"]);
         Assert.Equal(2, code);
         Assert.Contains("CUDA", output);
-        foreach (var flag in new[] { "--schedule", "--lr", "--steps", "--out" })
+        foreach (var flag in new[] { "--schedule", "--lr", "--steps", "--out", "--abort-above" })
         {
             (code, output) = Run(["--resume", whole, flag, flag == "--schedule" ? "constant" : flag == "--out" ? Folder("x") : "7"]);
             Assert.Equal(2, code);

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using FslTorch.Tests.TestSupport;
+using TinyGpt;
+using TinyGptEvidence;
+using Xunit;
+
+namespace FslTorch.Tests.Tools;
+
+/// <summary>The LR sweep with early abort: its accounting, and the runner end to end on a tiny configuration.</summary>
+public sealed class LrSweepTests : IDisposable
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("lrs-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    private static RunSummary Summary(double eval, long stepsRun = 1000, string? aborted = null) =>
+        new("wsd:0.2", 1000, 1000, eval, eval + 0.05, 800, null, [], 60) { StepsRun = stepsRun, AbortReason = aborted };
+
+    [Fact]
+    public void AnAbortedRunSavesItsStepsAndIsNeverChosen()
+    {
+        double[] lrs = [1e-3, 3e-3, 1e-2];
+        // The full sweep: 3e-3 is best. The aborting sweep stopped the hopeless 1e-2 after 300 steps.
+        var full = new[] { Summary(1.50), Summary(1.40), Summary(1.90) };
+        var aborting = new[] { full[0], full[1], Summary(2.10, stepsRun: 300, aborted: "forecast above 1.50") };
+        var result = LrSweepCommand.Score(1, lrs, full, aborting);
+        Assert.Equal(3e-3, result.Chosen);
+        Assert.Equal(3e-3, result.Best);
+        Assert.Equal(0, result.Regret, 12);
+        Assert.Equal(2300, result.StepsUsed);
+        Assert.Equal(3000, result.StepsFull);
+        Assert.Equal(300, result.Runs[2].StepsTaken);
+
+        // A winner aborted by mistake costs regret: the sweep keeps the best it finished.
+        var wrong = new[] { full[0], Summary(1.60, stepsRun: 400, aborted: "forecast above 1.55"), full[2] };
+        var missed = LrSweepCommand.Score(1, lrs, full, wrong);
+        Assert.Equal(1e-3, missed.Chosen);
+        Assert.Equal(0.10, missed.Regret, 12);
+        Assert.Throws<ArgumentException>(() => LrSweepCommand.Score(1, lrs, full, [Summary(1, aborted: "x"), Summary(1, aborted: "x"), Summary(1, aborted: "x")]));
+    }
+
+    [Fact]
+    public void TheSweepRunsEveryLrAndReportsWhatItChoseAndUsed()
+    {
+        string output = Path.Combine(_folder.FullName, "sweep"), text = Path.Combine(_folder.FullName, "text.txt");
+        TestProse.Write(text, ["a", "rate", "of", "loss", "falls", "over", "time", "while", "the", "model", "learns"], 300);
+        var (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(5),
+            ["lrs", "--out", output, "--lrs", "2e-3", "6e-3", "--seeds", "1", "--steps", "100", "--preset", "tiny", "--width", "16", "--data", text]);
+        Assert.True(code == 0, stdout + error);
+        Assert.True(File.Exists(Path.Combine(output, "seed1-lr0.002-full", "summary.json")));
+        Assert.True(File.Exists(Path.Combine(output, "seed1-lr0.006-abort", "summary.json")));
+        // The second run of the aborting sweep had the first one's final training loss plus the margin to beat.
+        var first = RunSummary.Read(Path.Combine(output, "seed1-lr0.002-full", "summary.json"));
+        var config = RunFolder.ReadConfig(Path.Combine(output, "seed1-lr0.006-abort"));
+        Assert.Equal(first.FinalTrainingLoss + 0.05, config.AbortAbove!.Value, 9);
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "lrs.json")));
+        var sweep = report.RootElement.GetProperty("sweeps")[0];
+        Assert.Equal(200, sweep.GetProperty("StepsFull").GetInt64());
+        Assert.InRange(sweep.GetProperty("StepsUsed").GetInt64(), 101, 200);
+        Assert.Contains(sweep.GetProperty("Chosen").GetDouble(), new[] { 2e-3, 6e-3 });
+        Assert.True(sweep.GetProperty("Regret").GetDouble() >= 0);
+        Assert.Contains("LR chosen", File.ReadAllText(Path.Combine(output, "lrs.md")));
+    }
+}

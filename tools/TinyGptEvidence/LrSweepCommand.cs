@@ -1,0 +1,130 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using FslTorch;
+using TinyGpt;
+
+namespace TinyGptEvidence;
+
+/// <summary>
+/// <c>lrs</c>: a peak-LR sweep with early abort, against the same sweep run to the end. Per seed, the LRs run in the
+/// order given; every run after the first gets <c>--abort-above</c> the best final training loss so far plus a
+/// margin, so the monitor stops it once its calibrated forecast band says it cannot finish there. The LR chosen
+/// (lowest final eval loss among the runs that finished) is scored against the full sweep's best, and the steps
+/// the aborting sweep used against the full sweep's. Results: lrs.md and lrs.json; finished runs are reused.
+/// </summary>
+public static class LrSweepCommand
+{
+    /// <summary>The subcommand.</summary>
+    public static Command Create()
+    {
+        var output = new Option<string>("--out") { Description = "Folder of the runs and results.", DefaultValueFactory = _ => "runs/lrs" };
+        var rates = new Option<double[]>("--lrs") { Description = "Peak LRs, in the order the sweep runs them.", DefaultValueFactory = _ => [1e-3, 2e-3, 4e-3, 6e-3, 1e-2, 2e-2], AllowMultipleArgumentsPerToken = true };
+        var seeds = new Option<long[]>("--seeds") { Description = "Seeds (one sweep each).", DefaultValueFactory = _ => [1, 2], AllowMultipleArgumentsPerToken = true };
+        var steps = new Option<long>("--steps") { Description = "Budget N of every run.", DefaultValueFactory = _ => 1000 };
+        var preset = new Option<string>("--preset") { Description = "TinyGpt preset of the model (small: 4 layers, 4 heads, context 128, batch 16).", DefaultValueFactory = _ => "small" };
+        var width = new Option<int>("--width") { Description = "Model width.", DefaultValueFactory = _ => 32 };
+        var margin = new Option<double>("--margin") { Description = "Abort a run whose final training loss is forecast (calibrated band) above the best so far plus this.", DefaultValueFactory = _ => 0.05 };
+        var schedule = new Option<string>("--schedule") { Description = "Every run's TinyGpt schedule.", DefaultValueFactory = _ => "wsd:0.2" };
+        var threads = new Option<int>("--threads") { Description = "CPU threads of each run.", DefaultValueFactory = _ => 2 };
+        var data = new Option<string?>("--data") { Description = "Training text (TinyGpt's default corpus when absent)." };
+        var command = new Command("lrs", "LR sweep with early abort from calibrated forecasts, against the full sweep: the LR chosen, its regret and the compute saved.")
+            { output, rates, seeds, steps, preset, width, margin, schedule, threads, data };
+        command.SetAction(parse =>
+        {
+            var lrList = parse.GetValue(rates)!;
+            var seedList = parse.GetValue(seeds)!;
+            long total = parse.GetValue(steps);
+            double slack = parse.GetValue(margin);
+            if (lrList.Length < 2 || lrList.Distinct().Count() != lrList.Length || lrList.Any(r => !(r > 0))) return Fail("--lrs: give at least 2 distinct LRs > 0.");
+            if (seedList.Length < 1 || seedList.Distinct().Count() != seedList.Length) return Fail("--seeds must be distinct.");
+            if (total < 100) return Fail("--steps must be at least 100.");
+            if (!(slack >= 0)) return Fail("--margin must be >= 0.");
+
+            string folder = Path.GetFullPath(parse.GetValue(output)!);
+            Directory.CreateDirectory(folder);
+            var runs = new TrainingRuns(folder, Console.Out);
+            var clock = Stopwatch.StartNew();
+            string F(double v) => v.ToString("0.####", CultureInfo.InvariantCulture);
+            List<string> Common(double lr, long seed) => RunArguments.Of(parse.GetValue(preset)!, total, seed, parse.GetValue(threads), parse.GetValue(data),
+                "--width", parse.GetValue(width).ToString(CultureInfo.InvariantCulture), "--lr", F(lr), "--schedule", parse.GetValue(schedule)!);
+
+            var sweeps = new List<SweepResult>();
+            foreach (long seed in seedList)
+            {
+                var full = lrList.Select(lr => runs.Run($"seed{seed}-lr{F(lr)}-full", Common(lr, seed))).ToList();
+                var aborting = new List<RunSummary>();
+                double best = double.PositiveInfinity;
+                for (int i = 0; i < lrList.Length; i++)
+                {
+                    // The first run has nothing to beat: it is the full sweep's run.
+                    var summary = i == 0 ? full[0]
+                        : runs.Run($"seed{seed}-lr{F(lrList[i])}-abort", [.. Common(lrList[i], seed), "--abort-above", (best + slack).ToString("R", CultureInfo.InvariantCulture)]);
+                    aborting.Add(summary);
+                    if (summary.AbortReason == null) best = Math.Min(best, summary.FinalTrainingLoss);
+                }
+                sweeps.Add(Score(seed, lrList, full, aborting));
+            }
+
+            var report = new StringBuilder();
+            report.AppendLine(CultureInfo.InvariantCulture, $"# LR sweep with early abort: TinyGpt width {parse.GetValue(width)}, {total} steps, {parse.GetValue(schedule)}, margin {F(slack)}");
+            report.AppendLine();
+            report.AppendLine("| seed | LR | final eval (full run) | final training (full run) | steps in the aborting sweep | aborted because |");
+            report.AppendLine("|---|---|---|---|---|---|");
+            foreach (var sweep in sweeps)
+            {
+                foreach (var run in sweep.Runs)
+                    report.AppendLine(CultureInfo.InvariantCulture, $"| {sweep.Seed} | {F(run.LearningRate)} | {run.FinalEval:F4} | {run.FinalTraining:F4} | {run.StepsTaken} | {run.AbortReason ?? "–"} |");
+            }
+            report.AppendLine();
+            report.AppendLine("| seed | LR chosen | best LR of the full sweep | regret (eval) | steps used | steps of the full sweep | saved |");
+            report.AppendLine("|---|---|---|---|---|---|---|");
+            foreach (var sweep in sweeps)
+            {
+                report.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {sweep.Seed} | {F(sweep.Chosen)} | {F(sweep.Best)} | {sweep.Regret:F4} | {sweep.StepsUsed} | {sweep.StepsFull} | {1 - (double)sweep.StepsUsed / sweep.StepsFull:P0} |");
+            }
+            double meanRegret = sweeps.Average(s => s.Regret);
+            double saved = 1 - (double)sweeps.Sum(s => s.StepsUsed) / sweeps.Sum(s => s.StepsFull);
+            report.AppendLine();
+            report.AppendLine(CultureInfo.InvariantCulture,
+                $"Mean regret {meanRegret:F4} nats (target ≤ 0.01: {(meanRegret <= 0.01 ? "met" : "missed")}); compute saved {saved:P0} of the full sweeps' steps (target ≥ 40%: {(saved >= 0.4 ? "met" : "missed")}). Wall time of this command: {clock.Elapsed.TotalMinutes:F1} min.");
+            File.WriteAllText(Path.Combine(folder, "lrs.md"), report.ToString());
+            AtomicFile.WriteAllText(Path.Combine(folder, "lrs.json"), JsonSerializer.Serialize(new { steps = total, margin = slack, sweeps, mean_regret = meanRegret, saved },
+                new JsonSerializerOptions { WriteIndented = true }));
+            Console.Write(report);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// One seed's sweep scored: the LR chosen (lowest final eval loss among the aborting sweep's runs that finished),
+    /// its regret against the full sweep's best (both from the full runs' eval losses), and the steps each sweep used.
+    /// </summary>
+    public static SweepResult Score(long seed, IReadOnlyList<double> learningRates, IReadOnlyList<RunSummary> full, IReadOnlyList<RunSummary> aborting)
+    {
+        if (full.Count != learningRates.Count || aborting.Count != learningRates.Count) throw new ArgumentException("One full and one aborting run per LR are needed.");
+        var finished = Enumerable.Range(0, learningRates.Count).Where(i => aborting[i].AbortReason == null).ToList();
+        if (finished.Count == 0) throw new ArgumentException("Every run of the aborting sweep was aborted; its first never is.");
+        int chosen = finished.MinBy(i => aborting[i].FinalEvalLoss);
+        int truth = Enumerable.Range(0, learningRates.Count).MinBy(i => full[i].FinalEvalLoss);
+        return new SweepResult(seed, learningRates[chosen], learningRates[truth], full[chosen].FinalEvalLoss - full[truth].FinalEvalLoss,
+            aborting.Sum(r => r.StepsTaken), full.Sum(r => r.StepsTaken),
+            learningRates.Select((lr, i) => new SweepRun(lr, full[i].FinalEvalLoss, full[i].FinalTrainingLoss, aborting[i].StepsTaken, aborting[i].AbortReason)).ToList());
+    }
+
+    /// <summary>One LR of one seed's sweep.</summary>
+    public sealed record SweepRun(double LearningRate, double FinalEval, double FinalTraining, long StepsTaken, string? AbortReason);
+
+    /// <summary>One seed's sweep: the LR it chose, the full sweep's best, and the steps each used.</summary>
+    public sealed record SweepResult(long Seed, double Chosen, double Best, double Regret, long StepsUsed, long StepsFull, IReadOnlyList<SweepRun> Runs);
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"tinygpt-evidence lrs: {message}");
+        return 2;
+    }
+}
