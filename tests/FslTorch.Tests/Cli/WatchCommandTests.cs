@@ -3,6 +3,7 @@ using System.Text.Json;
 using FslTorch.Control;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
+using FslTorch.Tests.TestSupport;
 using Xunit;
 
 namespace FslTorch.Tests.Cli;
@@ -25,10 +26,11 @@ public sealed class WatchCommandTests : IDisposable
         string log = Path.Combine(_folder.FullName, "run.csv");
         string decisions = Path.Combine(_folder.FullName, "decisions.json");
         var plan = new WsdSchedule(Peak, Warmup, WsdSchedule.DecayStartForFraction(N, 0.2), N);
-        // The writer starts after the watcher (which waits for the file), logs every 5th step, and cuts lines in two.
+        // The writer starts once the watcher says it waits for the file, logs every 5th step, and cuts lines in two.
+        using var watcherWaits = new ManualResetEventSlim();
         var writer = new Thread(() =>
         {
-            Thread.Sleep(500);
+            watcherWaits.Wait(TimeSpan.FromSeconds(60)); // a watcher that never says so fails the test below
             using var stream = new StreamWriter(log) { AutoFlush = true };
             stream.Write("step,lr,loss\n");
             for (long k = 0; k < N; k += 5)
@@ -56,9 +58,10 @@ public sealed class WatchCommandTests : IDisposable
             }
         });
         writer.Start();
-        var (code, output, error) = CliProcess.Run("watch", log, "--total-steps", N.ToString(CultureInfo.InvariantCulture), "--peak-lr", "1e-3",
+        var (code, output, error) = BuiltTool.Run("fsl.dll", TimeSpan.FromMinutes(2), ["watch", log, "--total-steps", N.ToString(CultureInfo.InvariantCulture), "--peak-lr", "1e-3",
             "--warmup", Warmup.ToString(CultureInfo.InvariantCulture), "--law", "momentum", "--decisions", decisions, "--interval", "0.05",
-            "--until-step", (N - 5).ToString(CultureInfo.InvariantCulture), "--timeout", "100");
+            "--until-step", (N - 5).ToString(CultureInfo.InvariantCulture), "--timeout", "100"], environment: null,
+            onOutputLine: line => { if (line.Contains("waiting for", StringComparison.Ordinal)) watcherWaits.Set(); });
         writer.Join();
         Assert.True(code == 0, output + error);
         Assert.Contains("waiting for", output);

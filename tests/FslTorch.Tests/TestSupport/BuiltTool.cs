@@ -6,14 +6,27 @@ namespace FslTorch.Tests.TestSupport;
 internal static class BuiltTool
 {
     public static (int ExitCode, string Output, string Error) Run(string dll, TimeSpan timeout, IReadOnlyList<string> arguments,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null) => Run(dll, timeout, arguments, environment, onOutputLine: null);
+
+    /// <summary>As <see cref="Run(string, TimeSpan, IReadOnlyList{string}, IReadOnlyDictionary{string, string}?)"/>, calling <paramref name="onOutputLine"/> with each line of standard output as it comes.</summary>
+    public static (int ExitCode, string Output, string Error) Run(string dll, TimeSpan timeout, IReadOnlyList<string> arguments,
+        IReadOnlyDictionary<string, string>? environment, Action<string>? onOutputLine)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
+        var output = Task.Run(() =>
+        {
+            var text = new System.Text.StringBuilder();
+            while (process.StandardOutput.ReadLine() is string line)
+            {
+                text.Append(line).Append('\n');
+                onOutputLine?.Invoke(line);
+            }
+            return text.ToString();
+        });
         var error = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(timeout))
         {
