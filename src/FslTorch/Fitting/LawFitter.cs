@@ -166,7 +166,7 @@ public static class LawFitter
         return result;
     }
 
-    private static double Max(ReadOnlySpan<double> values)
+    internal static double Max(ReadOnlySpan<double> values)
     {
         double max = 0;
         foreach (double v in values) max = Math.Max(max, v);

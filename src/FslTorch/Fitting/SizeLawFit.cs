@@ -67,38 +67,7 @@ public sealed class SizeLawFit
     /// The fitted values by name: E, B, b (L0(N) = E + B·(N/N_ref)^(−b)), A_ref, a (A(N) = A_ref·(N/N_ref)^(−a);
     /// c1_ref in the practical FSL), and every other law parameter, shared by all sizes.
     /// </summary>
-    public IReadOnlyDictionary<string, double> NamedParameters
-    {
-        get
-        {
-            if (!Succeeded) return new Dictionary<string, double>();
-            var named = new Dictionary<string, double>();
-            var layout = _layout!;
-            int k = 0;
-            for (int j = 0; j < Law.Parameters.Count; j++)
-            {
-                if (j == layout.L0)
-                {
-                    named["E"] = Math.Exp(_coordinates[k]);
-                    named["B"] = Math.Exp(_coordinates[k + 1]);
-                    named["b"] = Math.Exp(_coordinates[k + 2]);
-                    k += 3;
-                }
-                else if (j == layout.A)
-                {
-                    named[layout.AmplitudeName + "_ref"] = Math.Exp(_coordinates[k]);
-                    named["a"] = _coordinates[k + 1];
-                    k += 2;
-                }
-                else
-                {
-                    named[Law.Parameters[j].Name] = Law.Parameters[j].Scale == ParameterScale.Log ? Math.Exp(_coordinates[k]) : _coordinates[k];
-                    k++;
-                }
-            }
-            return named;
-        }
-    }
+    public IReadOnlyDictionary<string, double> NamedParameters => Succeeded ? _layout!.Named(_coordinates) : new Dictionary<string, double>();
 
     /// <summary>
     /// The law's parameters at model size <paramref name="size"/>, as a fit that predicts any schedule, with the
@@ -107,15 +76,13 @@ public sealed class SizeLawFit
     /// </summary>
     /// <exception cref="InvalidOperationException">The joint fit failed.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not a finite number &gt; 0.</exception>
-    public FitResult ForSize(double size) => AtSize(size, _coordinates);
-
-    private FitResult AtSize(double size, double[] coordinates)
+    public FitResult ForSize(double size)
     {
         if (!Succeeded) throw new InvalidOperationException($"The size-law fit failed: {Message}");
         if (!(size > 0) || !double.IsFinite(size)) throw new ArgumentOutOfRangeException(nameof(size), size, "The size must be a finite number > 0.");
-        int p = Law.Parameters.Count, q = coordinates.Length;
+        int p = Law.Parameters.Count, q = _coordinates.Length;
         var derivative = new double[p, q];
-        var theta = _layout!.Parameters(coordinates, size, derivative);
+        var theta = _layout!.Parameters(_coordinates, size, derivative);
         // The joint covariance carried to this size's parameters (in the law's fitted coordinates: ln θ where the
         // scale is logarithmic), by the first-order (delta) rule: G·Σ·Gᵀ with G = ∂coordinate/∂z.
         var covariance = new double[p, p];

@@ -39,11 +39,7 @@ public static class SizeLawFitter
             throw new ArgumentException($"A size law needs runs of at least 3 model sizes (L0(N) = E + B·N^(−b) has three parameters); got {sizes.Length} ({string.Join(", ", sizes)}).", nameof(curves));
 
         var clock = Stopwatch.StartNew();
-        double scale = 0;
-        foreach (var sized in curves)
-        {
-            foreach (double rate in sized.Curve.Schedule.LearningRates) scale = Math.Max(scale, rate);
-        }
+        double scale = curves.Max(c => LawFitter.Max(c.Curve.Schedule.LearningRates));
         if (!(scale > 0)) throw new ArgumentException("Every learning rate is zero.", nameof(curves));
         var layout = new Layout(law, sizes[^1]);
 
@@ -120,6 +116,29 @@ public static class SizeLawFitter
         private int Offset(int j) => j + (j > L0 ? 2 : 0) + (j > A ? 1 : 0);
 
         private bool IsLog(int j) => Law.Parameters[j].Scale == ParameterScale.Log;
+
+        /// <summary>The fitted values of <paramref name="z"/> by <see cref="Names"/> (E, B, b, A_ref as themselves, not their logarithms).</summary>
+        public Dictionary<string, double> Named(IReadOnlyList<double> z)
+        {
+            var named = new Dictionary<string, double>();
+            for (int j = 0; j < Law.Parameters.Count; j++)
+            {
+                int o = Offset(j);
+                if (j == L0)
+                {
+                    (named["E"], named["B"], named["b"]) = (Math.Exp(z[o]), Math.Exp(z[o + 1]), Math.Exp(z[o + 2]));
+                }
+                else if (j == A)
+                {
+                    (named[AmplitudeName + "_ref"], named["a"]) = (Math.Exp(z[o]), z[o + 1]);
+                }
+                else
+                {
+                    named[Law.Parameters[j].Name] = IsLog(j) ? Math.Exp(z[o]) : z[o];
+                }
+            }
+            return named;
+        }
 
         /// <summary>The law's parameters at size <paramref name="size"/> and, when asked, ∂θ_j/∂z (rows: law parameters).</summary>
         public double[] Parameters(IReadOnlyList<double> z, double size, double[,]? derivative = null)
