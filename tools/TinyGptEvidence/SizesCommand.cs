@@ -20,7 +20,7 @@ namespace TinyGptEvidence;
 /// </summary>
 public static class SizesCommand
 {
-    private const double BandLow = 0.1, BandHigh = 0.9;
+    private const double BandQuantile = 0.1;
 
     /// <summary>The subcommand.</summary>
     public static Command Create()
@@ -88,11 +88,8 @@ public static class SizesCommand
                 int last = rates.Length - 1;
                 // The run's own final loss: the mean of its last 10 logged training losses (per-batch noise averaged).
                 double real = observed.Losses.TakeLast(10).Average();
-                double predicted = atTarget.Predict(rates, [last], fast: true)[0];
-                var draws = atTarget.DrawParameters(64, seed: 1).Select(theta => Safe(() => atTarget.Predict(rates, [last], theta, fast: true)[0]))
-                    .Where(double.IsFinite).Order().ToArray();
-                double lower = draws.Length < 2 ? predicted : Math.Min(predicted, draws[(int)Math.Round(BandLow * (draws.Length - 1))]);
-                double upper = draws.Length < 2 ? predicted : Math.Max(predicted, draws[(int)Math.Round(BandHigh * (draws.Length - 1))]);
+                var band = atTarget.PredictWithBand(rates, [last], draws: 64, quantile: BandQuantile);
+                var (predicted, lower, upper) = (band.Loss[0], band.Lower[0], band.Upper[0]);
                 double alone = Safe(() => largestAlone.Predict(rates, [last], fast: true)[0]);
                 // The whole curve: PredE over 20-step means of the logged losses after the first fifth.
                 var bins = Bins(observed, from: total / 5, width: 20);

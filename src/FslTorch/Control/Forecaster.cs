@@ -459,17 +459,8 @@ public sealed class Forecaster : IDisposable
         int first = (int)Math.Min(Math.Max(Options.FromStep, 1), n - 1);
         var steps = Enumerable.Range(0, Options.CurvePoints)
             .Select(i => first + (int)Math.Round((double)(n - 1 - first) * i / (Options.CurvePoints - 1))).Distinct().ToArray();
-        var curve = fit.PredictNormalised(schedule, steps);
-        var draws = fit.DrawParameters(Options.BandSamples, seed: 1)
-            .Select(theta => TryPredict(fit, theta, schedule, steps)).Where(c => c != null).Cast<double[]>().ToList();
-        double[] Quantile(double q) => Enumerable.Range(0, steps.Length).Select(i =>
-        {
-            if (draws.Count < 2) return curve[i];
-            var sorted = draws.Select(d => d[i]).Order().ToArray();
-            return sorted[(int)Math.Round(q * (sorted.Length - 1))];
-        }).ToArray();
-        var lower = Quantile(Options.BandQuantile);
-        var upper = Quantile(1 - Options.BandQuantile);
+        var band = fit.PredictWithBandNormalised(schedule, steps, Options.BandSamples, Options.BandQuantile, seed: 1);
+        var (curve, lower, upper) = (band.Loss, band.Lower, band.Upper);
 
         double z = MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, 1 - Options.BandQuantile);
         // The drift per extrapolated step that the hindcast saw (zero without one).
@@ -481,7 +472,7 @@ public sealed class Forecaster : IDisposable
             int now = (int)Math.Min(inputs.Step, n - 1);
             var held = rates.ToArray();
             for (int k = now + 1; k < n; k++) held[k] = rates[now];
-            heldCurve = TryPredict(fit, null, FitResult.Normalise(held, fit.LearningRateScale), steps);
+            heldCurve = TryPredict(fit, FitResult.Normalise(held, fit.LearningRateScale), steps);
         }
         double t = Math.Max(inputs.Step + 1, 1);
         for (int i = 0; i < steps.Length; i++)
@@ -507,11 +498,11 @@ public sealed class Forecaster : IDisposable
         };
     }
 
-    private static double[]? TryPredict(FitResult fit, double[]? theta, SampledSchedule schedule, int[] steps)
+    private static double[]? TryPredict(FitResult fit, SampledSchedule schedule, int[] steps)
     {
         try
         {
-            var values = fit.PredictNormalised(schedule, steps, theta);
+            var values = fit.PredictNormalised(schedule, steps);
             return values.All(double.IsFinite) ? values : null;
         }
         catch (Exception e) when (e is ArgumentException or ArithmeticException)

@@ -74,6 +74,56 @@ public sealed class FitResult
     }
 
     /// <summary>
+    /// The prediction of <see cref="Predict"/> (evaluated as forecasts are, <c>fast</c>) with its band over
+    /// <paramref name="draws"/> parameter vectors from <see cref="DrawParameters"/> (seed <paramref name="seed"/>):
+    /// at each step the <paramref name="quantile"/> and 1 − <paramref name="quantile"/> quantiles of the draws that the
+    /// law can evaluate (a draw it cannot is left out), widened to hold the prediction. The one band rule of the
+    /// library: forecasts, <c>fsl predict</c>, <c>fsl decay</c>, <c>fsl plot</c> and the proxy predictions use it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The fit did not succeed.</exception>
+    public PredictionBand PredictWithBand(IReadOnlyList<double> learningRates, ReadOnlySpan<int> steps, int draws = 64, double quantile = 0.1, int seed = 1)
+    {
+        ArgumentNullException.ThrowIfNull(learningRates);
+        return PredictWithBandNormalised(Normalise(learningRates, LearningRateScale), steps.ToArray(), draws, quantile, seed);
+    }
+
+    /// <summary>As <see cref="PredictWithBand"/> for rates already divided by <see cref="LearningRateScale"/>.</summary>
+    internal PredictionBand PredictWithBandNormalised(SampledSchedule normalised, int[] steps, int draws, double quantile, int seed)
+    {
+        if (draws < 0) throw new ArgumentOutOfRangeException(nameof(draws), draws, "draws must be >= 0.");
+        if (!(quantile > 0 && quantile < 0.5)) throw new ArgumentOutOfRangeException(nameof(quantile), quantile, "quantile must be in (0, 0.5).");
+        var curve = PredictNormalised(normalised, steps);
+        var predictions = new List<double[]>(draws);
+        foreach (var theta in DrawParameters(draws, seed))
+        {
+            try
+            {
+                var values = PredictNormalised(normalised, steps, theta);
+                if (values.All(double.IsFinite)) predictions.Add(values);
+            }
+            catch (Exception e) when (e is ArgumentException or ArithmeticException)
+            {
+                // a draw outside what the law can evaluate
+            }
+        }
+        var lower = (double[])curve.Clone();
+        var upper = (double[])curve.Clone();
+        if (predictions.Count >= 2)
+        {
+            var column = new double[predictions.Count];
+            int low = (int)Math.Round(quantile * (column.Length - 1)), high = (int)Math.Round((1 - quantile) * (column.Length - 1));
+            for (int i = 0; i < steps.Length; i++)
+            {
+                for (int d = 0; d < column.Length; d++) column[d] = predictions[d][i];
+                Array.Sort(column);
+                lower[i] = Math.Min(curve[i], column[low]);
+                upper[i] = Math.Max(curve[i], column[high]);
+            }
+        }
+        return new PredictionBand(steps, curve, lower, upper, quantile, predictions.Count);
+    }
+
+    /// <summary>
     /// A fit restored from its saved parameters (a forecast log, a parameter file): it predicts like the fit it came
     /// from; it has no covariance, so no draws.
     /// </summary>

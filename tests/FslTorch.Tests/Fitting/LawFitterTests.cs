@@ -11,7 +11,7 @@ public sealed class LawFitterTests
     // Known parameters in peak-normalised units, so that they read as the fitter reports them.
     public static TheoryData<string> Laws => new() { "fsl", "fsl-direct", "mpl", "momentum" };
 
-    private static (LossCurveLaw Law, double[] Normalised, double[] Raw) Truth(string name)
+    internal static (LossCurveLaw Law, double[] Normalised, double[] Raw) Truth(string name)
     {
         const double p = SyntheticCurves.Peak;
         return name switch

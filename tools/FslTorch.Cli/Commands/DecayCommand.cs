@@ -34,25 +34,10 @@ internal static class DecayCommand
             var options = parse.GetValue(minStable) is double stable ? new DecayControllerOptions { MinStableFraction = stable } : new DecayControllerOptions();
             var controller = new WsdDecayController(plan, options);
             var fit = FitResult.LoadParameters(parse.GetValue(parameters)!);
-            var draws = fit.DrawParameters(32, seed: 1);
-
             (double Loss, double Lower, double Upper) Final(long start)
             {
-                var rates = plan.WithDecayStart(start).Sample(n);
-                double loss = fit.Predict(rates, [(int)n - 1], fast: true)[0];
-                var values = draws.Select(theta =>
-                {
-                    try
-                    {
-                        return fit.Predict(rates, [(int)n - 1], theta, fast: true)[0];
-                    }
-                    catch (ArgumentException)
-                    {
-                        return double.NaN;
-                    }
-                }).Where(double.IsFinite).Order().ToArray();
-                return values.Length < 2 ? (loss, loss, loss)
-                    : (loss, Math.Min(loss, values[(int)Math.Round(0.1 * (values.Length - 1))]), Math.Max(loss, values[(int)Math.Round(0.9 * (values.Length - 1))]));
+                var band = fit.PredictWithBand(plan.WithDecayStart(start).Sample(n), [(int)n - 1], draws: 32);
+                return (band.Loss[0], band.Lower[0], band.Upper[0]);
             }
 
             int count = options.Candidates;

@@ -136,7 +136,7 @@ internal static class PlotCommand
     }
 
     // A predicted curve with its band, in one color.
-    private static void Draw(PlotModel model, PredictedCurve predicted, string name, OxyColor color, LineStyle style, List<double> shown)
+    private static void Draw(PlotModel model, PredictionBand predicted, string name, OxyColor color, LineStyle style, List<double> shown)
     {
         if (predicted.HasBand)
         {
