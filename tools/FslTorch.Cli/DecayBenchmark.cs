@@ -5,14 +5,16 @@ using FslTorch.Control;
 using FslTorch.Fitting;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
+using FslTorch.Cli.Commands;
 
 namespace FslTorch.Cli;
 
 /// <summary>
 /// Replays real runs through <see cref="TrainingMonitor"/> itself with the library defaults, no training: every
 /// step of the constant run arrives in order as if training at that peak with budget T (its validation loss at
-/// the logged steps, nothing in between); the monitor refits every 2% of the budget and its controller decides
-/// when a linear cooldown to 0 at T starts; the grid of real WSD runs says what that cost.
+/// the logged steps, warmup included, nothing in between), with the monitor set up as <c>fsl watch</c> sets it up
+/// for that log (<see cref="WatchCommand"/>: fits from the end of the warmup, refits every 2% of the budget); its
+/// controller decides when a linear cooldown to 0 at T starts; the grid of real WSD runs says what that cost.
 /// </summary>
 internal static class DecayBenchmark
 {
@@ -24,11 +26,13 @@ internal static class DecayBenchmark
     /// </summary>
     public const double PriorSpread = 0.02;
 
-    internal sealed record Cell(double PeakLearningRate, int TotalSteps, double ChosenFraction, double Regret, double Forecast, double Observed,
+    internal sealed record Cell(double PeakLearningRate, int TotalSteps, long DecayStartStep, double ChosenFraction, double Regret, double Forecast, double Observed,
         double ForecastError, int Refits, double Seconds, IReadOnlyDictionary<double, double> GridFinalLoss);
 
+    /// <param name="priorFolder">When given, each peak's calibration fit is written there as <c>prior-PEAK.json</c>
+    /// and each cell prints the <c>fsl watch</c> command that makes the same decision from its log.</param>
     public static int Run(string folder, string? json, TextWriter output, DecayControllerOptions? options = null, LossCurveLaw? law = null,
-        IReadOnlyList<double>? peaks = null)
+        IReadOnlyList<double>? peaks = null, string? priorFolder = null)
     {
         law ??= LossCurveLaws.Default;
         var runs = SchaippDataset.Load(folder);
@@ -39,18 +43,24 @@ internal static class DecayBenchmark
             foreach (int total in new[] { 25000, 35000, 50000 })
             {
                 if (peak == 1e-4 && total == 25000) continue;
-                var grid = GridFractions.ToDictionary(f => f, f => runs.SingleOrDefault(r => r.Schedule == $"wsd-linear-cd{f.ToString(CultureInfo.InvariantCulture)}" && r.PeakLearningRate == peak && r.TotalSteps == total));
-                if (grid.Values.Any(r => r is null)) continue;
+                if (Grid(runs, peak, total) is not { } grid) continue;
+                string? priorFile = priorFolder == null ? null : Path.Combine(priorFolder, string.Create(CultureInfo.InvariantCulture, $"prior-{peak}.json"));
                 if (!priors.TryGetValue(peak, out var calibration))
                 {
-                    var (fit, _) = SchaippDataset.SchedulesProtocol(runs, peak);
-                    calibration = LawFitter.Fit(law, fit.Skip(1).ToList()); // the WSD and cosine calibration runs
+                    calibration = Calibration(runs, peak, law);
                     priors[peak] = calibration;
+                    if (priorFile != null) calibration.SaveParameters(priorFile);
                 }
-                var cell = Replay(runs.Single(r => r.Schedule == "constant" && r.PeakLearningRate == peak), total, calibration, grid!, options);
+                var constant = runs.Single(r => r.Schedule == "constant" && r.PeakLearningRate == peak);
+                var cell = Replay(constant, total, calibration, grid, options);
                 cells.Add(cell);
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"peak {peak,-7} T {total,6}  chosen {cell.ChosenFraction:F3}  regret {cell.Regret:F4}  forecast {cell.Forecast:F4} observed {cell.Observed:F4} error {cell.ForecastError:F4}  ({cell.Refits} refits, {cell.Seconds:F1} s)"));
+                if (priorFile != null)
+                {
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  the same decision (decay from step {cell.DecayStartStep}) from the log: fsl watch {Path.Combine(folder, constant.File)} --total-steps {total} --plan {PlanSpec(constant, total)} --law {law.Name} --prior {priorFile} --prior-spread {PriorSpread} --until-step {cell.DecayStartStep}"));
+                }
             }
         }
         var baselines = GridFractions.ToDictionary(f => f, f => cells.Select(c => c.GridFinalLoss[f] - c.GridFinalLoss.Values.Min()).ToList());
@@ -86,27 +96,33 @@ internal static class DecayBenchmark
         return 0;
     }
 
-    private static Cell Replay(SchaippRun constant, int total, FitResult calibration, IReadOnlyDictionary<double, SchaippRun> grid, DecayControllerOptions? options)
+    /// <summary>The real WSD runs of a cell by cooldown fraction (null when the grid lacks one).</summary>
+    public static IReadOnlyDictionary<double, SchaippRun>? Grid(IReadOnlyList<SchaippRun> runs, double peak, int total)
+    {
+        var grid = GridFractions.ToDictionary(f => f, f => runs.SingleOrDefault(r => r.Schedule == $"wsd-linear-cd{f.ToString(CultureInfo.InvariantCulture)}" && r.PeakLearningRate == peak && r.TotalSteps == total));
+        return grid.Values.Any(r => r is null) ? null : grid.ToDictionary(g => g.Key, g => g.Value!);
+    }
+
+    /// <summary>The prior of a peak's cells: the law fitted to the two calibration runs of the schedules protocol (a WSD and a cut cosine run).</summary>
+    public static FitResult Calibration(IReadOnlyList<SchaippRun> runs, double peak, LossCurveLaw law) =>
+        LawFitter.Fit(law, SchaippDataset.SchedulesProtocol(runs, peak).Fit.Skip(1).ToList());
+
+    /// <summary>The plan a cell starts from, as a schedule spec: WSD with the run's warmup from peak/100 and a 5% linear cooldown to 0.</summary>
+    public static string PlanSpec(SchaippRun constant, int total) => string.Create(CultureInfo.InvariantCulture,
+        $"wsd:peak={constant.PeakLearningRate},warmup={constant.WarmupSteps},warmup_from=0.01,total={total},decay_start={total - (long)Math.Floor(0.05 * total)}");
+
+    public static Cell Replay(SchaippRun constant, int total, FitResult calibration, IReadOnlyDictionary<double, SchaippRun> grid, DecayControllerOptions? options)
     {
         var clock = Stopwatch.StartNew();
         double peak = constant.PeakLearningRate;
-        var initial = new WsdSchedule(peak, constant.WarmupSteps, total - (long)Math.Floor(0.05 * total), total, DecayShape.Linear, DecayTarget.Zero, peak / 100);
+        var initial = (WsdSchedule)Schedule.Parse(PlanSpec(constant, total));
         var law = calibration.Law;
-        int interval = RefitInterval(total);
-        using var monitor = new TrainingMonitor(initial, total, new TrainingMonitorOptions
-        {
-            Forecaster = new ForecasterOptions
-            {
-                Law = law,
-                RefitInterval = interval, // fixed: a replay has no training time for an adaptive interval to measure
-                Prior = ParameterPrior.FromFit(calibration, PriorSpread, law.DecayResponseParameters),
-                BandSamples = 0, // the band plays no part in the decision; the gain's uncertainty has its own draws
-            },
-            DecayControl = options ?? new DecayControllerOptions(),
-            // The replay passes NaN at the steps the log skipped (it logs every few steps): not a diverged run.
-            MaxNonFiniteLosses = int.MaxValue,
-        });
-        var logged = constant.Curve.Steps.Select((step, i) => (step, i)).ToDictionary(p => (long)p.step, p => constant.Curve.Losses[p.i]);
+        // As fsl watch sets the monitor up for this log (the band left out: it plays no part in the decision, and the
+        // gain's uncertainty has its own draws).
+        var watched = WatchCommand.MonitorOptions(law, initial, total, ParameterPrior.FromFit(calibration, PriorSpread, law.DecayResponseParameters), options);
+        int interval = watched.Forecaster.RefitInterval!.Value;
+        using var monitor = new TrainingMonitor(initial, total, watched with { Forecaster = watched.Forecaster with { BandSamples = 0 } });
+        var logged = constant.Logged.Steps.Select((step, i) => (step, i)).ToDictionary(p => (long)p.step, p => constant.Logged.Losses[p.i]);
         Forecast? atStart = null;
         for (long step = 0; step < total && atStart == null; step++)
         {
@@ -125,10 +141,7 @@ internal static class DecayBenchmark
         double observedLoss = gridRun.Curve.Losses[index];
         double forecast = fitAtStart.Predict(initial.WithDecayStart(start).Sample(total), [probe])[0];
         int refits = (int)(Math.Min(total, start) / interval);
-        return new Cell(peak, total, fraction, gridRun.FinalValidationLoss - best, forecast, observedLoss, Math.Abs(forecast - observedLoss),
+        return new Cell(peak, total, start, fraction, gridRun.FinalValidationLoss - best, forecast, observedLoss, Math.Abs(forecast - observedLoss),
             refits, clock.Elapsed.TotalSeconds, grid.ToDictionary(g => g.Key, g => g.Value.FinalValidationLoss));
     }
-
-    /// <summary>The library's default refit interval for a budget of N steps: every 2% of the budget.</summary>
-    public static int RefitInterval(int total) => Math.Max(1, total / 50);
 }

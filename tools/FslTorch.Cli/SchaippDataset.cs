@@ -5,8 +5,10 @@ using FslTorch.Schedules;
 namespace FslTorch.Cli;
 
 /// <summary>One run of the 124M schedule grid of Schaipp et al. (ICML 2025), ../shared/data/schaipp-124m.</summary>
+/// <param name="Curve">The points fitted and predicted: the regular validation losses after warmup.</param>
+/// <param name="Logged">Every logged validation loss before step T, the warmup's included (what a watcher of the log sees).</param>
 internal sealed record SchaippRun(string File, string Schedule, double PeakLearningRate, int TotalSteps, int WarmupSteps,
-    double CooldownFraction, double FinalValidationLoss, ObservedCurve Curve);
+    double CooldownFraction, double FinalValidationLoss, ObservedCurve Curve, ObservedCurve Logged);
 
 /// <summary>
 /// Loads the grid with the learning rate of every step rebuilt from the manifest (the logged <c>lr</c> column
@@ -38,7 +40,8 @@ internal static class SchaippDataset
             var full = ObservedCurve.FromCsv(file, Path.GetFileNameWithoutExtension(file), rates.Count > 0 ? ExtendByOne(rates) : rates);
             Check(file, full.Schedule, total);
             var curve = full.Where(step => step >= warmup && step < total);
-            runs.Add(new SchaippRun(Cell(row, "file"), schedule, peak, total, warmup, cooldown, Number(Cell(row, "final_val_loss")), curve));
+            runs.Add(new SchaippRun(Cell(row, "file"), schedule, peak, total, warmup, cooldown, Number(Cell(row, "final_val_loss")), curve,
+                full.Where(step => step < total)));
         }
         return runs;
     }

@@ -95,7 +95,8 @@ public sealed class ObservedCurve
     /// <see cref="FromRows"/> or a reader that follows a growing log: malformed cells are refused with their line, and
     /// a torn last line (no newline, too few cells) is left out and reported to <paramref name="notice"/>. A reader of
     /// a log still being written sets <paramref name="skipUnfinishedLastLine"/>: a last line without its newline is
-    /// then left out even when its cells are all there (its last number may be cut), for the next read.
+    /// then left out even when its cells are all there (its last number may be cut), for the next read, and an empty
+    /// log or one with its header alone gives no rows.
     /// </summary>
     /// <exception cref="InvalidDataException">A malformed header, row or cell.</exception>
     public static IReadOnlyList<LogRow> CsvRows(string path, bool requireLearningRate = true, Action<string>? notice = null, bool skipUnfinishedLastLine = false)
@@ -104,7 +105,9 @@ public sealed class ObservedCurve
         var lines = text.Split('\n');
         if (lines.Length > 0 && lines[^1].Length == 0) lines = lines[..^1];
         bool tornLast = !text.EndsWith('\n');
-        if (lines.Length < 2) throw new InvalidDataException($"{path}: expected a header and at least one row.");
+        // A log still being written may be empty, or hold its header (or part of it) and no row yet: nothing to read so far.
+        if (skipUnfinishedLastLine && (lines.Length == 0 || (lines.Length == 1 && tornLast))) return [];
+        if (lines.Length < (skipUnfinishedLastLine ? 1 : 2)) throw new InvalidDataException($"{path}: expected a header and at least one row.");
         var header = lines[0].TrimEnd('\r').Split(',').Select(c => c.Trim().ToLowerInvariant()).ToList();
         int stepColumn = header.IndexOf("step"), lrColumn = header.IndexOf("lr"), lossColumn = header.IndexOf("loss");
         if (stepColumn < 0 || lossColumn < 0 || (requireLearningRate && lrColumn < 0))

@@ -6,24 +6,24 @@ namespace FslTorch.Schedules;
 /// The text form of a schedule, <c>kind:key=value,key=value,…</c>, for command lines and config files
 /// (<see cref="Schedule.Parse(string)"/>). Keys (steps are whole numbers, rates and fractions decimals):
 /// <list type="bullet">
-/// <item><c>constant:peak=η[,warmup=W]</c></item>
+/// <item><c>constant:peak=η[,warmup=W][,warmup_from=w]</c></item>
 /// <item><c>cosine:peak=η,total=N[,warmup=W][,final=f]</c>: cosine from η to f·η over the steps after the warmup.</item>
-/// <item><c>wsd:peak=η,total=N,decay=F|decay_start=D[,warmup=W][,shape=linear|cosine|1-sqrt|geometric|power(q)][,final=f]</c>:
+/// <item><c>wsd:peak=η,total=N,decay=F|decay_start=D[,warmup=W][,warmup_from=w][,shape=linear|cosine|1-sqrt|geometric|power(q)][,final=f]</c>:
 /// the last fraction F of the steps decays (or from step D on) to f·η.</item>
-/// <item><c>exponential:peak=η,rate=r[,every=S][,warmup=W][,floor=f]</c>: η·r^(k/S) after the warmup, never below f·η.</item>
+/// <item><c>exponential:peak=η,rate=r[,every=S][,warmup=W][,warmup_from=w][,floor=f]</c>: η·r^(k/S) after the warmup, never below f·η.</item>
 /// <item><c>power:peak=η,total=N,exponent=q</c>: η·(1 − k/N)^q, zero from N.</item>
 /// <item><c>8-1-1:peak=η,total=N</c>: ÷√10 at 80% and 90% of N.</item>
 /// </list>
-/// Warmups are linear from 0; <c>final</c>, <c>floor</c> default to 0.
+/// Warmups are linear from w·η (<c>warmup_from</c>, 0 by default; the cosine's from 0); <c>final</c>, <c>floor</c> default to 0.
 /// </summary>
 internal static class ScheduleSpec
 {
     private static readonly Dictionary<string, string[]> Keys = new()
     {
-        ["constant"] = ["peak", "warmup"],
+        ["constant"] = ["peak", "warmup", "warmup_from"],
         ["cosine"] = ["peak", "total", "warmup", "final"],
-        ["wsd"] = ["peak", "total", "decay", "decay_start", "warmup", "shape", "final"],
-        ["exponential"] = ["peak", "rate", "every", "warmup", "floor"],
+        ["wsd"] = ["peak", "total", "decay", "decay_start", "warmup", "warmup_from", "shape", "final"],
+        ["exponential"] = ["peak", "rate", "every", "warmup", "warmup_from", "floor"],
         ["power"] = ["peak", "total", "exponent"],
         ["8-1-1"] = ["peak", "total"],
     };
@@ -52,16 +52,28 @@ internal static class ScheduleSpec
         double peak = read.Number("peak");
         return kind switch
         {
-            "constant" => Warm(Schedule.Constant(peak), read.Steps("warmup", 0)),
+            "constant" => Warm(Schedule.Constant(peak), read, peak),
             "cosine" => Schedule.WarmupCosine(peak, read.Steps("warmup", 0), read.Steps("total"), Fraction(read.Number("final", 0))),
             "wsd" => Wsd(read, peak),
-            "exponential" => Warm(Schedule.Exponential(peak, read.Number("rate"), read.Steps("every", 1), floorLearningRate: read.Number("floor", 0) * peak), read.Steps("warmup", 0)),
+            "exponential" => Warm(Schedule.Exponential(peak, read.Number("rate"), read.Steps("every", 1), floorLearningRate: read.Number("floor", 0) * peak), read, peak),
             "power" => Schedule.PowerDecayToZero(peak, read.Steps("total"), read.Number("exponent")),
             _ => Schedule.EightOneOne(peak, read.Steps("total")),
         };
     }
 
-    private static LearningRateSchedule Warm(LearningRateSchedule main, long warmup) => warmup > 0 ? Schedule.WithWarmup(main, warmup) : main;
+    private static LearningRateSchedule Warm(LearningRateSchedule main, Reader read, double peak)
+    {
+        long warmup = read.Steps("warmup", 0);
+        return warmup > 0 ? Schedule.WithWarmup(main, warmup, WarmupStart(read, peak)) : main;
+    }
+
+    // The warmup's first LR: warmup_from (a fraction of the peak in [0, 1), e.g. 0.01 for a warmup from η/100) times the peak.
+    private static double WarmupStart(Reader read, double peak)
+    {
+        double from = read.Number("warmup_from", 0);
+        if (!(from >= 0 && from < 1)) throw read.Error($"warmup_from={from.ToString(CultureInfo.InvariantCulture)} must lie in [0, 1) (a fraction of the peak)");
+        return from * peak;
+    }
 
     private static DecayTarget Fraction(double final) => final == 0 ? DecayTarget.Zero : DecayTarget.FractionOfPeak(final);
 
@@ -75,7 +87,7 @@ internal static class ScheduleSpec
             _ => throw read.Error("give either decay=F (the cooldown fraction) or decay_start=D (its first step)"),
         };
         var shape = read.Has("shape") ? DecayShape.Parse(read.Text("shape")) : DecayShape.Linear;
-        return new WsdSchedule(peak, read.Steps("warmup", 0), start, total, shape, Fraction(read.Number("final", 0)));
+        return new WsdSchedule(peak, read.Steps("warmup", 0), start, total, shape, Fraction(read.Number("final", 0)), WarmupStart(read, peak));
     }
 
     private sealed class Reader(string spec, string kind, Dictionary<string, string> values)

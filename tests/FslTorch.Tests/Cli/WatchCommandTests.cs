@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using FslTorch.Cli;
+using FslTorch.Cli.Commands;
 using FslTorch.Control;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
@@ -26,13 +28,18 @@ public sealed class WatchCommandTests : IDisposable
         string log = Path.Combine(_folder.FullName, "run.csv");
         string decisions = Path.Combine(_folder.FullName, "decisions.json");
         var plan = new WsdSchedule(Peak, Warmup, WsdSchedule.DecayStartForFraction(N, 0.2), N);
-        // The writer starts once the watcher says it waits for the file, logs every 5th step, and cuts lines in two.
+        // The writer starts once the watcher says it waits for the file, writes the header in two parts, logs every 5th
+        // step, and cuts lines in two.
         using var watcherWaits = new ManualResetEventSlim();
         var writer = new Thread(() =>
         {
             watcherWaits.Wait(TimeSpan.FromSeconds(60)); // a watcher that never says so fails the test below
             using var stream = new StreamWriter(log) { AutoFlush = true };
-            stream.Write("step,lr,loss\n");
+            // A trainer writes its header first: the watcher reads a log with no row yet (and a part of the header) and waits.
+            stream.Write("step,l");
+            Thread.Sleep(200);
+            stream.Write("r,loss\n");
+            Thread.Sleep(200);
             for (long k = 0; k < N; k += 5)
             {
                 string line = string.Create(CultureInfo.InvariantCulture, $"{k},{plan.GetLearningRate(k):R},{Loss(k):R}\n");
@@ -70,16 +77,57 @@ public sealed class WatchCommandTests : IDisposable
 
         // The same rows replayed through a TrainingMonitor with the watcher's options decide the same.
         var law = new MomentumLaw();
-        using var monitor = new TrainingMonitor(plan, N, new TrainingMonitorOptions
-        {
-            Forecaster = new ForecasterOptions { Law = law, RefitInterval = (int)(N / 50), FromStep = Warmup },
-            MaxNonFiniteLosses = int.MaxValue,
-        });
+        Assert.Null(WatchCommand.BuiltInPrior(law)); // the watcher fits the momentum law without a prior
+        using var monitor = new TrainingMonitor(plan, N, WatchCommand.MonitorOptions(law, plan, N, prior: null));
+        Assert.Equal((int)(N / 50), monitor.Forecaster.RefitInterval);
+        Assert.Equal(Warmup, monitor.Forecaster.Options.FromStep);
         for (long k = 0; k <= N - 5; k++) monitor.OnStepEnd(k, k % 5 == 0 ? Loss(k) : double.NaN);
         Assert.NotEmpty(monitor.Controller!.Decisions);
         Assert.Equal(((WsdSchedule)monitor.Schedule).DecayStartStep, written.GetProperty("decay_start_step").GetInt64());
         Assert.Equal(monitor.LatestForecast!.FinalLoss, written.GetProperty("forecast").GetProperty("final_loss").GetDouble(), 9);
         Assert.False(File.Exists(decisions + ".tmp"));
+    }
+
+    [SharedDataFact]
+    public void WatchingA124MRunsLogMakesTheDecisionOfBenchDecay()
+    {
+        // The cell of fsl bench decay at peak 2e-3 and budget 25k (its quickest): its prior (the calibration fit)
+        // written as a file, its decision made by the benchmark's replay.
+        const double peak = 2e-3;
+        const int total = 25000;
+        var runs = SchaippDataset.Load(SharedData.PathOf("schaipp-124m"));
+        var constant = runs.Single(r => r.Schedule == "constant" && r.PeakLearningRate == peak);
+        var calibration = DecayBenchmark.Calibration(runs, peak, LossCurveLaws.Default);
+        string prior = Path.Combine(_folder.FullName, "prior.json");
+        calibration.SaveParameters(prior);
+        var cell = DecayBenchmark.Replay(constant, total, calibration, DecayBenchmark.Grid(runs, peak, total)!, options: null);
+        Assert.True(cell.DecayStartStep < total - total / 20, $"decay from {cell.DecayStartStep}"); // the controller moved the 5% plan
+
+        // The run's own log, raw (warmup rows, the final evaluation row), written line by line by another thread.
+        string log = Path.Combine(_folder.FullName, "constant.csv");
+        string decisions = Path.Combine(_folder.FullName, "decisions.json");
+        var lines = File.ReadAllLines(Path.Combine(SharedData.PathOf("schaipp-124m"), constant.File));
+        using var watcherWaits = new ManualResetEventSlim();
+        var writer = new Thread(() =>
+        {
+            watcherWaits.Wait(TimeSpan.FromSeconds(60));
+            using var stream = new StreamWriter(log) { AutoFlush = true };
+            foreach (var line in lines)
+            {
+                stream.Write(line + "\n");
+                Thread.Sleep(1);
+            }
+        });
+        writer.Start();
+        var (code, output, error) = BuiltTool.Run("fsl.dll", TimeSpan.FromMinutes(4), ["watch", log, "--total-steps", total.ToString(CultureInfo.InvariantCulture),
+            "--plan", DecayBenchmark.PlanSpec(constant, total), "--prior", prior, "--prior-spread", DecayBenchmark.PriorSpread.ToString(CultureInfo.InvariantCulture),
+            "--decisions", decisions, "--interval", "0.05", "--until-step", cell.DecayStartStep.ToString(CultureInfo.InvariantCulture), "--timeout", "220"],
+            environment: null, onOutputLine: line => { if (line.Contains("waiting for", StringComparison.Ordinal)) watcherWaits.Set(); });
+        writer.Join();
+        Assert.True(code == 0, output + error);
+        Assert.Contains($"done at step {cell.DecayStartStep}", output);
+        var written = JsonDocument.Parse(File.ReadAllText(decisions)).RootElement;
+        Assert.Equal(cell.DecayStartStep, written.GetProperty("decay_start_step").GetInt64());
     }
 
     [Fact]

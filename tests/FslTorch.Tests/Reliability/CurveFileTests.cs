@@ -66,6 +66,22 @@ public sealed class CurveFileTests : IDisposable
     }
 
     [Fact]
+    public void ALogStillBeingWrittenMayHoldNoRowYetButAFinishedOneMayNot()
+    {
+        foreach (var (name, text) in new[] { ("empty", ""), ("torn-header", "step,l"), ("header", "step,lr,loss\n") })
+        {
+            string path = Path.Combine(_folder.FullName, name + ".csv");
+            File.WriteAllText(path, text);
+            Assert.Empty(ObservedCurve.CsvRows(path, requireLearningRate: false, skipUnfinishedLastLine: true));
+            Assert.Contains("expected a header and at least one row", Refusal(path));
+        }
+        // A complete header that names no loss is wrong however far the log has got.
+        string bad = Path.Combine(_folder.FullName, "bad-header.csv");
+        File.WriteAllText(bad, "step,lr,value\n");
+        Assert.Throws<InvalidDataException>(() => ObservedCurve.CsvRows(bad, requireLearningRate: false, skipUnfinishedLastLine: true));
+    }
+
+    [Fact]
     public void SkippedRowsAndATornLastLineAreReported()
     {
         string path = Write("gaps", l =>

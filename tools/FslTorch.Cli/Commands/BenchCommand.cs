@@ -68,8 +68,9 @@ internal static class BenchCommand
         var hindcastOption = new Option<double?>("--hindcast-tolerance") { Description = "Override the controller's hindcast tolerance (fraction of the drop; inf turns the check off)." };
         var decayLaw = new Option<string?>("--law") { Description = "The law of the forecasts (the library default when not given)." };
         var decayPeaks = new Option<double[]>("--peak-lr") { Description = "Only these peak LRs (all four by default).", AllowMultipleArgumentsPerToken = true };
+        var writePriors = new Option<string?>("--write-priors") { Description = "Write each peak's calibration fit to this folder (prior-PEAK.json) and print, per cell, the fsl watch command that makes the same decision from the run's log." };
         var decayCommand = new Command("decay", "Replays real runs through the TrainingMonitor (library defaults) and scores its decay starts.")
-            { decayData, jsonOption, marginOption, uncertaintyOption, hindcastOption, decayLaw, decayPeaks };
+            { decayData, jsonOption, marginOption, uncertaintyOption, hindcastOption, decayLaw, decayPeaks, writePriors };
         decayCommand.SetAction(parse => CommandSupport.Run(() =>
         {
             CurveFiles.CheckWritable(parse.GetValue(jsonOption), "--json");
@@ -79,7 +80,8 @@ internal static class BenchCommand
             if (parse.GetValue(hindcastOption) is double tolerance) options = options with { HindcastTolerance = tolerance };
             var law = parse.GetValue(decayLaw) is string name ? Protocol.Law(name) : null;
             var peaks = parse.GetValue(decayPeaks) is { Length: > 0 } chosen ? chosen : null;
-            return DecayBenchmark.Run(parse.GetValue(decayData)!, parse.GetValue(jsonOption), Console.Out, options, law, peaks);
+            if (parse.GetValue(writePriors) is string folder) Directory.CreateDirectory(folder);
+            return DecayBenchmark.Run(parse.GetValue(decayData)!, parse.GetValue(jsonOption), Console.Out, options, law, peaks, parse.GetValue(writePriors));
         }));
         bench.Subcommands.Add(decayCommand);
 

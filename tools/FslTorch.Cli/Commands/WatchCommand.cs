@@ -26,12 +26,13 @@ internal static class WatchCommand
         var decisions = new Option<string>("--decisions") { Description = "The decision file the trainer polls (JSON, replaced atomically).", DefaultValueFactory = _ => "decisions.json" };
         var law = new Option<string?>("--law") { Description = "The law of the forecasts (the library default otherwise)." };
         var prior = new Option<string?>("--prior") { Description = "A parameter file (fsl fit of calibration runs) for the decay-response prior." };
+        var priorSpread = new Option<double>("--prior-spread") { Description = "The prior's standard deviation in log units on the decay-response parameters (with --prior).", DefaultValueFactory = _ => 0.1 };
         var interval = new Option<double>("--interval") { Description = "Seconds between reads of the log.", DefaultValueFactory = _ => 2 };
         var untilStep = new Option<long?>("--until-step") { Description = "Stop once the log reached this step (default: the last step, N − 1)." };
         var timeout = new Option<double?>("--timeout") { Description = "Stop after this many seconds." };
         var logFormats = new LogFormats.Options();
         var command = new Command("watch", "Follows a growing log, refits as it grows, and writes the decay decision a trainer polls.")
-            { log, totalSteps, peak, warmup, plan, decisions, law, prior, interval, untilStep, timeout };
+            { log, totalSteps, peak, warmup, plan, decisions, law, prior, priorSpread, interval, untilStep, timeout };
         foreach (var option in logFormats.All) command.Options.Add(option);
         command.SetAction(parse => CommandSupport.Run(() =>
         {
@@ -42,23 +43,35 @@ internal static class WatchCommand
             double seconds = parse.GetValue(interval);
             if (!(seconds > 0)) throw new ArgumentException($"--interval must be > 0; got {seconds}.");
             var chosenLaw = parse.GetValue(law) is string name ? Protocol.Law(name) : LossCurveLaws.Default;
-            var options = new TrainingMonitorOptions
-            {
-                Forecaster = new ForecasterOptions
-                {
-                    Law = chosenLaw,
-                    // Fixed: the watcher sees the trainer's steps in bursts, so there is no loop time to adapt to.
-                    RefitInterval = (int)Math.Max(10, n / 50),
-                    FromStep = planned.WarmupSteps,
-                    Prior = parse.GetValue(prior) is string file ? ParameterPrior.FromFile(file, chosenLaw, 0.1) : BuiltInPrior(chosenLaw),
-                },
-                DecayControl = new DecayControllerOptions(),
-                MaxNonFiniteLosses = int.MaxValue, // steps the log skips are passed as NaN
-            };
-            return new Watcher(parse.GetValue(log)!, logFormats.Read(parse), planned, n, options, decisionFile, seconds, parse.GetValue(untilStep) ?? n - 1, parse.GetValue(timeout)).Run();
+            double spread = parse.GetValue(priorSpread);
+            if (!(spread > 0) || !double.IsFinite(spread)) throw new ArgumentException($"--prior-spread must be a finite number > 0; got {spread}.");
+            var chosenPrior = parse.GetValue(prior) is string file ? ParameterPrior.FromFile(file, chosenLaw, spread) : BuiltInPrior(chosenLaw);
+            var options = MonitorOptions(chosenLaw, planned, n, chosenPrior);
+            long until = parse.GetValue(untilStep) ?? n - 1;
+            if (until < 0 || until > n - 1) throw new ArgumentException($"--until-step must lie in [0, {n - 1}] (the budget's steps); got {until}.");
+            return new Watcher(parse.GetValue(log)!, logFormats.Read(parse), planned, n, options, decisionFile, seconds, until, parse.GetValue(timeout)).Run();
         }));
         return command;
     }
+
+    /// <summary>
+    /// The monitor a watcher of a log of a run with budget <paramref name="total"/> runs (<c>fsl bench decay</c> replays
+    /// the 124M runs through the same): fits from the end of <paramref name="plan"/>'s warmup, refits at a fixed 2% of
+    /// the budget (the watcher sees the trainer's steps in bursts, so there is no loop time to adapt to), and steps the
+    /// log skips count as steps without a loss.
+    /// </summary>
+    public static TrainingMonitorOptions MonitorOptions(LossCurveLaw law, WsdSchedule plan, long total, ParameterPrior? prior, DecayControllerOptions? control = null) => new()
+    {
+        Forecaster = new ForecasterOptions
+        {
+            Law = law,
+            RefitInterval = (int)Math.Max(10, total / 50),
+            FromStep = plan.WarmupSteps,
+            Prior = prior,
+        },
+        DecayControl = control ?? new DecayControllerOptions(),
+        MaxNonFiniteLosses = int.MaxValue, // steps the log skips are passed as NaN
+    };
 
     /// <summary>The law's built-in prior, or none for a law without built-in defaults.</summary>
     public static ParameterPrior? BuiltInPrior(LossCurveLaw law)
@@ -139,9 +152,11 @@ internal static class WatchCommand
             }
             foreach (var row in rows)
             {
-                if (row.Step < _next || row.Step >= total) continue;
-                // Steps the log skipped carry no loss; the monitor still counts them (refit steps, decisions).
-                for (; _next < row.Step; _next++) Step(_next, double.NaN);
+                if (row.Step < _next) continue;
+                // Steps the log skipped carry no loss; the monitor still counts them (refit steps, decisions). Nothing
+                // after --until-step (at most the budget's last step) is read: a log already past it ends the watch there.
+                for (; _next < row.Step && _next <= untilStep; _next++) Step(_next, double.NaN);
+                if (row.Step > untilStep) break;
                 Step(row.Step, row.Loss ?? double.NaN);
                 _next = row.Step + 1;
             }
