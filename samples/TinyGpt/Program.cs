@@ -425,10 +425,13 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         bool stopRequested = false;
         if (settings.DecisionsFrom != null && (step + 1) % 5 == 0 && ReadDecision(settings.DecisionsFrom) is var (outsideStart, outsideStop))
         {
-            if (outsideStart is long wanted && scheduler.Schedule is WsdSchedule wsd && wanted != wsd.DecayStartStep && wanted >= step + 1 && !wsd.HasDecayBegun(step + 1))
+            if (outsideStart is long wanted && scheduler.Schedule is WsdSchedule wsd && wanted != wsd.DecayStartStep && !wsd.HasDecayBegun(step + 1))
             {
-                scheduler.MoveDecayStart(wanted);
-                Report(string.Create(CultureInfo.InvariantCulture, $"step {step,6}  decay start moved to step {wanted} by {settings.DecisionsFrom}"));
+                // A start the run has already passed (the watcher decided "now" while this run went on) means the next step.
+                long moved = Math.Max(wanted, step + 1);
+                scheduler.MoveDecayStart(moved);
+                Report(string.Create(CultureInfo.InvariantCulture,
+                    $"step {step,6}  decay start moved to step {moved} by {settings.DecisionsFrom}{(moved > wanted ? $" (it said {wanted}, already past)" : "")}"));
             }
             stopRequested = outsideStop;
         }

@@ -45,7 +45,8 @@ public sealed record Settings
     [JsonIgnore] public long? StopAt { get; init; }
     /// <summary>
     /// A decision file that another process (<c>fsl watch</c>) keeps up to date: every few steps a fixed WSD run moves
-    /// its decay start to the file's <c>decay_start_step</c> (never into the past, never once the decay began) and
+    /// its decay start to the file's <c>decay_start_step</c> (to the next step when that one has passed: the watcher
+    /// decided "now" while the run went on; never once the decay began) and
     /// stops when it says <c>stop</c>.
     /// </summary>
     public string? DecisionsFrom { get; init; }

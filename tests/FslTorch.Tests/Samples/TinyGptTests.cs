@@ -186,6 +186,15 @@ public sealed class TinyGptTests : IDisposable
         Assert.True(losses[61].Lr < peak && losses[70].Lr < losses[61].Lr, "the decay did not start at 60");
         Assert.Equal(60, RunSummary(steered).GetProperty("DecayStartStep").GetInt64());
 
+        // A start the run has already passed (a watcher that decided "now" while the run went on) starts the decay at once.
+        File.WriteAllText(decisions, "{\"step\": 2, \"decay_start_step\": 3, \"stop\": false}");
+        string late = Path.Combine(_folder.FullName, "late");
+        (code, output) = Run(Tiny(late, "--schedule", "wsd:0.2", "--decisions-from", decisions));
+        Assert.True(code == 0, output);
+        Assert.Contains("decay start moved to step 5 by", output); // the file is read after step 4
+        Assert.Contains("(it said 3, already past)", output);
+        Assert.Equal(5, RunSummary(late).GetProperty("DecayStartStep").GetInt64());
+
         // A stop in the file ends the run (resumable).
         File.WriteAllText(decisions, "{\"step\": 40, \"decay_start_step\": 80, \"stop\": true}");
         string stopped = Path.Combine(_folder.FullName, "stopped");
