@@ -462,9 +462,12 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         return 0;
     }
     var started = monitor.Controller?.Decisions.LastOrDefault(d => d.StartNow);
+    string? outsideMove = settings.DecisionsFrom != null && planned is WsdSchedule plannedWsd && asRun is WsdSchedule ranWsd && plannedWsd.DecayStartStep != ranWsd.DecayStartStep
+        ? string.Create(CultureInfo.InvariantCulture, $"moved from step {plannedWsd.DecayStartStep} by {settings.DecisionsFrom}")
+        : null;
     // An aborted run is finished: its summary holds the losses where it stopped and says why.
     var summary = new RunSummary(settings.Schedule, total, parameters, lastEval, monitor.Tracker.Smoothed, (asRun as WsdSchedule)?.DecayStartStep,
-        started?.Reason, checks, clock.Elapsed.TotalSeconds)
+        started?.Reason ?? outsideMove, checks, clock.Elapsed.TotalSeconds)
     {
         MonitorSeconds = monitor.WallTime.TotalSeconds,
         ProbeSteps = monitor.Forecaster.Probes.Sum(p => (long)p.LearningRates.Count),

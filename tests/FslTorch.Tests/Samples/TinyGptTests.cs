@@ -185,6 +185,7 @@ public sealed class TinyGptTests : IDisposable
         Assert.Equal(peak, losses[60].Lr); // step D still uses the peak
         Assert.True(losses[61].Lr < peak && losses[70].Lr < losses[61].Lr, "the decay did not start at 60");
         Assert.Equal(60, RunSummary(steered).GetProperty("DecayStartStep").GetInt64());
+        Assert.Contains("moved from step 80 by", output); // the summary says who moved the decay
 
         // A start the run has already passed (a watcher that decided "now" while the run went on) starts the decay at once.
         File.WriteAllText(decisions, "{\"step\": 2, \"decay_start_step\": 3, \"stop\": false}");
