@@ -97,15 +97,26 @@ internal sealed record LogFormats(string Format, string StepField, string Learni
     }
 
     /// <summary>
-    /// The rows of a log that another process is still appending to (CSV or JSON Lines; <c>fsl watch</c>): a last line
-    /// without its newline is left for the next read, since its last number may be cut.
+    /// The rows so far of a log that another process is still writing (<c>fsl watch</c>), in any format: a CSV or JSON
+    /// Lines line without its newline is left for the next read (its last number may be cut); a trainer_state.json
+    /// caught in the middle of being rewritten, an event folder with no event yet, or a torn last event record gives
+    /// what was whole; and the last TensorBoard step waits while it has no loss yet (a step's scalars are separate
+    /// records). A log with no row yet gives none.
     /// </summary>
     public IReadOnlyList<LogRow> FollowRows(string path) => Detect(path) switch
     {
         "csv" => ObservedCurve.CsvRows(path, requireLearningRate: false, skipUnfinishedLastLine: true),
         "jsonl" => JsonLines(path, skipUnfinishedLastLine: true),
-        var other => throw new ArgumentException($"{path}: a {other} log is rewritten, not appended to; follow a CSV or JSON Lines log."),
+        "hf" => TrainerState(path, following: true),
+        _ => FollowTensorBoard(path),
     };
+
+    private List<LogRow> FollowTensorBoard(string path)
+    {
+        var rows = TensorBoard(path, _ => { }, following: true);
+        if (rows.Count > 0 && rows[^1].Loss == null) rows.RemoveAt(rows.Count - 1);
+        return rows;
+    }
 
     private List<LogRow> JsonLines(string path, bool skipUnfinishedLastLine = false)
     {
@@ -135,7 +146,7 @@ internal sealed record LogFormats(string Format, string StepField, string Learni
         return rows;
     }
 
-    private static List<LogRow> TrainerState(string path)
+    private static List<LogRow> TrainerState(string path, bool following = false)
     {
         JsonElement root;
         try
@@ -144,6 +155,8 @@ internal sealed record LogFormats(string Format, string StepField, string Learni
         }
         catch (JsonException e)
         {
+            // The Trainer rewrites the whole file at each save: a follower may read it half written, and whole at the next poll.
+            if (following) return [];
             throw new InvalidDataException($"{path}: not JSON ({e.Message}).");
         }
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("log_history", out var history) || history.ValueKind != JsonValueKind.Array)
@@ -162,11 +175,12 @@ internal sealed record LogFormats(string Format, string StepField, string Learni
         return rows;
     }
 
-    private List<LogRow> TensorBoard(string path, Action<string> notice)
+    private List<LogRow> TensorBoard(string path, Action<string> notice, bool following = false)
     {
         var files = Directory.Exists(path)
             ? Directory.EnumerateFiles(path, "*tfevents*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList()
             : [path];
+        if (files.Count == 0 && following) return [];
         if (files.Count == 0) throw new InvalidDataException($"{path}: no TensorBoard event files (events.out.tfevents.*) there.");
         var byStep = new SortedDictionary<long, (double? Lr, double? Loss, string Where)>();
         var tags = new HashSet<string>();
@@ -194,6 +208,7 @@ internal sealed record LogFormats(string Format, string StepField, string Learni
                 }
             }
         }
+        if (following && tags.Count == 0) return []; // nothing written yet
         if (!tags.Contains(LossTag))
         {
             throw new InvalidDataException($"{path}: no scalar tagged '{LossTag}' (tags: {string.Join(", ", tags.Order().Take(20))}); choose one with --loss-tag.");

@@ -88,6 +88,69 @@ public sealed class WatchCommandTests : IDisposable
         Assert.False(File.Exists(decisions + ".tmp"));
     }
 
+    [Theory]
+    [InlineData("tensorboard")]
+    [InlineData("hf")]
+    public void ItFollowsTensorBoardEventsAndATrainerStateThatIsRewritten(string format)
+    {
+        const long n = 1000;
+        var plan = new WsdSchedule(Peak, 50, WsdSchedule.DecayStartForFraction(n, 0.2), n);
+        // TensorBoard holds single-precision values; the Trainer's JSON the doubles.
+        double Logged(long k) => format == "tensorboard" ? (float)Loss(k) : Loss(k);
+        string log = Path.Combine(_folder.FullName, format == "tensorboard" ? "events" : "trainer_state.json");
+        string decisions = Path.Combine(_folder.FullName, "decisions.json");
+        using var watcherWaits = new ManualResetEventSlim();
+        var writer = new Thread(() =>
+        {
+            watcherWaits.Wait(TimeSpan.FromSeconds(60));
+            if (format == "tensorboard")
+            {
+                // A step's LR before its loss: a read between the two sees the step without its loss, which must wait.
+                var events = TorchSharp.torch.utils.tensorboard.SummaryWriter(log);
+                for (long k = 0; k < n; k += 5)
+                {
+                    events.add_scalar("train/lr", (float)plan.GetLearningRate(k), (int)k);
+                    if (k % 100 == 50) Thread.Sleep(60);
+                    events.add_scalar("train/loss", (float)Loss(k), (int)k);
+                    if (k % 50 == 0) Thread.Sleep(10);
+                }
+            }
+            else
+            {
+                // The whole file rewritten in place every 100 steps, in two writes: a read between them sees cut JSON.
+                var history = new List<string>();
+                for (long k = 0; k < n; k += 5)
+                {
+                    history.Add(string.Create(CultureInfo.InvariantCulture, $"{{\"step\": {k}, \"learning_rate\": {plan.GetLearningRate(k):R}, \"loss\": {Loss(k):R}}}"));
+                    if (k % 100 != 95) continue;
+                    string text = $"{{\"global_step\": {k}, \"log_history\": [{string.Join(", ", history)}]}}";
+                    using (var stream = new StreamWriter(log, append: false) { AutoFlush = true })
+                    {
+                        stream.Write(text[..(text.Length / 2)]);
+                        Thread.Sleep(80);
+                        stream.Write(text[(text.Length / 2)..]);
+                    }
+                    Thread.Sleep(20);
+                }
+            }
+        });
+        writer.Start();
+        var (code, output, error) = BuiltTool.Run("fsl.dll", TimeSpan.FromMinutes(2), ["watch", log, "--total-steps", n.ToString(CultureInfo.InvariantCulture),
+            "--peak-lr", "1e-3", "--warmup", "50", "--law", "momentum", "--decisions", decisions, "--interval", "0.03",
+            "--until-step", (n - 5).ToString(CultureInfo.InvariantCulture), "--timeout", "100"], environment: null,
+            onOutputLine: line => { if (line.Contains("waiting for", StringComparison.Ordinal)) watcherWaits.Set(); });
+        writer.Join();
+        Assert.True(code == 0, output + error);
+        Assert.Contains($"done at step {n - 5}", output);
+
+        var law = new MomentumLaw();
+        using var monitor = new TrainingMonitor(plan, n, WatchCommand.MonitorOptions(law, plan, n, prior: null));
+        for (long k = 0; k <= n - 5; k++) monitor.OnStepEnd(k, k % 5 == 0 ? Logged(k) : double.NaN);
+        var written = JsonDocument.Parse(File.ReadAllText(decisions)).RootElement;
+        Assert.Equal(((WsdSchedule)monitor.Schedule).DecayStartStep, written.GetProperty("decay_start_step").GetInt64());
+        Assert.Equal(monitor.LatestForecast!.FinalLoss, written.GetProperty("forecast").GetProperty("final_loss").GetDouble(), 9);
+    }
+
     [SharedDataFact]
     public void WatchingA124MRunsLogMakesTheDecisionOfBenchDecay()
     {

@@ -18,7 +18,7 @@ internal static class WatchCommand
 {
     public static Command Create()
     {
-        var log = new Argument<string>("log") { Description = "The log the trainer appends to (step,lr,loss CSV or JSON Lines)." };
+        var log = new Argument<string>("log") { Description = "The log the trainer writes, in any format of --format: a step,lr,loss CSV or JSON Lines file it appends to, a trainer_state.json it rewrites, or a TensorBoard event file or folder." };
         var totalSteps = new Option<long>("--total-steps") { Description = "The budget N.", Required = true };
         var peak = new Option<double?>("--peak-lr") { Description = "The peak LR of the planned WSD schedule (with --warmup; a 20% linear cooldown to 0)." };
         var warmup = new Option<long>("--warmup") { Description = "Warmup steps of the planned schedule.", DefaultValueFactory = _ => 0 };
@@ -110,7 +110,7 @@ internal static class WatchCommand
             bool waited = false;
             while (true)
             {
-                if (File.Exists(path)) Poll();
+                if (File.Exists(path) || Directory.Exists(path)) Poll();
                 else if (!waited)
                 {
                     Console.WriteLine($"fsl watch: waiting for {path} to appear");
