@@ -88,6 +88,44 @@ public sealed class WatchCommandTests : IDisposable
         Assert.False(File.Exists(decisions + ".tmp"));
     }
 
+    [Fact]
+    public void ALogReplacedByANewRunStartsTheWatchOver()
+    {
+        const long n = 1000;
+        var plan = new WsdSchedule(Peak, 50, WsdSchedule.DecayStartForFraction(n, 0.2), n);
+        double Other(long k) => 2.5 + 2 / Math.Sqrt(1 + k / 10.0); // the second run's curve
+        string log = Path.Combine(_folder.FullName, "run.csv");
+        string decisions = Path.Combine(_folder.FullName, "decisions.json");
+        string Rows(Func<long, double> loss, long through) => "step,lr,loss\n" + string.Concat(Enumerable.Range(0, (int)(through / 5) + 1)
+            .Select(i => string.Create(CultureInfo.InvariantCulture, $"{5 * i},{plan.GetLearningRate(5 * i):R},{loss(5 * i):R}\n")));
+        using var firstRead = new ManualResetEventSlim();
+        var writer = new Thread(() =>
+        {
+            File.WriteAllText(log, Rows(Loss, 600)); // the first run, to step 600
+            firstRead.Wait(TimeSpan.FromSeconds(60));
+            Thread.Sleep(300);
+            // Rotated: a new run's log takes its place (written beside it, then renamed over it).
+            File.WriteAllText(log + ".new", Rows(Other, 300));
+            File.Move(log + ".new", log, overwrite: true);
+            Thread.Sleep(300);
+            File.AppendAllText(log, Rows(Other, n - 5)[Rows(Other, 300).Length..]);
+        });
+        writer.Start();
+        var (code, output, error) = BuiltTool.Run("fsl.dll", TimeSpan.FromMinutes(2), ["watch", log, "--total-steps", n.ToString(CultureInfo.InvariantCulture),
+            "--peak-lr", "1e-3", "--warmup", "50", "--law", "momentum", "--decisions", decisions, "--interval", "0.03",
+            "--until-step", (n - 5).ToString(CultureInfo.InvariantCulture), "--timeout", "100"], environment: null,
+            onOutputLine: line => { if (line.StartsWith("step 599", StringComparison.Ordinal)) firstRead.Set(); });
+        writer.Join();
+        Assert.True(code == 0, output + error);
+        Assert.Contains("truncated or rotated; starting over", output);
+
+        using var monitor = new TrainingMonitor(plan, n, WatchCommand.MonitorOptions(new MomentumLaw(), plan, n, prior: null));
+        for (long k = 0; k <= n - 5; k++) monitor.OnStepEnd(k, k % 5 == 0 ? Other(k) : double.NaN);
+        var written = JsonDocument.Parse(File.ReadAllText(decisions)).RootElement;
+        Assert.Equal(((WsdSchedule)monitor.Schedule).DecayStartStep, written.GetProperty("decay_start_step").GetInt64());
+        Assert.Equal(monitor.LatestForecast!.FinalLoss, written.GetProperty("forecast").GetProperty("final_loss").GetDouble(), 9);
+    }
+
     [Theory]
     [InlineData("tensorboard")]
     [InlineData("hf")]
