@@ -22,6 +22,25 @@ public sealed class WatchCommandTests : IDisposable
 
     private static double Loss(long k) => 2 + 3 / Math.Sqrt(1 + k / 20.0) + 0.01 * Math.Sin(k);
 
+    // fsl watch with the momentum law on a log of a run of n steps (peak 1e-3, `warmup`) logged every 5th step, to its
+    // last logged step; `onLine` sees the watcher's output as it comes.
+    private static (int Code, string Output, string Error) WatchMomentum(string log, string decisions, long n, long warmup, double interval, Action<string> onLine) =>
+        BuiltTool.Run("fsl.dll", TimeSpan.FromMinutes(2), ["watch", log, "--total-steps", n.ToString(CultureInfo.InvariantCulture), "--peak-lr", "1e-3",
+            "--warmup", warmup.ToString(CultureInfo.InvariantCulture), "--law", "momentum", "--decisions", decisions,
+            "--interval", interval.ToString(CultureInfo.InvariantCulture), "--until-step", (n - 5).ToString(CultureInfo.InvariantCulture), "--timeout", "100"],
+            environment: null, onOutputLine: onLine);
+
+    // The decision file says what a TrainingMonitor with the watcher's options decides from the same rows.
+    private static TrainingMonitor AssertDecisionOfAReplay(string decisions, WsdSchedule plan, long n, Func<long, double> loss)
+    {
+        var monitor = new TrainingMonitor(plan, n, WatchCommand.MonitorOptions(new MomentumLaw(), plan, n, prior: null));
+        for (long k = 0; k <= n - 5; k++) monitor.OnStepEnd(k, k % 5 == 0 ? loss(k) : double.NaN);
+        var written = JsonDocument.Parse(File.ReadAllText(decisions)).RootElement;
+        Assert.Equal(((WsdSchedule)monitor.Schedule).DecayStartStep, written.GetProperty("decay_start_step").GetInt64());
+        Assert.Equal(monitor.LatestForecast!.FinalLoss, written.GetProperty("forecast").GetProperty("final_loss").GetDouble(), 9);
+        return monitor;
+    }
+
     [Fact]
     public void ItFollowsAGrowingLogAndEndsWithTheDecisionOfAReplay()
     {
@@ -65,26 +84,18 @@ public sealed class WatchCommandTests : IDisposable
             }
         });
         writer.Start();
-        var (code, output, error) = BuiltTool.Run("fsl.dll", TimeSpan.FromMinutes(2), ["watch", log, "--total-steps", N.ToString(CultureInfo.InvariantCulture), "--peak-lr", "1e-3",
-            "--warmup", Warmup.ToString(CultureInfo.InvariantCulture), "--law", "momentum", "--decisions", decisions, "--interval", "0.05",
-            "--until-step", (N - 5).ToString(CultureInfo.InvariantCulture), "--timeout", "100"], environment: null,
-            onOutputLine: line => { if (line.Contains("waiting for", StringComparison.Ordinal)) watcherWaits.Set(); });
+        var (code, output, error) = WatchMomentum(log, decisions, N, Warmup, 0.05, line => { if (line.Contains("waiting for", StringComparison.Ordinal)) watcherWaits.Set(); });
         writer.Join();
         Assert.True(code == 0, output + error);
         Assert.Contains("waiting for", output);
         Assert.Contains($"done at step {N - 5}", output);
-        var written = JsonDocument.Parse(File.ReadAllText(decisions)).RootElement;
 
         // The same rows replayed through a TrainingMonitor with the watcher's options decide the same.
-        var law = new MomentumLaw();
-        Assert.Null(WatchCommand.BuiltInPrior(law)); // the watcher fits the momentum law without a prior
-        using var monitor = new TrainingMonitor(plan, N, WatchCommand.MonitorOptions(law, plan, N, prior: null));
+        Assert.Null(WatchCommand.BuiltInPrior(new MomentumLaw())); // the watcher fits the momentum law without a prior
+        using var monitor = AssertDecisionOfAReplay(decisions, plan, N, Loss);
         Assert.Equal((int)(N / 50), monitor.Forecaster.RefitInterval);
         Assert.Equal(Warmup, monitor.Forecaster.Options.FromStep);
-        for (long k = 0; k <= N - 5; k++) monitor.OnStepEnd(k, k % 5 == 0 ? Loss(k) : double.NaN);
         Assert.NotEmpty(monitor.Controller!.Decisions);
-        Assert.Equal(((WsdSchedule)monitor.Schedule).DecayStartStep, written.GetProperty("decay_start_step").GetInt64());
-        Assert.Equal(monitor.LatestForecast!.FinalLoss, written.GetProperty("forecast").GetProperty("final_loss").GetDouble(), 9);
         Assert.False(File.Exists(decisions + ".tmp"));
     }
 
@@ -111,19 +122,11 @@ public sealed class WatchCommandTests : IDisposable
             File.AppendAllText(log, Rows(Other, n - 5)[Rows(Other, 300).Length..]);
         });
         writer.Start();
-        var (code, output, error) = BuiltTool.Run("fsl.dll", TimeSpan.FromMinutes(2), ["watch", log, "--total-steps", n.ToString(CultureInfo.InvariantCulture),
-            "--peak-lr", "1e-3", "--warmup", "50", "--law", "momentum", "--decisions", decisions, "--interval", "0.03",
-            "--until-step", (n - 5).ToString(CultureInfo.InvariantCulture), "--timeout", "100"], environment: null,
-            onOutputLine: line => { if (line.StartsWith("step 599", StringComparison.Ordinal)) firstRead.Set(); });
+        var (code, output, error) = WatchMomentum(log, decisions, n, 50, 0.03, line => { if (line.StartsWith("step 599", StringComparison.Ordinal)) firstRead.Set(); });
         writer.Join();
         Assert.True(code == 0, output + error);
         Assert.Contains("truncated or rotated; starting over", output);
-
-        using var monitor = new TrainingMonitor(plan, n, WatchCommand.MonitorOptions(new MomentumLaw(), plan, n, prior: null));
-        for (long k = 0; k <= n - 5; k++) monitor.OnStepEnd(k, k % 5 == 0 ? Other(k) : double.NaN);
-        var written = JsonDocument.Parse(File.ReadAllText(decisions)).RootElement;
-        Assert.Equal(((WsdSchedule)monitor.Schedule).DecayStartStep, written.GetProperty("decay_start_step").GetInt64());
-        Assert.Equal(monitor.LatestForecast!.FinalLoss, written.GetProperty("forecast").GetProperty("final_loss").GetDouble(), 9);
+        AssertDecisionOfAReplay(decisions, plan, n, Other).Dispose();
     }
 
     [Theory]
@@ -173,20 +176,11 @@ public sealed class WatchCommandTests : IDisposable
             }
         });
         writer.Start();
-        var (code, output, error) = BuiltTool.Run("fsl.dll", TimeSpan.FromMinutes(2), ["watch", log, "--total-steps", n.ToString(CultureInfo.InvariantCulture),
-            "--peak-lr", "1e-3", "--warmup", "50", "--law", "momentum", "--decisions", decisions, "--interval", "0.03",
-            "--until-step", (n - 5).ToString(CultureInfo.InvariantCulture), "--timeout", "100"], environment: null,
-            onOutputLine: line => { if (line.Contains("waiting for", StringComparison.Ordinal)) watcherWaits.Set(); });
+        var (code, output, error) = WatchMomentum(log, decisions, n, 50, 0.03, line => { if (line.Contains("waiting for", StringComparison.Ordinal)) watcherWaits.Set(); });
         writer.Join();
         Assert.True(code == 0, output + error);
         Assert.Contains($"done at step {n - 5}", output);
-
-        var law = new MomentumLaw();
-        using var monitor = new TrainingMonitor(plan, n, WatchCommand.MonitorOptions(law, plan, n, prior: null));
-        for (long k = 0; k <= n - 5; k++) monitor.OnStepEnd(k, k % 5 == 0 ? Logged(k) : double.NaN);
-        var written = JsonDocument.Parse(File.ReadAllText(decisions)).RootElement;
-        Assert.Equal(((WsdSchedule)monitor.Schedule).DecayStartStep, written.GetProperty("decay_start_step").GetInt64());
-        Assert.Equal(monitor.LatestForecast!.FinalLoss, written.GetProperty("forecast").GetProperty("final_loss").GetDouble(), 9);
+        AssertDecisionOfAReplay(decisions, plan, n, Logged).Dispose();
     }
 
     [SharedDataFact]
