@@ -27,10 +27,11 @@ internal static class Protocol
     /// <summary>A law by name (see <see cref="LossCurveLaws.Names"/>).</summary>
     public static LossCurveLaw Law(string name) => LossCurveLaws.Create(name);
 
-    public static LawScore Run(LossCurveLaw law, IReadOnlyList<ObservedCurve> fit, IReadOnlyList<ObservedCurve> predict, FitOptions? options = null)
+    public static LawScore Run(LossCurveLaw law, IReadOnlyList<ObservedCurve> fit, IReadOnlyList<ObservedCurve> predict, FitOptions? options = null,
+        ParameterPrior? prior = null)
     {
         var clock = Stopwatch.StartNew();
-        var result = LawFitter.Fit(law, fit, options);
+        var result = LawFitter.Fit(new FitProblem(law, fit) { Prior = prior }, options);
         double seconds = clock.Elapsed.TotalSeconds;
         var perRun = predict.Select(run => Score(run, result, FirstForecastStep(run, fit))).ToList();
         return new LawScore(law.Name, result, seconds, CurveMetrics.Average(perRun.Select(r => r.Standard)),
@@ -46,7 +47,7 @@ internal static class Protocol
             return Score(run, predicted, FirstForecastStep(run, fit));
         }).ToList();
 
-    private static RunScore Score(ObservedCurve run, FitResult fit, int forecastFrom)
+    public static RunScore Score(ObservedCurve run, FitResult fit, int forecastFrom)
     {
         var predicted = Enumerable.Repeat(double.NaN, run.Count).ToArray();
         string? failure = fit.Succeeded ? null : fit.Message;

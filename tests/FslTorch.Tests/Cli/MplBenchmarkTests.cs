@@ -80,4 +80,66 @@ public sealed class MplBenchmarkTests
             File.Delete(parameters);
         }
     }
+
+    [SharedDataFact]
+    public void The100MRunsArePredictedFromThe25MShapeAndAShort100MStretch()
+    {
+        // Issue target: PredE <= 0.005 on every 100M predict run. The 25M fit alone cannot know the 100M level, and
+        // the short stretch alone cannot know the shape; together they can.
+        var output = new StringWriter();
+        string json = Path.Combine(Path.GetTempPath(), $"fsl-transfer-{Guid.NewGuid():N}.json");
+        try
+        {
+            Assert.Equal(0, TransferBenchmark.Run(SharedData.PathOf("mpl"), "25M", "100M", 8000, 0.05, [LossCurveLaws.Default.Name], json, output));
+            var table = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(json))!["tables"]![0]!["results"]!.AsArray();
+            double Mean(int row) => (double)table[row]!["standard"]!["prede"]!;
+            var perRun = table[0]!["per_run"]!.AsArray();
+            Assert.Equal(6, perRun.Count);
+            Assert.All(perRun, run => Assert.True((double)run!["standard"]!["prede"]! <= 0.005, run!.ToJsonString()));
+            Assert.True(Mean(0) < Mean(1) / 3 && Mean(0) < Mean(2) / 10, output.ToString());
+            Assert.True(Mean(0) < 2 * Mean(3), output.ToString()); // within 2x of fitting the 100M runs themselves
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
+    [SharedDataFact]
+    public void FslFitHoldsTheParametersItIsToldToWithAPriorFromAnotherFit()
+    {
+        string folder = SharedData.PathOf("mpl");
+        string schedule = SharedData.PathOf("mpl", "schedules", "schedule-constant_24000.csv");
+        string source = Path.Combine(Path.GetTempPath(), $"fsl-prior-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, output, error) = CliProcess.Run("fit", "--curves", Path.Combine(folder, "mpl-25M-constant_24000.csv"), "--schedules", schedule, "--out", source);
+            Assert.True(code == 0, output + error);
+            var prior = FitResult.LoadParameters(source).NamedParameters;
+            (code, output, error) = CliProcess.Run("fit", "--curves", Path.Combine(folder, "mpl-100M-constant_24000.csv"), "--schedules", schedule,
+                "--prior", source, "--prior-on", "s", "tau", "--prior-spread", "0.001", "--out", source + ".held");
+            Assert.True(code == 0, output + error);
+            (code, output, error) = CliProcess.Run("fit", "--curves", Path.Combine(folder, "mpl-100M-constant_24000.csv"), "--schedules", schedule, "--out", source + ".free");
+            Assert.True(code == 0, output + error);
+            var held = FitResult.LoadParameters(source + ".held").NamedParameters;
+            var free = FitResult.LoadParameters(source + ".free").NamedParameters;
+            foreach (var name in new[] { "s", "tau" })
+            {
+                Assert.True(Math.Abs(Math.Log(held[name] / prior[name])) < 0.005, $"{name}: held {held[name]}, prior {prior[name]}");
+                Assert.True(Math.Abs(Math.Log(free[name] / prior[name])) > 0.02, $"{name}: the 100M run alone agrees with the 25M fit ({free[name]} vs {prior[name]}): nothing to hold");
+            }
+            (code, _, error) = CliProcess.Run("fit", "--curves", Path.Combine(folder, "mpl-100M-constant_24000.csv"), "--schedules", schedule,
+                "--prior", source, "--prior-on", "gamma", "--out", source + ".bad");
+            Assert.Equal(2, code);
+            Assert.Contains("has no parameter gamma", error);
+            (code, _, error) = CliProcess.Run("fit", "--curves", Path.Combine(folder, "mpl-100M-constant_24000.csv"), "--schedules", schedule,
+                "--prior-on", "s", "--out", source + ".bad");
+            Assert.Equal(2, code);
+            Assert.Contains("--prior-on needs --prior", error);
+        }
+        finally
+        {
+            foreach (var suffix in new[] { "", ".held", ".free" }) File.Delete(source + suffix);
+        }
+    }
 }

@@ -29,6 +29,26 @@ internal static class BenchCommand
         }));
         bench.Subcommands.Add(mpl);
 
+        // fsl bench transfer --data ../shared/data/mpl [--from 25M] [--to 100M] [--short-steps 8000]
+        var transferData = new Option<string>("--data") { Description = "The mpl/ folder of the shared data.", Required = true };
+        var transferFrom = new Option<string>("--from") { Description = "The smaller size, whose fit gives the curve's shape.", DefaultValueFactory = _ => "25M" };
+        var transferTo = new Option<string>("--to") { Description = "The larger size to predict.", DefaultValueFactory = _ => "100M" };
+        var shortSteps = new Option<int>("--short-steps") { Description = "How much of the larger size's constant run is seen (its points through this step).", DefaultValueFactory = _ => 8000 };
+        var transferSpread = new Option<double>("--prior-spread") { Description = "The shape prior's standard deviation in log units.", DefaultValueFactory = _ => 0.05 };
+        var transfer = new Command("transfer", "A larger model's runs predicted from a smaller model's fit (the shape) and a short stretch of one larger run (the level), on the MPL curves.")
+            { transferData, transferFrom, transferTo, shortSteps, transferSpread, jsonOption, lawOption };
+        transfer.SetAction(parse => CommandSupport.Run(() =>
+        {
+            double spread = parse.GetValue(transferSpread);
+            if (!(spread > 0) || !double.IsFinite(spread)) throw new ArgumentException($"--prior-spread must be a finite number > 0; got {spread}.");
+            var laws = parse.GetValue(lawOption) is { Length: > 0 } given ? given : [FslTorch.Surrogates.LossCurveLaws.Default.Name];
+            foreach (var name in laws) Protocol.Law(name); // reject unknown names before any work
+            CurveFiles.CheckWritable(parse.GetValue(jsonOption), "--json");
+            return TransferBenchmark.Run(parse.GetValue(transferData)!, parse.GetValue(transferFrom)!, parse.GetValue(transferTo)!, parse.GetValue(shortSteps), spread,
+                laws, parse.GetValue(jsonOption), Console.Out);
+        }));
+        bench.Subcommands.Add(transfer);
+
         // fsl bench schedules --data ../shared/data/schaipp-124m --peak-lr 1e-3 --json out.json
         var schaippData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
         var peakOption = new Option<double>("--peak-lr") { Description = "The peak LR whose runs are used (1e-4, 5e-4, 1e-3 or 2e-3).", Required = true };

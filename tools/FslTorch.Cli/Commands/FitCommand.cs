@@ -20,8 +20,15 @@ internal static class FitCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var fitOut = new Option<string>("--out") { Description = "The parameter file to write (a prior for a later run: TinyGpt --prior).", Required = true };
+        var prior = new Option<string?>("--prior") { Description = "A parameter file (fsl fit of other runs) whose values hold the parameters of --prior-on with a Gaussian prior in log space." };
+        var priorSpread = new Option<double>("--prior-spread") { Description = "The prior's standard deviation in log units.", DefaultValueFactory = _ => 0.1 };
+        var priorOn = new Option<string[]>("--prior-on")
+        {
+            Description = "The parameters the prior holds (names of the law's parameters; the law's decay-response parameters when not given).",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var fitCommand = new Command("fit", "Fits a law to curves (step,lr,loss CSV, JSON Lines, trainer_state.json or TensorBoard events) and writes its parameters.")
-            { curvesToFit, schedules, fitLaw, fitOut, fromStep, binOption };
+            { curvesToFit, schedules, fitLaw, fitOut, fromStep, binOption, prior, priorSpread, priorOn };
         foreach (var option in logFormats.All) fitCommand.Options.Add(option);
         fitCommand.SetAction(parse => CommandSupport.Run(() =>
         {
@@ -31,7 +38,19 @@ internal static class FitCommand
             var given = parse.GetValue(schedules) ?? [];
             if (given.Length != 0 && given.Length != files.Length) throw new ArgumentException($"--schedules: give one per curve ({files.Length}); got {given.Length}.");
             var curves = files.Select((f, i) => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption), formats, given.Length == 0 ? null : given[i])).ToList();
-            var fit = FslTorch.Fitting.LawFitter.Fit(Protocol.Law(parse.GetValue(fitLaw)!), curves);
+            var law = Protocol.Law(parse.GetValue(fitLaw)!);
+            FslTorch.Fitting.ParameterPrior? held = null;
+            if (parse.GetValue(prior) is string file)
+            {
+                double spread = parse.GetValue(priorSpread);
+                if (!(spread > 0) || !double.IsFinite(spread)) throw new ArgumentException($"--prior-spread must be a finite number > 0; got {spread}.");
+                var names = parse.GetValue(priorOn) is { Length: > 0 } chosen ? chosen : null;
+                var unknown = names?.Where(n => law.Parameters.All(p => p.Name != n)).ToList();
+                if (unknown is { Count: > 0 }) throw new ArgumentException($"--prior-on: {law.Name} has no parameter {string.Join(", ", unknown)}; its parameters are {string.Join(", ", law.Parameters.Select(p => p.Name))}.");
+                held = FslTorch.Fitting.ParameterPrior.FromFile(file, law, spread, names);
+            }
+            else if (parse.GetValue(priorOn) is { Length: > 0 }) throw new ArgumentException("--prior-on needs --prior.");
+            var fit = FslTorch.Fitting.LawFitter.Fit(new FslTorch.Fitting.FitProblem(law, curves) { Prior = held }, new FslTorch.Fitting.FitOptions());
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{fit.Law.Name}: {fit.ExitReason} ({fit.Message}) in {fit.WallTime.TotalSeconds:F2} s"));
             if (!fit.Succeeded) return 1;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
