@@ -220,7 +220,6 @@ public sealed class RunFolder
             upper = forecast.Upper,
             calibrated = forecast.Calibrated,
             hindcast_error = forecast.Hindcast?.Error,
-            past_forecast_miss = forecast.PastForecastMiss,
             caveat = forecast.Caveat,
             decay_evidence = forecast.HasDecayEvidence,
             fit_start = forecast.FitStartStep,
