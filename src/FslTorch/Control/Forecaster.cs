@@ -442,8 +442,11 @@ public sealed class Forecaster : IDisposable
 
     /// <summary>
     /// The forecast of one fit. Its band combines, per curve point k after the current step t, in quadrature:
-    /// the fit's parameter uncertainty (quantiles over parameter draws); the law's own extrapolation error on this
-    /// run, σ(k) = 1.25·(4/3)·|e|·(k − t)/(t − t') plus the hindcast's standard error, where e is the hindcast's
+    /// before any hindcast, the fit's parameter uncertainty (quantiles over parameter draws); with one, the law's own
+    /// extrapolation error on this run instead (fitting and extrapolating over the same horizon ratio, the fit's own
+    /// uncertainty included: adding the draws as well made bands of 1.8 nats' median half-width that held 92% of the
+    /// final losses on the 3000-step replays, against 0.47 and 84% without them),
+    /// σ(k) = 1.25·(4/3)·|e|·(k − t)/(t − t') plus the hindcast's standard error, where e is the hindcast's
     /// error, measured over the later half of (t', t) (on average 3/4 of the way, hence 4/3) and grown linearly
     /// with the steps extrapolated, since a drift the law cannot follow keeps going (1.25 turns a mean absolute
     /// error into a standard deviation); and, when the run has no decay evidence, half the predicted gain of the
@@ -477,13 +480,15 @@ public sealed class Forecaster : IDisposable
         double t = Math.Max(inputs.Step + 1, 1);
         for (int i = 0; i < steps.Length; i++)
         {
-            double parameterSigma = (upper[i] - lower[i]) / (2 * z);
+            // A hindcast measured what fitting and extrapolating over this horizon ratio cost on this run, the
+            // parameter uncertainty of the fit included: with one, the parameter band is not added again.
+            double parameterSigma = hindcast == null ? (upper[i] - lower[i]) / (2 * z) : 0;
             double modelSigma = hindcast == null || steps[i] + 1 <= t ? 0 : driftPerStep * (steps[i] + 1 - t) + hindcast.StandardError;
             double coolSigma = heldCurve == null ? 0 : 0.5 * Math.Max(0, heldCurve[i] - curve[i]) / z;
             double sigma = Math.Sqrt(parameterSigma * parameterSigma + modelSigma * modelSigma + coolSigma * coolSigma);
-            // The band always contains the forecast itself and the parameter band; a loss is never negative.
-            lower[i] = Math.Max(0, Math.Min(lower[i], curve[i] - z * sigma));
-            upper[i] = Math.Max(upper[i], curve[i] + z * sigma);
+            // The band always contains the forecast itself (and, without a hindcast, the parameter band); a loss is never negative.
+            lower[i] = Math.Max(0, hindcast == null ? Math.Min(lower[i], curve[i] - z * sigma) : curve[i] - z * sigma);
+            upper[i] = hindcast == null ? Math.Max(upper[i], curve[i] + z * sigma) : curve[i] + z * sigma;
         }
         return new Forecast(inputs.Step, fit, curve[^1], lower[^1], upper[^1], steps, curve, lower, upper)
         {

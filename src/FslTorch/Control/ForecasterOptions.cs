@@ -76,7 +76,7 @@ public sealed record ForecasterOptions
     /// <summary>The band's lower quantile over parameter draws (its upper one is 1 − this).</summary>
     public double BandQuantile { get; init; } = 0.1;
 
-    /// <summary>Parameter draws for the band (0: no band, the edges equal the forecast).</summary>
+    /// <summary>Parameter draws for the band of a forecast made before any hindcast (0: none; with a hindcast the band is the measured extrapolation error).</summary>
     public int BandSamples { get; init; } = 32;
 
     /// <summary>

@@ -18,12 +18,12 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
     private static double[] LawCurve(LearningRateSchedule schedule) =>
         new FslLaw().Predict(Truth, schedule.SampleWithIntrinsicTime(N), Enumerable.Range(0, N).ToArray());
 
-    private static Forecast? ForecastAt(long step, Func<long, double> loss, ParameterPrior? prior, bool calibrate = true, bool chooseFitStart = true)
+    private static Forecast? ForecastAt(long step, Func<long, double> loss, ParameterPrior? prior, bool calibrate = true, bool chooseFitStart = true, int draws = 32)
     {
         var tracker = new LossTracker();
         using var forecaster = new Forecaster(Plan, N, tracker, new ForecasterOptions
         {
-            Law = new FslLaw(), RefitInterval = 100, MinPoints = 8, Prior = prior, CalibrateBands = calibrate, ChooseFitStart = chooseFitStart,
+            Law = new FslLaw(), RefitInterval = 100, MinPoints = 8, Prior = prior, CalibrateBands = calibrate, ChooseFitStart = chooseFitStart, BandSamples = draws,
         });
         for (long k = 0; k <= step; k++) tracker.Record(k, Plan.GetLearningRate(k), loss(k));
         return forecaster.ForecastNow(step);
@@ -62,6 +62,27 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
         var uncalibrated = ForecastAt(999, k => law[k] - Extra(k), MeasuredPrior(), calibrate: false)!;
         Assert.False(uncalibrated.Calibrated);
         Assert.True(uncalibrated.Upper - uncalibrated.Lower < forecast.Upper - forecast.Lower);
+    }
+
+    [Fact]
+    public void WithAHindcastTheBandIsTheMeasuredExtrapolationErrorNotTheParameterDrawsAgain()
+    {
+        // Noisy points (1%): the parameter draws spread widely, the hindcast measures what extrapolating cost here.
+        var truth = LawCurve(Plan);
+        var random = new Random(7);
+        var noisy = Enumerable.Range(0, N).Select(k => truth[k] * (1 + 1e-2 * Fitting.SyntheticCurves.Gaussian(random))).ToArray();
+        var withDraws = ForecastAt(999, k => noisy[k], MeasuredPrior())!;
+        var withoutDraws = ForecastAt(999, k => noisy[k], MeasuredPrior(), draws: 0)!;
+        Assert.NotNull(withDraws.Hindcast);
+        output.WriteLine($"with draws {withDraws.Describe()}, without {withoutDraws.Describe()}; truth {truth[^1]:F4}");
+        Assert.Equal(withoutDraws.Lower, withDraws.Lower, 12);
+        Assert.Equal(withoutDraws.Upper, withDraws.Upper, 12);
+        Assert.True(withDraws.Upper > withDraws.FinalLoss, "a band with a hindcast still has a width");
+        // Before any hindcast the parameter draws are all there is, and they widen the band.
+        var early = ForecastAt(160, k => noisy[k], MeasuredPrior())!;
+        var earlyWithoutDraws = ForecastAt(160, k => noisy[k], MeasuredPrior(), draws: 0)!;
+        Assert.Null(early.Hindcast);
+        Assert.True(early.Upper - early.Lower > earlyWithoutDraws.Upper - earlyWithoutDraws.Lower, $"{early.Describe()} vs {earlyWithoutDraws.Describe()}");
     }
 
     [Fact]
