@@ -211,22 +211,28 @@ public sealed class RunFolder
         System.IO.File.AppendAllText(File("losses.csv"),
             string.Create(CultureInfo.InvariantCulture, $"{step},{lr:R},{loss:R},{(evalLoss is double e ? e.ToString("R", CultureInfo.InvariantCulture) : "")}\n"));
 
-    public void AppendForecast(Forecast forecast) =>
-        System.IO.File.AppendAllText(File("forecasts.jsonl"), JsonSerializer.Serialize(new
-        {
-            step = forecast.Step,
-            final_loss = forecast.FinalLoss,
-            lower = forecast.Lower,
-            upper = forecast.Upper,
-            calibrated = forecast.Calibrated,
-            hindcast_error = forecast.Hindcast?.Error,
-            caveat = forecast.Caveat,
-            decay_evidence = forecast.HasDecayEvidence,
-            fit_start = forecast.FitStartStep,
-            law = forecast.Fit.Law.Name,
-            lr_scale = forecast.Fit.LearningRateScale,
-            parameters = forecast.Fit.NamedParameters,
-        }, Json) + "\n");
+    public void AppendForecast(Forecast forecast) => System.IO.File.AppendAllText(File("forecasts.jsonl"), ForecastLine(forecast) + "\n");
+
+    /// <summary>A forecast as one line of forecasts.jsonl (also what a replay writes for each forecast it makes).</summary>
+    public static string ForecastLine(Forecast forecast) => JsonSerializer.Serialize(new
+    {
+        step = forecast.Step,
+        final_loss = forecast.FinalLoss,
+        lower = forecast.Lower,
+        upper = forecast.Upper,
+        calibrated = forecast.Calibrated,
+        caveat = forecast.Caveat,
+        hindcast_error = forecast.Hindcast?.Error,
+        hindcast_from = forecast.Hindcast?.FittedThrough,
+        hindcast_to = forecast.Hindcast?.CheckedThrough,
+        hindcast_drop = forecast.Hindcast?.ObservedDrop,
+        hindcast_se = forecast.Hindcast?.StandardError,
+        decay_evidence = forecast.HasDecayEvidence,
+        fit_start = forecast.FitStartStep,
+        law = forecast.Fit.Law.Name,
+        lr_scale = forecast.Fit.LearningRateScale,
+        parameters = forecast.Fit.NamedParameters,
+    }, Json);
 
     public void AppendDecision(DecayDecision decision) =>
         System.IO.File.AppendAllText(File("decisions.jsonl"), JsonSerializer.Serialize(decision, Json) + "\n");

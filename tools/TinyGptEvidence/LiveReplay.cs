@@ -37,21 +37,7 @@ public static class LiveReplay
             if (monitor.OnStepEnd(step, loss).HasFlag(TrainingSignal.Forecast) && monitor.LatestForecast is { } forecast) made.Add(forecast);
         }
         // Every forecast of the replay, for side-by-side study of the forecasting choices (replay-forecasts.jsonl).
-        File.WriteAllLines(Path.Combine(runFolder, "replay-forecasts.jsonl"), made.Select(f => JsonSerializer.Serialize(new
-        {
-            step = f.Step,
-            final_loss = f.FinalLoss,
-            lower = f.Lower,
-            upper = f.Upper,
-            calibrated = f.Calibrated,
-            caveat = f.Caveat,
-            hindcast_error = f.Hindcast?.Error,
-            hindcast_from = f.Hindcast?.FittedThrough,
-            hindcast_to = f.Hindcast?.CheckedThrough,
-            hindcast_drop = f.Hindcast?.ObservedDrop,
-            hindcast_se = f.Hindcast?.StandardError,
-            decay_evidence = f.HasDecayEvidence,
-        }, new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals })));
+        File.WriteAllLines(Path.Combine(runFolder, "replay-forecasts.jsonl"), made.Select(RunFolder.ForecastLine));
         return RunSummary.CheckedFractions
             .Select(fraction => (fraction, forecast: made.LastOrDefault(f => f.Step < fraction * total)))
             .Where(x => x.forecast != null)
