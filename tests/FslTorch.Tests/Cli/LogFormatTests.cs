@@ -92,9 +92,15 @@ public sealed class LogFormatTests : IDisposable
         Assert.Equal([0L, 1L], FslTorch.Cli.LogFormats.Default.FollowRows(csv).Select(r => r.Step));
         File.AppendAllText(csv, "85\n");
         Assert.Equal(2.85, FslTorch.Cli.LogFormats.Default.FollowRows(csv)[^1].Loss);
+        // The Trainer rewrites trainer_state.json whole: a read that catches it half written has no rows yet; a whole
+        // file that is not a trainer state is refused.
         string state = Path("trainer_state.json");
+        File.WriteAllText(state, "{\"log_history\": [{\"step\": 10, \"learning_rate\": 1e-3, \"loss\": 2.9}, {\"step\": 20, \"lea");
+        Assert.Empty(FslTorch.Cli.LogFormats.Default.FollowRows(state));
+        File.WriteAllText(state, "{\"log_history\": [{\"step\": 10, \"learning_rate\": 1e-3, \"loss\": 2.9}]}");
+        Assert.Equal([10L], FslTorch.Cli.LogFormats.Default.FollowRows(state).Select(r => r.Step));
         File.WriteAllText(state, "{}");
-        Assert.Throws<ArgumentException>(() => FslTorch.Cli.LogFormats.Default.FollowRows(state));
+        Assert.Contains("no log_history array", Assert.Throws<InvalidDataException>(() => FslTorch.Cli.LogFormats.Default.FollowRows(state)).Message);
     }
 
     [Fact]
