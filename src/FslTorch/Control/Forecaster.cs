@@ -462,7 +462,9 @@ public sealed class Forecaster : IDisposable
         int first = (int)Math.Min(Math.Max(Options.FromStep, 1), n - 1);
         var steps = Enumerable.Range(0, Options.CurvePoints)
             .Select(i => first + (int)Math.Round((double)(n - 1 - first) * i / (Options.CurvePoints - 1))).Distinct().ToArray();
-        var band = fit.PredictWithBandNormalised(schedule, steps, Options.BandSamples, Options.BandQuantile, seed: 1);
+        // A hindcast measured what fitting and extrapolating over this horizon ratio cost on this run, the parameter
+        // uncertainty of the fit included: with one, no parameter draws (they would count it twice).
+        var band = fit.PredictWithBandNormalised(schedule, steps, hindcast == null ? Options.BandSamples : 0, Options.BandQuantile, seed: 1);
         var (curve, lower, upper) = (band.Loss, band.Lower, band.Upper);
 
         double z = MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, 1 - Options.BandQuantile);
@@ -480,15 +482,13 @@ public sealed class Forecaster : IDisposable
         double t = Math.Max(inputs.Step + 1, 1);
         for (int i = 0; i < steps.Length; i++)
         {
-            // A hindcast measured what fitting and extrapolating over this horizon ratio cost on this run, the
-            // parameter uncertainty of the fit included: with one, the parameter band is not added again.
-            double parameterSigma = hindcast == null ? (upper[i] - lower[i]) / (2 * z) : 0;
+            double parameterSigma = (upper[i] - lower[i]) / (2 * z);
             double modelSigma = hindcast == null || steps[i] + 1 <= t ? 0 : driftPerStep * (steps[i] + 1 - t) + hindcast.StandardError;
             double coolSigma = heldCurve == null ? 0 : 0.5 * Math.Max(0, heldCurve[i] - curve[i]) / z;
             double sigma = Math.Sqrt(parameterSigma * parameterSigma + modelSigma * modelSigma + coolSigma * coolSigma);
-            // The band always contains the forecast itself (and, without a hindcast, the parameter band); a loss is never negative.
-            lower[i] = Math.Max(0, hindcast == null ? Math.Min(lower[i], curve[i] - z * sigma) : curve[i] - z * sigma);
-            upper[i] = hindcast == null ? Math.Max(upper[i], curve[i] + z * sigma) : curve[i] + z * sigma;
+            // The band always contains the forecast itself and the parameter band; a loss is never negative.
+            lower[i] = Math.Max(0, Math.Min(lower[i], curve[i] - z * sigma));
+            upper[i] = Math.Max(upper[i], curve[i] + z * sigma);
         }
         return new Forecast(inputs.Step, fit, curve[^1], lower[^1], upper[^1], steps, curve, lower, upper)
         {
