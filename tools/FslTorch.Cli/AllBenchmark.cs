@@ -8,14 +8,19 @@ namespace FslTorch.Cli;
 /// <summary>
 /// <c>fsl bench all</c>: every fit-then-predict protocol on the shared data, one table of laws × protocols
 /// (mean strict PredE / WorstE, standard PredE, fit seconds, failures), so that a change to a law is judged at
-/// a glance. Protocols: the Multi-Power Law paper's (25M, 100M); on the 124M grid at each peak LR, "schedules"
+/// a glance. Protocols: the Multi-Power Law paper's (25M, 100M), and 100M from 25M (<see cref="TransferBenchmark"/>);
+/// on the 124M grid at each peak LR, "schedules"
 /// (fit a constant, a short WSD and a cut cosine run; predict the rest) and "horizon" (fit the constant and the
 /// shortest 20%-cooldown run; predict the longer 20%-cooldown runs).
 /// </summary>
 internal static class AllBenchmark
 {
-    /// <summary>One protocol: a name and its fit and predict curves.</summary>
-    public sealed record ProtocolData(string Name, IReadOnlyList<ObservedCurve> Fit, IReadOnlyList<ObservedCurve> Predict);
+    /// <summary>One protocol: a name, its fit and predict curves, and (for a transfer) each law's prior from other runs.</summary>
+    public sealed record ProtocolData(string Name, IReadOnlyList<ObservedCurve> Fit, IReadOnlyList<ObservedCurve> Predict)
+    {
+        /// <summary>The prior a law is fitted with (null: none).</summary>
+        public Func<FslTorch.Surrogates.LossCurveLaw, ParameterPrior?> Prior { get; init; } = _ => null;
+    }
 
     /// <summary>The protocols found under <paramref name="dataFolder"/> (mpl/ and schaipp-124m/; a missing one is skipped with a line).</summary>
     public static IReadOnlyList<ProtocolData> Protocols(string dataFolder, TextWriter output)
@@ -30,6 +35,7 @@ internal static class AllBenchmark
                 var (fit, predict) = MplDataset.Load(mpl, size);
                 protocols.Add(new ProtocolData($"mpl-{size}", fit, predict));
             }
+            protocols.Add(TransferBenchmark.Protocol(mpl, "25M", "100M", TransferBenchmark.DefaultShortSteps, TransferBenchmark.DefaultSpread));
         }
         else output.WriteLine($"skipped: {mpl} has no manifest.csv");
         string schaipp = Path.Combine(dataFolder, "schaipp-124m");
@@ -57,7 +63,11 @@ internal static class AllBenchmark
         var results = new List<(ProtocolData Protocol, IReadOnlyList<LawScore> Scores)>();
         foreach (var protocol in protocols)
         {
-            var scores = laws.Select(name => Protocol.Run(Protocol.Law(name), protocol.Fit, protocol.Predict, options)).ToList();
+            var scores = laws.Select(name =>
+            {
+                var law = Protocol.Law(name);
+                return Protocol.Run(law, protocol.Fit, protocol.Predict, options, protocol.Prior(law));
+            }).ToList();
             results.Add((protocol, scores));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{protocol.Name,-18} {string.Join("  ", scores.Select(s => $"{s.Law} {s.Strict.PredE:F5}"))}"));

@@ -15,35 +15,64 @@ namespace FslTorch.Cli;
 /// </summary>
 internal static class TransferBenchmark
 {
+    /// <summary>The steps of the larger size's constant run that are seen, and the shape prior's spread, by default.</summary>
+    public const int DefaultShortSteps = 8000;
+    /// <inheritdoc cref="DefaultShortSteps"/>
+    public const double DefaultSpread = 0.05;
+
+    /// <summary>The transfer as a protocol of <c>fsl bench all</c>: fit the short stretch with each law's shape prior, predict the larger size's runs.</summary>
+    public static AllBenchmark.ProtocolData Protocol(string folder, string from, string to, int shortSteps, double spread)
+    {
+        var (sourceFit, _) = MplDataset.Load(folder, from);
+        var (targetFit, targetPredict) = MplDataset.Load(folder, to);
+        var stretch = Stretch(targetFit, shortSteps);
+        return new AllBenchmark.ProtocolData($"transfer-{from}-{to}", [stretch], targetPredict)
+        {
+            Prior = law => LawFitter.Fit(law, sourceFit) is { Succeeded: true } source ? ShapePrior(law, source, spread) : null,
+        };
+    }
+
+    // The first steps of the larger size's constant fit run.
+    private static ObservedCurve Stretch(IReadOnlyList<ObservedCurve> targetFit, int shortSteps)
+    {
+        var constant = targetFit.FirstOrDefault(c => c.Name.StartsWith("constant", StringComparison.Ordinal))
+            ?? throw new InvalidDataException("The larger size has no constant fit run.");
+        var stretch = constant.Where(step => step <= shortSteps);
+        if (stretch.Count < 8) throw new ArgumentException($"--short-steps {shortSteps} leaves {stretch.Count} points of {constant.Name}; give more steps.");
+        return stretch;
+    }
+
+    // The curve's shape: every parameter but the irreducible loss and the amplitude of the power law in time.
+    private static ParameterPrior ShapePrior(LossCurveLaw law, FitResult source, double spread)
+    {
+        string amplitude = law.Parameters.Any(p => p.Name == "A") ? "A" : "c1";
+        return ParameterPrior.FromFit(source, spread, law.Parameters.Select(p => p.Name).Where(n => n != "L0" && n != amplitude));
+    }
+
     public static int Run(string folder, string from, string to, int shortSteps, double spread, IReadOnlyList<string> laws, string? json, TextWriter output)
     {
         var (sourceFit, _) = MplDataset.Load(folder, from);
         var (targetFit, targetPredict) = MplDataset.Load(folder, to);
-        var constant = targetFit.FirstOrDefault(c => c.Name.StartsWith("constant", StringComparison.Ordinal))
-            ?? throw new InvalidDataException($"No constant fit run of size {to} in {folder}.");
-        var stretch = constant.Where(step => step <= shortSteps);
-        if (stretch.Count < 8) throw new ArgumentException($"--short-steps {shortSteps} leaves {stretch.Count} points of {constant.Name}; give more steps.");
+        var stretch = Stretch(targetFit, shortSteps);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{to} predicted from {from}: the shape from {from}'s fit runs ({string.Join(", ", sourceFit.Select(c => c.Name))}), the level from {to} {constant.Name} through step {stretch.Steps[^1]} ({stretch.Count} points); prior spread {spread} (log space)"));
+            $"{to} predicted from {from}: the shape from {from}'s fit runs ({string.Join(", ", sourceFit.Select(c => c.Name))}), the level from {to} {stretch.Name} through step {stretch.Steps[^1]} ({stretch.Count} points); prior spread {spread} (log space)"));
         var tables = new JsonArray();
         foreach (string name in laws)
         {
-            var law = Protocol.Law(name);
+            var law = Cli.Protocol.Law(name);
             var source = LawFitter.Fit(law, sourceFit);
             if (!source.Succeeded)
             {
                 output.WriteLine($"{name}: the {from} fit failed ({source.Message})");
                 continue;
             }
-            string amplitude = law.Parameters.Any(p => p.Name == "A") ? "A" : "c1";
-            var shape = law.Parameters.Select(p => p.Name).Where(n => n != "L0" && n != amplitude).ToList();
-            var prior = ParameterPrior.FromFit(source, spread, shape);
+            var prior = ShapePrior(law, source, spread);
             var variants = new (string Label, Func<LawScore> Score)[]
             {
-                ($"{name}, {from} shape + {to} first {shortSteps} steps", () => Protocol.Run(law, [stretch], targetPredict, prior: prior) with { Law = $"{name}+transfer" }),
-                ($"{name}, {to} first {shortSteps} steps alone", () => Protocol.Run(law, [stretch], targetPredict) with { Law = $"{name}+short" }),
+                ($"{name}, {from} shape + {to} first {shortSteps} steps", () => Cli.Protocol.Run(law, [stretch], targetPredict, prior: prior) with { Law = $"{name}+transfer" }),
+                ($"{name}, {to} first {shortSteps} steps alone", () => Cli.Protocol.Run(law, [stretch], targetPredict) with { Law = $"{name}+short" }),
                 ($"{name}, {from} fit alone", () => SourceAlone(law, source, sourceFit, targetPredict) with { Law = $"{name}+{from}" }),
-                ($"{name}, {to} fit runs (the paper's protocol)", () => Protocol.Run(law, targetFit, targetPredict) with { Law = $"{name}+{to}" }),
+                ($"{name}, {to} fit runs (the paper's protocol)", () => Cli.Protocol.Run(law, targetFit, targetPredict) with { Law = $"{name}+{to}" }),
             };
             var scores = variants.Select(v => v.Score()).ToList();
             Report.PrintTable($"transfer-{from}-{to} ({name}; rows: {string.Join("; ", variants.Select(v => v.Label))})", scores, output);
@@ -56,7 +85,7 @@ internal static class TransferBenchmark
     // The small size's parameters used as they are on the large size's runs.
     private static LawScore SourceAlone(LossCurveLaw law, FitResult source, IReadOnlyList<ObservedCurve> sourceFit, IReadOnlyList<ObservedCurve> predict)
     {
-        var perRun = predict.Select(run => Protocol.Score(run, source, Protocol.FirstForecastStep(run, sourceFit))).ToList();
+        var perRun = predict.Select(run => Cli.Protocol.Score(run, source, Cli.Protocol.FirstForecastStep(run, sourceFit))).ToList();
         return new LawScore(law.Name, source, source.WallTime.TotalSeconds, CurveMetrics.Average(perRun.Select(r => r.Standard)),
             CurveMetrics.Average(perRun.Select(r => r.Strict)), perRun);
     }

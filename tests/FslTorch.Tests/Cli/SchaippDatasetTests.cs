@@ -1,4 +1,5 @@
 using FslTorch.Cli;
+using FslTorch.Surrogates;
 using FslTorch.Tests.TestSupport;
 using Xunit;
 
@@ -41,9 +42,14 @@ public sealed class SchaippDatasetTests
     public void BenchAllListsEveryProtocolOfTheSharedData()
     {
         var protocols = AllBenchmark.Protocols(SharedData.PathOf(), TextWriter.Null);
-        Assert.Equal(["mpl-25M", "mpl-100M", "schedules-0.0001", "horizon-0.0001", "schedules-0.0005", "horizon-0.0005",
+        Assert.Equal(["mpl-25M", "mpl-100M", "transfer-25M-100M", "schedules-0.0001", "horizon-0.0001", "schedules-0.0005", "horizon-0.0005",
             "schedules-0.001", "horizon-0.001", "schedules-0.002", "horizon-0.002"], protocols.Select(p => p.Name));
-        Assert.All(protocols, p => Assert.True(p.Fit.Count >= 2 && p.Predict.Count >= 1, p.Name));
+        // Every protocol fits at least two runs, but the transfer: one short 100M stretch, with the 25M fit as its prior.
+        Assert.All(protocols.Where(p => p.Name != "transfer-25M-100M"), p => Assert.True(p.Fit.Count >= 2 && p.Predict.Count >= 1 && p.Prior(LossCurveLaws.Default) == null, p.Name));
+        var transfer = protocols.Single(p => p.Name == "transfer-25M-100M");
+        Assert.Equal(6, transfer.Predict.Count);
+        Assert.True(transfer.Fit.Single().Steps[^1] <= TransferBenchmark.DefaultShortSteps);
+        Assert.NotNull(transfer.Prior(LossCurveLaws.Default));
         Assert.Throws<DirectoryNotFoundException>(() => AllBenchmark.Protocols(Path.Combine(Path.GetTempPath(), "no-such-folder-fsl"), TextWriter.Null));
     }
 }

@@ -33,8 +33,8 @@ internal static class BenchCommand
         var transferData = new Option<string>("--data") { Description = "The mpl/ folder of the shared data.", Required = true };
         var transferFrom = new Option<string>("--from") { Description = "The smaller size, whose fit gives the curve's shape.", DefaultValueFactory = _ => "25M" };
         var transferTo = new Option<string>("--to") { Description = "The larger size to predict.", DefaultValueFactory = _ => "100M" };
-        var shortSteps = new Option<int>("--short-steps") { Description = "How much of the larger size's constant run is seen (its points through this step).", DefaultValueFactory = _ => 8000 };
-        var transferSpread = new Option<double>("--prior-spread") { Description = "The shape prior's standard deviation in log units.", DefaultValueFactory = _ => 0.05 };
+        var shortSteps = new Option<int>("--short-steps") { Description = "How much of the larger size's constant run is seen (its points through this step).", DefaultValueFactory = _ => TransferBenchmark.DefaultShortSteps };
+        var transferSpread = new Option<double>("--prior-spread") { Description = "The shape prior's standard deviation in log units.", DefaultValueFactory = _ => TransferBenchmark.DefaultSpread };
         var transfer = new Command("transfer", "A larger model's runs predicted from a smaller model's fit (the shape) and a short stretch of one larger run (the level), on the MPL curves.")
             { transferData, transferFrom, transferTo, shortSteps, transferSpread, jsonOption, lawOption };
         transfer.SetAction(parse => CommandSupport.Run(() =>
