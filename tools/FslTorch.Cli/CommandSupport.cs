@@ -23,6 +23,14 @@ internal static class CommandSupport
     /// <summary>The options every bench command shares.</summary>
     public sealed record BenchSettings(IReadOnlyList<string> Laws, FslTorch.Fitting.FitOptions FitOptions, string? Json);
 
+    /// <summary>A prior's spread from <paramref name="option"/>: a finite number &gt; 0, or a message naming the flag.</summary>
+    public static double PriorSpread(ParseResult parse, Option<double> option)
+    {
+        double spread = parse.GetValue(option);
+        if (!(spread > 0) || !double.IsFinite(spread)) throw new ArgumentException($"{option.Name} must be a finite number > 0; got {spread}.");
+        return spread;
+    }
+
     public static BenchSettings Settings(ParseResult parse, Option<string[]> laws, Option<int> block, Option<string?> json)
     {
         var names = parse.GetValue(laws) is { Length: > 0 } chosen

@@ -45,8 +45,7 @@ internal static class TransferBenchmark
     // The curve's shape: every parameter but the irreducible loss and the amplitude of the power law in time.
     private static ParameterPrior ShapePrior(LossCurveLaw law, FitResult source, double spread)
     {
-        string amplitude = law.Parameters.Any(p => p.Name == "A") ? "A" : "c1";
-        return ParameterPrior.FromFit(source, spread, law.Parameters.Select(p => p.Name).Where(n => n != "L0" && n != amplitude));
+        return ParameterPrior.FromFit(source, spread, law.Parameters.Select(p => p.Name).Where(n => n != "L0" && n != law.AmplitudeParameter));
     }
 
     public static int Run(string folder, string from, string to, int shortSteps, double spread, IReadOnlyList<string> laws, string? json, TextWriter output)

@@ -107,7 +107,7 @@ public sealed class ObservedCurve
         bool tornLast = !text.EndsWith('\n');
         // A log still being written may be empty, or hold its header (or part of it) and no row yet: nothing to read so far.
         if (skipUnfinishedLastLine && (lines.Length == 0 || (lines.Length == 1 && tornLast))) return [];
-        if (lines.Length < (skipUnfinishedLastLine ? 1 : 2)) throw new InvalidDataException($"{path}: expected a header and at least one row.");
+        if (!skipUnfinishedLastLine && lines.Length < 2) throw new InvalidDataException($"{path}: expected a header and at least one row.");
         var header = lines[0].TrimEnd('\r').Split(',').Select(c => c.Trim().ToLowerInvariant()).ToList();
         int stepColumn = header.IndexOf("step"), lrColumn = header.IndexOf("lr"), lossColumn = header.IndexOf("loss");
         if (stepColumn < 0 || lossColumn < 0 || (requireLearningRate && lrColumn < 0))

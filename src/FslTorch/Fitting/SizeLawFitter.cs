@@ -91,8 +91,7 @@ public static class SizeLawFitter
             Law = law;
             ReferenceSize = referenceSize;
             L0 = law.IndexOf("L0");
-            // The amplitude of the law's power law in time: A, or c1 in the practical FSL.
-            A = law.Parameters.Any(p => p.Name == "A") ? law.IndexOf("A") : law.IndexOf("c1");
+            A = law.IndexOf(law.AmplitudeParameter);
             AmplitudeName = law.Parameters[A].Name;
             var names = new List<string>();
             for (int j = 0; j < law.Parameters.Count; j++)

@@ -108,6 +108,12 @@ public abstract class LossCurveLaw
     protected abstract void PredictExactCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps,
         Span<double> losses);
 
+    /// <summary>
+    /// The amplitude of the law's power law in time (A; c1 in the practical FSL): with the irreducible loss L0, what sets
+    /// a curve's level rather than its shape (model size moves both, <see cref="Fitting.SizeLawFitter"/>).
+    /// </summary>
+    public string AmplitudeParameter => Parameters.Any(p => p.Name == "A") ? "A" : "c1";
+
     /// <summary>The index of the parameter named <paramref name="name"/>.</summary>
     public int IndexOf(string name)
     {

@@ -39,8 +39,7 @@ internal static class BenchCommand
             { transferData, transferFrom, transferTo, shortSteps, transferSpread, jsonOption, lawOption };
         transfer.SetAction(parse => CommandSupport.Run(() =>
         {
-            double spread = parse.GetValue(transferSpread);
-            if (!(spread > 0) || !double.IsFinite(spread)) throw new ArgumentException($"--prior-spread must be a finite number > 0; got {spread}.");
+            double spread = CommandSupport.PriorSpread(parse, transferSpread);
             var laws = parse.GetValue(lawOption) is { Length: > 0 } given ? given : [FslTorch.Surrogates.LossCurveLaws.Default.Name];
             foreach (var name in laws) Protocol.Law(name); // reject unknown names before any work
             CurveFiles.CheckWritable(parse.GetValue(jsonOption), "--json");

@@ -42,8 +42,7 @@ internal static class FitCommand
             FslTorch.Fitting.ParameterPrior? held = null;
             if (parse.GetValue(prior) is string file)
             {
-                double spread = parse.GetValue(priorSpread);
-                if (!(spread > 0) || !double.IsFinite(spread)) throw new ArgumentException($"--prior-spread must be a finite number > 0; got {spread}.");
+                double spread = CommandSupport.PriorSpread(parse, priorSpread);
                 var names = parse.GetValue(priorOn) is { Length: > 0 } chosen ? chosen : null;
                 var unknown = names?.Where(n => law.Parameters.All(p => p.Name != n)).ToList();
                 if (unknown is { Count: > 0 }) throw new ArgumentException($"--prior-on: {law.Name} has no parameter {string.Join(", ", unknown)}; its parameters are {string.Join(", ", law.Parameters.Select(p => p.Name))}.");

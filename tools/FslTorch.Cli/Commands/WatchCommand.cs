@@ -43,8 +43,7 @@ internal static class WatchCommand
             double seconds = parse.GetValue(interval);
             if (!(seconds > 0)) throw new ArgumentException($"--interval must be > 0; got {seconds}.");
             var chosenLaw = parse.GetValue(law) is string name ? Protocol.Law(name) : LossCurveLaws.Default;
-            double spread = parse.GetValue(priorSpread);
-            if (!(spread > 0) || !double.IsFinite(spread)) throw new ArgumentException($"--prior-spread must be a finite number > 0; got {spread}.");
+            double spread = CommandSupport.PriorSpread(parse, priorSpread);
             var chosenPrior = parse.GetValue(prior) is string file ? ParameterPrior.FromFile(file, chosenLaw, spread) : BuiltInPrior(chosenLaw);
             var options = MonitorOptions(chosenLaw, planned, n, chosenPrior);
             long until = parse.GetValue(untilStep) ?? n - 1;
