@@ -5,11 +5,13 @@ using static TorchSharp.torch;
 namespace TinyGpt;
 
 /// <summary>The model's shape.</summary>
-public sealed record GptConfig(int Vocabulary, int Layers, int Width, int Heads, int Context, bool TiedHead = true);
+public sealed record GptConfig(int Vocabulary, int Layers, int Width, int Heads, int Context, bool TiedHead = true, bool ScaledResidualInit = false);
 
 /// <summary>
 /// A decoder-only transformer: token and position embeddings, pre-norm blocks of causal self-attention
 /// (scaled_dot_product_attention) and a GELU MLP, a final norm, and a head (tied to the token embedding by default).
+/// Matrices start at N(0, 0.02²); with <see cref="GptConfig.ScaledResidualInit"/> the two projections that write into
+/// the residual stream start at N(0, (0.02/√(2·layers))²) (GPT-2's scaling, also nanoGPT's).
 /// </summary>
 public sealed class GptModel : nn.Module<Tensor, Tensor>
 {
@@ -31,7 +33,9 @@ public sealed class GptModel : nn.Module<Tensor, Tensor>
         foreach (var (name, parameter) in named_parameters())
         {
             using var _ = no_grad();
-            if (name.EndsWith("weight") && parameter.dim() == 2) nn.init.normal_(parameter, 0, 0.02);
+            if (!name.EndsWith("weight") || parameter.dim() != 2) continue;
+            bool residual = config.ScaledResidualInit && (name.EndsWith("projection.weight") || name.EndsWith("down.weight"));
+            nn.init.normal_(parameter, 0, residual ? 0.02 / Math.Sqrt(2.0 * config.Layers) : 0.02);
         }
     }
 

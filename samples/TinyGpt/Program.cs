@@ -24,6 +24,10 @@ var heads = Number<int>("--heads", "Attention heads (must divide the width).");
 var context = Number<int>("--context", "Context length in tokens (bytes).");
 var batch = Number<int>("--batch", "Sequences per step.");
 var lr = Number<double>("--lr", "Peak learning rate.");
+var warmup = Number<double>("--warmup", "The warmup's length as a fraction of the steps (from a hundredth of the peak).");
+var beta2 = Number<double>("--beta2", "AdamW's beta2.");
+var clip = Number<double>("--clip", "Clip the gradient's global norm to this (0: no clipping).");
+var scaledInit = new Option<bool?>("--scaled-residual-init") { Description = "true: the residual projections start at 0.02/sqrt(2 layers) (GPT-2); false: at 0.02 like every matrix.", Arity = ArgumentArity.ZeroOrOne };
 var data = new Option<string?>("--data") { Description = "A UTF-8 text file or folder; the .NET SDK's XML documentation by default." };
 var tokenizer = new Option<string?>("--tokenizer") { Description = "bytes (default, vocabulary 256) or cl100k (renumbered over the ids the text uses)." };
 var device = new Option<string>("--device") { Description = "auto (default: CUDA when the build has it and a GPU is there, else the CPU), cpu, cuda or cuda:N (may change on --resume).", DefaultValueFactory = _ => "auto" };
@@ -47,14 +51,14 @@ var decisionsFrom = new Option<string?>("--decisions-from") { Description = "Ste
 var abortAbove = Number<double>("--abort-above", "Stop the run once its calibrated forecast band says the final loss stays above this (a sweep's best so far plus a margin); its summary says it was aborted.");
 var previousCheckpoint = new Option<bool>("--previous-checkpoint") { Description = "With --resume: continue from the checkpoint before the last one (when the last is damaged)." };
 var root = new RootCommand("TinyGpt: GPT pre-training with FslTorch forecasts.")
-    { preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom, abortAbove };
+    { preset, steps, layers, width, heads, context, batch, lr, warmup, beta2, clip, scaledInit, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom, abortAbove };
 root.SetAction(parse =>
 {
     try
     {
         string? resumeFolder = parse.GetValue(resume), parentFolder = parse.GetValue(branchFrom);
         bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
-        Option[] fixedByParent = [preset, steps, layers, width, heads, context, batch, lr, data, tokenizer, seed, probeAt, probeFraction, noProbes, refitEvery];
+        Option[] fixedByParent = [preset, steps, layers, width, heads, context, batch, lr, warmup, beta2, clip, scaledInit, data, tokenizer, seed, probeAt, probeFraction, noProbes, refitEvery];
         if (resumeFolder != null && parentFolder != null) throw new ArgumentException("--resume and --branch-from exclude each other.");
         if (parse.GetValue(previousCheckpoint) && resumeFolder == null) throw new ArgumentException("--previous-checkpoint goes with --resume.");
         if (resumeFolder != null)
@@ -117,6 +121,10 @@ root.SetAction(parse =>
             Context = parse.GetValue(context) ?? basis.Context,
             Batch = parse.GetValue(batch) ?? basis.Batch,
             PeakLearningRate = parse.GetValue(lr) ?? basis.PeakLearningRate,
+            WarmupFraction = parse.GetValue(warmup) ?? basis.WarmupFraction,
+            Beta2 = parse.GetValue(beta2) ?? basis.Beta2,
+            GradientClip = parse.GetValue(clip) ?? basis.GradientClip,
+            ScaledResidualInit = parse.GetValue(scaledInit) ?? basis.ScaledResidualInit,
             Data = parse.GetValue(data),
             Tokenizer = parse.GetValue(tokenizer) ?? basis.Tokenizer,
             Device = parse.GetValue(device)!,
@@ -238,9 +246,9 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
 
     // ---- model and optimizer --------------------------------------------------------------------------------------
     torch.manual_seed(settings.Seed);
-    using var model = new GptModel(new GptConfig(vocabulary, settings.Layers, settings.Width, settings.Heads, settings.Context));
+    using var model = new GptModel(new GptConfig(vocabulary, settings.Layers, settings.Width, settings.Heads, settings.Context, ScaledResidualInit: settings.ScaledResidualInit));
     model.to(compute);
-    using var optimizer = optim.AdamW(model.parameters(), lr: settings.PeakLearningRate, beta2: 0.95, weight_decay: settings.WeightDecay);
+    using var optimizer = optim.AdamW(model.parameters(), lr: settings.PeakLearningRate, beta2: settings.Beta2, weight_decay: settings.WeightDecay);
     long parameters = model.parameters().Sum(p => p.numel());
 
     // ---- FslTorch: the schedule (by default a WSD planned with a 20% cooldown whose decay start the monitor moves) ------
@@ -341,6 +349,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         var loss = nn.functional.cross_entropy(model.call(x).view(-1, vocabulary), y.view(-1));
         optimizer.zero_grad();
         loss.backward();
+        if (settings.GradientClip > 0) nn.utils.clip_grad_norm_(model.parameters(), settings.GradientClip);
         optimizer.step();
         return loss.item<float>();
     }

@@ -21,7 +21,7 @@ public static class LiveCommand
     {
         var output = new Option<string>("--out") { Description = "Folder of the runs and results.", DefaultValueFactory = _ => "runs/live" };
         var seeds = new Option<long[]>("--seeds") { Description = "Seeds of every corpus and schedule.", DefaultValueFactory = _ => [1, 2, 3], AllowMultipleArgumentsPerToken = true };
-        var steps = new Option<long>("--steps") { Description = "Budget N of every run (TinyGpt's default: 3000).", DefaultValueFactory = _ => 3000 };
+        var steps = new Option<long>("--steps") { Description = "Budget N of every run (default: TinyGpt's).", DefaultValueFactory = _ => Settings.Preset("small").Steps };
         var schedules = new Option<string[]>("--schedules") { Description = "TinyGpt schedules to run.", DefaultValueFactory = _ => ["controlled", "wsd:0.2", "cosine"], AllowMultipleArgumentsPerToken = true };
         var corpora = new Option<string[]>("--corpus")
         {
@@ -33,9 +33,13 @@ public static class LiveCommand
         {
             Description = "Do not train: replay the finished runs' logged losses and probes through the monitor (LiveReplay) and score those forecasts; results in replay.md and replay.json.",
         };
+        var tinyGptArguments = new Option<string?>("--tinygpt-args")
+        {
+            Description = "More TinyGpt flags for every run, in one string (e.g. \"--lr 2e-3 --width 96\"): a recipe other than TinyGpt's defaults. The flags this command sets itself are refused.",
+        };
         var replayRefit = new Option<int?>("--replay-refit-every") { Description = "The replay's refit interval in steps (default: 2% of the budget)." };
         var command = new Command("live", "Live-forecast benchmark: the forecasts made at 25/50/75% of TinyGpt runs against the final loss they reached.")
-            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit };
+            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, tinyGptArguments };
         command.SetAction(parse =>
         {
             var seedList = parse.GetValue(seeds)!;
@@ -55,6 +59,10 @@ public static class LiveCommand
                 corpusList.Add((spec[..eq], path));
             }
             if (corpusList.Select(c => c.Name).Distinct().Count() != corpusList.Count) return Fail("--corpus names must be distinct.");
+
+            string[] extra = (parse.GetValue(tinyGptArguments) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            string[] setHere = ["--steps", "--seed", "--threads", "--schedule", "--data", "--out", "--resume", "--branch-from", "--overwrite"];
+            if (extra.FirstOrDefault(setHere.Contains) is string clash) return Fail($"--tinygpt-args: {clash} is set by this command.");
 
             bool replaying = parse.GetValue(replay);
             int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);
@@ -76,6 +84,7 @@ public static class LiveCommand
                         List<string> arguments = ["--steps", total.ToString(CultureInfo.InvariantCulture), "--seed", seed.ToString(CultureInfo.InvariantCulture),
                             "--threads", parse.GetValue(threads).ToString(CultureInfo.InvariantCulture), "--schedule", schedule];
                         if (path != null) arguments.AddRange(["--data", path]);
+                        arguments.AddRange(extra);
                         string name = $"{corpus}-seed{seed}-{schedule.Replace(':', '-')}";
                         RunSummary summary;
                         IReadOnlyList<ForecastCheck> checks;
@@ -123,6 +132,7 @@ public static class LiveCommand
             var report = new
             {
                 steps = total,
+                tinygpt_args = extra,
                 seeds = seedList,
                 schedules = scheduleList,
                 corpora = corpusList.Select(c => new { name = c.Name, path = c.Path }),

@@ -24,7 +24,7 @@ public static class LrSweepCommand
         var rates = new Option<double[]>("--lrs") { Description = "Peak LRs, in the order the sweep runs them.", DefaultValueFactory = _ => [1e-3, 2e-3, 4e-3, 6e-3, 1e-2, 2e-2], AllowMultipleArgumentsPerToken = true };
         var seeds = new Option<long[]>("--seeds") { Description = "Seeds (one sweep each).", DefaultValueFactory = _ => [1, 2], AllowMultipleArgumentsPerToken = true };
         var steps = new Option<long>("--steps") { Description = "Budget N of every run.", DefaultValueFactory = _ => 1000 };
-        var preset = new Option<string>("--preset") { Description = "TinyGpt preset of the model (small: 4 layers, 4 heads, context 128, batch 16).", DefaultValueFactory = _ => "small" };
+        var preset = new Option<string>("--preset") { Description = "TinyGpt preset of the model (small: 4 layers, 4 heads, context 128, batch 32).", DefaultValueFactory = _ => "small" };
         var width = new Option<int>("--width") { Description = "Model width.", DefaultValueFactory = _ => 32 };
         var margin = new Option<double>("--margin") { Description = "Abort a run whose final training loss is forecast (calibrated band) above the best so far plus this.", DefaultValueFactory = _ => 0.05 };
         var schedule = new Option<string>("--schedule") { Description = "Every run's TinyGpt schedule.", DefaultValueFactory = _ => "wsd:0.2" };

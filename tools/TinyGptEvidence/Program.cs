@@ -26,9 +26,9 @@ var calibration = new Option<double>("--calibration-fraction") { Description = "
 var calibrationSeed = new Option<long>("--calibration-seed") { Description = "Seed of the calibration runs (not one of --seeds).", DefaultValueFactory = _ => 1000 };
 var threads = new Option<int>("--threads") { Description = "CPU threads of each run.", DefaultValueFactory = _ => 2 };
 var data = new Option<string?>("--data") { Description = "Training text (TinyGpt's default corpus when absent)." };
-var preset = new Option<string>("--preset") { Description = "TinyGpt preset of the model (small: 4 layers, width 128, context 128, batch 16, LR 6e-3).", DefaultValueFactory = _ => "small" };
+var preset = new Option<string>("--preset") { Description = "TinyGpt preset of the model (small: 4 layers, width 96, context 128, batch 32, LR 6e-3).", DefaultValueFactory = _ => "small" };
 var root = new RootCommand("Paired-seed evidence for TinyGpt: controlled WSD vs fixed cooldown fractions, cosine and constant.")
-    { output, seeds, steps, fractions, calibration, calibrationSeed, threads, data, preset, LiveCommand.Create(), SizesCommand.Create(), LrSweepCommand.Create() };
+    { output, seeds, steps, fractions, calibration, calibrationSeed, threads, data, preset, LiveCommand.Create(), SizesCommand.Create(), LrSweepCommand.Create(), CurveSmoothness.Create() };
 root.SetAction(parse =>
 {
     var seedList = parse.GetValue(seeds)!;

@@ -210,6 +210,23 @@ public sealed class TinyGptTests : IDisposable
     }
 
     [Fact]
+    public void TheGradientClipReachesTheOptimiser()
+    {
+        string clipped = Path.Combine(_folder.FullName, "clipped"), normal = Path.Combine(_folder.FullName, "normal");
+        var (code, output) = Run(Tiny(normal, "--schedule", "constant", "--no-probes"));
+        Assert.True(code == 0, output);
+        // Clipped to a norm far below AdamW's epsilon, the updates almost vanish: the loss hardly moves.
+        (code, output) = Run(Tiny(clipped, "--schedule", "constant", "--no-probes", "--clip", "1e-9"));
+        Assert.True(code == 0, output);
+        double Drop(string folder) => Losses(folder).Take(10).Average(l => l.Loss) - Losses(folder).TakeLast(10).Average(l => l.Loss);
+        Assert.True(Drop(normal) > 0.3, $"the unclipped run fell by {Drop(normal):F3} only");
+        Assert.True(Drop(clipped) < Drop(normal) / 3, $"clipped {Drop(clipped):F3}, unclipped {Drop(normal):F3}");
+        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(clipped, "config.json"))).RootElement;
+        Assert.Equal(1e-9, config.GetProperty("GradientClip").GetDouble());
+        Assert.Equal(0.99, config.GetProperty("Beta2").GetDouble());
+    }
+
+    [Fact]
     public void BadDataGivesAClearMessageAndExitCodeTwo()
     {
         var (code, output) = Run("--preset", "tiny", "--data", Path.Combine(_folder.FullName, "missing.txt"), "--out", Path.Combine(_folder.FullName, "x"));
