@@ -42,7 +42,7 @@ var checkpointAt = Numbers<long>("--checkpoint-at", "Also keep the checkpoint af
 var branchFrom = new Option<string?>("--branch-from") { Description = "Start from a checkpoint of this run folder (same model, data and seed) with another --schedule." };
 var branchStep = Number<long>("--branch-step", "With --branch-from: the step count of the checkpoint to start from.");
 var stopAt = Number<long>("--stop-at", "Stop after this step as if interrupted (then --resume).");
-var probeAt = Numbers<double>("--probe-at", "Controlled runs: fork a cooldown probe at these fractions of the budget (default 0.4).");
+var probeAt = Numbers<double>("--probe-at", "Fork a cooldown probe at these fractions of the budget (controlled runs: 0.4 by default; a fixed-schedule run forks them only when this is given).");
 var probeFraction = Number<double>("--probe-fraction", "The length of each cooldown probe as a fraction of the budget (default 0.04).");
 var refitEvery = Number<int>("--refit-every", "Refit the forecast every N steps (default: 2% of the budget, stretched to keep refits within 1% of the wall time).");
 var noProbes = new Option<bool>("--no-probes") { Description = "No cooldown probes: the controller keeps its plan unless a measured --prior gives decay evidence." };
@@ -137,6 +137,7 @@ root.SetAction(parse =>
             CheckpointAt = parse.GetValue(checkpointAt) ?? [],
             StopAt = parse.GetValue(stopAt),
             ProbeAt = parse.GetValue(noProbes) ? [] : parse.GetValue(probeAt) is { Length: > 0 } fractions ? fractions : basis.ProbeAt,
+            ProbesInFixedRuns = !parse.GetValue(noProbes) && parse.GetValue(probeAt) is { Length: > 0 },
             ProbeFraction = parse.GetValue(probeFraction) ?? basis.ProbeFraction,
             RefitEvery = parse.GetValue(refitEvery),
             DecisionsFrom = parse.GetValue(decisionsFrom),

@@ -42,6 +42,11 @@ public sealed record Settings
     /// trains a linear decay to 0 over <see cref="ProbeFraction"/> of the budget, then the run goes on untouched).
     /// </summary>
     public double[] ProbeAt { get; init; } = [0.4];
+    /// <summary>
+    /// Fork the probes of <see cref="ProbeAt"/> in a fixed-schedule run too (set by an explicit <c>--probe-at</c>): its
+    /// forecasts then know the cooldown, while its schedule stays as given.
+    /// </summary>
+    public bool ProbesInFixedRuns { get; init; }
     /// <summary>Refit every this many steps; null: the monitor's default (2% of the budget, stretched to keep refits within 1% of the wall time).</summary>
     public int? RefitEvery { get; init; }
     /// <summary>The length of each cooldown probe, as a fraction of the budget.</summary>
@@ -104,8 +109,8 @@ public sealed record Settings
         }
     }
 
-    /// <summary>The steps at which cooldown probes fork (controlled runs only).</summary>
-    public IReadOnlyList<long> ProbeSteps() => Schedule.Trim().Equals("controlled", StringComparison.OrdinalIgnoreCase)
+    /// <summary>The steps at which cooldown probes fork (controlled runs, and fixed runs with <see cref="ProbesInFixedRuns"/>).</summary>
+    public IReadOnlyList<long> ProbeSteps() => ProbesInFixedRuns || Schedule.Trim().Equals("controlled", StringComparison.OrdinalIgnoreCase)
         ? ProbeAt.Select(f => (long)Math.Round(f * Steps)).Where(k => k >= 1 && k < Steps - 1).Distinct().Order().ToList()
         : [];
 

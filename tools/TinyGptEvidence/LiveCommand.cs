@@ -33,13 +33,18 @@ public static class LiveCommand
         {
             Description = "Do not train: replay the finished runs' logged losses and probes through the monitor (LiveReplay) and score those forecasts; results in replay.md and replay.json.",
         };
+        var replayProbes = new Option<double[]?>("--replay-probes")
+        {
+            Description = "With --replay: use only the runs' cooldown probes that forked at these fractions of the budget (default: all).",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var tinyGptArguments = new Option<string?>("--tinygpt-args")
         {
             Description = "More TinyGpt flags for every run, in one string (e.g. \"--lr 2e-3 --width 96\"): a recipe other than TinyGpt's defaults. The flags this command sets itself are refused.",
         };
         var replayRefit = new Option<int?>("--replay-refit-every") { Description = "The replay's refit interval in steps (default: 2% of the budget)." };
         var command = new Command("live", "Live-forecast benchmark: the forecasts made at 25/50/75% of TinyGpt runs against the final loss they reached.")
-            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, tinyGptArguments };
+            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayProbes, tinyGptArguments };
         command.SetAction(parse =>
         {
             var seedList = parse.GetValue(seeds)!;
@@ -65,6 +70,8 @@ public static class LiveCommand
             if (extra.FirstOrDefault(setHere.Contains) is string clash) return Fail($"--tinygpt-args: {clash} is set by this command.");
 
             bool replaying = parse.GetValue(replay);
+            double[]? keptProbes = parse.GetValue(replayProbes) is { Length: > 0 } fractions ? fractions : null;
+            if (!replaying && keptProbes != null) return Fail("--replay-probes goes with --replay.");
             int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);
             if (replayInterval < 1) return Fail("--replay-refit-every must be >= 1.");
             string folder = Path.GetFullPath(parse.GetValue(output)!);
@@ -97,7 +104,15 @@ public static class LiveCommand
                                 continue;
                             }
                             summary = RunSummary.Read(summaryFile);
-                            checks = LiveReplay.Forecasts(runs.Folder(name), replayInterval);
+                            try
+                            {
+                                checks = LiveReplay.Forecasts(runs.Folder(name), replayInterval, probeFractions: keptProbes);
+                            }
+                            catch (InvalidDataException e)
+                            {
+                                Console.WriteLine($"{name}: left out of the replay: {e.Message}");
+                                continue;
+                            }
                         }
                         else
                         {
@@ -136,7 +151,7 @@ public static class LiveCommand
                 seeds = seedList,
                 schedules = scheduleList,
                 corpora = corpusList.Select(c => new { name = c.Name, path = c.Path }),
-                replay = replaying ? new { refit_every = replayInterval } : null,
+                replay = replaying ? new { refit_every = replayInterval, probes = keptProbes } : null,
                 runs = runReports,
                 groups = score.ByGroup().Select(g => new { g.Key.Corpus, g.Key.Schedule, g.Key.Fraction, g.Score }),
                 per_corpus = score.ByCorpusAndFraction().Select(g => new { g.Key.Corpus, g.Key.Fraction, g.Score }),
@@ -156,7 +171,7 @@ public static class LiveCommand
                 NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals, // NaN when no forecast was calibrated
             }));
             string markdown = string.Create(CultureInfo.InvariantCulture,
-                $"{(replaying ? $"Replayed forecasts (no training; refits every {replayInterval} steps, no decay control)" : "Live forecasts")}: {string.Join(", ", corpusList.Select(c => c.Name))} × seeds {string.Join(", ", seedList)} × {string.Join(", ", scheduleList)}; {total} steps per run; errors are forecast − final training loss (nats).\n\n")
+                $"{(replaying ? $"Replayed forecasts (no training; refits every {replayInterval} steps, no decay control{(keptProbes != null ? $"; only the probes at {string.Join(", ", keptProbes)} of the budget" : "")})" : "Live forecasts")}: {string.Join(", ", corpusList.Select(c => c.Name))} × seeds {string.Join(", ", seedList)} × {string.Join(", ", scheduleList)}; {total} steps per run; errors are forecast − final training loss (nats).\n\n")
                 + score.Table() + "\n" + paired
                 + string.Create(CultureInfo.InvariantCulture, $"Monitor share of the runs' wall time: mean {shares.Average():P2}, highest {shares.Max():P2}. Wall time of this command: {clock.Elapsed.TotalMinutes:F1} min.\n");
             AtomicFile.WriteAllText(Path.Combine(folder, results + ".md"), markdown);

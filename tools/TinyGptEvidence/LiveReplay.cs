@@ -17,9 +17,12 @@ public static class LiveReplay
 {
     /// <summary>
     /// The forecasts of the replay of <paramref name="runFolder"/>, refitting every <paramref name="refitInterval"/>
-    /// steps; <paramref name="adjust"/> changes the forecaster's options (null: as the run had them).
+    /// steps; <paramref name="adjust"/> changes the forecaster's options (null: as the run had them);
+    /// <paramref name="probeFractions"/> keeps only the run's probes that forked at these fractions of its budget
+    /// (null: all of them), to compare probe plans on the same runs.
     /// </summary>
-    public static IReadOnlyList<ForecastCheck> Forecasts(string runFolder, int refitInterval, Func<ForecasterOptions, ForecasterOptions>? adjust = null)
+    public static IReadOnlyList<ForecastCheck> Forecasts(string runFolder, int refitInterval, Func<ForecasterOptions, ForecasterOptions>? adjust = null,
+        IReadOnlyList<double>? probeFractions = null)
     {
         var settings = RunFolder.ReadConfig(runFolder);
         long total = settings.Steps;
@@ -27,7 +30,7 @@ public static class LiveReplay
         var options = RunSchedule.MonitorOptions(settings);
         var forecaster = options.Forecaster with { RefitInterval = refitInterval };
         options = options with { Forecaster = adjust?.Invoke(forecaster) ?? forecaster, DecayControl = null };
-        var probes = Probes(runFolder);
+        var probes = Probes(runFolder).Where(p => probeFractions == null || probeFractions.Any(f => (long)Math.Round(f * total) == p.ForkStep)).ToList();
         var monitor = new TrainingMonitor(schedule, total, options);
         var made = new List<Forecast>();
         foreach (var (step, loss) in Losses(Path.Combine(runFolder, "losses.csv")))
@@ -47,11 +50,20 @@ public static class LiveReplay
             }).ToList();
     }
 
-    // The cooldown probes the run recorded (its last checkpoint keeps them all).
+    // The cooldown probes the run recorded (its last checkpoint keeps them all). A run that made probes and has lost its
+    // checkpoint (run folders copied without it) cannot be replayed: without its probes it would be another run.
     private static IReadOnlyList<CooldownProbe> Probes(string runFolder)
     {
         string file = Path.Combine(runFolder, "checkpoint", "latest", "monitor.json");
-        if (!File.Exists(file)) return [];
+        if (!File.Exists(file))
+        {
+            string summary = Path.Combine(runFolder, "summary.json");
+            if (File.Exists(summary) && RunSummary.Read(summary).ProbeSteps > 0)
+            {
+                throw new InvalidDataException($"{runFolder}: the run made cooldown probes, but {file} (which keeps them) is missing; a replay without them would be another run.");
+            }
+            return [];
+        }
         var state = JsonSerializer.Deserialize<TrainingMonitorState>(File.ReadAllText(file),
             new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
         return state?.Forecaster.Probes ?? [];

@@ -210,6 +210,21 @@ public sealed class TinyGptTests : IDisposable
     }
 
     [Fact]
+    public void AFixedScheduleRunForksProbesOnlyWhenAskedAndKeepsItsSchedule()
+    {
+        string asked = Path.Combine(_folder.FullName, "asked"), plain = Path.Combine(_folder.FullName, "plain");
+        var (code, output) = Run(Tiny(asked, "--schedule", "wsd:0.2", "--probe-at", "0.4", "--probe-fraction", "0.1"));
+        Assert.True(code == 0, output);
+        Assert.Contains("cooldown probe at step 40: 10 steps", output);
+        (code, output) = Run(Tiny(plain, "--schedule", "wsd:0.2"));
+        Assert.True(code == 0, output);
+        Assert.DoesNotContain("cooldown probe", output);
+        // The same learning rate and loss at every step: the probe left the run, and its schedule, as they were.
+        Assert.Equal(Losses(plain), Losses(asked));
+        Assert.Equal(10, RunSummary(asked).GetProperty("ProbeSteps").GetInt64());
+    }
+
+    [Fact]
     public void TheGradientClipReachesTheOptimiser()
     {
         string clipped = Path.Combine(_folder.FullName, "clipped"), normal = Path.Combine(_folder.FullName, "normal");

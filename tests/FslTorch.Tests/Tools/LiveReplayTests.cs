@@ -37,4 +37,26 @@ public sealed class LiveReplayTests : IDisposable
         // Another interval makes other forecasts (so the comparison above can fail).
         Assert.NotEqual(live.Select(f => f.Step), LiveReplay.Forecasts(run, refitInterval: 20).Select(f => f.Step));
     }
+
+    [Fact]
+    public void ARunWhoseProbesWereLostWithItsCheckpointIsNotReplayedAsIfItHadNone()
+    {
+        string text = Path.Combine(_folder.FullName, "text.txt");
+        TestProse.Write(text, ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly"], 300, fullStop: false);
+        string run = Path.Combine(_folder.FullName, "probed");
+        var (code, output, error) = BuiltTool.Run("TinyGpt.dll", TimeSpan.FromMinutes(3),
+            ["--preset", "tiny", "--layers", "2", "--width", "32", "--context", "32", "--steps", "100", "--refit-every", "10", "--probe-at", "0.2", "0.4",
+             "--data", text, "--out", run]);
+        Assert.True(code == 0, output + error);
+        var all = LiveReplay.Forecasts(run, refitInterval: 10);
+        Assert.NotEmpty(all);
+        // A replay may keep some of the probes only (to compare probe plans on the same runs): other forecasts after them.
+        var first = LiveReplay.Forecasts(run, refitInterval: 10, probeFractions: [0.2]);
+        Assert.Equal(all.Select(f => f.Step), first.Select(f => f.Step));
+        Assert.NotEqual(all[^1].FinalLoss, first[^1].FinalLoss);
+
+        Directory.Delete(Path.Combine(run, "checkpoint"), recursive: true);
+        var refused = Assert.Throws<InvalidDataException>(() => LiveReplay.Forecasts(run, refitInterval: 10));
+        Assert.Contains("made cooldown probes", refused.Message);
+    }
 }
