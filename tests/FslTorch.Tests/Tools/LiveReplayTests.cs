@@ -12,17 +12,23 @@ public sealed class LiveReplayTests : IDisposable
 
     public void Dispose() => _folder.Delete(recursive: true);
 
+    // A finished tiny TinyGpt run with a fixed refit interval (the adaptive one depends on wall time).
+    private string TinyRun(string name, params string[] more)
+    {
+        string text = Path.Combine(_folder.FullName, "text.txt");
+        if (!File.Exists(text)) TestProse.Write(text, ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly"], 300, fullStop: false);
+        string run = Path.Combine(_folder.FullName, name);
+        var (code, output, error) = BuiltTool.Run("TinyGpt.dll", TimeSpan.FromMinutes(3),
+            ["--preset", "tiny", "--layers", "2", "--width", "32", "--context", "32", "--refit-every", "10", "--data", text, "--out", run, .. more]);
+        Assert.True(code == 0, output + error);
+        return run;
+    }
+
     [Fact]
     public void AReplayAtTheRunsRefitIntervalMakesTheRunsOwnForecasts()
     {
-        string text = Path.Combine(_folder.FullName, "text.txt");
-        TestProse.Write(text, ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly"], 300, fullStop: false);
-        string run = Path.Combine(_folder.FullName, "run");
-        // A fixed WSD (no decisions to replay) and a fixed refit interval (the adaptive one depends on wall time).
-        var (code, output, error) = BuiltTool.Run("TinyGpt.dll", TimeSpan.FromMinutes(3),
-            ["--preset", "tiny", "--layers", "2", "--width", "32", "--context", "32", "--steps", "120", "--refit-every", "10", "--schedule", "wsd:0.2",
-             "--data", text, "--out", run]);
-        Assert.True(code == 0, output + error);
+        // A fixed WSD: no decisions to replay.
+        string run = TinyRun("run", "--steps", "120", "--schedule", "wsd:0.2");
         var live = RunSummary.Read(Path.Combine(run, "summary.json")).Forecasts;
         Assert.Equal(3, live.Count);
 
@@ -41,13 +47,7 @@ public sealed class LiveReplayTests : IDisposable
     [Fact]
     public void ARunWhoseProbesWereLostWithItsCheckpointIsNotReplayedAsIfItHadNone()
     {
-        string text = Path.Combine(_folder.FullName, "text.txt");
-        TestProse.Write(text, ["the", "model", "learns", "a", "rate", "of", "loss", "with", "steps", "and", "data", "which", "falls", "slowly"], 300, fullStop: false);
-        string run = Path.Combine(_folder.FullName, "probed");
-        var (code, output, error) = BuiltTool.Run("TinyGpt.dll", TimeSpan.FromMinutes(3),
-            ["--preset", "tiny", "--layers", "2", "--width", "32", "--context", "32", "--steps", "100", "--refit-every", "10", "--probe-at", "0.2", "0.4",
-             "--data", text, "--out", run]);
-        Assert.True(code == 0, output + error);
+        string run = TinyRun("probed", "--steps", "100", "--probe-at", "0.2", "0.4");
         var all = LiveReplay.Forecasts(run, refitInterval: 10);
         Assert.NotEmpty(all);
         // A replay may keep some of the probes only (to compare probe plans on the same runs): other forecasts after them.
