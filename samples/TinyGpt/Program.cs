@@ -25,6 +25,7 @@ var context = Number<int>("--context", "Context length in tokens (bytes).");
 var batch = Number<int>("--batch", "Sequences per step.");
 var lr = Number<double>("--lr", "Peak learning rate.");
 var warmup = Number<double>("--warmup", "The warmup's length as a fraction of the steps (from a hundredth of the peak).");
+var warmupSteps = Number<long>("--warmup-steps", "The warmup's length in steps (default: 100, or a tenth of a shorter run; --warmup gives a fraction instead).");
 var beta2 = Number<double>("--beta2", "AdamW's beta2.");
 var clip = Number<double>("--clip", "Clip the gradient's global norm to this (0: no clipping).");
 var scaledInit = new Option<bool?>("--scaled-residual-init") { Description = "true: the residual projections start at 0.02/sqrt(2 layers) (GPT-2); false: at 0.02 like every matrix.", Arity = ArgumentArity.ZeroOrOne };
@@ -51,14 +52,14 @@ var decisionsFrom = new Option<string?>("--decisions-from") { Description = "Ste
 var abortAbove = Number<double>("--abort-above", "Stop the run once its calibrated forecast band says the final loss stays above this (a sweep's best so far plus a margin); its summary says it was aborted.");
 var previousCheckpoint = new Option<bool>("--previous-checkpoint") { Description = "With --resume: continue from the checkpoint before the last one (when the last is damaged)." };
 var root = new RootCommand("TinyGpt: GPT pre-training with FslTorch forecasts.")
-    { preset, steps, layers, width, heads, context, batch, lr, warmup, beta2, clip, scaledInit, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom, abortAbove };
+    { preset, steps, layers, width, heads, context, batch, lr, warmup, warmupSteps, beta2, clip, scaledInit, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom, abortAbove };
 root.SetAction(parse =>
 {
     try
     {
         string? resumeFolder = parse.GetValue(resume), parentFolder = parse.GetValue(branchFrom);
         bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
-        Option[] fixedByParent = [preset, steps, layers, width, heads, context, batch, lr, warmup, beta2, clip, scaledInit, data, tokenizer, seed, probeAt, probeFraction, noProbes, refitEvery];
+        Option[] fixedByParent = [preset, steps, layers, width, heads, context, batch, lr, warmup, warmupSteps, beta2, clip, scaledInit, data, tokenizer, seed, probeAt, probeFraction, noProbes, refitEvery];
         if (resumeFolder != null && parentFolder != null) throw new ArgumentException("--resume and --branch-from exclude each other.");
         if (parse.GetValue(previousCheckpoint) && resumeFolder == null) throw new ArgumentException("--previous-checkpoint goes with --resume.");
         if (resumeFolder != null)
@@ -122,6 +123,10 @@ root.SetAction(parse =>
             Batch = parse.GetValue(batch) ?? basis.Batch,
             PeakLearningRate = parse.GetValue(lr) ?? basis.PeakLearningRate,
             WarmupFraction = parse.GetValue(warmup) ?? basis.WarmupFraction,
+            // The preset's warmup in steps (at most a tenth of a shorter run) unless a fraction is given; both given contradict.
+            WarmupSteps = Given(warmup) && Given(warmupSteps) ? throw new ArgumentException("--warmup (a fraction) and --warmup-steps exclude each other.")
+                : Given(warmup) ? null
+                : parse.GetValue(warmupSteps) ?? (basis.WarmupSteps is long presetWarmup ? Math.Min(presetWarmup, Math.Max(1, (parse.GetValue(steps) ?? basis.Steps) / 10)) : null),
             Beta2 = parse.GetValue(beta2) ?? basis.Beta2,
             GradientClip = parse.GetValue(clip) ?? basis.GradientClip,
             ScaledResidualInit = parse.GetValue(scaledInit) ?? basis.ScaledResidualInit,

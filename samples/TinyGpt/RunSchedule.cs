@@ -8,7 +8,7 @@ namespace TinyGpt;
 
 /// <summary>
 /// The LR schedules a run can use (<c>--schedule</c>). All share the warmup (from η/100 over the first
-/// <see cref="Settings.WarmupFraction"/> of the steps) and the peak, so a WSD run and the constant run of the
+/// <see cref="Settings.WarmupSteps"/>, or <see cref="Settings.WarmupFraction"/> of the steps) and the peak, so a WSD run and the constant run of the
 /// same seed take identical steps until the WSD's decay starts — which is what lets a WSD run branch from a
 /// checkpoint of the constant run.
 /// </summary>
@@ -25,7 +25,7 @@ public static class RunSchedule
     public const double CosineFloor = 0.1;
 
     /// <summary>The warmup length of a run.</summary>
-    public static long WarmupSteps(Settings settings) => (long)Math.Max(1, settings.WarmupFraction * settings.Steps);
+    public static long WarmupSteps(Settings settings) => settings.WarmupSteps ?? (long)Math.Max(1, settings.WarmupFraction * settings.Steps);
 
     /// <summary>Whether the run's decay start is moved by the monitor (<c>--schedule controlled</c>).</summary>
     public static bool IsControlled(Settings settings) => settings.Schedule.Trim().Equals("controlled", StringComparison.OrdinalIgnoreCase);

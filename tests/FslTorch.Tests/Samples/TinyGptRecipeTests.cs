@@ -51,10 +51,12 @@ public sealed class TinyGptRecipeTests : IDisposable
 
         // A config.json from before the recipe has none of its fields: it meant β2 0.95, no clipping, plain init.
         var old = JsonNode.Parse(JsonSerializer.Serialize(small with { Out = _folder.FullName }))!.AsObject();
-        foreach (string field in new[] { "Beta2", "GradientClip", "ScaledResidualInit" }) Assert.True(old.Remove(field), field);
+        foreach (string field in new[] { "Beta2", "GradientClip", "ScaledResidualInit", "WarmupSteps" }) Assert.True(old.Remove(field), field);
         File.WriteAllText(Path.Combine(_folder.FullName, "config.json"), old.ToJsonString());
         var resumed = RunFolder.ReadConfig(_folder.FullName);
         Assert.Equal((0.95, 0.0, false), (resumed.Beta2, resumed.GradientClip, resumed.ScaledResidualInit));
+        Assert.Null(resumed.WarmupSteps);
+        Assert.Equal((long)(resumed.WarmupFraction * resumed.Steps), RunSchedule.WarmupSteps(resumed));
         Assert.Equal(small.Width, resumed.Width);
     }
 

@@ -225,6 +225,26 @@ public sealed class TinyGptTests : IDisposable
     }
 
     [Fact]
+    public void TheWarmupIsAHundredStepsOrATenthOfAShorterRunUnlessAFractionIsGiven()
+    {
+        long Warmup(params string[] flags)
+        {
+            string folder = Path.Combine(_folder.FullName, $"warmup{Guid.NewGuid():N}");
+            var (code, output) = Run(["--width", "16", "--heads", "2", "--context", "16", "--batch", "2", "--data", TextFile(), "--out", folder, "--stop-at", "1", .. flags]);
+            Assert.True(code == 0, output);
+            return TinyGpt.RunSchedule.WarmupSteps(TinyGpt.RunFolder.ReadConfig(folder));
+        }
+        Assert.Equal(100, Warmup("--steps", "2000"));
+        Assert.Equal(100, Warmup("--steps", "5000"));
+        Assert.Equal(30, Warmup("--steps", "300"));
+        Assert.Equal(500, Warmup("--steps", "5000", "--warmup", "0.1"));
+        Assert.Equal(40, Warmup("--steps", "300", "--warmup-steps", "40"));
+        var (code, output) = Run(["--steps", "300", "--warmup", "0.1", "--warmup-steps", "40", "--data", TextFile(), "--out", Path.Combine(_folder.FullName, "both")]);
+        Assert.Equal(2, code);
+        Assert.Contains("exclude each other", output);
+    }
+
+    [Fact]
     public void TheGradientClipReachesTheOptimiser()
     {
         string clipped = Path.Combine(_folder.FullName, "clipped"), normal = Path.Combine(_folder.FullName, "normal");
