@@ -168,4 +168,13 @@ root.SetAction(parse =>
     Console.Write(markdown.ToString());
     return 0;
 });
-return root.Parse(args).Invoke();
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+{
+    // A run that failed, a run folder that belongs to another benchmark, a folder that cannot be written: say which, no stack trace.
+    Console.Error.WriteLine($"tinygpt-evidence: {e.Message}");
+    return 2;
+}

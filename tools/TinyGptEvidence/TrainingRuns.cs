@@ -6,7 +6,8 @@ namespace TinyGptEvidence;
 /// <summary>
 /// Runs TinyGpt as child processes, one run folder each under <paramref name="root"/>. A run with a summary.json
 /// counts as done and is not repeated; one interrupted after a checkpoint is resumed; so the whole evidence run
-/// can be stopped and restarted.
+/// can be stopped and restarted. Each run folder keeps the TinyGpt flags it was started with (arguments.txt); a
+/// folder started with other flags is refused rather than reused (a benchmark never mixes recipes unawares).
 /// </summary>
 public sealed class TrainingRuns(string root, TextWriter progress)
 {
@@ -18,7 +19,12 @@ public sealed class TrainingRuns(string root, TextWriter progress)
     /// <summary>Runs (or resumes, or reuses) one TinyGpt run and returns its summary.</summary>
     public RunSummary Run(string name, IReadOnlyList<string> arguments)
     {
-        string folder = Folder(name), summary = Path.Combine(folder, "summary.json");
+        string folder = Folder(name), summary = Path.Combine(folder, "summary.json"), recorded = Path.Combine(folder, "arguments.txt");
+        if (File.Exists(recorded) && File.ReadAllLines(recorded) is var earlier && !earlier.SequenceEqual(arguments))
+        {
+            throw new InvalidOperationException(
+                $"{name}: {folder} holds a run started with other TinyGpt flags ({string.Join(' ', earlier)}) than these ({string.Join(' ', arguments)}); use another --out.");
+        }
         if (File.Exists(summary))
         {
             progress.WriteLine($"{name}: done earlier");
@@ -35,6 +41,7 @@ public sealed class TrainingRuns(string root, TextWriter progress)
             command = [.. arguments, "--out", folder];
         }
         Directory.CreateDirectory(folder);
+        if (!File.Exists(recorded)) File.WriteAllLines(recorded, arguments);
         progress.WriteLine($"{name}: tinygpt {string.Join(' ', command)}");
         var clock = Stopwatch.StartNew();
         int code = Execute(command, Path.Combine(folder, "run.log"));

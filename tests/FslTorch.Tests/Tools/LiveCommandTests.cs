@@ -22,4 +22,23 @@ public sealed class LiveCommandTests : IDisposable
         Assert.Contains($"--tinygpt-args: {flag} is set by this command.", stdout + error);
         Assert.Empty(Directory.GetFileSystemEntries(_folder.FullName));
     }
+
+    [Fact]
+    public void AFinishedRunIsReusedOnlyWithTheFlagsItWasStartedWith()
+    {
+        string text = Path.Combine(_folder.FullName, "text.txt"), output = Path.Combine(_folder.FullName, "live");
+        TestProse.Write(text, ["a", "rate", "of", "loss", "falls", "over", "time", "while", "the", "model", "learns"], 300);
+        string[] Live(string recipe) => ["live", "--out", output, "--steps", "100", "--seeds", "1", "--schedules", "wsd:0.2", "--corpus", $"prose={text}",
+            "--tinygpt-args", $"--preset tiny --width 16 --refit-every 10 {recipe}"];
+        var (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(3), Live("--lr 6e-3"));
+        Assert.True(code == 0, stdout + error);
+        (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), Live("--lr 6e-3"));
+        Assert.True(code == 0, stdout + error);
+        Assert.Contains("prose-seed1-wsd-0.2: done earlier", stdout);
+
+        (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), Live("--lr 2e-3"));
+        Assert.Equal(2, code);
+        Assert.Contains("started with other TinyGpt flags", error);
+        Assert.DoesNotContain("   at ", stdout + error);
+    }
 }
