@@ -118,8 +118,11 @@ public sealed record Settings
 
     /// <summary>The steps at which cooldown probes fork (controlled runs, and fixed runs with <see cref="ProbesInFixedRuns"/>).</summary>
     public IReadOnlyList<long> ProbeSteps() => ProbesInFixedRuns || Schedule.Trim().Equals("controlled", StringComparison.OrdinalIgnoreCase)
-        ? ProbeAt.Select(f => (long)Math.Round(f * Steps)).Where(k => k >= 1 && k < Steps - 1).Distinct().Order().ToList()
+        ? ProbeAt.Select(ProbeFork).Where(k => k >= 1 && k < Steps - 1).Distinct().Order().ToList()
         : [];
+
+    /// <summary>The step at which a probe planned at <paramref name="fraction"/> of the budget forks.</summary>
+    public long ProbeFork(double fraction) => (long)Math.Round(fraction * Steps);
 
     /// <summary>The length of a probe that forks at <paramref name="fork"/>.</summary>
     public int ProbeLength(long fork) => (int)Math.Min(Math.Max(2, Math.Round(ProbeFraction * Steps)), Steps - fork);

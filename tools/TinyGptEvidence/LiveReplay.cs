@@ -30,7 +30,7 @@ public static class LiveReplay
         var options = RunSchedule.MonitorOptions(settings);
         var forecaster = options.Forecaster with { RefitInterval = refitInterval };
         options = options with { Forecaster = adjust?.Invoke(forecaster) ?? forecaster, DecayControl = null };
-        var probes = Probes(runFolder).Where(p => probeFractions == null || probeFractions.Any(f => (long)Math.Round(f * total) == p.ForkStep)).ToList();
+        var probes = Probes(runFolder).Where(p => probeFractions == null || probeFractions.Any(f => settings.ProbeFork(f) == p.ForkStep)).ToList();
         var monitor = new TrainingMonitor(schedule, total, options);
         var made = new List<Forecast>();
         foreach (var (step, loss) in Losses(Path.Combine(runFolder, "losses.csv")))
