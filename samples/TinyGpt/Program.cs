@@ -113,6 +113,15 @@ root.SetAction(parse =>
             });
         }
         var basis = Settings.Preset(parse.GetValue(preset)!);
+        // The warmup in steps: as given; none when a fraction is given instead; else the preset's, at most a tenth of a
+        // shorter run.
+        long? WarmupSteps()
+        {
+            if (Given(warmup) && Given(warmupSteps)) throw new ArgumentException("--warmup (a fraction) and --warmup-steps exclude each other.");
+            if (Given(warmup)) return null;
+            if (parse.GetValue(warmupSteps) is long given) return given;
+            return basis.WarmupSteps is long presetSteps ? Math.Min(presetSteps, Math.Max(1, (parse.GetValue(steps) ?? basis.Steps) / 10)) : null;
+        }
         var fresh = basis with
         {
             Steps = parse.GetValue(steps) ?? basis.Steps,
@@ -123,10 +132,7 @@ root.SetAction(parse =>
             Batch = parse.GetValue(batch) ?? basis.Batch,
             PeakLearningRate = parse.GetValue(lr) ?? basis.PeakLearningRate,
             WarmupFraction = parse.GetValue(warmup) ?? basis.WarmupFraction,
-            // The preset's warmup in steps (at most a tenth of a shorter run) unless a fraction is given; both given contradict.
-            WarmupSteps = Given(warmup) && Given(warmupSteps) ? throw new ArgumentException("--warmup (a fraction) and --warmup-steps exclude each other.")
-                : Given(warmup) ? null
-                : parse.GetValue(warmupSteps) ?? (basis.WarmupSteps is long presetWarmup ? Math.Min(presetWarmup, Math.Max(1, (parse.GetValue(steps) ?? basis.Steps) / 10)) : null),
+            WarmupSteps = WarmupSteps(),
             Beta2 = parse.GetValue(beta2) ?? basis.Beta2,
             GradientClip = parse.GetValue(clip) ?? basis.GradientClip,
             ScaledResidualInit = parse.GetValue(scaledInit) ?? basis.ScaledResidualInit,
