@@ -228,6 +228,7 @@ public sealed class RunFolder
         hindcast_drop = forecast.Hindcast?.ObservedDrop,
         hindcast_se = forecast.Hindcast?.StandardError,
         decay_evidence = forecast.HasDecayEvidence,
+        unseen_gain = forecast.UnseenCooldownGain,
         fit_start = forecast.FitStartStep,
         law = forecast.Fit.Law.Name,
         lr_scale = forecast.Fit.LearningRateScale,

@@ -31,10 +31,17 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
 
     /// <summary>
     /// Whether the run had evidence of its decay response when this forecast was made: an LR decrease after the
-    /// peak that the fit saw, or a prior measured on runs (not a built-in default). Without it the gain of a
-    /// cooldown ahead is a guess, and the band includes half of it.
+    /// peak that the fit saw, a cooldown probe, or a prior measured on runs (not a built-in default). Without it the
+    /// gain of a cooldown ahead is a guess, and the band reaches that far on both sides.
     /// </summary>
     public bool HasDecayEvidence { get; init; }
+
+    /// <summary>
+    /// When the run's only decay evidence is cooldown probes: the part of the planned cooldown's gain at the last step
+    /// that goes beyond what a cooldown shaped like the longest probe is predicted to buy, which is the law's
+    /// extrapolation; the band extends by it on both sides. 0 otherwise (no probe-only evidence, or nothing unseen).
+    /// </summary>
+    public double UnseenCooldownGain { get; init; }
 
     /// <summary>The first step of the points the fit used (see <see cref="ForecasterOptions.ChooseFitStart"/>).</summary>
     public long FitStartStep { get; init; }
@@ -46,7 +53,12 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
     public string? Caveat { get; init; }
 
     /// <summary>A short text for logs: the forecast, its band, and why it cannot be trusted when it cannot.</summary>
-    public string Describe() => Caveat == null
-        ? FormattableString.Invariant($"{FinalLoss:F4} [{Lower:F4}, {Upper:F4}]")
-        : FormattableString.Invariant($"{FinalLoss:F4} [{Lower:F4}, {Upper:F4}] ({Caveat})");
+    public string Describe()
+    {
+        string text = FormattableString.Invariant($"{FinalLoss:F4} [{Lower:F4}, {Upper:F4}]");
+        if (Caveat != null) return FormattableString.Invariant($"{text} ({Caveat})");
+        return UnseenCooldownGain >= 5e-4
+            ? FormattableString.Invariant($"{text} ({UnseenCooldownGain:F3} of the cooldown's gain lies beyond what the probes showed)")
+            : text;
+    }
 }

@@ -82,7 +82,7 @@ public sealed record ForecasterOptions
     /// <summary>
     /// Calibrate each forecast's band on the run's own evidence: a <see cref="Hindcast"/> (one more fit, on the
     /// points up to t²/N) measures how far the law's extrapolation over the same horizon ratio erred on this run,
-    /// and the band is widened by it (and by half the predicted gain of a cooldown the run has no evidence for).
+    /// and the band is widened by it (and by the predicted gain of the part of a cooldown the run has no evidence for).
     /// A forecast without a hindcast is marked "cannot forecast yet" (<see cref="Forecast.Calibrated"/>).
     /// </summary>
     public bool CalibrateBands { get; init; } = true;

@@ -102,6 +102,65 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
         Assert.True(Math.Abs(chosen.FinalLoss - truth[^1]) < Math.Abs(pinned.FinalLoss - truth[^1]), "leaving the transient out did not improve the forecast");
     }
 
+    [Theory]
+    [InlineData("fsl", 20)]
+    [InlineData("fsl", 400)]
+    [InlineData("fsl-direct", 20)]
+    public void WithOnlyAProbeAsEvidenceTheBandSpansTheCooldownGainBeyondTheProbes(string lawName, int probeSteps)
+    {
+        // A probe at step 500, linear to zero over probeSteps; the plan's cooldown is 400 steps from 1600. The direct
+        // law's truth is a fit of a 2000-step TinyGpt run with a 20% cooldown (peak-normalised).
+        var law = LossCurveLaws.Create(lawName);
+        double[] parameters = lawName == "fsl" ? Truth : [0.60, 0.39, 0.24, 24, 0.84, 50, 0.0063];
+        var truth = law.Predict(parameters, Plan.SampleWithIntrinsicTime(N), Enumerable.Range(0, N).ToArray());
+        var ramp = Enumerable.Range(1, probeSteps).Select(i => 1.0 - (double)i / probeSteps).ToArray();
+        var probeRates = Plan.Sample(500).Concat(ramp).ToArray();
+        var probeTruth = law.Predict(parameters, new SampledSchedule(probeRates), Enumerable.Range(500, probeSteps).ToArray());
+        var random = new Random(11);
+        var tracker = new LossTracker();
+        using var forecaster = new Forecaster(Plan, N, tracker, new ForecasterOptions { Law = law, RefitInterval = 100, MinPoints = 8 });
+        for (long k = 0; k < 1000; k++)
+        {
+            tracker.Record(k, Plan.GetLearningRate(k), truth[k] * (1 + 1e-3 * Fitting.SyntheticCurves.Gaussian(random)));
+            if (k == 500) forecaster.AddProbe(new CooldownProbe(500, ramp, [.. probeTruth.Select(l => l * (1 + 1e-3 * Fitting.SyntheticCurves.Gaussian(random)))]));
+        }
+        var forecast = forecaster.ForecastNow(999);
+        Assert.NotNull(forecast);
+        Assert.True(forecast.HasDecayEvidence);
+        Assert.DoesNotContain("cannot forecast the cooldown", forecast.Describe(), StringComparison.Ordinal);
+
+        // From the forecast's own fit: the planned cooldown's gain over holding the LR, and a probe-shaped one's from 1600.
+        var plan = Plan.Sample(N);
+        var held = plan.Select((r, k) => k > 999 ? plan[999] : r).ToArray();
+        double planned = forecast.Fit.Predict(held, [N - 1])[0] - forecast.Fit.Predict(plan, [N - 1])[0];
+        int end = Math.Min(N, 1600 + probeSteps) - 1;
+        var probeShaped = plan[..(end + 1)].Select((r, k) => k >= 1600 ? ramp[k - 1600] * plan[1599] : r).ToArray();
+        double seen = forecast.Fit.Predict(held[..(end + 1)], [end])[0] - forecast.Fit.Predict(probeShaped, [end])[0];
+        output.WriteLine($"{lawName}, probe {probeSteps} steps: {forecast.Describe()}, unseen {forecast.UnseenCooldownGain:F4}; fit's planned gain {planned:F4}, probe-shaped {seen:F4}; truth {truth[^1]:F4}");
+        Assert.True(planned > 0.02, $"the test needs a cooldown that buys something (planned gain {planned:F4})");
+        // The unseen gain is the fit's planned gain beyond the probe-shaped one, and the band reaches that far on both
+        // sides of the fit's own forecast.
+        Assert.Equal(Math.Max(0, planned - seen), forecast.UnseenCooldownGain, 3);
+        double fitted = forecast.Fit.Predict(plan, [N - 1])[0];
+        Assert.Equal(fitted, forecast.FinalLoss, 3); // the forecast evaluates with merged source blocks
+        Assert.True(forecast.Lower <= forecast.FinalLoss - forecast.UnseenCooldownGain + 1e-9 && forecast.Upper >= forecast.FinalLoss + forecast.UnseenCooldownGain - 1e-9,
+            forecast.Describe());
+        if (probeSteps == 400)
+        {
+            // A probe as long as the planned cooldown leaves nothing unseen.
+            Assert.True(forecast.UnseenCooldownGain < 0.1 * planned, $"a 400-step probe left {forecast.UnseenCooldownGain:F4} of {planned:F4} unseen");
+        }
+        else
+        {
+            // A 20-step probe leaves most of it unseen, and the law's own extrapolation of it misses the truth by a
+            // sizeable part of it: the unseen term is what holds the truth.
+            Assert.True(forecast.UnseenCooldownGain > 0.5 * planned, $"a 20-step probe left only {forecast.UnseenCooldownGain:F4} of {planned:F4} unseen");
+            Assert.True(Math.Abs(fitted - truth[^1]) > 0.3 * forecast.UnseenCooldownGain, $"the fit {fitted:F4} is close to the truth {truth[^1]:F4}: the case tests nothing");
+            Assert.Contains("beyond what the probes showed", forecast.Describe(), StringComparison.Ordinal);
+        }
+        Assert.InRange(truth[^1], forecast.Lower, forecast.Upper);
+    }
+
     [Fact]
     public void TooEarlyForAHindcastTheForecastSaysItCannotForecastYet()
     {
@@ -113,7 +172,7 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void DecayEvidenceComesFromAMeasuredPriorOrAnObservedDecrease()
+    public void DecayEvidenceComesFromAMeasuredPriorAnObservedDecreaseOrAnEndedProbe()
     {
         var tracker = new LossTracker();
         using var builtIn = new Forecaster(Plan, N, tracker, new ForecasterOptions { Prior = ParameterPrior.BuiltIn(LossCurveLaws.Default) });
@@ -123,6 +182,10 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
         Assert.True(measured.HasDecayEvidence(100));
         using var none = new Forecaster(Plan, N, tracker);
         Assert.False(none.HasDecayEvidence(1000));
+        // A probe is evidence once it has ended (its losses are then in the fits), not from its fork on.
+        none.AddProbe(new CooldownProbe(800, [.. Enumerable.Range(1, 80).Select(i => 1 - i / 80.0)], [.. Enumerable.Repeat(2.5, 80)]));
+        Assert.False(none.HasDecayEvidence(839));
+        Assert.True(none.HasDecayEvidence(879));
     }
 
     [Fact]

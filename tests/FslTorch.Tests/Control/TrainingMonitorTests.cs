@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FslTorch.Control;
+using FslTorch.Fitting;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
 using TorchSharp;
@@ -15,11 +16,14 @@ public sealed class TrainingMonitorTests
 
     private static WsdSchedule Schedule() => new(1e-2, 20, 285, Steps, DecayShape.Linear, DecayTarget.Zero);
 
-    // These tests check the mechanics of control (moving, freezing, resuming, stopping) with fake laws, so the fake
-    // law's decay response counts as evidence and bands stay uncalibrated; DecayEvidenceTests covers those rules.
-    private static TrainingMonitorOptions Options(LossCurveLaw law, bool background = false, EarlyStoppingOptions? stopping = null) => new()
+    // These tests check the mechanics of control (moving, freezing, resuming, stopping) with fake laws, so the
+    // controller does not ask for decay evidence and bands stay uncalibrated; CalibratedForecastTests covers those rules.
+    private static TrainingMonitorOptions Options(LossCurveLaw law, bool background = false, EarlyStoppingOptions? stopping = null, ParameterPrior? prior = null) => new()
     {
-        Forecaster = new ForecasterOptions { Law = law, RefitInterval = 25, MinPoints = 5, FromStep = 20, Background = background, BandSamples = 0, CalibrateBands = false },
+        Forecaster = new ForecasterOptions
+        {
+            Law = law, RefitInterval = 25, MinPoints = 5, FromStep = 20, Background = background, BandSamples = 0, CalibrateBands = false, Prior = prior,
+        },
         DecayControl = new DecayControllerOptions { RequireDecayEvidence = false },
         EarlyStopping = stopping ?? new EarlyStoppingOptions(),
     };
@@ -27,13 +31,13 @@ public sealed class TrainingMonitorTests
     /// <summary>Trains the tiny model with the drop-in scheduler and a monitor; optionally checkpoints and resumes.</summary>
     private static (List<double> Rates, List<DecayDecision> Decisions, WsdSchedule Schedule, long LastStep) Train(
         LossCurveLaw law, Func<long, double, double>? corruptLoss = null, long? checkpointAt = null, bool background = false,
-        EarlyStoppingOptions? stopping = null)
+        EarlyStoppingOptions? stopping = null, ParameterPrior? prior = null)
     {
         string? folder = checkpointAt.HasValue ? Directory.CreateTempSubdirectory("fsltorch-monitor-").FullName : null;
         try
         {
             var rates = new List<double>();
-            var (model, optimizer, scheduler, monitor) = Create(law, background, stopping, seed: 5);
+            var (model, optimizer, scheduler, monitor) = Create(law, background, stopping, seed: 5, prior);
             long step = 0;
             for (; step < Steps; step++)
             {
@@ -47,7 +51,7 @@ public sealed class TrainingMonitorTests
                     model.Dispose();
                     optimizer.Dispose();
                     // A fresh process would start here: new objects (another seed), then restore.
-                    (model, optimizer, scheduler, monitor) = Create(law, background, stopping, seed: 77);
+                    (model, optimizer, scheduler, monitor) = Create(law, background, stopping, seed: 77, prior);
                     model.load(Path.Combine(folder!, "model.bin"));
                     optimizer.load_state_dict(Path.Combine(folder!, "optimizer.bin"));
                     scheduler.LoadStateFile(Path.Combine(folder!, "scheduler.json"));
@@ -72,12 +76,12 @@ public sealed class TrainingMonitorTests
     }
 
     private static (nn.Module<Tensor, Tensor>, TorchSharp.Modules.AdamW, FslScheduler, TrainingMonitor) Create(
-        LossCurveLaw law, bool background, EarlyStoppingOptions? stopping, long seed)
+        LossCurveLaw law, bool background, EarlyStoppingOptions? stopping, long seed, ParameterPrior? prior = null)
     {
         var model = TinyRegression.CreateModel(seed);
         var optimizer = optim.AdamW(model.parameters(), lr: 1e-2);
         var scheduler = new FslScheduler(optimizer, Schedule());
-        var monitor = scheduler.Monitor(Options(law, background, stopping));
+        var monitor = scheduler.Monitor(Options(law, background, stopping, prior));
         return (model, optimizer, scheduler, monitor);
     }
 
@@ -188,8 +192,9 @@ public sealed class TrainingMonitorTests
     public void TargetModeStartsTheCooldownOnceTheTargetIsWithinReach()
     {
         // Starting now is forecast at 3.0 + 0.1·(D/N − 0.6)²; a target of 3.01 is in reach from D/N ≈ 0.28.
+        // A measured prior (it pins nothing) is the decay evidence that keeps the unseen cooldown's gain out of the band.
         var stopping = new EarlyStoppingOptions { Mode = EarlyStoppingMode.Target, Threshold = 3.01 };
-        var (_, decisions, _, _) = Train(new FakeDecayLaw(0.6), stopping: stopping);
+        var (_, decisions, _, _) = Train(new FakeDecayLaw(0.6), stopping: stopping, prior: new ParameterPrior([3.0], [double.PositiveInfinity]));
         var start = decisions.First(d => d.StartNow);
         Assert.Contains("target", start.Reason);
         Assert.InRange(start.DecayStartStep, 80, 110);
