@@ -205,8 +205,7 @@ public sealed class Forecaster : IDisposable
     /// (<see cref="ParameterPrior.IsMeasured"/>), an LR decrease after the peak that at least one refit
     /// interval of observed points followed, or a cooldown probe that has ended by then (its losses are in the fits).
     /// </summary>
-    public bool HasDecayEvidence(long step) =>
-        Options.Prior?.IsMeasured == true || DecayProbes(step).Any() || SawDecrease(CurrentSchedule.Sample(step + 1), step - RefitInterval);
+    public bool HasDecayEvidence(long step) => DecayEvidence(step, CurrentSchedule).Any;
 
     // The probes that ended by `step` (those the fits see, as ProbeCurves) and in which the LR decreased.
     private IEnumerable<CooldownProbe> DecayProbes(long step) =>
@@ -214,15 +213,16 @@ public sealed class Forecaster : IDisposable
 
     private static bool ProbeEnded(CooldownProbe probe, long step) => probe.ForkStep + probe.LearningRates.Count - 1 <= step;
 
-    // When cooldown probes are the run's only decay evidence at `step` (no measured prior, no LR decrease of its own):
-    // the longest probe's learning rates as multiples of the main run's LR at its fork; null otherwise.
-    private double[]? ProbeOnlyRamp(long step, LearningRateSchedule schedule)
+    // Whether the run has decay evidence at `step` under `schedule` and, when cooldown probes are its only evidence (no
+    // measured prior, no LR decrease of its own), the longest probe's learning rates as multiples of the main run's LR
+    // at its fork (null otherwise).
+    private (bool Any, double[]? ProbeRamp) DecayEvidence(long step, LearningRateSchedule schedule)
     {
-        if (Options.Prior?.IsMeasured == true || SawDecrease(schedule.Sample(step + 1), step - RefitInterval)) return null;
+        if (Options.Prior?.IsMeasured == true || SawDecrease(schedule.Sample(step + 1), step - RefitInterval)) return (true, null);
         var longest = DecayProbes(step).OrderBy(p => p.LearningRates.Count).ThenBy(p => p.ForkStep).LastOrDefault();
-        if (longest == null) return null;
+        if (longest == null) return (false, null);
         double atFork = schedule.GetLearningRate(longest.ForkStep);
-        return atFork > 0 ? longest.LearningRates.Select(r => r / atFork).ToArray() : null;
+        return (true, atFork > 0 ? longest.LearningRates.Select(r => r / atFork).ToArray() : null);
     }
 
     private static bool SawDecrease(ReadOnlySpan<double> rates, long through)
@@ -327,11 +327,12 @@ public sealed class Forecaster : IDisposable
         if (state.PendingStep < 0) return;
         var curve = new ObservedCurve("run", inForce.SampleWithIntrinsicTime(state.PendingStep + 1),
             state.PendingPoints.Select(p => (int)p[0]).ToList(), state.PendingPoints.Select(p => p[1]).ToList(), state.PendingPoints.Select(p => p[2]).ToList());
+        var (evidence, ramp) = DecayEvidence(state.PendingStep, inForce);
         var inputs = new Inputs(state.PendingStep, curve, inForce, state.PendingWarmStart)
         {
             Probes = ProbeCurves(state.PendingStep, inForce),
-            DecayEvidence = HasDecayEvidence(state.PendingStep),
-            ProbeRamp = ProbeOnlyRamp(state.PendingStep, inForce),
+            DecayEvidence = evidence,
+            ProbeRamp = ramp,
             FitStart = _fitStart,
             FitStartSearchedAt = _fitStartSearchedAt,
         };
@@ -392,11 +393,12 @@ public sealed class Forecaster : IDisposable
         if (points.Count < Math.Max(Options.MinPoints, _law.Parameters.Count)) return null;
         var curve = new ObservedCurve("run", sampled, points.Select(p => (int)p.Step).ToList(), points.Select(p => p.Loss).ToList(),
             points.Select(p => (double)p.Count).ToList());
+        var (evidence, ramp) = DecayEvidence(step, schedule);
         return new Inputs(step, curve, schedule, Latest?.Fit.Parameters ?? _restoredWarmStart)
         {
             Probes = ProbeCurves(step, schedule),
-            DecayEvidence = HasDecayEvidence(step),
-            ProbeRamp = ProbeOnlyRamp(step, schedule),
+            DecayEvidence = evidence,
+            ProbeRamp = ramp,
             FitStart = _fitStart,
             FitStartSearchedAt = _fitStartSearchedAt,
             SearchAllowed = searchAllowed,
