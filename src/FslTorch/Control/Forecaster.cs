@@ -511,13 +511,13 @@ public sealed class Forecaster : IDisposable
                 else heldCurve = null; // no decay ahead, or the law cannot evaluate the probe-shaped one
             }
         }
-        double unseenAtEnd = decayEvidence && heldCurve != null ? Math.Max(0, heldCurve[^1] - curve[^1] - seenGain) : 0;
+        double unseen = 0; // at the curve point in hand; the last point's is the forecast's
         double t = Math.Max(inputs.Step + 1, 1);
         for (int i = 0; i < steps.Length; i++)
         {
             double parameterSigma = (upper[i] - lower[i]) / (2 * z);
             double modelSigma = hindcast == null || steps[i] + 1 <= t ? 0 : driftPerStep * (steps[i] + 1 - t) + hindcast.StandardError;
-            double unseen = heldCurve == null ? 0 : Math.Max(0, heldCurve[i] - curve[i] - seenGain);
+            unseen = heldCurve == null ? 0 : Math.Max(0, heldCurve[i] - curve[i] - seenGain);
             double coolSigma = unseen / z;
             double sigma = Math.Sqrt(parameterSigma * parameterSigma + modelSigma * modelSigma + coolSigma * coolSigma);
             // The band always contains the forecast itself and the parameter band; a loss is never negative.
@@ -534,7 +534,7 @@ public sealed class Forecaster : IDisposable
                     : null,
             Hindcast = hindcast,
             HasDecayEvidence = decayEvidence,
-            UnseenCooldownGain = unseenAtEnd,
+            UnseenCooldownGain = decayEvidence ? unseen : 0,
         };
     }
 
@@ -545,7 +545,7 @@ public sealed class Forecaster : IDisposable
     private static double? ProbeShapedGain(FitResult fit, double[] rates, int now, double[] ramp)
     {
         double current = rates[now];
-        int decayStart = now + 1 < rates.Length ? Array.FindIndex(rates, now + 1, r => r < current) : -1;
+        int decayStart = Array.FindIndex(rates, now + 1, r => r < current);
         if (decayStart < 0) return null;
         int length = Math.Min(rates.Length, decayStart + ramp.Length);
         double before = rates[decayStart - 1];
