@@ -66,7 +66,9 @@ public sealed record RunSummary(
             double asRunFinal;
             try
             {
-                asRunFinal = fit.Predict(rates, [(int)total - 1], fast: true)[0];
+                // The forecast's share of a cooldown gain the probes did not show (Forecast.FinalLoss) carries over.
+                double unseenHalf = made.TryGetProperty("unseen_gain", out var unseen) ? unseen.GetDouble() / 2 : 0;
+                asRunFinal = fit.Predict(rates, [(int)total - 1], fast: true)[0] + unseenHalf;
             }
             catch (Exception e) when (e is ArgumentException or ArithmeticException)
             {

@@ -8,7 +8,10 @@ namespace FslTorch.Control;
 /// </summary>
 /// <param name="Step">The last step observed when the fit was made.</param>
 /// <param name="Fit">The fit.</param>
-/// <param name="FinalLoss">The predicted loss at the last step N − 1.</param>
+/// <param name="FinalLoss">
+/// The predicted loss at the last step N − 1: the fit's prediction, except that with cooldown probes as the only decay
+/// evidence it takes half of <see cref="UnseenCooldownGain"/> (see there).
+/// </param>
 /// <param name="Lower">The band's lower edge (the <see cref="ForecasterOptions.BandQuantile"/> quantile over draws).</param>
 /// <param name="Upper">The band's upper edge.</param>
 /// <param name="CurveSteps">Steps of the predicted curve.</param>
@@ -38,8 +41,10 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
 
     /// <summary>
     /// When the run's only decay evidence is cooldown probes: the part of the planned cooldown's gain at the last step
-    /// that goes beyond what a cooldown shaped like the longest probe is predicted to buy, which is the law's
-    /// extrapolation; the band extends by it on both sides. 0 otherwise (no probe-only evidence, or nothing unseen).
+    /// that the fit predicts beyond what a cooldown shaped like the longest probe buys, which is the law's
+    /// extrapolation from a short cooldown to a long one. The real gain is taken to lie between the two: the forecast
+    /// (<see cref="FinalLoss"/>, <see cref="Curve"/>) takes half of this part, and the band reaches both ends (the
+    /// fit's prediction and the probe-shaped cooldown's). 0 otherwise (no probe-only evidence, or nothing unseen).
     /// </summary>
     public double UnseenCooldownGain { get; init; }
 
@@ -58,7 +63,7 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
         string text = FormattableString.Invariant($"{FinalLoss:F4} [{Lower:F4}, {Upper:F4}]");
         if (Caveat != null) return FormattableString.Invariant($"{text} ({Caveat})");
         return UnseenCooldownGain >= 5e-4
-            ? FormattableString.Invariant($"{text} ({UnseenCooldownGain:F3} of the cooldown's gain lies beyond what the probes showed)")
+            ? FormattableString.Invariant($"{text} ({UnseenCooldownGain:F3} of the cooldown's gain lies beyond what the probes showed; half of it is forecast)")
             : text;
     }
 }

@@ -16,7 +16,8 @@ namespace FslTorch.Fitting;
 /// Gaussian prior (MAP fit; docs/fsl-spec.md §6). The Huber loss is minimised by iteratively reweighted
 /// least squares with MathNet's Levenberg–Marquardt minimizer and the law's analytic Jacobian. Starts: the
 /// reduced law L0 + A·T^(−α) fitted by log-log regression, then the law's grid over the parameters it cannot
-/// see; the best few are refined (multi-start, deterministic for a given seed). The standard errors come from
+/// see; the best few are refined (multi-start, deterministic for a given seed). A parameter with a
+/// <see cref="LawParameter.Maximum"/> is fitted as ln(θ/(max − θ)), so it stays below it. The standard errors come from
 /// the Jacobian at the optimum. Each call builds its own objective, so fits may run on any thread at once.
 /// </summary>
 public static class LawFitter
@@ -208,14 +209,46 @@ public static class LawFitter
             // The prior in the fitted coordinates (zero weight everywhere without one).
             var priorMean = problem.Prior is { } prior ? Enumerable.Range(0, _p).Select(j => ToCoordinate(j, prior.Mean[j])).ToArray() : new double[_p];
             var priorWeight = problem.Prior?.PenaltyWeights() ?? new double[_p];
+            // The prior's spread is in ln θ; for a parameter fitted in another coordinate it is carried over at the prior's mean.
+            if (problem.Prior is { } held)
+            {
+                for (int j = 0; j < _p; j++) priorWeight[j] *= Math.Pow(LogPerCoordinate(j, held.Mean[j]), 2);
+            }
             _leastSquares = new HuberLeastSquares(Predict, _logObserved, weights, priorMean, priorWeight, options);
         }
 
         public int PointCount => _logObserved.Length;
 
-        private double ToCoordinate(int j, double value) => _law.Parameters[j].Scale == ParameterScale.Log ? Math.Log(value) : value;
+        // The fitted coordinate of a parameter: ln θ for a log-scale one, ln(θ/(max − θ)) for one with a maximum (a value
+        // above 99% of it, from a guess, a prior or an earlier fit, is taken at 99%, where the coordinate can still move), θ
+        // itself otherwise.
+        private double ToCoordinate(int j, double value) => _law.Parameters[j] switch
+        {
+            { Scale: ParameterScale.Log, Maximum: double maximum } => Math.Log(Math.Min(value, MaximumFraction * maximum)) - Math.Log(maximum - Math.Min(value, MaximumFraction * maximum)),
+            { Scale: ParameterScale.Log } => Math.Log(value),
+            _ => value,
+        };
 
-        private double ToParameter(int j, double coordinate) => _law.Parameters[j].Scale == ParameterScale.Log ? Math.Exp(coordinate) : coordinate;
+        private double ToParameter(int j, double coordinate) => _law.Parameters[j] switch
+        {
+            { Scale: ParameterScale.Log, Maximum: double maximum } => maximum / (1 + Math.Exp(-coordinate)),
+            { Scale: ParameterScale.Log } => Math.Exp(coordinate),
+            _ => coordinate,
+        };
+
+        // ∂θ/∂z at θ.
+        private double Chain(int j, double parameter) => _law.Parameters[j] switch
+        {
+            { Scale: ParameterScale.Log, Maximum: double maximum } => parameter * (1 - parameter / maximum),
+            { Scale: ParameterScale.Log } => parameter,
+            _ => 1,
+        };
+
+        // ∂ln θ/∂z at θ for a log-scale parameter (1 otherwise): what turns the coordinate's spread into ln θ's.
+        private double LogPerCoordinate(int j, double parameter) =>
+            _law.Parameters[j].Scale == ParameterScale.Log ? Chain(j, Math.Min(parameter, MaximumFraction * (_law.Parameters[j].Maximum ?? double.PositiveInfinity))) / Math.Min(parameter, MaximumFraction * (_law.Parameters[j].Maximum ?? double.PositiveInfinity)) : 1;
+
+        private const double MaximumFraction = 0.99;
 
         private double[] ToParameters(IReadOnlyList<double> coordinates) => Enumerable.Range(0, _p).Select(j => ToParameter(j, coordinates[j])).ToArray();
 
@@ -239,7 +272,7 @@ public static class LawFitter
                         if (rows == null) continue;
                         for (int j = 0; j < _p; j++)
                         {
-                            double chain = _law.Parameters[j].Scale == ParameterScale.Log ? parameters[j] : 1;
+                            double chain = Chain(j, parameters[j]);
                             double value = rows[i * _p + j] * chain / losses[i];
                             if (!double.IsFinite(value)) return false;
                             jacobian![(offset + i) * _p + j] = value;
@@ -306,9 +339,11 @@ public static class LawFitter
             }
             var covariance = new double[_p, _p];
             var errors = new double[_p];
+            // Reported in ln θ for every log-scale parameter (those with a maximum were fitted in another coordinate).
+            var toLog = Enumerable.Range(0, _p).Select(j => LogPerCoordinate(j, parameters[j])).ToArray();
             for (int j = 0; j < _p; j++)
             {
-                for (int k = 0; k < _p; k++) covariance[j, k] = best.Covariance?[j, k] ?? double.NaN;
+                for (int k = 0; k < _p; k++) covariance[j, k] = (best.Covariance?[j, k] ?? double.NaN) * toLog[j] * toLog[k];
                 double se = Math.Sqrt(covariance[j, j]);
                 errors[j] = _law.Parameters[j].Scale == ParameterScale.Log ? parameters[j] * se : se;
             }

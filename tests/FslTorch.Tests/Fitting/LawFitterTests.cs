@@ -157,6 +157,34 @@ public sealed class LawFitterTests
     }
 
     [Fact]
+    public void TheDirectLawsSourceExponentStaysAtOrBelowItsMaximum()
+    {
+        // A curve the direct law makes with s far above its maximum: the parameters (peak-normalised) of a fit that a
+        // short TinyGpt run's forecast landed on (an exponential signal; the noise terms carry the decline), on a
+        // 1000-step constant run at LR 1 after a 50-step warmup.
+        var law = new FslDirectLaw();
+        double[] degenerate = [0.05, 4.66, 0.23, 463, 23.5, 68, 0.00245];
+        Assert.True(degenerate[4] > FslDirectLaw.MaxSourceExponent);
+        var schedule = FslTorch.Schedules.Schedule.WithWarmup(FslTorch.Schedules.Schedule.Constant(1), 50).SampleWithIntrinsicTime(1000);
+        var steps = Enumerable.Range(50, 950).Where(k => k % 5 == 0).ToArray();
+        var random = new Random(3);
+        var losses = law.Predict(degenerate, schedule, steps).Select(l => l * (1 + 1e-3 * SyntheticCurves.Gaussian(random))).ToArray();
+        var curve = new ObservedCurve("degenerate", schedule, steps, losses);
+
+        // Refined from those very parameters (the best start there is), and from the fitter's own starts.
+        var warm = LawFitter.Fit(new FitProblem(law, [curve]) { InitialGuess = degenerate, WarmStartOnly = true });
+        var cold = LawFitter.Fit(law, [curve]);
+        foreach (var fit in new[] { warm, cold })
+        {
+            Assert.True(fit.Succeeded, fit.Message);
+            Assert.InRange(fit.Parameters[4], 0, FslDirectLaw.MaxSourceExponent);
+            // Still a fit of the curve: within 1% everywhere.
+            var predicted = fit.Predict(schedule.LearningRates.ToArray(), steps);
+            Assert.All(predicted.Zip(losses), x => Assert.InRange(x.First / x.Second, 0.99, 1.01));
+        }
+    }
+
+    [Fact]
     public void BadOptionsThrowAtConfiguration()
     {
         var (law, _, raw) = Truth("momentum");
