@@ -48,6 +48,9 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
     /// </summary>
     public double UnseenCooldownGain { get; init; }
 
+    /// <summary>The fit's own prediction at the last step: <see cref="FinalLoss"/> without the half of <see cref="UnseenCooldownGain"/> it took.</summary>
+    public double FittedFinalLoss => FinalLoss - UnseenCooldownGain / 2;
+
     /// <summary>The first step of the points the fit used (see <see cref="ForecasterOptions.ChooseFitStart"/>).</summary>
     public long FitStartStep { get; init; }
 

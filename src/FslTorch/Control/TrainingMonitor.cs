@@ -365,7 +365,8 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     {
         var current = (WsdSchedule)Schedule;
         double startNow = Controller!.PredictFinalLoss(forecast.Fit, current, Math.Max(next, Controller.EarliestStart));
-        double upper = startNow + (forecast.Upper - forecast.FinalLoss);
+        // The band's reach above the fit's own prediction, carried over to starting now (also a forecast of the fit).
+        double upper = startNow + (forecast.Upper - forecast.FittedFinalLoss);
         if (next >= Controller.EarliestStart && upper <= Options.EarlyStopping.Threshold
             && Controller.StartNow(next, current, startNow, $"starting the cooldown now is forecast to reach the target {Options.EarlyStopping.Threshold:F4} (≤ {upper:F4})") is { } decision)
         {
@@ -381,8 +382,9 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         switch (options.Mode)
         {
             case EarlyStoppingMode.Abort:
-                double best = Controller?.Decisions.LastOrDefault()?.Candidates.Select(c => c.PredictedFinalLoss).DefaultIfEmpty(forecast.FinalLoss).Min() ?? forecast.FinalLoss;
-                double lower = best - (forecast.FinalLoss - forecast.Lower);
+                // The candidates are the fit's own predictions: the band's reach below the fit's carries over to each.
+                double best = Controller?.Decisions.LastOrDefault()?.Candidates.Select(c => c.PredictedFinalLoss).DefaultIfEmpty(forecast.FittedFinalLoss).Min() ?? forecast.FittedFinalLoss;
+                double lower = best - (forecast.FittedFinalLoss - forecast.Lower);
                 vote = lower > options.Threshold;
                 reason = $"the best reachable final loss is forecast at {best:F4} (lower band {lower:F4}), above the threshold {options.Threshold:F4}";
                 break;

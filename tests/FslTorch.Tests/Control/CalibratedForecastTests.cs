@@ -144,6 +144,7 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
         double fitted = forecast.Fit.Predict(plan, [N - 1])[0];
         Assert.Equal(fitted + forecast.UnseenCooldownGain / 2, forecast.FinalLoss, 3); // the forecast evaluates with merged source blocks
         Assert.Equal(forecast.FinalLoss, forecast.Curve[^1], 12);
+        Assert.Equal(fitted, forecast.FittedFinalLoss, 3); // what early stopping offsets the fit's candidates by
         Assert.True(forecast.Lower <= fitted + 1e-3 && forecast.Upper >= fitted + forecast.UnseenCooldownGain - 1e-3, forecast.Describe());
         if (probeSteps == 400)
         {
