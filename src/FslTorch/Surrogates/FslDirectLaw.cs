@@ -32,8 +32,9 @@ public sealed class FslDirectLaw : LossCurveLaw
     /// run: it falls like an exponential once t passes τ, and the noise terms then take over the curve's slow decline
     /// (their early sources decaying along the kernel), which is a different account of the run's past with another
     /// cooldown response. Fits of short TinyGpt runs landed there (s = 20–45, τ ≈ 460) and forecast the cooldown's
-    /// gain and the constant-LR loss both wrong; bounded, the same fits settled inside, at s ≈ 0.7–1.6 (a hard bound
-    /// at 3 and one at 5, tried first, gave mean forecast errors within 0.01 of each other; README, "Seventh session").
+    /// gain and the constant-LR loss both wrong; bounded, the same refits settled inside, at s = 0.6–1.6 from 55% of the
+    /// run on (a hard bound at 3 and one at 5, tried first, gave mean forecast errors within 0.01 of each other; README,
+    /// "Seventh session").
     /// On the 124M and MPL runs it moved three <c>fsl bench all</c> figures of this law in the last digit and no
     /// <c>fsl bench decay</c> figure.
     /// </summary>
