@@ -212,7 +212,7 @@ public static class LawFitter
             // The prior's spread is in ln θ; for a parameter fitted in another coordinate it is carried over at the prior's mean.
             if (problem.Prior is { } held)
             {
-                for (int j = 0; j < _p; j++) priorWeight[j] *= Math.Pow(LogPerCoordinate(j, held.Mean[j]), 2);
+                for (int j = 0; j < _p; j++) priorWeight[j] *= Math.Pow(LogPerCoordinate(j, Inside(j, held.Mean[j])), 2);
             }
             _leastSquares = new HuberLeastSquares(Predict, _logObserved, weights, priorMean, priorWeight, options);
         }
@@ -224,7 +224,7 @@ public static class LawFitter
         // itself otherwise.
         private double ToCoordinate(int j, double value) => _law.Parameters[j] switch
         {
-            { Scale: ParameterScale.Log, Maximum: double maximum } => Math.Log(Math.Min(value, MaximumFraction * maximum)) - Math.Log(maximum - Math.Min(value, MaximumFraction * maximum)),
+            { Scale: ParameterScale.Log, Maximum: double maximum } => Math.Log(Inside(j, value)) - Math.Log(maximum - Inside(j, value)),
             { Scale: ParameterScale.Log } => Math.Log(value),
             _ => value,
         };
@@ -245,8 +245,10 @@ public static class LawFitter
         };
 
         // ∂ln θ/∂z at θ for a log-scale parameter (1 otherwise): what turns the coordinate's spread into ln θ's.
-        private double LogPerCoordinate(int j, double parameter) =>
-            _law.Parameters[j].Scale == ParameterScale.Log ? Chain(j, Math.Min(parameter, MaximumFraction * (_law.Parameters[j].Maximum ?? double.PositiveInfinity))) / Math.Min(parameter, MaximumFraction * (_law.Parameters[j].Maximum ?? double.PositiveInfinity)) : 1;
+        private double LogPerCoordinate(int j, double parameter) => _law.Parameters[j].Scale == ParameterScale.Log ? Chain(j, parameter) / parameter : 1;
+
+        // θ, or 99% of the parameter's maximum where θ lies above that (a start or a prior's mean outside the fitted range).
+        private double Inside(int j, double value) => _law.Parameters[j].Maximum is double maximum ? Math.Min(value, MaximumFraction * maximum) : value;
 
         private const double MaximumFraction = 0.99;
 
