@@ -67,8 +67,8 @@ public sealed record RunSummary(
             try
             {
                 // The forecast's share of a cooldown gain the probes did not show (Forecast.FinalLoss) carries over.
-                double unseenHalf = made.TryGetProperty("unseen_gain", out var unseen) ? unseen.GetDouble() / 2 : 0;
-                asRunFinal = fit.Predict(rates, [(int)total - 1], fast: true)[0] + unseenHalf;
+                double unseenShare = made.TryGetProperty("unseen_gain", out var unseen) ? FslTorch.Control.Forecast.UnseenGainShare * unseen.GetDouble() : 0;
+                asRunFinal = fit.Predict(rates, [(int)total - 1], fast: true)[0] + unseenShare;
             }
             catch (Exception e) when (e is ArgumentException or ArithmeticException)
             {

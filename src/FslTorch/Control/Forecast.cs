@@ -48,8 +48,11 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
     /// </summary>
     public double UnseenCooldownGain { get; init; }
 
-    /// <summary>The fit's own prediction at the last step: <see cref="FinalLoss"/> without the half of <see cref="UnseenCooldownGain"/> it took.</summary>
-    public double FittedFinalLoss => FinalLoss - UnseenCooldownGain / 2;
+    /// <summary>The share of <see cref="UnseenCooldownGain"/> that the forecast takes: the middle between its two ends.</summary>
+    public const double UnseenGainShare = 0.5;
+
+    /// <summary>The fit's own prediction at the last step: <see cref="FinalLoss"/> without the share of <see cref="UnseenCooldownGain"/> it took.</summary>
+    public double FittedFinalLoss => FinalLoss - UnseenGainShare * UnseenCooldownGain;
 
     /// <summary>The first step of the points the fit used (see <see cref="ForecasterOptions.ChooseFitStart"/>).</summary>
     public long FitStartStep { get; init; }

@@ -524,7 +524,7 @@ public sealed class Forecaster : IDisposable
             // With probes, the planned cooldown's gain is taken to lie between what the probe-shaped cooldown buys and
             // what the law predicts for the whole one: the forecast is the middle, the band spans both ends. Without
             // evidence the law's guess stays the forecast, the whole gain on either side.
-            double shift = decayEvidence ? unseen / 2 : 0;
+            double shift = decayEvidence ? Forecast.UnseenGainShare * unseen : 0;
             (curve[i], lower[i], upper[i]) = (curve[i] + shift, lower[i] + shift, upper[i] + shift);
             double coolSigma = (unseen - shift) / z;
             double sigma = Math.Sqrt(parameterSigma * parameterSigma + modelSigma * modelSigma + coolSigma * coolSigma);
