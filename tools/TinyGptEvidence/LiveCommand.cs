@@ -43,8 +43,12 @@ public static class LiveCommand
             Description = "More TinyGpt flags for every run, in one string (e.g. \"--lr 2e-3 --width 96\"): a recipe other than TinyGpt's defaults. The flags this command sets itself are refused.",
         };
         var replayRefit = new Option<int?>("--replay-refit-every") { Description = "The replay's refit interval in steps (default: 2% of the budget)." };
+        var replayControl = new Option<bool>("--replay-control")
+        {
+            Description = "With --replay: instead of scoring forecasts, replay the decay controller on every WSD run (fixed ones as if controlled: their losses up to a move are a controlled run's) up to its first move of the decay start (the losses after it belong to a schedule the run did not take) and report where it would have put it; results in replay-control.md.",
+        };
         var command = new Command("live", "Live-forecast benchmark: the forecasts made at 25/50/75% of TinyGpt runs against the final loss they reached.")
-            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayProbes, tinyGptArguments };
+            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayProbes, replayControl, tinyGptArguments };
         command.SetAction(parse =>
         {
             var seedList = parse.GetValue(seeds)!;
@@ -72,6 +76,9 @@ public static class LiveCommand
             bool replaying = parse.GetValue(replay);
             double[]? keptProbes = parse.GetValue(replayProbes) is { Length: > 0 } fractions ? fractions : null;
             if (!replaying && keptProbes != null) return Fail("--replay-probes goes with --replay.");
+            bool replayingControl = parse.GetValue(replayControl);
+            if (!replaying && replayingControl) return Fail("--replay-control goes with --replay.");
+            var control = new StringBuilder();
             int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);
             if (replayInterval < 1) return Fail("--replay-refit-every must be >= 1.");
             string folder = Path.GetFullPath(parse.GetValue(output)!);
@@ -106,6 +113,15 @@ public static class LiveCommand
                             summary = RunSummary.Read(summaryFile);
                             try
                             {
+                                if (replayingControl)
+                                {
+                                    if (LiveReplay.Decisions(runs.Folder(name), replayInterval, probeFractions: keptProbes) is { } decisions)
+                                    {
+                                        control.AppendLine(ControlRow(name, decisions));
+                                        Console.WriteLine($"{name}: {ControlRow(name, decisions)}");
+                                    }
+                                    continue;
+                                }
                                 checks = LiveReplay.Forecasts(runs.Folder(name), replayInterval, probeFractions: keptProbes);
                             }
                             catch (InvalidDataException e)
@@ -125,6 +141,16 @@ public static class LiveCommand
                             summary.WallSeconds, summary.MonitorShare, summary.ProbeSteps));
                     }
                 }
+            }
+            if (replayingControl)
+            {
+                if (control.Length == 0) return Fail("no finished WSD run to replay the decay control on.");
+                string table = "| run | decay start | cooldown | moved at | last decision |\n|---|---|---|---|---|\n" + control;
+                AtomicFile.WriteAllText(Path.Combine(folder, "replay-control.md"), string.Create(CultureInfo.InvariantCulture,
+                    $"Decay control on the replays (refits every {replayInterval} steps; each replay stops at the controller's first move; fixed WSD runs replayed as if controlled):\n\n") + table);
+                Console.WriteLine();
+                Console.Write(table);
+                return 0;
             }
             if (scored.Count == 0) return Fail("no finished run to score.");
             var score = new LiveForecastScore(scored);
@@ -175,6 +201,7 @@ public static class LiveCommand
                 + score.Table() + "\n" + paired
                 + string.Create(CultureInfo.InvariantCulture, $"Monitor share of the runs' wall time: mean {shares.Average():P2}, highest {shares.Max():P2}. Wall time of this command: {clock.Elapsed.TotalMinutes:F1} min.\n");
             AtomicFile.WriteAllText(Path.Combine(folder, results + ".md"), markdown);
+
             Console.WriteLine();
             Console.Write(markdown);
             return 0;
@@ -185,6 +212,14 @@ public static class LiveCommand
     /// <summary>One run of the benchmark, as live.json lists it.</summary>
     private sealed record LiveRun(string Run, string Corpus, string Schedule, long Seed, double FinalTrainingLoss, double FinalEvalLoss, long? DecayStart,
         double WallSeconds, double MonitorShare, long ProbeSteps);
+
+    // One row of replay-control.md: where the controller put the decay start, and why.
+    private static string ControlRow(string name, DecisionReplay replay)
+    {
+        var last = replay.Decisions.Count > 0 ? replay.Decisions[^1] : null;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"| {name} | {replay.DecayStart}{(replay.Moved ? "" : " (plan)")} | {replay.CooldownFraction:P0} | {(replay.Moved ? last!.Step.ToString(CultureInfo.InvariantCulture) : "–")} | {(last == null ? "none" : $"step {last.Step}: {last.Reason.Replace('|', '/')}")} |");
+    }
 
     private static int Fail(string message)
     {

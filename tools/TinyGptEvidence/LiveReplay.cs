@@ -50,6 +50,42 @@ public static class LiveReplay
             }).ToList();
     }
 
+    /// <summary>
+    /// The decay controller's decisions on the replay of a controlled run, up to and including its first move of the
+    /// decay start (the losses after a move belong to a schedule the run did not take, so the replay stops there) or
+    /// the planned start. <paramref name="adjust"/> changes the controller's options (null: as the run had them).
+    /// A fixed WSD run is replayed as if it were controlled (until a move its losses are those of a controlled run with
+    /// the same plan); null for a run whose schedule is not a WSD.
+    /// </summary>
+    public static DecisionReplay? Decisions(string runFolder, int refitInterval, Func<DecayControllerOptions, DecayControllerOptions>? adjust = null,
+        IReadOnlyList<double>? probeFractions = null)
+    {
+        var settings = RunFolder.ReadConfig(runFolder);
+        long total = settings.Steps;
+        var options = RunSchedule.MonitorOptions(settings);
+        if (RunSchedule.Build(settings) is not FslTorch.Schedules.WsdSchedule plan) return null;
+        // A fixed WSD run is replayed as if controlled: until a move its losses are those of a controlled run with its plan.
+        var control = options.DecayControl ?? new DecayControllerOptions();
+        options = options with
+        {
+            Forecaster = options.Forecaster with { RefitInterval = refitInterval },
+            DecayControl = adjust?.Invoke(control) ?? control,
+        };
+        var probes = Probes(runFolder).Where(p => probeFractions == null || probeFractions.Any(f => settings.ProbeFork(f) == p.ForkStep)).ToList();
+        var monitor = new TrainingMonitor(plan, total, options);
+        foreach (var (step, loss) in Losses(Path.Combine(runFolder, "losses.csv")))
+        {
+            if (step >= plan.DecayStartStep || step >= total) break;
+            foreach (var probe in probes.Where(p => p.ForkStep == step)) monitor.AddProbe(probe);
+            var signal = monitor.OnStepEnd(step, loss);
+            if (signal.HasFlag(TrainingSignal.ScheduleChanged) || monitor.Controller!.Decisions.LastOrDefault() is { StartNow: true })
+            {
+                return new DecisionReplay(plan.DecayStartStep, total, monitor.Controller!.Decisions, Moved: true);
+            }
+        }
+        return new DecisionReplay(plan.DecayStartStep, total, monitor.Controller!.Decisions, Moved: false);
+    }
+
     // The cooldown probes the run recorded (its last checkpoint keeps them all). A run that made probes and has lost its
     // checkpoint (run folders copied without it) cannot be replayed: without its probes it would be another run.
     private static IReadOnlyList<CooldownProbe> Probes(string runFolder)
@@ -72,4 +108,20 @@ public static class LiveReplay
     // step and training loss of every row of losses.csv that has one (the library's CSV reader: columns by name).
     private static IEnumerable<(long Step, double Loss)> Losses(string file) =>
         ObservedCurve.CsvRows(file).Where(row => row.Loss != null).Select(row => (row.Step, row.Loss!.Value));
+}
+
+/// <summary>
+/// The decisions a controller made on the replay of a run (<see cref="LiveReplay.Decisions"/>), up to its first move.
+/// </summary>
+/// <param name="PlannedStart">The decay start the run planned.</param>
+/// <param name="TotalSteps">The budget N.</param>
+/// <param name="Decisions">Every decision, oldest first.</param>
+/// <param name="Moved">Whether the last decision moved the decay start or started the decay before the plan.</param>
+public sealed record DecisionReplay(long PlannedStart, long TotalSteps, IReadOnlyList<DecayDecision> Decisions, bool Moved)
+{
+    /// <summary>The decay start after the replay: the first move's, or the plan.</summary>
+    public long DecayStart => Moved ? Decisions[^1].DecayStartStep : PlannedStart;
+
+    /// <summary>The cooldown that start gives, as a fraction of the budget.</summary>
+    public double CooldownFraction => (double)(TotalSteps - DecayStart) / TotalSteps;
 }

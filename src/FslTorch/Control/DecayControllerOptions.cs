@@ -29,7 +29,9 @@ public sealed record DecayControllerOptions
     /// <summary>
     /// The decay only starts by the margin rule once this many consecutive decisions predicted best final
     /// losses within <see cref="ForecastTolerance"/> of each other: early fits, before the law is pinned down,
-    /// jump around, and acting on one of them would commit a run to a cooldown on a whim.
+    /// jump around, and acting on one of them would commit a run to a cooldown on a whim. With
+    /// <see cref="RequireDecayEvidence"/> only decisions whose forecasts had decay evidence count: one made before
+    /// the run had any guessed the cooldown's response.
     /// </summary>
     public int StableForecasts { get; init; } = 3;
 

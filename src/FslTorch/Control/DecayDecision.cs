@@ -14,6 +14,13 @@ public sealed record DecayDecision(long Step, bool StartNow, long DecayStartStep
 {
     /// <summary>The hindcast checked before starting by the margin rule (null when none was made).</summary>
     public Hindcast? Hindcast { get; init; }
+
+    /// <summary>
+    /// Whether the forecast behind the decision had evidence of the run's decay response (see
+    /// <see cref="DecayControllerOptions.RequireDecayEvidence"/>); only such decisions count towards
+    /// <see cref="DecayControllerOptions.StableForecasts"/>. True for decisions restored from checkpoints that predate it.
+    /// </summary>
+    public bool HasDecayEvidence { get; init; } = true;
 }
 
 /// <summary>A decay start and the final loss predicted for it.</summary>

@@ -139,7 +139,7 @@ public sealed class WsdDecayController
         if (nextStep < EarliestStart)
         {
             return new DecayDecision(nextStep, false, kept, best.PredictedFinalLoss, double.NaN, 0,
-                $"the stable phase lasts at least until step {EarliestStart}", candidates);
+                $"the stable phase lasts at least until step {EarliestStart}", candidates) { HasDecayEvidence = hasDecayEvidence };
         }
         var now = candidates[0];
         var later = candidates.Skip(1).MinBy(c => c.PredictedFinalLoss)!;
@@ -157,18 +157,28 @@ public sealed class WsdDecayController
         }
         bool failedBefore = _decisions.Any(d => d.Hindcast != null && !d.Hindcast.Passes(Options.HindcastTolerance));
         int needed = failedBefore ? Options.HindcastPasses : 1;
-        DecayDecision Wait(string reason) => new(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty, reason, candidates) { Hindcast = check };
+        DecayDecision Wait(string reason) => new(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty, reason, candidates)
+        {
+            Hindcast = check,
+            HasDecayEvidence = hasDecayEvidence,
+        };
 
         if (Options.RequireDecayEvidence && !hasDecayEvidence)
         {
             return new DecayDecision(nextStep, false, kept, later.PredictedFinalLoss, gain, uncertainty,
-                "the run has no evidence of its decay response yet (no LR decrease observed, no measured prior): the plan stays", candidates);
+                "the run has no evidence of its decay response yet (no LR decrease observed, no measured prior): the plan stays", candidates)
+            { HasDecayEvidence = false };
         }
-        var recent = _decisions.Select(d => d.Candidates.Count > 0 ? d.Candidates.Min(c => c.PredictedFinalLoss) : double.NaN)
+        // Stability counts only forecasts made with decay evidence (with RequireDecayEvidence): one made before the run
+        // had any guessed the cooldown's response, and its agreement with a later one says nothing about the later one.
+        var recent = _decisions.Where(d => d.HasDecayEvidence || !Options.RequireDecayEvidence)
+            .Select(d => d.Candidates.Count > 0 ? d.Candidates.Min(c => c.PredictedFinalLoss) : double.NaN)
             .Where(double.IsFinite).TakeLast(Options.StableForecasts - 1).Append(best.PredictedFinalLoss).ToList();
         if (recent.Count < Options.StableForecasts || recent.Max() - recent.Min() > Options.ForecastTolerance)
         {
-            return Wait($"the forecasts are not yet stable (the last {recent.Count} best final losses span {recent.Max() - recent.Min():F4} nats)");
+            return Wait(recent.Count < Options.StableForecasts
+                ? $"the forecasts are not yet stable (only {recent.Count} of the {Options.StableForecasts} needed{(Options.RequireDecayEvidence ? " with decay evidence" : "")})"
+                : $"the forecasts are not yet stable (the last {recent.Count} best final losses span {recent.Max() - recent.Min():F4} nats)");
         }
         if (uncertainty > Options.MaxGainUncertainty)
         {
@@ -187,9 +197,10 @@ public sealed class WsdDecayController
         string checkedText = check == null ? "" : $" (hindcast error {check.Error:+0.0000;-0.0000} on a drop of {check.ObservedDrop:F4})";
         return startNow
             ? new DecayDecision(nextStep, true, nextStep, now.PredictedFinalLoss, gain, uncertainty,
-                $"no later start is predicted to beat starting now by more than {threshold:F4} nats{checkedText}", candidates) { Hindcast = check }
+                $"no later start is predicted to beat starting now by more than {threshold:F4} nats{checkedText}", candidates)
+            { Hindcast = check, HasDecayEvidence = hasDecayEvidence }
             : new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
-                $"{wanted}{checkedText}", candidates) { Hindcast = check };
+                $"{wanted}{checkedText}", candidates) { Hindcast = check, HasDecayEvidence = hasDecayEvidence };
     }
 
     /// <summary>The standard deviation of a function of the parameters over draws from the fit's covariance.</summary>

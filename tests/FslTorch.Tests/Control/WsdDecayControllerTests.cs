@@ -167,6 +167,28 @@ public sealed class WsdDecayControllerTests
     }
 
     [Fact]
+    public void OnlyForecastsWithDecayEvidenceCountTowardsStability()
+    {
+        // Two decisions without decay evidence, then the same forecast with it: the evidence-less ones agree with it,
+        // but only the third decision with evidence may act.
+        var fit = FakeDecayLaw.Fit(new FakeDecayLaw(0.5));
+        var controller = new DecisionLoop(Schedule());
+        Assert.Contains("no evidence", controller.Decide(500, fit, 520, hasDecayEvidence: false)!.Reason);
+        Assert.Contains("no evidence", controller.Decide(520, fit, 540, hasDecayEvidence: false)!.Reason);
+        var first = controller.Decide(540, fit, 560)!;
+        Assert.False(first.StartNow);
+        Assert.Contains("only 1 of the 3 needed with decay evidence", first.Reason);
+        Assert.False(controller.Decide(560, fit, 580)!.StartNow);
+        Assert.True(controller.Decide(580, fit, 600)!.StartNow);
+        Assert.Equal([false, false, true, true, true], controller.Decisions.Select(d => d.HasDecayEvidence));
+        // Without the evidence rule every forecast counts: the third decision acts.
+        var anyForecast = new DecisionLoop(Schedule(), new DecayControllerOptions { RequireDecayEvidence = false });
+        Assert.False(anyForecast.Decide(500, fit, 520, hasDecayEvidence: false)!.StartNow);
+        Assert.False(anyForecast.Decide(520, fit, 540, hasDecayEvidence: false)!.StartNow);
+        Assert.True(anyForecast.Decide(540, fit, 560)!.StartNow);
+    }
+
+    [Fact]
     public void BadRailsThrowAtConfiguration()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new WsdDecayController(Schedule(), new DecayControllerOptions { Margin = -1 }));

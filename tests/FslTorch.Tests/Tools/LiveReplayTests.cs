@@ -45,6 +45,31 @@ public sealed class LiveReplayTests : IDisposable
     }
 
     [Fact]
+    public void ADecisionReplayMakesTheControlledRunsOwnDecisionsAndAFixedRunWithItsProbeTheSame()
+    {
+        string controlled = TinyRun("controlled", "--steps", "120", "--schedule", "controlled");
+        var live = File.ReadAllLines(Path.Combine(controlled, "decisions.jsonl"))
+            .Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement)
+            .Select(d => (d.GetProperty("Step").GetInt64(), d.GetProperty("StartNow").GetBoolean(), d.GetProperty("DecayStartStep").GetInt64(), d.GetProperty("Reason").GetString()))
+            .ToList();
+        Assert.NotEmpty(live);
+        static IEnumerable<(long, bool, long, string?)> Of(DecisionReplay replay) =>
+            replay.Decisions.Select(d => (d.Step, d.StartNow, d.DecayStartStep, (string?)d.Reason));
+
+        var replay = LiveReplay.Decisions(controlled, refitInterval: 10)!;
+        // Up to the first move the replay is the run: the same decisions, and the run's decay start when it moved.
+        Assert.Equal(live.Take(replay.Decisions.Count), Of(replay));
+        Assert.Equal(replay.Moved ? replay.Decisions[^1].DecayStartStep : 96, replay.DecayStart);
+        Assert.Equal((120 - replay.DecayStart) / 120.0, replay.CooldownFraction, 12);
+        // Another interval makes other decisions (so the comparison above can fail).
+        Assert.NotEqual(Of(replay).Select(d => d.Item1), Of(LiveReplay.Decisions(controlled, refitInterval: 20)!).Select(d => d.Item1));
+
+        // A fixed WSD run with the controlled run's probe has its losses until a move: replayed as if controlled, the same decisions.
+        string fixedRun = TinyRun("fixed", "--steps", "120", "--schedule", "wsd:0.2", "--probe-at", "0.4");
+        Assert.Equal(Of(replay), Of(LiveReplay.Decisions(fixedRun, refitInterval: 10)!));
+    }
+
+    [Fact]
     public void ARunWhoseProbesWereLostWithItsCheckpointIsNotReplayedAsIfItHadNone()
     {
         string run = TinyRun("probed", "--steps", "100", "--probe-at", "0.2", "0.4");
