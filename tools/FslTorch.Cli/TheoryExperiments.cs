@@ -155,6 +155,109 @@ internal static class TheoryExperiments
         }).ToList();
     }
 
+    /// <summary>
+    /// The FSL-optimal family on the simulator against a direct search over schedules (see <see cref="Optimal"/>);
+    /// risks are the exact expected final excess risk.
+    /// </summary>
+    /// <param name="FamilyScale">c of the best family member (η_max = the peak), searched on the simulator.</param>
+    /// <param name="FamilyRisk">Its final risk.</param>
+    /// <param name="TheoryScale">c* of <see cref="FslOptimalSchedule.SolveUncapped"/> for the task's s, β and σ² (the theory's constants).</param>
+    /// <param name="TheoryRisk">The final risk of the family member with c*, capped at the peak.</param>
+    /// <param name="SearchRisk">The lowest final risk the direct search found (never above the family's: it starts there).</param>
+    /// <param name="Evaluations">Schedules the direct search evaluated.</param>
+    /// <param name="BestWsdFraction">The best cooldown fraction of a linear WSD to 0 at the same peak (5% grid).</param>
+    /// <param name="BestWsdRisk">Its final risk.</param>
+    /// <param name="CosineRisk">A cosine to 0 at the same peak.</param>
+    /// <param name="FamilyRates">The best family member's LR at every step.</param>
+    /// <param name="SearchRates">The search's best schedule's LR at every step.</param>
+    public sealed record OptimalCheck(double FamilyScale, double FamilyRisk, double TheoryScale, double TheoryRisk, double SearchRisk, int Evaluations,
+        double BestWsdFraction, double BestWsdRisk, double CosineRisk, IReadOnlyList<double> FamilyRates, IReadOnlyList<double> SearchRates)
+    {
+        /// <summary>How much higher the best family member ends than the search's best, relative (the target: ≤ 1%).</summary>
+        public double FamilyExcess => FamilyRisk / SearchRisk - 1;
+    }
+
+    /// <summary>
+    /// Checks the FSL-optimal schedule family η(k) = min(η_max, c·(1 + c·n/(2β))^(2β−1)) (n = N − k steps remaining;
+    /// <see cref="FslOptimalSchedule"/>) on the simulator of its own setting: its best member (c by golden-section search
+    /// on the exact final risk, η_max = <paramref name="peak"/>) against the best schedule a direct search finds, a
+    /// piecewise-linear log-LR with <paramref name="knots"/> knots log-spaced in the steps remaining (capped at the peak;
+    /// Nelder–Mead from the family's best and from a constant peak, each restarted from its best point while that
+    /// helps, up to five times, each run given <paramref name="evaluations"/> iterations; the best schedule evaluated
+    /// counts). The theory's own c* (whose constants are those of the FSL,
+    /// not of the simulator) and the best linear WSD and a cosine stand beside them.
+    /// </summary>
+    public static OptimalCheck Optimal(KernelRegressionTask task, double peak, int steps, int knots = 8, int evaluations = 3000)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        if (knots < 2) throw new ArgumentOutOfRangeException(nameof(knots), knots, "knots must be >= 2.");
+        double Risk(IReadOnlyList<double> rates) => SgdSimulation.ExpectedRisk(task, rates)[^1];
+        double Family(double scale) => Risk(new FslOptimalSchedule(scale, task.Capacity, steps, peak).Sample(steps));
+
+        double lnScale = MathNet.Numerics.FindMinimum.OfScalarFunctionConstrained(x => Family(Math.Exp(x)), Math.Log(peak * 1e-5), Math.Log(peak), 1e-5);
+        double familyScale = Math.Exp(lnScale), familyRisk = Family(familyScale);
+        double theoryScale = FslOptimalSchedule.SolveUncapped(task.Source, task.Capacity, task.NoiseVariance, steps).Scale;
+
+        // Knots at steps remaining N, …, 1, 0 spaced evenly in ln(1 + n); the log-LR is linear between them.
+        var at = Enumerable.Range(0, knots).Select(i => steps - Math.Exp(Math.Log(steps + 1.0) * (1 - i / (knots - 1.0))) + 1).ToArray();
+        double[] Rates(IReadOnlyList<double> lnRates)
+        {
+            var rates = new double[steps];
+            for (int k = 0, i = 0; k < steps; k++)
+            {
+                while (i < knots - 2 && k > at[i + 1]) i++;
+                double w = Math.Clamp((k - at[i]) / (at[i + 1] - at[i]), 0, 1);
+                rates[k] = Math.Min(peak, Math.Exp(lnRates[i] + w * (lnRates[i + 1] - lnRates[i])));
+            }
+            return rates;
+        }
+        var family = new FslOptimalSchedule(familyScale, task.Capacity, steps, peak);
+        double searchRisk = familyRisk;
+        double[] searchRates = family.Sample(steps);
+        double[]? searchPoint = null;
+        int evaluated = 0;
+        double Objective(MathNet.Numerics.LinearAlgebra.Vector<double> x)
+        {
+            var rates = Rates(x.ToArray());
+            double risk = Risk(rates);
+            evaluated++;
+            if (risk < searchRisk) (searchRisk, searchRates, searchPoint) = (risk, rates, x.ToArray());
+            return double.IsFinite(risk) ? risk : double.MaxValue;
+        }
+        var starts = new[]
+        {
+            at.Select(k => Math.Log(family.GetLearningRate((long)Math.Min(steps - 1, Math.Round(k))))).ToArray(),
+            Enumerable.Repeat(Math.Log(peak), knots).ToArray(),
+        };
+        // Nelder–Mead from each start, restarted from the best point so far (a fresh simplex) while that still helps.
+        foreach (var start in starts)
+        {
+            var from = start;
+            for (int restart = 0; restart < 5; restart++)
+            {
+                double before = searchRisk;
+                try
+                {
+                    MathNet.Numerics.Optimization.NelderMeadSimplex.Minimum(MathNet.Numerics.Optimization.ObjectiveFunction.Value(Objective),
+                        MathNet.Numerics.LinearAlgebra.Vector<double>.Build.DenseOfArray(from),
+                        MathNet.Numerics.LinearAlgebra.Vector<double>.Build.Dense(knots, restart == 0 ? 0.5 : 0.2), 1e-12, evaluations);
+                }
+                catch (MathNet.Numerics.Optimization.MaximumIterationsException)
+                {
+                    // The search ran out of evaluations: the best schedule it evaluated counts.
+                }
+                if (searchPoint == null || searchRisk > before * (1 - 1e-6)) break;
+                from = searchPoint;
+            }
+        }
+
+        var wsd = Enumerable.Range(1, 20).Select(p => p / 20.0)
+            .Select(f => (Fraction: f, Risk: Risk(Schedule.Wsd(peak, 0, WsdSchedule.DecayStartForFraction(steps, f), steps).Sample(steps))))
+            .MinBy(w => w.Risk);
+        return new OptimalCheck(familyScale, familyRisk, theoryScale, Family(theoryScale), searchRisk, evaluated, wsd.Fraction, wsd.Risk,
+            Risk(Schedule.Cosine(peak, 0, steps).Sample(steps)), family.Sample(steps), searchRates);
+    }
+
     /// <summary>About <paramref name="count"/> log-spaced steps in [1, <paramref name="last"/>], distinct, increasing.</summary>
     public static int[] LogSteps(int last, int count) =>
         Enumerable.Range(0, count).Select(i => (int)Math.Round(Math.Pow(last, i / (count - 1.0)))).Distinct().ToArray();

@@ -47,6 +47,28 @@ public sealed class TheoryExperimentTests
     }
 
     [Fact]
+    public void TheOptimalFamilysBestMemberIsCheckedAgainstADirectSearchAndBeatsWsdAndCosineInTheEasyRegime()
+    {
+        var task = new KernelRegressionTask(features: 300, capacity: 2, source: 0.5, noiseVariance: 1);
+        var check = TheoryExperiments.Optimal(task, peak: 0.5, steps: 300);
+        double Risk(IReadOnlyList<double> rates) => SgdSimulation.ExpectedRisk(task, rates)[^1];
+        double Family(double scale) => Risk(new FslTorch.Schedules.FslOptimalSchedule(scale, 2, 300, 0.5).Sample(300));
+        // The family's c is the minimum of the exact final risk over c; the reported risks are those of the reported schedules.
+        Assert.Equal(Family(check.FamilyScale), check.FamilyRisk, 12);
+        Assert.True(Family(check.FamilyScale * 1.1) > check.FamilyRisk && Family(check.FamilyScale / 1.1) > check.FamilyRisk);
+        Assert.Equal(check.FamilyRisk, Risk(check.FamilyRates), 12);
+        Assert.Equal(check.SearchRisk, Risk(check.SearchRates), 12);
+        Assert.Equal(Family(check.TheoryScale), check.TheoryRisk, 12);
+        Assert.All(check.SearchRates, eta => Assert.InRange(eta, 0, 0.5));
+        // The search starts from the family's best and keeps the best schedule it evaluated, so it never ends above it;
+        // in the easy regime the family's shape (a power decay to c) beats every linear WSD and a cosine.
+        Assert.True(check.Evaluations > 100);
+        Assert.InRange(check.FamilyExcess, 0, double.MaxValue);
+        Assert.True(check.FamilyRisk < check.BestWsdRisk && check.FamilyRisk < check.CosineRisk,
+            $"family {check.FamilyRisk}, WSD {check.BestWsdRisk}, cosine {check.CosineRisk}");
+    }
+
+    [Fact]
     public void TheRegretStudyScoresTheControllersChoiceByTheExactRisk()
     {
         var task = new KernelRegressionTask(features: 100, capacity: 2, source: 0.25, noiseVariance: 1, batchSize: 8);
