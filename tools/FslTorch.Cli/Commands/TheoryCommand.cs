@@ -54,7 +54,7 @@ internal static class TheoryCommand
                 case "constant": Constant(tasks, eta, n, csv, plot); break;
                 case "ranking": Ranking(tasks, eta, n, csv, plot); break;
                 case "regret": Regret(tasks, eta, n, parse.GetValue(seeds), csv, plot); break;
-                case "optimal": Optimal(tasks, eta, n, csv, plot); break;
+                case "optimal": Optimal(tasks, eta, n, csv, plot, folder); break;
                 default: Fsl(tasks, eta, n, csv, plot); break;
             }
             AtomicFile.WriteAllText(Path.Combine(folder, $"{name}.csv"), csv.ToString());
@@ -122,8 +122,10 @@ internal static class TheoryCommand
     }
 
     // The FSL-optimal family's best member against a direct search over schedules, per task; the plot shows both LRs.
-    private static void Optimal(IReadOnlyList<KernelRegressionTask> tasks, double eta, int n, StringBuilder csv, PlotModel plot)
+    private static void Optimal(IReadOnlyList<KernelRegressionTask> tasks, double eta, int n, StringBuilder csv, PlotModel plot, string folder)
     {
+        var rates = new StringBuilder();
+        Line(rates, $"task,step,family_lr,search_lr");
         plot.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "step" });
         plot.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Left, Title = "learning rate" });
         Line(csv, $"task,family_scale,family_risk,theory_scale,theory_risk,search_risk,search_evaluations,family_excess,best_wsd_fraction,best_wsd_risk,cosine_risk");
@@ -137,13 +139,16 @@ internal static class TheoryCommand
             Line(csv, $"{Label(task)},{check.FamilyScale:R},{check.FamilyRisk:R},{check.TheoryScale:R},{check.TheoryRisk:R},{check.SearchRisk:R},{check.Evaluations},{check.FamilyExcess:R},{check.BestWsdFraction:R},{check.BestWsdRisk:R},{check.CosineRisk:R}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {Label(task)} | {check.FamilyRisk:G4} ({check.FamilyScale:G3}) | {check.TheoryRisk:G4} ({check.TheoryScale:G3}) | {check.SearchRisk:G4} ({check.Evaluations}) | {check.FamilyExcess:+0.0%;-0.0%} | {check.BestWsdRisk:G4} ({check.BestWsdFraction:P0}) | {check.CosineRisk:G4} |"));
-            foreach (var (title, rates, dashed) in new[] { ("family", check.FamilyRates, false), ("search", check.SearchRates, true) })
+            for (int k = 0; k < n; k++) Line(rates, $"{Label(task)},{k},{check.FamilyRates[k]:R},{check.SearchRates[k]:R}");
+            foreach (var (title, lrs, dashed) in new[] { ("family", check.FamilyRates, false), ("search", check.SearchRates, true) })
             {
                 var series = new LineSeries { Title = $"{Label(task)}, {title}", LineStyle = dashed ? LineStyle.Dash : LineStyle.Solid };
-                for (int k = 0; k < rates.Count; k++) series.Points.Add(new DataPoint(k, rates[k]));
+                for (int k = 0; k < lrs.Count; k++) series.Points.Add(new DataPoint(k, lrs[k]));
                 plot.Series.Add(series);
             }
         }
+        // Both schedules of every task, step by step.
+        AtomicFile.WriteAllText(Path.Combine(folder, "optimal-rates.csv"), rates.ToString());
     }
 
     private static void Fsl(IReadOnlyList<KernelRegressionTask> tasks, double eta, int n, StringBuilder csv, PlotModel plot)
