@@ -23,7 +23,7 @@ public sealed class TheoryExperimentTests
     }
 
     [Fact]
-    public void TheCommandWritesTheRankingAsCsvAndSvg()
+    public void TheCommandWritesTheRankingAndTheOptimalScheduleCheckAsCsvAndSvg()
     {
         var folder = Directory.CreateTempSubdirectory("fsl-theory-");
         try
@@ -36,6 +36,13 @@ public sealed class TheoryExperimentTests
             var best = rows.MinBy(r => double.Parse(r[2], CultureInfo.InvariantCulture))!;
             Assert.Equal("wsd-0.2", best[1]); // the hard regime's winner among these schedules
             Assert.True(File.Exists(Path.Combine(folder.FullName, "ranking.svg")));
+            (code, output, error) = CliProcess.Run("theory", "optimal", "--out", folder.FullName, "--source", "0.5", "--capacity", "2",
+                "--features", "100", "--steps", "100");
+            Assert.True(code == 0, output + error);
+            var check = File.ReadAllLines(Path.Combine(folder.FullName, "optimal.csv")).Skip(1).Select(l => l.Split(',')).Single();
+            Assert.True(double.Parse(check[7], CultureInfo.InvariantCulture) >= 0); // family_excess: the search never ends above the family
+            Assert.Equal(100, File.ReadAllLines(Path.Combine(folder.FullName, "optimal-rates.csv")).Length - 1);
+            Assert.True(File.Exists(Path.Combine(folder.FullName, "optimal.svg")));
             (code, _, error) = CliProcess.Run("theory", "optimal-schedule", "--out", folder.FullName);
             Assert.Equal(2, code);
             Assert.Contains("expected one of constant, ranking, fsl, regret", error);
