@@ -25,6 +25,7 @@ public sealed class Forecaster : IDisposable
     private Forecast? _latest;
     private IReadOnlyList<double>? _restoredWarmStart;
     private long _nextRefit;        // step + 1 of the earliest refit allowed (the adaptive stride)
+    private long _refitBy = long.MaxValue; // step + 1 of the latest refit a caller asked for (RefitBy), until one comes
     private long? _budgetStart;     // clock timestamp at the first step this forecaster saw (null: none yet)
     private long _budgetFirstStep;
     private TimeSpan _lastRefitCost; // the last refit step's work on this thread, with the work the caller added for it
@@ -118,7 +119,24 @@ public sealed class Forecaster : IDisposable
         if (_lastRefitStep >= 0 && ++_refitsBefore >= 2) _laterRefitCosts += _lastRefitCost;
         _lastRefitCost = spent;
         _lastRefitStep = step;
+        if (step + 1 >= _refitBy) _refitBy = long.MaxValue;
         PlanNextRefit();
+    }
+
+    /// <summary>
+    /// Asks for a refit no later than <paramref name="step"/> (the last refit step at or before it), whatever
+    /// <see cref="ForecasterOptions.WallTimeShare"/> says: <see cref="TrainingMonitor"/> asks so that its decay controller
+    /// gets the forecasts it needs before the planned decay on a run too fast for the share to pay for them. Only the
+    /// adaptive interval (<see cref="ForecasterOptions.RefitInterval"/> null) is affected; a step before the next refit
+    /// step or past the run's last changes nothing. The work it costs counts in <see cref="WallTime"/> as any refit's.
+    /// </summary>
+    public void RefitBy(long step)
+    {
+        if (Options.RefitInterval != null) return;
+        long aligned = (step + 1) / RefitInterval * RefitInterval; // step + 1 of the last refit step at or before `step`
+        if (aligned <= _lastRefitStep + 1 || aligned - 1 >= TotalSteps - 1 || aligned >= _refitBy) return;
+        _refitBy = aligned;
+        _nextRefit = Math.Min(_nextRefit, aligned);
     }
 
     /// <summary>
@@ -153,6 +171,8 @@ public sealed class Forecaster : IDisposable
         // The forecast's age is bounded whatever the budget says (MaxForecastAge), until the run's last such stretch.
         long oldest = _lastRefitStep + 1 + (long)Math.Ceiling(Options.MaxForecastAge * TotalSteps / RefitInterval) * RefitInterval;
         if (Options.MaxForecastAge < 1 && oldest - 1 < (1 - Options.MaxForecastAge) * TotalSteps) next = Math.Min(next, oldest);
+        // A caller's request (RefitBy) comes before the budget's choice.
+        next = Math.Min(next, _refitBy);
         // A refit at the last step forecasts nothing that is not already observed.
         _nextRefit = next - 1 >= TotalSteps - 1 ? long.MaxValue : next;
     }

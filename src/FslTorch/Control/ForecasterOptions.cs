@@ -16,7 +16,8 @@ public sealed record ForecasterOptions
     /// <see cref="WallTimeShare"/> of the wall time since its first step: the next refit comes once the work so far
     /// is within that share, while the rest of the run can pay for one more refit (never at the last step), and a
     /// fit-start search runs only when the rest of the run can pay for it (measured as the run goes; the next refit
-    /// step is kept in the checkpoint state).
+    /// step is kept in the checkpoint state). A caller may ask for an earlier refit (<see cref="Forecaster.RefitBy"/>;
+    /// <see cref="TrainingMonitor"/> does for its decay controller), which the share does not refuse.
     /// </summary>
     public int? RefitInterval { get; init; }
 

@@ -245,6 +245,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
                         // The forecast's own hindcast (same points, same law) when calibration made one; otherwise the controller asks for it.
                         Func<Hindcast?> hindcast = Forecaster.Options.CalibrateBands ? () => forecast.Hindcast : () => Forecaster.Hindcast(step);
                         Apply(Controller.Evaluate(next, current, forecast.Fit, next + Forecaster.RefitInterval, hindcast, forecast.HasDecayEvidence), next);
+                        AskForDecisionRefits(next);
                     }
                 }
                 catch (Exception e)
@@ -264,6 +265,24 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
             Stop(step, $"the smoothed loss {Tracker.Smoothed:F4} reached the target {Options.EarlyStopping.Threshold:F4}");
         }
         return StopReason != null ? signal | TrainingSignal.Stop : signal;
+    }
+
+    // A controller with decay evidence that is still waiting for the stable forecasts it acts on asks the forecaster for
+    // them before the planned decay, spaced evenly up to it, while its last forecast says that moving the decay could
+    // matter (the planned start predicted to end more than the margin above the best one): a run too fast for the work
+    // budget to pay for refits would otherwise reach its planned decay first (TinyGpt's 110-second GPU runs refit
+    // every fifth of the budget and made two decisions with evidence; the controller acts on three).
+    private void AskForDecisionRefits(long next)
+    {
+        if (Controller!.Decisions.LastOrDefault() is not { StartNow: false, HasDecayEvidence: true, Candidates.Count: > 0 } last || last.Step != next) return;
+        if (Schedule is not WsdSchedule wsd || Controller.HasStarted(next, wsd)) return;
+        long planned = Math.Min(wsd.DecayStartStep, Controller.LatestStart);
+        double plannedLoss = last.Candidates.MinBy(c => Math.Abs(c.DecayStartStep - planned))!.PredictedFinalLoss;
+        if (!(plannedLoss - last.Candidates.Min(c => c.PredictedFinalLoss) > Controller.Options.Margin)) return;
+        int trailing = Controller.Decisions.Reverse().TakeWhile(d => d.HasDecayEvidence).Count();
+        int needed = Math.Max(1, Controller.Options.StableForecasts - trailing);
+        long deadline = next + (planned - next) / (needed + 1);
+        if (deadline > next) Forecaster.RefitBy(deadline);
     }
 
     // Applies a decision (the scheduler, or this monitor's own schedule, moves the decay start), then records it:

@@ -16,11 +16,15 @@ public sealed class AdaptiveRefitTests
         public override long GetTimestamp() => Ticks;
     }
 
-    /// <summary>The momentum law, made slow on the manual clock: every evaluation costs 2 ms.</summary>
-    private sealed class SlowLaw(ManualClock clock) : LossCurveLaw
+    /// <summary>A law (the momentum law by default) made slow on the manual clock: every evaluation costs 2 ms.</summary>
+    private sealed class SlowLaw(ManualClock clock, LossCurveLaw? inner = null) : LossCurveLaw
     {
-        private readonly MomentumLaw _inner = new();
+        private readonly LossCurveLaw _inner = inner ?? new MomentumLaw();
         public override string Name => _inner.Name;
+        public override LossCurveLaw WithKernelTolerance(double tolerance) => new SlowLaw(clock, _inner.WithKernelTolerance(tolerance));
+        public override LossCurveLaw WithSourceBlocks(double fraction) => new SlowLaw(clock, _inner.WithSourceBlocks(fraction));
+        protected override void ConvertLearningRateUnitCore(double[] parameters, double ratio) =>
+            _inner.ConvertLearningRateUnit(parameters, ratio).CopyTo(parameters, 0);
         public override string Formula => _inner.Formula;
         public override IReadOnlyList<LawParameter> Parameters => _inner.Parameters;
         public override IReadOnlyList<string> DecayResponseParameters => _inner.DecayResponseParameters;
@@ -105,5 +109,53 @@ public sealed class AdaptiveRefitTests
             Assert.True(steps[i] - steps[i - 1] <= 1000, $"refits at {string.Join(", ", steps)}");
         Assert.True(steps[^1] >= 3000, $"refits at {string.Join(", ", steps)}");
         Assert.True(share > 0.01, $"the share this took, {share:P1}, is over 1% and reported as such");
+    }
+
+    [Fact]
+    public void OnAFastRunAControllerWithDecayEvidenceGetsTheForecastsItActsOnBeforeThePlannedDecay()
+    {
+        // A TinyGpt-like run (the direct law's fit of a 2000-step run, peak-normalised) whose steps cost 5 ms and whose
+        // law evaluations cost 2 ms: the 1% share pays for no refit, so only the age bound (a fifth of the budget)
+        // refits it. A probe at step 800 (80 steps to zero) gives the decay evidence; the plan decays from 1600.
+        const int n = 2000;
+        double[] truth = [0.60, 0.39, 0.24, 24, 0.84, 50, 0.0063];
+        var plan = Schedule.Wsd(1.0, 100, 1600, n);
+        var direct = LossCurveLaws.Create("fsl-direct");
+        var losses = direct.Predict(truth, plan.SampleWithIntrinsicTime(n), Enumerable.Range(0, n).ToArray());
+        var ramp = Enumerable.Range(1, 80).Select(i => 1 - i / 80.0).ToArray();
+        var probeLosses = direct.Predict(truth, new SampledSchedule([.. plan.Sample(800), .. ramp]), Enumerable.Range(800, 80).ToArray());
+
+        (List<long> Refits, IReadOnlyList<DecayDecision> Decisions) Run(bool control)
+        {
+            var clock = new ManualClock();
+            using var monitor = new TrainingMonitor(plan, n, new TrainingMonitorOptions
+            {
+                Forecaster = new ForecasterOptions { Law = new SlowLaw(clock, direct), TimeProvider = clock, BandSamples = 0, FromStep = 100 },
+                DecayControl = control ? new DecayControllerOptions() : null,
+            });
+            var refits = new List<long>();
+            for (long k = 0; k < 1600; k++)
+            {
+                clock.Ticks += TimeSpan.FromMilliseconds(5).Ticks;
+                if (k == 880) monitor.AddProbe(new CooldownProbe(800, ramp, probeLosses));
+                if (monitor.Forecaster.IsRefitStep(k)) refits.Add(k);
+                var signal = monitor.OnStepEnd(k, losses[k]);
+                if (signal.HasFlag(TrainingSignal.ScheduleChanged) || monitor.Controller?.Decisions.LastOrDefault() is { StartNow: true }) break;
+            }
+            return (refits, monitor.Controller?.Decisions ?? []);
+        }
+
+        var (forecastOnly, _) = Run(control: false);
+        var (controlled, decisions) = Run(control: true);
+        // Without control: the age bound alone, two refits between the probe and the planned decay.
+        Assert.Equal(2, forecastOnly.Count(k => k >= 880 && k < 1600));
+        // With control: as many decisions with evidence as the controller needs before 1600, unless it acted sooner
+        // (here: refits at 1119 and 1359, and at 1360 it starts the decay; without the requests it made its second
+        // decision with evidence at 1320 and kept the plan, as on TinyGpt's GPU runs).
+        var withEvidence = decisions.Where(d => d.HasDecayEvidence).ToList();
+        bool acted = decisions.Any(d => d.StartNow || d.DecayStartStep != 1600);
+        Assert.True(acted || withEvidence.Count >= new DecayControllerOptions().StableForecasts,
+            $"refits {string.Join(", ", controlled)}; decisions: {string.Join("; ", decisions.Select(d => $"{d.Step} {d.Reason}"))}");
+        Assert.True(controlled.Count(k => k >= 880 && k < 1600) > 2, $"refits {string.Join(", ", controlled)}");
     }
 }
