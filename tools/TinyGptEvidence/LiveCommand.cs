@@ -43,12 +43,16 @@ public static class LiveCommand
             Description = "More TinyGpt flags for every run, in one string (e.g. \"--lr 2e-3 --width 96\"): a recipe other than TinyGpt's defaults. The flags this command sets itself are refused.",
         };
         var replayRefit = new Option<int?>("--replay-refit-every") { Description = "The replay's refit interval in steps (default: 2% of the budget)." };
+        var replayOwnSteps = new Option<bool>("--replay-at-run-steps")
+        {
+            Description = "With --replay: refit at the steps each run refitted at itself (its forecasts.jsonl), each fit warm-started from the one before, instead of at a fixed interval.",
+        };
         var replayControl = new Option<bool>("--replay-control")
         {
             Description = "With --replay: instead of scoring forecasts, replay the decay controller on every WSD run (fixed ones as if controlled: their losses up to a move are a controlled run's) up to its first move of the decay start (the losses after it belong to a schedule the run did not take) and report where it would have put it; results in replay-control.md.",
         };
         var command = new Command("live", "Live-forecast benchmark: the forecasts made at 25/50/75% of TinyGpt runs against the final loss they reached.")
-            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayProbes, replayControl, tinyGptArguments };
+            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayOwnSteps, replayProbes, replayControl, tinyGptArguments };
         command.SetAction(parse =>
         {
             var seedList = parse.GetValue(seeds)!;
@@ -77,6 +81,8 @@ public static class LiveCommand
             double[]? keptProbes = parse.GetValue(replayProbes) is { Length: > 0 } fractions ? fractions : null;
             if (!replaying && keptProbes != null) return Fail("--replay-probes goes with --replay.");
             bool replayingControl = parse.GetValue(replayControl);
+            bool ownSteps = parse.GetValue(replayOwnSteps);
+            if (!replaying && ownSteps) return Fail("--replay-at-run-steps goes with --replay.");
             if (!replaying && replayingControl) return Fail("--replay-control goes with --replay.");
             var control = new StringBuilder();
             int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);
@@ -122,7 +128,9 @@ public static class LiveCommand
                                     }
                                     continue;
                                 }
-                                checks = LiveReplay.Forecasts(runs.Folder(name), replayInterval, probeFractions: keptProbes);
+                                checks = ownSteps
+                                    ? LiveReplay.ForecastsAtTheRunsSteps(runs.Folder(name), probeFractions: keptProbes)
+                                    : LiveReplay.Forecasts(runs.Folder(name), replayInterval, probeFractions: keptProbes);
                             }
                             catch (InvalidDataException e)
                             {
@@ -177,7 +185,7 @@ public static class LiveCommand
                 seeds = seedList,
                 schedules = scheduleList,
                 corpora = corpusList.Select(c => new { name = c.Name, path = c.Path }),
-                replay = replaying ? new { refit_every = replayInterval, probes = keptProbes } : null,
+                replay = replaying ? new { refit_every = ownSteps ? (int?)null : replayInterval, at_run_steps = ownSteps, probes = keptProbes } : null,
                 runs = runReports,
                 groups = score.ByGroup().Select(g => new { g.Key.Corpus, g.Key.Schedule, g.Key.Fraction, g.Score }),
                 per_corpus = score.ByCorpusAndFraction().Select(g => new { g.Key.Corpus, g.Key.Fraction, g.Score }),
@@ -197,7 +205,7 @@ public static class LiveCommand
                 NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals, // NaN when no forecast was calibrated
             }));
             string markdown = string.Create(CultureInfo.InvariantCulture,
-                $"{(replaying ? $"Replayed forecasts (no training; refits every {replayInterval} steps, no decay control{(keptProbes != null ? $"; only the probes at {string.Join(", ", keptProbes)} of the budget" : "")})" : "Live forecasts")}: {string.Join(", ", corpusList.Select(c => c.Name))} × seeds {string.Join(", ", seedList)} × {string.Join(", ", scheduleList)}; {total} steps per run; errors are forecast − final training loss (nats).\n\n")
+                $"{(replaying ? $"Replayed forecasts (no training; {(ownSteps ? "refits at each run's own refit steps" : $"refits every {replayInterval} steps")}, no decay control{(keptProbes != null ? $"; only the probes at {string.Join(", ", keptProbes)} of the budget" : "")})" : "Live forecasts")}: {string.Join(", ", corpusList.Select(c => c.Name))} × seeds {string.Join(", ", seedList)} × {string.Join(", ", scheduleList)}; {total} steps per run; errors are forecast − final training loss (nats).\n\n")
                 + score.Table() + "\n" + paired
                 + string.Create(CultureInfo.InvariantCulture, $"Monitor share of the runs' wall time: mean {shares.Average():P2}, highest {shares.Max():P2}. Wall time of this command: {clock.Elapsed.TotalMinutes:F1} min.\n");
             AtomicFile.WriteAllText(Path.Combine(folder, results + ".md"), markdown);

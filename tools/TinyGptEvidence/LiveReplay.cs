@@ -22,22 +22,43 @@ public static class LiveReplay
     /// (null: all of them), to compare probe plans on the same runs.
     /// </summary>
     public static IReadOnlyList<ForecastCheck> Forecasts(string runFolder, int refitInterval, Func<ForecasterOptions, ForecasterOptions>? adjust = null,
-        IReadOnlyList<double>? probeFractions = null)
+        IReadOnlyList<double>? probeFractions = null) => Forecasts(runFolder, refitInterval, null, adjust, probeFractions);
+
+    /// <summary>
+    /// As <see cref="Forecasts(string, int, Func{ForecasterOptions, ForecasterOptions}?, IReadOnlyList{double}?)"/>, refitting
+    /// at the steps the run itself refitted at (those of its <c>forecasts.jsonl</c>), each fit warm-started from the one
+    /// before as in the run: a live run's adaptive interval made them, and which fit a refit lands in can depend on them.
+    /// </summary>
+    public static IReadOnlyList<ForecastCheck> ForecastsAtTheRunsSteps(string runFolder, Func<ForecasterOptions, ForecasterOptions>? adjust = null,
+        IReadOnlyList<double>? probeFractions = null) =>
+        Forecasts(runFolder, 0, ForecastSteps(runFolder), adjust, probeFractions);
+
+    private static IReadOnlyList<ForecastCheck> Forecasts(string runFolder, int refitInterval, IReadOnlyList<long>? refitSteps,
+        Func<ForecasterOptions, ForecasterOptions>? adjust, IReadOnlyList<double>? probeFractions)
     {
         var settings = RunFolder.ReadConfig(runFolder);
         long total = settings.Steps;
         var schedule = RunSchedule.Build(settings);
         var options = RunSchedule.MonitorOptions(settings);
-        var forecaster = options.Forecaster with { RefitInterval = refitInterval };
+        // At given steps the forecaster keeps the run's own options (its refit interval also sets the hindcast's and the
+        // decay evidence's windows) and is never stepped: the replay records the losses and asks for each refit.
+        var forecaster = refitSteps == null ? options.Forecaster with { RefitInterval = refitInterval } : options.Forecaster;
         options = options with { Forecaster = adjust?.Invoke(forecaster) ?? forecaster, DecayControl = null };
         var probes = Probes(runFolder).Where(p => probeFractions == null || probeFractions.Any(f => settings.ProbeFork(f) == p.ForkStep)).ToList();
         var monitor = new TrainingMonitor(schedule, total, options);
         var made = new List<Forecast>();
+        var at = refitSteps?.ToHashSet();
         foreach (var (step, loss) in Losses(Path.Combine(runFolder, "losses.csv")))
         {
             if (step >= total) break;
             foreach (var probe in probes.Where(p => p.ForkStep == step)) monitor.AddProbe(probe);
-            if (monitor.OnStepEnd(step, loss).HasFlag(TrainingSignal.Forecast) && monitor.LatestForecast is { } forecast) made.Add(forecast);
+            if (at == null)
+            {
+                if (monitor.OnStepEnd(step, loss).HasFlag(TrainingSignal.Forecast) && monitor.LatestForecast is { } forecast) made.Add(forecast);
+                continue;
+            }
+            monitor.Tracker.Record(step, schedule.GetLearningRate(step), loss);
+            if (at.Contains(step) && monitor.Forecaster.ForecastNow(step) is { } now) made.Add(now);
         }
         // Every forecast of the replay, for side-by-side study of the forecasting choices (replay-forecasts.jsonl).
         File.WriteAllLines(Path.Combine(runFolder, "replay-forecasts.jsonl"), made.Select(RunFolder.ForecastLine));
@@ -104,6 +125,11 @@ public static class LiveReplay
             new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
         return state?.Forecaster.Probes ?? [];
     }
+
+    // The steps of the forecasts a run logged (forecasts.jsonl), in order.
+    private static IReadOnlyList<long> ForecastSteps(string runFolder) =>
+        File.ReadLines(Path.Combine(runFolder, "forecasts.jsonl")).Where(line => line.Length > 0)
+            .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("step").GetInt64()).ToList();
 
     // step and training loss of every row of losses.csv that has one (the library's CSV reader: columns by name).
     private static IEnumerable<(long Step, double Loss)> Losses(string file) =>

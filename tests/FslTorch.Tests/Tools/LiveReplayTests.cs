@@ -42,6 +42,15 @@ public sealed class LiveReplayTests : IDisposable
         }
         // Another interval makes other forecasts (so the comparison above can fail).
         Assert.NotEqual(live.Select(f => f.Step), LiveReplay.Forecasts(run, refitInterval: 20).Select(f => f.Step));
+
+        // At the run's own refit steps (read from its forecasts.jsonl), each fit warm-started from the one before: the same.
+        var own = LiveReplay.ForecastsAtTheRunsSteps(run);
+        Assert.Equal(live.Select(f => (f.Fraction, f.Step, f.Calibrated)), own.Select(f => (f.Fraction, f.Step, f.Calibrated)));
+        for (int i = 0; i < live.Count; i++)
+        {
+            Assert.Equal(live[i].FinalLoss, own[i].FinalLoss, 9);
+            Assert.Equal(live[i].Upper, own[i].Upper, 9);
+        }
     }
 
     [Fact]
