@@ -83,6 +83,7 @@ public static class LiveCommand
             bool replayingControl = parse.GetValue(replayControl);
             bool ownSteps = parse.GetValue(replayOwnSteps);
             if (!replaying && ownSteps) return Fail("--replay-at-run-steps goes with --replay.");
+            if (ownSteps && replayingControl) return Fail("--replay-control replays at a fixed interval; --replay-at-run-steps does not go with it.");
             if (!replaying && replayingControl) return Fail("--replay-control goes with --replay.");
             var control = new StringBuilder();
             int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);

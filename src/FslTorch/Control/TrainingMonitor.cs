@@ -268,10 +268,11 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     }
 
     // A controller with decay evidence that has not yet made the decisions it needs to see its forecasts stable asks the
-    // forecaster for the missing ones before the planned decay, spaced evenly up to it, while its last forecast says that moving the decay could
-    // matter (the planned start predicted to end more than the margin above the best one): a run too fast for the work
-    // budget to pay for refits would otherwise reach its planned decay first (TinyGpt's 110-second GPU runs refit
-    // every fifth of the budget and made two decisions with evidence; the controller acts on three).
+    // forecaster for the missing ones before the planned decay, spaced evenly up to it, while its last forecast says
+    // that moving the decay could matter (the planned start predicted to end more than the margin above the best one):
+    // a run too fast for the work budget to pay for refits would otherwise reach its planned decay first (TinyGpt's
+    // 110-second GPU runs refit every fifth of the budget and made two decisions with evidence; the controller acts on
+    // three).
     private void AskForDecisionRefits(long next)
     {
         if (Controller!.Decisions.LastOrDefault() is not { StartNow: false, HasDecayEvidence: true, Candidates.Count: > 0 } last || last.Step != next) return;
