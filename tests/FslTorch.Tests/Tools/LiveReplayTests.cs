@@ -54,6 +54,37 @@ public sealed class LiveReplayTests : IDisposable
     }
 
     [Fact]
+    public void ARefitChainThatStuckInTheWorseOptimumIsForecastRightByRefitsThatScreenLongEnough()
+    {
+        // A default TinyGpt run of this repository (2000 steps, probe at 800) whose refits from the probe on all kept a fit
+        // with s at its bound, β ≈ 0.7 and L0 = 0, and forecast 0.998 at step 999 for a final training loss of 0.752. Its
+        // losses, refit steps and probe, replayed at those steps as the run made them.
+        string run = Path.Combine(_folder.FullName, "default-seed1-controlled");
+        CopyFolder(Path.Combine(AppContext.BaseDirectory, "Fixtures", "tinygpt-stuck-refits"), run);
+        double final = RunSummary.Read(Path.Combine(run, "summary.json")).FinalTrainingLoss;
+        double At50(IReadOnlyList<ForecastCheck> checks) => checks.Single(c => c.Fraction == 0.5).FinalLoss;
+
+        // Screening each start for 25 iterations (a lone fit's default, the refits' before): the converged warm start wins
+        // every screening, and the run's own forecast comes back.
+        var stuck = LiveReplay.ForecastsAtTheRunsSteps(run, o => o with { FitOptions = o.FitOptions with { ScreeningIterations = 25 } });
+        Assert.Equal(999, stuck.Single(c => c.Fraction == 0.5).Step);
+        Assert.InRange(At50(stuck) - final, 0.2, 0.3);
+        // The refits' default screening finds the better optimum from the same chain.
+        var fixedChain = LiveReplay.ForecastsAtTheRunsSteps(run);
+        Assert.InRange(At50(fixedChain) - final, -0.03, 0.03);
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
+    [Fact]
     public void ADecisionReplayMakesTheControlledRunsOwnDecisionsAndAFixedRunWithItsProbeTheSame()
     {
         string controlled = TinyRun("controlled", "--steps", "120", "--schedule", "controlled");
