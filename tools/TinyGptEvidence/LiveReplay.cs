@@ -44,8 +44,8 @@ public static class LiveReplay
         // decay evidence's windows) and is never stepped: the replay records the losses and asks for each refit.
         var forecaster = refitSteps == null ? options.Forecaster with { RefitInterval = refitInterval } : options.Forecaster;
         options = options with { Forecaster = adjust?.Invoke(forecaster) ?? forecaster, DecayControl = null };
-        var probes = Probes(runFolder).Where(p => probeFractions == null || probeFractions.Any(f => settings.ProbeFork(f) == p.ForkStep)).ToList();
-        var monitor = new TrainingMonitor(schedule, total, options);
+        var probes = Probes(runFolder, settings, probeFractions);
+        using var monitor = new TrainingMonitor(schedule, total, options);
         var made = new List<Forecast>();
         var at = refitSteps?.ToHashSet();
         foreach (var (step, loss) in Losses(Path.Combine(runFolder, "losses.csv")))
@@ -92,8 +92,8 @@ public static class LiveReplay
             Forecaster = options.Forecaster with { RefitInterval = refitInterval },
             DecayControl = adjust?.Invoke(control) ?? control,
         };
-        var probes = Probes(runFolder).Where(p => probeFractions == null || probeFractions.Any(f => settings.ProbeFork(f) == p.ForkStep)).ToList();
-        var monitor = new TrainingMonitor(plan, total, options);
+        var probes = Probes(runFolder, settings, probeFractions);
+        using var monitor = new TrainingMonitor(plan, total, options);
         foreach (var (step, loss) in Losses(Path.Combine(runFolder, "losses.csv")))
         {
             if (step >= plan.DecayStartStep || step >= total) break;
@@ -106,6 +106,10 @@ public static class LiveReplay
         }
         return new DecisionReplay(plan.DecayStartStep, total, monitor.Controller!.Decisions, Moved: false);
     }
+
+    // The run's probes that forked at `fractions` of its budget (null: all of them).
+    private static List<CooldownProbe> Probes(string runFolder, Settings settings, IReadOnlyList<double>? fractions) =>
+        Probes(runFolder).Where(p => fractions == null || fractions.Any(f => settings.ProbeFork(f) == p.ForkStep)).ToList();
 
     // The cooldown probes the run recorded (its last checkpoint keeps them all). A run that made probes and has lost its
     // checkpoint (run folders copied without it) cannot be replayed: without its probes it would be another run.
