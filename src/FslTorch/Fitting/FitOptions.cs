@@ -36,6 +36,14 @@ public sealed record FitOptions
     public int ScheduleBlockSteps { get; init; } = 8;
 
     /// <summary>
+    /// A merged block (<see cref="ScheduleBlockSteps"/>) grows on while its LR stays within this relative spread
+    /// (max ≤ (1 + spread)·min), up to 5% of the intrinsic time before it: a smooth decay merges into blocks of tens of
+    /// steps instead of 8. 0 keeps blocks at <see cref="ScheduleBlockSteps"/>; null (the default) takes the law's
+    /// <see cref="Surrogates.LossCurveLaw.FitScheduleBlockSpread"/>.
+    /// </summary>
+    public double? ScheduleBlockSpread { get; init; }
+
+    /// <summary>
     /// While fitting, a law whose every step is a source (the direct FSL) merges each constant-LR stretch into
     /// blocks of at most this fraction of the intrinsic time before them (<see cref="Surrogates.LossCurveLaw.WithSourceBlocks"/>):
     /// a 50,000-step constant run becomes a few hundred sources. 0 fits the exact law.
@@ -74,6 +82,7 @@ public sealed record FitOptions
         if (MaxIterations < 1) throw new ArgumentOutOfRangeException(nameof(MaxIterations), MaxIterations, "MaxIterations must be >= 1.");
         if (ScreeningIterations < 1) throw new ArgumentOutOfRangeException(nameof(ScreeningIterations), ScreeningIterations, "ScreeningIterations must be >= 1.");
         if (HuberRounds < 1) throw new ArgumentOutOfRangeException(nameof(HuberRounds), HuberRounds, "HuberRounds must be >= 1.");
+        if (ScheduleBlockSpread is double spread && !(spread >= 0 && spread <= 0.1)) throw new ArgumentOutOfRangeException(nameof(ScheduleBlockSpread), ScheduleBlockSpread, "ScheduleBlockSpread must be in [0, 0.1].");
         if (ScheduleBlockSteps < 1) throw new ArgumentOutOfRangeException(nameof(ScheduleBlockSteps), ScheduleBlockSteps, "ScheduleBlockSteps must be >= 1.");
         if (!(KernelTolerance > 0) || KernelTolerance > 1e-3) throw new ArgumentOutOfRangeException(nameof(KernelTolerance), KernelTolerance, "KernelTolerance must be in (0, 1e-3].");
         if (!(EvaluableHorizonFactor >= 1) || !double.IsFinite(EvaluableHorizonFactor)) throw new ArgumentOutOfRangeException(nameof(EvaluableHorizonFactor), EvaluableHorizonFactor, "EvaluableHorizonFactor must be a finite number >= 1.");

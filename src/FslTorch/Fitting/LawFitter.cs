@@ -142,27 +142,40 @@ public static class LawFitter
 
     /// <summary>
     /// η/scale, replaced by its mean over each block of <paramref name="block"/> steps in which it changes, where
-    /// the block spans at most 5% of the intrinsic time before it. Early blocks (most of a warmup) stay exact:
-    /// sources at small intrinsic time weigh heavily in the laws (T(i)^(−s), η_i^(−γ)), so moving them even a
+    /// the block spans at most 5% of the intrinsic time before it; such a block grows on beyond
+    /// <paramref name="block"/> steps while the LR in it stays within a factor 1 + <paramref name="spread"/> (a smooth
+    /// decay such as a cosine merges into blocks of tens of steps instead of 8). Early blocks (most of a warmup) stay
+    /// exact: sources at small intrinsic time weigh heavily in the laws (T(i)^(−s), η_i^(−γ)), so moving them even a
     /// few steps changes the prediction.
     /// </summary>
-    internal static double[] BlockMeans(ReadOnlySpan<double> learningRates, double scale, int block)
+    internal static double[] BlockMeans(ReadOnlySpan<double> learningRates, double scale, int block, double spread = 0)
     {
         var result = new double[learningRates.Length];
         double before = 0; // intrinsic time before the block
-        for (int start = 0; start < result.Length; start += block)
+        for (int start = 0; start < result.Length;)
         {
             int end = Math.Min(start + block, result.Length);
             bool changes = false;
-            double sum = 0;
+            double sum = 0, low = double.PositiveInfinity, high = double.NegativeInfinity;
             for (int k = start; k < end; k++)
             {
                 sum += learningRates[k];
                 changes |= learningRates[k] != learningRates[start];
+                (low, high) = (Math.Min(low, learningRates[k]), Math.Max(high, learningRates[k]));
             }
             bool merge = changes && sum <= 0.05 * before;
+            while (merge && end < result.Length)
+            {
+                double next = learningRates[end];
+                var (nextLow, nextHigh) = (Math.Min(low, next), Math.Max(high, next));
+                if (!(nextHigh <= (1 + spread) * nextLow) || sum + next > 0.05 * before) break;
+                (low, high) = (nextLow, nextHigh);
+                sum += next;
+                end++;
+            }
             for (int k = start; k < end; k++) result[k] = (merge ? sum / (end - start) : learningRates[k]) / scale;
             before += sum;
+            start = end;
         }
         return result;
     }
@@ -200,7 +213,7 @@ public static class LawFitter
             _cancellation = cancellation;
             _scale = scale;
             _p = law.Parameters.Count;
-            var points = FitPoints.Of(curves, scale > 0 ? scale : 1, options);
+            var points = FitPoints.Of(curves, scale > 0 ? scale : 1, options, options.ScheduleBlockSpread ?? law.FitScheduleBlockSpread);
             _curves = points.Curves;
             _horizon = _curves.Length == 0 ? 0 : _curves.Max(c => c.Schedule.Count);
             _logObserved = points.LogObserved;

@@ -100,6 +100,13 @@ public abstract class LossCurveLaw
     /// </summary>
     public virtual LossCurveLaw WithSourceBlocks(double fraction) => this;
 
+    /// <summary>
+    /// The relative LR spread within which fits merge a smoothly changing LR into one block of its mean
+    /// (<see cref="Fitting.FitOptions.ScheduleBlockSpread"/>, which overrides it); 0, fixed 8-step blocks, unless a law
+    /// is known to lose nothing by it. Laws that respond to each step's LR decrease (MPL) fit worse on the coarser staircase.
+    /// </summary>
+    public virtual double FitScheduleBlockSpread => 0;
+
     /// <summary>The fast evaluation; <paramref name="jacobian"/> is zeroed or empty.</summary>
     protected abstract void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps,
         Span<double> losses, Span<double> jacobian);

@@ -13,6 +13,7 @@ internal sealed class ModeBank
     private readonly double[] _nodes;
     private readonly double[] _factor;
     private readonly double[] _scratch;
+    private readonly double[] _blockX;
     private double _lastExponent = double.NaN;
 
     public ModeBank(double[] nodes, int channels, int rateChannels)
@@ -20,6 +21,7 @@ internal sealed class ModeBank
         _nodes = nodes;
         _factor = new double[nodes.Length];
         _scratch = new double[nodes.Length];
+        _blockX = new double[nodes.Length];
         States = new double[channels][];
         for (int c = 0; c < channels; c++) States[c] = new double[nodes.Length];
         RateDerivatives = new double[rateChannels][];
@@ -57,15 +59,23 @@ internal sealed class ModeBank
     /// adding amounts[c] to every mode of channel c (a constant-LR stretch whose sources are merged): per mode,
     /// with r = e^(−κ·y·Δ), state' = r^n·state + G·a, G = Σ_{i&lt;n} r^i, and
     /// ∂state'/∂κ = r^n·∂state/∂κ − n·y·Δ·r^n·state − y·Δ·H·a, H = Σ_{i&lt;n} i·r^i. Equal to n calls of
-    /// <see cref="Advance"/> and <see cref="Deposit(int, double)"/> up to rounding.
+    /// <see cref="Advance"/> and <see cref="Deposit(int, double)"/> up to rounding. The exponentials r and r^n of all
+    /// modes are computed at once (vectorised); the sums from them (<see cref="GeometricSums(double, double, double, int)"/>).
     /// </summary>
     public void AdvanceBlock(double delta, double rate, int count, ReadOnlySpan<double> amounts)
     {
         if (amounts.Length != States.Length) throw new ArgumentException($"One amount per channel ({States.Length}) is needed.", nameof(amounts));
+        // _factor: x_m = κ·y_m·Δ, then r_m; _scratch: r_m^n.
+        TensorPrimitives.Multiply(_nodes, rate * delta, _factor);
+        TensorPrimitives.Multiply(_factor, -(double)count, _scratch);
+        TensorPrimitives.Exp(_scratch, _scratch);
+        TensorPrimitives.Negate(_factor, _blockX);
+        TensorPrimitives.Exp(_blockX, _blockX);
+        _lastExponent = double.NaN; // _factor no longer holds Advance's factors
         for (int m = 0; m < _nodes.Length; m++)
         {
             double yDelta = _nodes[m] * delta;
-            var (power, g, h) = GeometricSums(rate * yDelta, count);
+            var (power, g, h) = GeometricSums(rate * yDelta, _blockX[m], _scratch[m], count);
             for (int c = 0; c < RateDerivatives.Length; c++)
             {
                 RateDerivatives[c][m] = power * RateDerivatives[c][m] - count * yDelta * power * States[c][m] - yDelta * h * amounts[c];
@@ -74,17 +84,16 @@ internal sealed class ModeBank
         }
     }
 
-    /// <summary>e^x − 1 to full relative precision for small x (2·tanh(x/2)/(1 − tanh(x/2)); MathNet's Expm1 truncates its series).</summary>
-    private static double Expm1(double x)
-    {
-        double t = Math.Tanh(x / 2);
-        return 2 * t / (1 - t);
-    }
-
     /// <summary>(r^n, Σ_{i&lt;n} r^i, Σ_{i&lt;n} i·r^i) for r = e^(−x), x ≥ 0, without cancellation for small n·x.</summary>
-    internal static (double Power, double G, double H) GeometricSums(double x, int n)
+    internal static (double Power, double G, double H) GeometricSums(double x, int n) => GeometricSums(x, Math.Exp(-x), Math.Exp(-n * x), n);
+
+    /// <summary>
+    /// The same from r = e^(−x) and r^n = e^(−n·x) computed beforehand. Below n·x = 0.01 the sums come from their Taylor
+    /// series in x; above it from the closed forms, where 1 − r loses at most ε/x ≤ 100·n·ε relative (1e-10 for a block of
+    /// 10⁴ steps) and 1 − r^n ≥ 0.00995 loses nothing.
+    /// </summary>
+    internal static (double Power, double G, double H) GeometricSums(double x, double r, double power, int n)
     {
-        double power = Math.Exp(-n * x);
         double nx = n * x;
         if (nx < 0.01)
         {
@@ -96,9 +105,8 @@ internal sealed class ModeBank
             double h = s1 - x * s2 + x * x / 2 * s3 - x * x * x / 6 * s4;
             return (power, g, h);
         }
-        double u = -Expm1(-x);            // 1 − r
-        double r = 1 - u;
-        double oneMinusPower = -Expm1(-nx); // 1 − r^n
+        double u = 1 - r;
+        double oneMinusPower = 1 - power;
         double gSum = oneMinusPower / u;
         double hSum = (r * oneMinusPower - n * power * u) / (u * u);
         return (power, gSum, hSum);
