@@ -7,10 +7,10 @@ public static class LossCurveLaws
     public static IReadOnlyList<string> Names { get; } = ["fsl", "fsl-tied", "fsl-decreases", "fsl-direct", "mpl", "momentum"];
 
     /// <summary>
-    /// The default law: the direct FSL (<see cref="FslDirectLaw"/>). Over every protocol of <c>fsl bench all</c> on
-    /// the shared data it was the best law or within 10% of it on 7 of 10, and its worst ratio to the best law
-    /// (4.1) was the smallest of the four laws; the practical FSL was 5.9× behind on the longer-budget protocol,
-    /// whose cooldown response it cannot identify from one cooldown length (README, "Which law by default").
+    /// The default law: the direct FSL (<see cref="FslDirectLaw"/>). Over the 11 protocols of <c>fsl bench all</c> on
+    /// the shared data it is the best law or within 10% of it on 8, and its worst ratio to the best law (1.30) is the
+    /// smallest of the four laws by far (6–8 for the others); the practical FSL is 7.7× behind on the longer-budget
+    /// protocol, whose cooldown response it cannot identify from one cooldown length (README, "Which law by default").
     /// </summary>
     public static LossCurveLaw Default => new FslDirectLaw();
 
