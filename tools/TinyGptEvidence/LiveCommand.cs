@@ -47,12 +47,17 @@ public static class LiveCommand
         {
             Description = "With --replay: refit at the steps each run refitted at itself (its forecasts.jsonl), each fit warm-started from the one before, instead of at a fixed interval.",
         };
+        var replaySteps = new Option<long[]?>("--replay-at-steps")
+        {
+            Description = "With --replay: refit every run at these steps, each fit warm-started from the one before (a refit plan the runs did not follow).",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var replayControl = new Option<bool>("--replay-control")
         {
             Description = "With --replay: instead of scoring forecasts, replay the decay controller on every WSD run (fixed ones as if controlled: their losses up to a move are a controlled run's) up to its first move of the decay start (the losses after it belong to a schedule the run did not take) and report where it would have put it; results in replay-control.md.",
         };
         var command = new Command("live", "Live-forecast benchmark: the forecasts made at 25/50/75% of TinyGpt runs against the final loss they reached.")
-            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayOwnSteps, replayProbes, replayControl, tinyGptArguments };
+            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayOwnSteps, replaySteps, replayProbes, replayControl, tinyGptArguments };
         command.SetAction(parse =>
         {
             var seedList = parse.GetValue(seeds)!;
@@ -85,6 +90,9 @@ public static class LiveCommand
             if (!replaying && ownSteps) return Fail("--replay-at-run-steps goes with --replay.");
             if (ownSteps && replayingControl) return Fail("--replay-control replays at a fixed interval; --replay-at-run-steps does not go with it.");
             if (!replaying && replayingControl) return Fail("--replay-control goes with --replay.");
+            long[]? givenSteps = parse.GetValue(replaySteps) is { Length: > 0 } listed ? listed : null;
+            if (givenSteps != null && (!replaying || ownSteps || replayingControl)) return Fail("--replay-at-steps goes with --replay alone (not with --replay-at-run-steps or --replay-control).");
+            if (givenSteps != null && givenSteps.Any(s => s < 0 || s >= total)) return Fail($"--replay-at-steps: every step must lie in [0, {total}).");
             var control = new StringBuilder();
             int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);
             if (replayInterval < 1) return Fail("--replay-refit-every must be >= 1.");
@@ -129,8 +137,8 @@ public static class LiveCommand
                                     }
                                     continue;
                                 }
-                                checks = ownSteps
-                                    ? LiveReplay.ForecastsAtTheRunsSteps(runs.Folder(name), probeFractions: keptProbes)
+                                checks = givenSteps != null ? LiveReplay.ForecastsAtSteps(runs.Folder(name), givenSteps, probeFractions: keptProbes)
+                                    : ownSteps ? LiveReplay.ForecastsAtTheRunsSteps(runs.Folder(name), probeFractions: keptProbes)
                                     : LiveReplay.Forecasts(runs.Folder(name), replayInterval, probeFractions: keptProbes);
                             }
                             catch (InvalidDataException e)

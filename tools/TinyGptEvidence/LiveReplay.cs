@@ -33,6 +33,14 @@ public static class LiveReplay
         IReadOnlyList<double>? probeFractions = null) =>
         Forecasts(runFolder, 0, ForecastSteps(runFolder), adjust, probeFractions);
 
+    /// <summary>
+    /// As <see cref="ForecastsAtTheRunsSteps"/>, refitting at <paramref name="refitSteps"/> instead (a refit plan the run
+    /// did not follow, e.g. another build's adaptive interval), each fit warm-started from the one before.
+    /// </summary>
+    public static IReadOnlyList<ForecastCheck> ForecastsAtSteps(string runFolder, IReadOnlyList<long> refitSteps,
+        Func<ForecasterOptions, ForecasterOptions>? adjust = null, IReadOnlyList<double>? probeFractions = null) =>
+        Forecasts(runFolder, 0, refitSteps, adjust, probeFractions);
+
     private static IReadOnlyList<ForecastCheck> Forecasts(string runFolder, int refitInterval, IReadOnlyList<long>? refitSteps,
         Func<ForecasterOptions, ForecasterOptions>? adjust, IReadOnlyList<double>? probeFractions)
     {

@@ -95,10 +95,31 @@ public sealed class Forecaster : IDisposable
         if (inputs != null)
         {
             if (Options.Background) Start(inputs.Value);
-            else arrived = Publish(Refit(inputs.Value)) ?? arrived;
+            else
+            {
+                arrived = Publish(Refit(inputs.Value)) ?? arrived;
+                AskForFirstHindcast(inputs.Value);
+            }
         }
         Account(step, started);
         return arrived;
+    }
+
+    // Until a forecast has had a hindcast, none can be calibrated: the adaptive interval refits no later than the first
+    // refit step at which the hindcast will have its points (max(MinPoints, the law's parameter count) of the run's curve
+    // before t²/N), whatever the budget says. On a run too fast for the budget the next refit otherwise came a fifth of
+    // the budget after the first (TinyGpt's GPU runs: refits at 119 and 519 of 2000, so the forecast in force at 25% was
+    // the uncalibrated one of step 119, 0.67–0.75 nats off; the first hindcast was possible at 479).
+    private void AskForFirstHindcast(Inputs inputs)
+    {
+        if (Options.RefitInterval != null || !Options.CalibrateBands || Latest is not { Hindcast: null }) return;
+        var curve = inputs.FitStart > inputs.Curve.Steps[0] ? inputs.Curve.Where(s => s >= inputs.FitStart) : inputs.Curve;
+        int needed = Math.Max(Options.MinPoints, _law.Parameters.Count);
+        if (curve.Count < needed) return; // too few points to tell yet: the next refit asks
+        // The hindcast fits the points through floor(t²/N) − 1, so t² ≥ N·(that point's step + 1).
+        double first = Math.Sqrt((double)TotalSteps * (curve.Steps[needed - 1] + 1));
+        long aligned = (long)Math.Ceiling(first / RefitInterval) * RefitInterval; // step + 1 of the first refit step at or after it
+        if (aligned > inputs.Step + 1) RefitBy(aligned - 1);
     }
 
     private TimeProvider Clock => Options.TimeProvider ?? TimeProvider.System;

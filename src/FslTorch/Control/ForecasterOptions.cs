@@ -17,7 +17,9 @@ public sealed record ForecasterOptions
     /// is within that share, while the rest of the run can pay for one more refit (never at the last step), and a
     /// fit-start search runs only when the rest of the run can pay for it (measured as the run goes; the next refit
     /// step is kept in the checkpoint state). A caller may ask for an earlier refit (<see cref="Forecaster.RefitBy"/>;
-    /// <see cref="TrainingMonitor"/> does for its decay controller), which the share does not refuse.
+    /// <see cref="TrainingMonitor"/> does for its decay controller), which the share does not refuse; and until a forecast
+    /// has had a hindcast (with <see cref="CalibrateBands"/>), the next refit comes no later than the first step at which
+    /// one is possible, since no forecast before it can be calibrated.
     /// </summary>
     public int? RefitInterval { get; init; }
 

@@ -111,19 +111,30 @@ public sealed class AdaptiveRefitTests
         Assert.True(share > 0.01, $"the share this took, {share:P1}, is over 1% and reported as such");
     }
 
+    private const int FastRunSteps = 2000;
+
+    // A TinyGpt-like run: the direct law with the parameters of a fit of a 2000-step run (peak-normalised), its plan a WSD
+    // decaying from 1600, and its losses at every step.
+    private static readonly double[] FastRunTruth = [0.60, 0.39, 0.24, 24, 0.84, 50, 0.0063];
+
+    private static (WsdSchedule Plan, LossCurveLaw Law, double[] Losses) FastRun()
+    {
+        double[] truth = FastRunTruth;
+        var plan = Schedule.Wsd(1.0, 100, 1600, FastRunSteps);
+        var direct = LossCurveLaws.Create("fsl-direct");
+        return (plan, direct, direct.Predict(truth, plan.SampleWithIntrinsicTime(FastRunSteps), Enumerable.Range(0, FastRunSteps).ToArray()));
+    }
+
     [Fact]
     public void OnAFastRunAControllerWithDecayEvidenceGetsTheForecastsItActsOnBeforeThePlannedDecay()
     {
         // A TinyGpt-like run (the direct law's fit of a 2000-step run, peak-normalised) whose steps cost 5 ms and whose
         // law evaluations cost 2 ms: the 1% share pays for no refit, so only the age bound (a fifth of the budget)
         // refits it. A probe at step 800 (80 steps to zero) gives the decay evidence; the plan decays from 1600.
-        const int n = 2000;
-        double[] truth = [0.60, 0.39, 0.24, 24, 0.84, 50, 0.0063];
-        var plan = Schedule.Wsd(1.0, 100, 1600, n);
-        var direct = LossCurveLaws.Create("fsl-direct");
-        var losses = direct.Predict(truth, plan.SampleWithIntrinsicTime(n), Enumerable.Range(0, n).ToArray());
+        const int n = FastRunSteps;
+        var (plan, direct, losses) = FastRun();
         var ramp = Enumerable.Range(1, 80).Select(i => 1 - i / 80.0).ToArray();
-        var probeLosses = direct.Predict(truth, new SampledSchedule([.. plan.Sample(800), .. ramp]), Enumerable.Range(800, 80).ToArray());
+        var probeLosses = direct.Predict(FastRunTruth, new SampledSchedule([.. plan.Sample(800), .. ramp]), Enumerable.Range(800, 80).ToArray());
 
         (List<long> Refits, IReadOnlyList<DecayDecision> Decisions) Run(bool control)
         {
@@ -147,15 +158,43 @@ public sealed class AdaptiveRefitTests
 
         var (forecastOnly, _) = Run(control: false);
         var (controlled, decisions) = Run(control: true);
-        // Without control: the age bound alone, two refits between the probe and the planned decay.
-        Assert.Equal(2, forecastOnly.Count(k => k >= 880 && k < 1600));
+        // Without control: the first hindcast's refit (479), then the age bound alone (879, 1279): one refit between the
+        // probe and the planned decay.
+        Assert.Equal(1, forecastOnly.Count(k => k >= 880 && k < 1600));
         // With control: as many decisions with evidence as the controller needs before 1600, unless it acted sooner
-        // (here: refits at 1119 and 1359, and at 1360 it starts the decay; without the requests it made its second
-        // decision with evidence at 1320 and kept the plan, as on TinyGpt's GPU runs).
+        // (here: refits at 1279, 1359 and 1479, and at 1480 it starts the decay; without the requests it made one
+        // decision with evidence and kept the plan, as on TinyGpt's GPU runs).
         var withEvidence = decisions.Where(d => d.HasDecayEvidence).ToList();
         bool acted = decisions.Any(d => d.StartNow || d.DecayStartStep != 1600);
         Assert.True(acted || withEvidence.Count >= new DecayControllerOptions().StableForecasts,
             $"refits {string.Join(", ", controlled)}; decisions: {string.Join("; ", decisions.Select(d => $"{d.Step} {d.Reason}"))}");
         Assert.True(controlled.Count(k => k >= 880 && k < 1600) > 2, $"refits {string.Join(", ", controlled)}");
+    }
+
+    [Fact]
+    public void OnAFastRunTheFirstRefitThatCanBeCheckedComesAsSoonAsItsHindcastHasItsPoints()
+    {
+        // The same TinyGpt-like fast run, forecasts only: the 1% share pays for no refit after the first (step 119, 20
+        // points, too few before t²/N for a hindcast), and the age bound alone would refit next at 519. A hindcast needs 12
+        // points from step 100 before t²/N, so the first possible is t ≥ √(2000·112) ≈ 473: the refit step 479.
+        const int n = FastRunSteps;
+        var (plan, direct, losses) = FastRun();
+        var clock = new ManualClock();
+        var tracker = new LossTracker();
+        using var forecaster = new Forecaster(plan, n, tracker, new ForecasterOptions
+        {
+            Law = new SlowLaw(clock, direct), TimeProvider = clock, BandSamples = 0, FromStep = 100,
+        });
+        var forecasts = new List<Forecast>();
+        for (long k = 0; k < 1000; k++)
+        {
+            clock.Ticks += TimeSpan.FromMilliseconds(5).Ticks;
+            tracker.Record(k, plan.GetLearningRate(k), losses[k]);
+            if (forecaster.OnStepEnd(k) is { } forecast) forecasts.Add(forecast);
+        }
+        string steps = string.Join(", ", forecasts.Select(f => $"{f.Step}{(f.Hindcast == null ? "" : " (hindcast)")}"));
+        Assert.True(forecasts.Count >= 2 && forecasts[0].Step == 119 && forecasts[0].Hindcast == null, steps);
+        Assert.Equal(479, forecasts[1].Step);
+        Assert.NotNull(forecasts[1].Hindcast);
     }
 }

@@ -51,6 +51,11 @@ public sealed class LiveReplayTests : IDisposable
             Assert.Equal(live[i].FinalLoss, own[i].FinalLoss, 9);
             Assert.Equal(live[i].Upper, own[i].Upper, 9);
         }
+
+        // At steps given instead (a refit plan the run did not follow): the forecast in force at each fraction is the last
+        // given step's before it, and a fraction with none before it has no forecast.
+        var planned = LiveReplay.ForecastsAtSteps(run, [49, 79]);
+        Assert.Equal([(0.5, 49L), (0.75, 79L)], planned.Select(f => (f.Fraction, f.Step)));
     }
 
     [Fact]
