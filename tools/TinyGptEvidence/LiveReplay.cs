@@ -31,7 +31,7 @@ public static class LiveReplay
     /// </summary>
     public static IReadOnlyList<ForecastCheck> ForecastsAtTheRunsSteps(string runFolder, Func<ForecasterOptions, ForecasterOptions>? adjust = null,
         IReadOnlyList<double>? probeFractions = null) =>
-        Forecasts(runFolder, 0, ForecastSteps(runFolder), adjust, probeFractions);
+        ForecastsAtSteps(runFolder, ForecastSteps(runFolder), adjust, probeFractions);
 
     /// <summary>
     /// As <see cref="ForecastsAtTheRunsSteps"/>, refitting at <paramref name="refitSteps"/> instead (a refit plan the run
