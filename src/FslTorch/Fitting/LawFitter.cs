@@ -368,6 +368,8 @@ public static class LawFitter
             return new FitResult(_law, _scale, parameters, best.Objective, best.Reason, iterations, elapsed, errors, covariance, message);
         }
 
+        private const int ProbeTread = 8;
+
         /// <summary>
         /// Why the law cannot evaluate <paramref name="parameters"/> on a probe schedule of the extended horizon
         /// (the peak LR for half of it, then a linear decay to zero: every LR and intrinsic time a forecast up to
@@ -376,8 +378,16 @@ public static class LawFitter
         private string? Unevaluable(double[] parameters)
         {
             int length = (int)Math.Min(int.MaxValue / 2, Math.Ceiling(_horizon * _options.EvaluableHorizonFactor));
+            int half = length / 2, decay = length - half;
             var rates = new double[length];
-            for (int k = 0; k < length; k++) rates[k] = k < length / 2 ? 1 : 1 - (k - length / 2 + 1.0) / (length - length / 2);
+            for (int k = 0; k < length; k++)
+            {
+                // The decay as a staircase of ProbeTread-step treads (each at its first step's LR) but for its last tread,
+                // kept exact down to 0, so the same range of LRs is met: a law with a source at every LR change (MPL)
+                // evaluates it several times faster (its 10×-horizon check took half of a 124M fit's 3.9 s).
+                int i = k - half;
+                rates[k] = k < half ? 1 : 1 - ((i < decay - ProbeTread ? i - i % ProbeTread : i) + 1.0) / decay;
+            }
             int[] probes = [length / 2 - 1, length - 1];
             try
             {
