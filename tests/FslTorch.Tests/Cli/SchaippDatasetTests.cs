@@ -1,4 +1,5 @@
 using FslTorch.Cli;
+using FslTorch.Fitting;
 using FslTorch.Surrogates;
 using FslTorch.Tests.TestSupport;
 using Xunit;
@@ -51,5 +52,20 @@ public sealed class SchaippDatasetTests
         Assert.True(transfer.Fit.Single().Steps[^1] <= TransferBenchmark.DefaultShortSteps);
         Assert.NotNull(transfer.Prior(LossCurveLaws.Default));
         Assert.Throws<DirectoryNotFoundException>(() => AllBenchmark.Protocols(Path.Combine(Path.GetTempPath(), "no-such-folder-fsl"), TextWriter.Null));
+    }
+
+    [SharedDataFact]
+    public void AnMplFitWhoseBestStartCannotBeEvaluatedFitsFromTheNextStartThatCan()
+    {
+        // The horizon protocol at peak 1e-4: the best screened start of MPL runs to parameters whose kernel spans more than
+        // its 1000 modes over 10× the horizon (the fit used to be reported failed there); the next best start fits.
+        var runs = SchaippDataset.Load(SharedData.PathOf("schaipp-124m"));
+        var (fit, predict) = SchaippDataset.HorizonProtocol(runs, 1e-4);
+        var result = LawFitter.Fit(new MultiPowerLaw(), fit);
+        Assert.True(result.Succeeded, result.Message);
+        // Evaluable: the runs it predicts and the extended horizon, finite everywhere.
+        foreach (var run in predict) Assert.All(result.Predict(run.Schedule.LearningRates.ToArray(), run.Steps.ToArray()), v => Assert.True(double.IsFinite(v)));
+        var longer = Enumerable.Repeat(1e-4, 250_000).Concat(Enumerable.Range(1, 250_000).Select(k => 1e-4 * (1 - k / 250_000.0))).ToArray();
+        Assert.True(double.IsFinite(result.Predict(longer, [longer.Length - 1])[0]));
     }
 }
