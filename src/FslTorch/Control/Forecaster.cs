@@ -113,12 +113,9 @@ public sealed class Forecaster : IDisposable
     private void AskForFirstHindcast(Inputs inputs)
     {
         if (Options.RefitInterval != null || !Options.CalibrateBands || Latest is not { Hindcast: null }) return;
-        var curve = inputs.FitStart > inputs.Curve.Steps[0] ? inputs.Curve.Where(s => s >= inputs.FitStart) : inputs.Curve;
-        int needed = Math.Max(Options.MinPoints, _law.Parameters.Count);
-        if (curve.Count < needed) return; // too few points to tell yet: the next refit asks
-        // The hindcast fits the points through floor(t²/N) − 1, so t² ≥ N·(that point's step + 1).
-        double first = Math.Sqrt((double)TotalSteps * (curve.Steps[needed - 1] + 1));
-        long aligned = (long)Math.Ceiling(first / RefitInterval) * RefitInterval; // step + 1 of the first refit step at or after it
+        // Too few points to tell yet: the next refit asks.
+        if (Control.Hindcast.FirstPossible(_law, FitCurve(inputs, inputs.FitStart), TotalSteps, Options.MinPoints) is not { } first) return;
+        long aligned = (first + RefitInterval - 1) / RefitInterval * RefitInterval; // step + 1 of the first refit step at or after it
         if (aligned > inputs.Step + 1) RefitBy(aligned - 1);
     }
 
@@ -487,10 +484,14 @@ public sealed class Forecaster : IDisposable
         InitialGuess = inputs.WarmStart,
     };
 
+    // The run's points from `start` on.
+    private static ObservedCurve FitCurve(Inputs inputs, long start) =>
+        start > inputs.Curve.Steps[0] ? inputs.Curve.Where(step => step >= start) : inputs.Curve;
+
     // The fit of the run's points from `start` on (with the probes) and its hindcast; a null fit when it failed (logged).
     private (FitResult? Fit, Hindcast? Hindcast) FitFrom(Inputs inputs, long start)
     {
-        var curve = start > inputs.Curve.Steps[0] ? inputs.Curve.Where(step => step >= start) : inputs.Curve;
+        var curve = FitCurve(inputs, start);
         var fit = LawFitter.Fit(ProblemFor(inputs, [curve, .. inputs.Probes]), Options.FitOptions);
         if (!fit.Succeeded)
         {

@@ -42,9 +42,9 @@ public sealed record Hindcast(long FittedThrough, long CheckedThrough, double Pr
         ArgumentNullException.ThrowIfNull(options);
         if (observed.Count == 0 || totalSteps < 2 || window < 1) return null;
         long t = observed.Steps[^1] + 1;
-        long fittedThrough = (long)Math.Floor((double)t * t / totalSteps) - 1;
+        long fittedThrough = LastFittedStep(t, totalSteps);
         var early = observed.Where(step => step <= fittedThrough);
-        if (early.Count < Math.Max(minPoints, law.Parameters.Count)) return null;
+        if (early.Count < PointsNeeded(law, minPoints)) return null;
         // The checked stretch is the later half of (t', t), at least `window` steps: long enough to average noise out.
         long stretch = Math.Max(window, (t - 1 - fittedThrough) / 2);
         var checkedStretch = Indices(observed, t - 1 - stretch, t - 1);
@@ -66,6 +66,25 @@ public sealed record Hindcast(long FittedThrough, long CheckedThrough, double Pr
         double standardError = Math.Sqrt(variance / Math.Max(weight, 1));
         return new Hindcast(fittedThrough, t - 1, predictedMean, observedMean, referenceMean - observedMean, standardError);
     }
+
+    /// <summary>
+    /// The first t (a decision after step t − 1) at which a hindcast of <paramref name="observed"/>'s law has the points it
+    /// needs before t²/N; null while the curve holds too few points to tell.
+    /// </summary>
+    internal static long? FirstPossible(LossCurveLaw law, ObservedCurve observed, long totalSteps, int minPoints)
+    {
+        int needed = PointsNeeded(law, minPoints);
+        if (observed.Count < needed) return null;
+        // LastFittedStep(t) ≥ the needed point's step s ⇔ t² ≥ N·(s + 1).
+        long t = (long)Math.Ceiling(Math.Sqrt((double)totalSteps * (observed.Steps[needed - 1] + 1)));
+        while (LastFittedStep(t, totalSteps) < observed.Steps[needed - 1]) t++; // rounding of the square root
+        return t;
+    }
+
+    // The last step of the truncated fit for a decision at t: t' = t²/N.
+    private static long LastFittedStep(long t, long totalSteps) => (long)Math.Floor((double)t * t / totalSteps) - 1;
+
+    private static int PointsNeeded(LossCurveLaw law, int minPoints) => Math.Max(minPoints, law.Parameters.Count);
 
     private static List<int> Indices(ObservedCurve curve, long after, long through) =>
         Enumerable.Range(0, curve.Count).Where(i => curve.Steps[i] > after && curve.Steps[i] <= through).ToList();

@@ -9,7 +9,7 @@ namespace FslTorch.Fitting;
 /// </summary>
 internal sealed record FitPoints((SampledSchedule Schedule, int[] Steps, int Offset)[] Curves, double[] LogObserved, double[] Weights, double[] IntrinsicTimes)
 {
-    public static FitPoints Of(IReadOnlyList<ObservedCurve> curves, double scale, FitOptions options, double blockSpread)
+    public static FitPoints Of(IReadOnlyList<ObservedCurve> curves, double scale, FitOptions options, Surrogates.LossCurveLaw law)
     {
         var logObserved = new List<double>();
         var weights = new List<double>();
@@ -23,7 +23,7 @@ internal sealed record FitPoints((SampledSchedule Schedule, int[] Steps, int Off
                 int peak = curve.Schedule.PeakStep;
                 curve = curve.Where(step => step >= peak);
             }
-            var schedule = new SampledSchedule(LawFitter.BlockMeans(curve.Schedule.LearningRates, scale, options.ScheduleBlockSteps, blockSpread));
+            var schedule = new SampledSchedule(LawFitter.BlockMeans(curve.Schedule.LearningRates, scale, options.ScheduleBlockSteps, options.ScheduleBlockSpread ?? law.FitScheduleBlockSpread));
             sampled[c] = (schedule, curve.Steps.ToArray(), logObserved.Count);
             for (int i = 0; i < curve.Count; i++)
             {

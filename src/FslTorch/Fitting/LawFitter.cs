@@ -230,7 +230,7 @@ public static class LawFitter
             _cancellation = cancellation;
             _scale = scale;
             _p = law.Parameters.Count;
-            var points = FitPoints.Of(curves, scale > 0 ? scale : 1, options, options.ScheduleBlockSpread ?? law.FitScheduleBlockSpread);
+            var points = FitPoints.Of(curves, scale > 0 ? scale : 1, options, law);
             _curves = points.Curves;
             _horizon = _curves.Length == 0 ? 0 : _curves.Max(c => c.Schedule.Count);
             _logObserved = points.LogObserved;
@@ -404,7 +404,7 @@ public static class LawFitter
                 int i = k - half;
                 rates[k] = k < half ? 1 : 1 - ((i < decay - ProbeTread ? i - i % ProbeTread : i) + 1.0) / decay;
             }
-            int[] probes = [length / 2 - 1, length - 1];
+            int[] probes = [half - 1, length - 1];
             try
             {
                 var losses = _law.WithSourceBlocks(_options.SourceBlockFraction).Predict(parameters, new SampledSchedule(rates), probes.Distinct().Where(k => k >= 0).ToArray());

@@ -243,7 +243,7 @@ public static class SizeLawFitter
             _law = fittingLaw;
             _layout = layout;
             _cancellation = cancellation;
-            var points = FitPoints.Of([.. curves.Select(c => c.Curve)], scale, options, options.ScheduleBlockSpread ?? fittingLaw.FitScheduleBlockSpread);
+            var points = FitPoints.Of([.. curves.Select(c => c.Curve)], scale, options, fittingLaw);
             _curves = [.. points.Curves.Select((c, i) => (c.Schedule, c.Steps, c.Offset, curves[i].ModelSize))];
             LogObserved = points.LogObserved;
             Weights = points.Weights;

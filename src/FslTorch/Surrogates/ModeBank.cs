@@ -84,11 +84,9 @@ internal sealed class ModeBank
         }
     }
 
-    /// <summary>(r^n, Σ_{i&lt;n} r^i, Σ_{i&lt;n} i·r^i) for r = e^(−x), x ≥ 0, without cancellation for small n·x.</summary>
-    internal static (double Power, double G, double H) GeometricSums(double x, int n) => GeometricSums(x, Math.Exp(-x), Math.Exp(-n * x), n);
-
     /// <summary>
-    /// The same from r = e^(−x) and r^n = e^(−n·x) computed beforehand. Below n·x = 0.01 the sums come from their Taylor
+    /// (r^n, Σ_{i&lt;n} r^i, Σ_{i&lt;n} i·r^i) for r = e^(−x), x ≥ 0, from r and r^n = e^(−n·x) computed beforehand, without
+    /// cancellation for small n·x. Below n·x = 0.01 the sums come from their Taylor
     /// series in x; above it from the closed forms, where 1 − r loses at most ε/x ≤ 100·n·ε relative (1e-10 for a block of
     /// 10⁴ steps) and 1 − r^n ≥ 0.00995 loses nothing.
     /// </summary>
