@@ -91,12 +91,35 @@ internal sealed class HuberLeastSquares
             var result = minimizer.FindMinimum(model, Vector<double>.Build.Dense(coordinates));
             iterations += result.Iterations;
             var next = result.MinimizingPoint.ToArray();
-            if (next.Any(v => !double.IsFinite(v)) || !double.IsFinite(Objective(next))) break;
+            if (next.Any(v => !double.IsFinite(v))) break;
+            if (!double.IsFinite(Objective(next)))
+            {
+                if (InsideAlong(coordinates, next) is not { } inside) break;
+                next = inside;
+            }
             coordinates = next;
             covariance = result.Covariance;
             reason = result.ReasonForExit == ExitCondition.ExceedIterations ? FitExitReason.IterationLimit : FitExitReason.Converged;
         }
         return new Refined(coordinates, reason == FitExitReason.Failed ? double.PositiveInfinity : Objective(coordinates), iterations, reason, covariance);
+    }
+
+    // MathNet's Levenberg–Marquardt can stop on a step too small to go on (RelativePoints) that crosses the edge of the
+    // law's domain (β → 1/2 in the direct FSL, whose kernel exponent 2 − 1/β reaches 0 there) and return that trial
+    // point. The last point inside along the step, found by bisection, is kept when it is no worse than where the round
+    // began; null when none is.
+    private double[]? InsideAlong(double[] from, double[] to)
+    {
+        double inside = 0, outside = 1, begin = Objective(from);
+        double[] At(double theta) => from.Select((v, j) => v + theta * (to[j] - v)).ToArray();
+        for (int k = 0; k < 40; k++)
+        {
+            double middle = 0.5 * (inside + outside);
+            if (double.IsFinite(Objective(At(middle)))) inside = middle;
+            else outside = middle;
+        }
+        var point = At(inside);
+        return inside > 0 && Objective(point) <= begin ? point : null;
     }
 
     // The minimizer asks for the values at a trial point and, when it accepts the point, for the Jacobian there. The

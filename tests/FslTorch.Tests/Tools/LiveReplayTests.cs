@@ -79,6 +79,28 @@ public sealed class LiveReplayTests : IDisposable
         Assert.InRange(At50(fixedChain) - final, -0.03, 0.03);
     }
 
+    [Fact]
+    public void ARefitThatTheMinimizerEndsJustOutsideTheLawsDomainKeepsTheLastPointInside()
+    {
+        // A run of this repository's LR sweep (`tinygpt-evidence lrs`: 1000 steps at peak 1e-3, with the last fit of the
+        // 4e-3 run as its prior on every parameter). From step 539 on its data push the direct FSL's β to its edge, 1/2,
+        // where Levenberg–Marquardt stopped on a tiny step just past it, from every start: every refit failed, and the
+        // run, 0.77 above the sweep's threshold, was never stopped. The last point inside along that step is the fit.
+        string run = Path.Combine(_folder.FullName, "seed1-lr0.001-abort");
+        CopyFolder(Path.Combine(AppContext.BaseDirectory, "Fixtures", "tinygpt-lr-sweep-edge"), run);
+        string config = Path.Combine(run, "config.json");
+        var settings = RunFolder.ReadConfig(run);
+        File.WriteAllText(config, System.Text.Json.JsonSerializer.Serialize(settings with { Prior = Path.Combine(run, "prior.json") }));
+
+        var checks = LiveReplay.ForecastsAtSteps(run, [119, 319, 339, 539, 739]);
+        var late = checks.Single(c => c.Fraction == 0.75);
+        Assert.Equal(739, late.Step);
+        Assert.True(late.Calibrated);
+        // The run ended at 2.032 (training); its threshold was 1.272: the forecast's whole band lies above it.
+        Assert.InRange(late.FinalLoss, 1.9, 2.2);
+        Assert.True(late.Lower > settings.AbortAbove, $"lower band {late.Lower}");
+    }
+
     private static void CopyFolder(string from, string to)
     {
         foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
