@@ -38,6 +38,7 @@ var output = new Option<string?>("--out") { Description = "Run folder (default r
 var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
 var prior = new Option<string?>("--prior") { Description = "A parameter file (fsl fit of calibration runs) for the decay-response prior." };
 var priorSpread = Number<double>("--prior-spread", "The prior's standard deviation in log units (default 0.1).");
+var priorOn = new Option<string[]>("--prior-on") { Description = "The parameters --prior holds (the law's decay-response parameters by default; all of them for a run of an LR sweep, whose runs the law describes with the same parameters).", AllowMultipleArgumentsPerToken = true };
 var scheduleOption = new Option<string?>("--schedule") { Description = "controlled (default: WSD whose decay start the forecasts move), wsd:F (fixed cooldown fraction F), cosine (to 10%) or constant." };
 var checkpointAt = Numbers<long>("--checkpoint-at", "Also keep the checkpoint after these steps (branch points), in checkpoint/step-K.");
 var branchFrom = new Option<string?>("--branch-from") { Description = "Start from a checkpoint of this run folder (same model, data and seed) with another --schedule." };
@@ -52,20 +53,23 @@ var decisionsFrom = new Option<string?>("--decisions-from") { Description = "Ste
 var abortAbove = Number<double>("--abort-above", "Stop the run once its calibrated forecast band says the final loss stays above this (a sweep's best so far plus a margin); its summary says it was aborted.");
 var previousCheckpoint = new Option<bool>("--previous-checkpoint") { Description = "With --resume: continue from the checkpoint before the last one (when the last is damaged)." };
 var root = new RootCommand("TinyGpt: GPT pre-training with FslTorch forecasts.")
-    { preset, steps, layers, width, heads, context, batch, lr, warmup, warmupSteps, beta2, clip, scaledInit, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom, abortAbove };
+    { preset, steps, layers, width, heads, context, batch, lr, warmup, warmupSteps, beta2, clip, scaledInit, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, priorOn, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom, abortAbove };
 root.SetAction(parse =>
 {
     try
     {
         string? resumeFolder = parse.GetValue(resume), parentFolder = parse.GetValue(branchFrom);
         bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
+        string[]? PriorOn() => parse.GetValue(priorOn) is { Length: > 0 } names
+            ? parse.GetValue(prior) != null ? names : throw new ArgumentException("--prior-on goes with --prior.")
+            : null;
         Option[] fixedByParent = [preset, steps, layers, width, heads, context, batch, lr, warmup, warmupSteps, beta2, clip, scaledInit, data, tokenizer, seed, probeAt, probeFraction, noProbes, refitEvery];
         if (resumeFolder != null && parentFolder != null) throw new ArgumentException("--resume and --branch-from exclude each other.");
         if (parse.GetValue(previousCheckpoint) && resumeFolder == null) throw new ArgumentException("--previous-checkpoint goes with --resume.");
         if (resumeFolder != null)
         {
             // A resumed run is the run it was; only how it runs (device, threads, where it stops) may change.
-            var given = fixedByParent.Concat([scheduleOption, prior, priorSpread, checkpointAt, output, branchStep, overwrite, decisionsFrom, abortAbove]).FirstOrDefault(Given);
+            var given = fixedByParent.Concat([scheduleOption, prior, priorSpread, priorOn, checkpointAt, output, branchStep, overwrite, decisionsFrom, abortAbove]).FirstOrDefault(Given);
             if (given != null) throw new ArgumentException($"{given.Name} cannot change in a resumed run (--device, --threads and --stop-at can).");
             var saved = RunFolder.ReadConfig(resumeFolder);
             var settings = saved with
@@ -91,6 +95,7 @@ root.SetAction(parse =>
                 Schedule = parse.GetValue(scheduleOption) ?? parent.Schedule,
                 Prior = parse.GetValue(prior) ?? parent.Prior,
                 PriorSpread = parse.GetValue(priorSpread) ?? parent.PriorSpread,
+                PriorOn = parse.GetValue(prior) != null ? PriorOn() : parent.PriorOn,
                 CheckpointAt = parse.GetValue(checkpointAt) ?? [],
                 Device = Given(device) ? parse.GetValue(device)! : parent.Device,
                 Threads = parse.GetValue(threads) ?? parent.Threads,
@@ -145,6 +150,7 @@ root.SetAction(parse =>
             Schedule = parse.GetValue(scheduleOption) ?? basis.Schedule,
             Prior = parse.GetValue(prior),
             PriorSpread = parse.GetValue(priorSpread) ?? basis.PriorSpread,
+            PriorOn = PriorOn(),
             CheckpointAt = parse.GetValue(checkpointAt) ?? [],
             StopAt = parse.GetValue(stopAt),
             ProbeAt = parse.GetValue(noProbes) ? [] : parse.GetValue(probeAt) is { Length: > 0 } fractions ? fractions : basis.ProbeAt,
@@ -497,8 +503,10 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         AbortReason = aborted ? monitor.StopReason : null,
     };
     summary.Write(run.File("summary.json"));
+    // The run's last fit: the prior of a later run of a sweep (--prior), like an fsl fit of this run's log.
+    if (!aborted && monitor.LatestForecast?.Fit is { Succeeded: true } lastFit) lastFit.SaveParameters(run.File("fit.json"));
     foreach (var line in summary.Lines()) Report(line);
-    Report($"run folder: {run.Path} (losses.csv, forecasts.jsonl, decisions.jsonl, config.json, summary.json, checkpoint/, loss.png, lr.png)");
+    Report($"run folder: {run.Path} (losses.csv, forecasts.jsonl, decisions.jsonl, config.json, summary.json, fit.json, checkpoint/, loss.png, lr.png)");
     return 0;
 }
 

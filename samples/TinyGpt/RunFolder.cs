@@ -34,7 +34,7 @@ public sealed class RunFolder
     }
 
     /// <summary>The files a run writes, removed by <see cref="Clear"/> (nothing else in the folder is touched).</summary>
-    private static readonly string[] RunFiles = ["config.json", "losses.csv", "forecasts.jsonl", "decisions.jsonl", "summary.json", "loss.png", "lr.png"];
+    private static readonly string[] RunFiles = ["config.json", "losses.csv", "forecasts.jsonl", "decisions.jsonl", "summary.json", "fit.json", "loss.png", "lr.png"];
 
     /// <summary>Removes a run's files and checkpoints from the folder (for <c>--overwrite</c>).</summary>
     public void Clear()

@@ -45,7 +45,9 @@ public static class RunSchedule
                 Law = law,
                 RefitInterval = settings.RefitEvery,
                 FromStep = WarmupSteps(settings),
-                Prior = settings.Prior != null ? ParameterPrior.FromFile(settings.Prior, law, settings.PriorSpread) : ParameterPrior.BuiltIn(law),
+                Prior = settings.Prior != null ? ParameterPrior.FromFile(settings.Prior, law, settings.PriorSpread, settings.PriorOn) : ParameterPrior.BuiltIn(law),
+                // A run that may be aborted (a sweep's) forecasts as often as EarlyAbortSweep asks: each forecast can stop it.
+                MaxForecastAge = settings.AbortAbove != null ? EarlyAbortSweep.MaxForecastAge : new ForecasterOptions().MaxForecastAge,
             },
             DecayControl = IsControlled(settings) ? new DecayControllerOptions() : null,
             EarlyStopping = settings.AbortAbove is double threshold ? new EarlyStoppingOptions { Mode = EarlyStoppingMode.Abort, Threshold = threshold } : new(),

@@ -38,8 +38,10 @@ public sealed record Settings
     /// <summary>controlled (a WSD whose decay start the monitor moves), wsd:F (cooldown fraction F), cosine (to 10%) or constant.</summary>
     public string Schedule { get; init; } = "controlled";
     public string? Prior { get; init; }
-    /// <summary>The prior's standard deviation (log units) on the decay-response parameters.</summary>
+    /// <summary>The prior's standard deviation (log units) on the parameters it holds.</summary>
     public double PriorSpread { get; init; } = 0.1;
+    /// <summary>The parameters the prior holds; null: the law's decay-response parameters.</summary>
+    public string[]? PriorOn { get; init; }
     /// <summary>
     /// Controlled runs: the fractions of the budget at which a cooldown probe forks (a copy of model and optimizer
     /// trains a linear decay to 0 over <see cref="ProbeFraction"/> of the budget, then the run goes on untouched).

@@ -7,8 +7,9 @@ namespace FslTorch.Cli;
 /// <summary>One run of the 124M schedule grid of Schaipp et al. (ICML 2025), ../shared/data/schaipp-124m.</summary>
 /// <param name="Curve">The points fitted and predicted: the regular validation losses after warmup.</param>
 /// <param name="Logged">Every logged validation loss before step T, the warmup's included (what a watcher of the log sees).</param>
+/// <param name="LearningRates">The run's schedule, rebuilt from the manifest (what a monitor of the run is given).</param>
 internal sealed record SchaippRun(string File, string Schedule, double PeakLearningRate, int TotalSteps, int WarmupSteps,
-    double CooldownFraction, double FinalValidationLoss, ObservedCurve Curve, ObservedCurve Logged);
+    double CooldownFraction, double FinalValidationLoss, ObservedCurve Curve, ObservedCurve Logged, LearningRateSchedule LearningRates);
 
 /// <summary>
 /// Loads the grid with the learning rate of every step rebuilt from the manifest (the logged <c>lr</c> column
@@ -35,13 +36,14 @@ internal static class SchaippDataset
             int warmup = int.Parse(Cell(row, "warmup"), CultureInfo.InvariantCulture);
             double cooldown = Number(Cell(row, "cooldown_frac"));
             string finalLr = Cell(row, "cos_final_lr");
-            var rates = Rebuild(schedule, peak, total, warmup, cooldown, finalLr).SampleWithIntrinsicTime(total);
+            var rebuilt = Rebuild(schedule, peak, total, warmup, cooldown, finalLr);
+            var rates = rebuilt.SampleWithIntrinsicTime(total);
             string file = Path.Combine(folder, Cell(row, "file"));
             var full = ObservedCurve.FromCsv(file, Path.GetFileNameWithoutExtension(file), rates.Count > 0 ? ExtendByOne(rates) : rates);
             Check(file, full.Schedule, total);
             var curve = full.Where(step => step >= warmup && step < total);
             runs.Add(new SchaippRun(Cell(row, "file"), schedule, peak, total, warmup, cooldown, Number(Cell(row, "final_val_loss")), curve,
-                full.Where(step => step < total)));
+                full.Where(step => step < total), rebuilt));
         }
         return runs;
     }

@@ -4,14 +4,19 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using FslTorch;
+using FslTorch.Control;
+using FslTorch.Fitting;
+using FslTorch.Surrogates;
 using TinyGpt;
 
 namespace TinyGptEvidence;
 
 /// <summary>
-/// <c>lrs</c>: a peak-LR sweep with early abort, against the same sweep run to the end. Per seed, the LRs run in the
-/// order given; every run after the first gets <c>--abort-above</c> the best final training loss so far plus a
-/// margin, so the monitor stops it once its calibrated forecast band says it cannot finish there. The LR chosen
+/// <c>lrs</c>: a peak-LR sweep with early abort (<see cref="EarlyAbortSweep"/>), against the same sweep run to the end.
+/// Per seed, the LRs run middle first (or in the order given); every run after the first gets <c>--abort-above</c> the
+/// best final training loss so far plus a margin, so the monitor stops it once its calibrated forecast band says it
+/// cannot finish there, and <c>--prior</c> the last fit of the finished run nearest in LR, on every parameter of the
+/// law but its level (<see cref="EarlyAbortSweep.ShapeParameters"/>). The LR chosen
 /// (lowest final eval loss among the runs that finished) is scored against the full sweep's best, and the steps
 /// the aborting sweep used against the full sweep's. Results: lrs.md and lrs.json; finished runs are reused.
 /// </summary>
@@ -21,7 +26,7 @@ public static class LrSweepCommand
     public static Command Create()
     {
         var output = new Option<string>("--out") { Description = "Folder of the runs and results.", DefaultValueFactory = _ => "runs/lrs" };
-        var rates = new Option<double[]>("--lrs") { Description = "Peak LRs, in the order the sweep runs them.", DefaultValueFactory = _ => [1e-3, 2e-3, 4e-3, 6e-3, 1e-2, 2e-2], AllowMultipleArgumentsPerToken = true };
+        var rates = new Option<double[]>("--lrs") { Description = "Peak LRs (the aborting sweep runs them in the order of --order).", DefaultValueFactory = _ => [1e-3, 2e-3, 4e-3, 6e-3, 1e-2, 2e-2], AllowMultipleArgumentsPerToken = true };
         var seeds = new Option<long[]>("--seeds") { Description = "Seeds (one sweep each).", DefaultValueFactory = _ => [1, 2], AllowMultipleArgumentsPerToken = true };
         var steps = new Option<long>("--steps") { Description = "Budget N of every run.", DefaultValueFactory = _ => 1000 };
         var preset = new Option<string>("--preset") { Description = "TinyGpt preset of the model (small: 4 layers, 4 heads, context 128, batch 32).", DefaultValueFactory = _ => "small" };
@@ -30,8 +35,11 @@ public static class LrSweepCommand
         var schedule = new Option<string>("--schedule") { Description = "Every run's TinyGpt schedule.", DefaultValueFactory = _ => "wsd:0.2" };
         var threads = new Option<int>("--threads") { Description = "CPU threads of each run.", DefaultValueFactory = _ => 2 };
         var data = new Option<string?>("--data") { Description = "Training text (TinyGpt's default corpus when absent)." };
+        var order = new Option<string>("--order") { Description = "The order the aborting sweep runs its LRs in: middle-out (the middle LR first, then alternately the next above and below) or given.", DefaultValueFactory = _ => "middle-out" };
+        order.AcceptOnlyFromAmong("middle-out", "given");
+        var spread = new Option<double>("--prior-spread") { Description = "The spread (log units) of the prior each run takes from the finished run nearest in LR.", DefaultValueFactory = _ => EarlyAbortSweep.DefaultPriorSpread };
         var command = new Command("lrs", "LR sweep with early abort from calibrated forecasts, against the full sweep: the LR chosen, its regret and the compute saved.")
-            { output, rates, seeds, steps, preset, width, margin, schedule, threads, data };
+            { output, rates, seeds, steps, preset, width, margin, schedule, threads, data, order, spread };
         command.SetAction(parse =>
         {
             var lrList = parse.GetValue(rates)!;
@@ -42,6 +50,7 @@ public static class LrSweepCommand
             if (seedList.Length < 1 || seedList.Distinct().Count() != seedList.Length) return Fail("--seeds must be distinct.");
             if (total < 100) return Fail("--steps must be at least 100.");
             if (!(slack >= 0)) return Fail("--margin must be >= 0.");
+            if (!(parse.GetValue(spread) > 0 && double.IsFinite(parse.GetValue(spread)))) return Fail("--prior-spread must be a finite number > 0.");
 
             string folder = Path.GetFullPath(parse.GetValue(output)!);
             Directory.CreateDirectory(folder);
@@ -55,21 +64,43 @@ public static class LrSweepCommand
             foreach (long seed in seedList)
             {
                 var full = lrList.Select(lr => runs.Run($"seed{seed}-lr{F(lr)}-full", Common(lr, seed))).ToList();
-                var aborting = new List<RunSummary>();
-                double best = double.PositiveInfinity;
-                for (int i = 0; i < lrList.Length; i++)
+                var sweep = new EarlyAbortSweep(slack, parse.GetValue(spread));
+                var folders = new Dictionary<double, string>();
+                var aborting = new Dictionary<double, RunSummary>();
+                foreach (double lr in Ordered(lrList, parse.GetValue(order)!))
                 {
-                    // The first run has nothing to beat: it is the full sweep's run.
-                    var summary = i == 0 ? full[0]
-                        : runs.Run($"seed{seed}-lr{F(lrList[i])}-abort", [.. Common(lrList[i], seed), "--abort-above", (best + slack).ToString("R", CultureInfo.InvariantCulture)]);
-                    aborting.Add(summary);
-                    if (summary.AbortReason == null) best = Math.Min(best, summary.FinalTrainingLoss);
+                    RunSummary summary;
+                    string runFolder;
+                    if (sweep.Threshold is not double threshold)
+                    {
+                        // The first run has nothing to beat: it is the full sweep's run.
+                        summary = full[Array.IndexOf(lrList, lr)];
+                        runFolder = runs.Folder($"seed{seed}-lr{F(lr)}-full");
+                    }
+                    else
+                    {
+                        runFolder = runs.Folder($"seed{seed}-lr{F(lr)}-abort");
+                        var arguments = Common(lr, seed);
+                        arguments.AddRange(["--abort-above", threshold.ToString("R", CultureInfo.InvariantCulture)]);
+                        // The finished run nearest in LR gives this run's forecasts the law's parameters but the level as its prior.
+                        if (sweep.NearestFinished(lr) is { } nearest)
+                        {
+                            arguments.AddRange(["--prior", Path.Combine(folders[nearest.Setting], "fit.json"), "--prior-spread", sweep.PriorSpread.ToString("R", CultureInfo.InvariantCulture), "--prior-on"]);
+                            arguments.AddRange(EarlyAbortSweep.ShapeParameters(LossCurveLaws.Default));
+                        }
+                        summary = runs.Run($"seed{seed}-lr{F(lr)}-abort", arguments);
+                    }
+                    string fitFile = Path.Combine(runFolder, "fit.json");
+                    var fit = summary.AbortReason == null && File.Exists(fitFile) ? FitResult.LoadParameters(fitFile) : null;
+                    sweep.Record(new SweepRun(lr, total, summary.StepsTaken, summary.FinalTrainingLoss, summary.AbortReason, fit));
+                    folders[lr] = runFolder;
+                    aborting[lr] = summary;
                 }
-                sweeps.Add(Score(seed, lrList, full, aborting));
+                sweeps.Add(Score(seed, lrList, full, lrList.Select(lr => aborting[lr]).ToList()));
             }
 
             var report = new StringBuilder();
-            report.AppendLine(CultureInfo.InvariantCulture, $"# LR sweep with early abort: TinyGpt width {parse.GetValue(width)}, {total} steps, {parse.GetValue(schedule)}, margin {F(slack)}");
+            report.AppendLine(CultureInfo.InvariantCulture, $"# LR sweep with early abort: TinyGpt width {parse.GetValue(width)}, {total} steps, {parse.GetValue(schedule)}, margin {F(slack)}, order {parse.GetValue(order)}, prior from the finished run nearest in LR on every parameter but the level (spread {F(parse.GetValue(spread))})");
             report.AppendLine();
             report.AppendLine("| seed | LR | final eval (full run) | final training (full run) | steps in the aborting sweep | aborted because |");
             report.AppendLine("|---|---|---|---|---|---|");
@@ -113,14 +144,18 @@ public static class LrSweepCommand
         int truth = Enumerable.Range(0, learningRates.Count).MinBy(i => full[i].FinalEvalLoss);
         return new SweepResult(seed, learningRates[chosen], learningRates[truth], full[chosen].FinalEvalLoss - full[truth].FinalEvalLoss,
             aborting.Sum(r => r.StepsTaken), full.Sum(r => r.StepsTaken),
-            learningRates.Select((lr, i) => new SweepRun(lr, full[i].FinalEvalLoss, full[i].FinalTrainingLoss, aborting[i].StepsTaken, aborting[i].AbortReason)).ToList());
+            learningRates.Select((lr, i) => new LrRun(lr, full[i].FinalEvalLoss, full[i].FinalTrainingLoss, aborting[i].StepsTaken, aborting[i].AbortReason)).ToList());
     }
 
     /// <summary>One LR of one seed's sweep.</summary>
-    public sealed record SweepRun(double LearningRate, double FinalEval, double FinalTraining, long StepsTaken, string? AbortReason);
+    public sealed record LrRun(double LearningRate, double FinalEval, double FinalTraining, long StepsTaken, string? AbortReason);
 
     /// <summary>One seed's sweep: the LR it chose, the full sweep's best, and the steps each used.</summary>
-    public sealed record SweepResult(long Seed, double Chosen, double Best, double Regret, long StepsUsed, long StepsFull, IReadOnlyList<SweepRun> Runs);
+    public sealed record SweepResult(long Seed, double Chosen, double Best, double Regret, long StepsUsed, long StepsFull, IReadOnlyList<LrRun> Runs);
+
+    /// <summary>The LRs in the order the aborting sweep runs them.</summary>
+    public static IReadOnlyList<double> Ordered(IReadOnlyList<double> learningRates, string order) =>
+        order == "given" ? learningRates : EarlyAbortSweep.MiddleOut(learningRates);
 
     private static int Fail(string message)
     {

@@ -55,6 +55,25 @@ public sealed class SchaippDatasetTests
     }
 
     [SharedDataFact]
+    public void AReplayedLrSweepStopsTheHopelessLowLrRunAndChoosesTheBestLr()
+    {
+        // The 20%-cooldown runs of 25k steps at peak LRs 1e-4, 5e-4, 1e-3, 2e-3 (final loss 3.189, 3.050, 3.038, 3.043):
+        // 5e-4 first (middle out), then 1e-3, 1e-4, which ends 0.15 above the best and must stop early, and 2e-3.
+        var runs = SchaippDataset.Load(SharedData.PathOf("schaipp-124m")).Where(r => r.Schedule == "wsd-linear-cd0.2" && r.TotalSteps == 25000).ToList();
+        Assert.Equal(4, runs.Count);
+        var result = SweepBenchmark.Replay(runs, margin: 0.02, "middle-out", priorSpread: 0.1, priorOn: null, refitFraction: 0.05);
+        Assert.Equal([5e-4, 1e-3, 1e-4, 2e-3], result.Runs.Select(r => r.PeakLearningRate));
+        Assert.Equal(1e-3, result.Chosen);
+        Assert.Equal(0, result.Regret);
+        var low = result.Runs.Single(r => r.PeakLearningRate == 1e-4);
+        Assert.NotNull(low.StopReason);
+        Assert.True(low.HadPrior);
+        Assert.InRange(low.StepsTaken, 1, 20000); // before its cooldown
+        Assert.All(result.Runs.Where(r => r.PeakLearningRate != 1e-4), r => Assert.Null(r.StopReason));
+        Assert.Equal(result.StepsFull - (25000 - low.StepsTaken), result.StepsTaken);
+    }
+
+    [SharedDataFact]
     public void AnMplFitWhoseBestStartCannotBeEvaluatedFitsFromTheNextStartThatCan()
     {
         // The horizon protocol at peak 1e-4: the best screened start of MPL runs to parameters whose kernel spans more than

@@ -56,6 +56,31 @@ internal static class ReadmeExample
         // README:end
     }
 
+    /// <summary>The sweep block (compiled; it would train five runs of 10,000 steps).</summary>
+    public static void Sweep(Func<double, (torch.nn.Module<torch.Tensor, torch.Tensor>, torch.optim.Optimizer)> newRun, ILogger logger)
+    {
+        // README:begin
+        var sweep = new EarlyAbortSweep(margin: 0.02); // stop a run once it is forecast to end 0.02 nats above the best finished one
+        foreach (double peak in EarlyAbortSweep.MiddleOut([1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2]))
+        {
+            var (net, adamw) = newRun(peak); // a fresh model and optimizer for each run
+            var runScheduler = new FslScheduler(adamw, Schedule.Wsd(peak, warmupSteps: 100, decayStartStep: 8_000, totalSteps: 10_000));
+            using var runMonitor = runScheduler.Monitor(sweep.OptionsFor(peak, new TrainingMonitorOptions()), logger);
+            long taken = 0;
+            while (taken < 10_000)
+            {
+                using var scope = torch.NewDisposeScope();
+                var loss = (net.call(torch.randn(32, 16)) - 1).pow(2).mean();
+                adamw.zero_grad(); loss.backward(); adamw.step(); runScheduler.step();
+                if (runMonitor.OnStepEnd(taken++, loss).HasFlag(TrainingSignal.Stop)) break;
+            }
+            runMonitor.OnRunEnd(taken);
+            sweep.Record(peak, runMonitor, taken, runMonitor.Tracker.Smoothed);
+        }
+        logger.LogInformation("best peak LR {Peak}; {Saved:P0} of the sweep's steps saved", sweep.Best!.Setting, sweep.SavedShare);
+        // README:end
+    }
+
     /// <summary>The fitting block.</summary>
     public static void Fitting(IReadOnlyList<double> otherRunLearningRates)
     {

@@ -53,6 +53,12 @@ public sealed class LrSweepTests : IDisposable
         var first = RunSummary.Read(Path.Combine(output, "seed1-lr0.002-full", "summary.json"));
         var config = RunFolder.ReadConfig(Path.Combine(output, "seed1-lr0.006-abort"));
         Assert.Equal(first.FinalTrainingLoss + 0.05, config.AbortAbove!.Value, 9);
+        // ...and its last fit as the prior, on every parameter of the law but its level.
+        string fit = Path.Combine(output, "seed1-lr0.002-full", "fit.json");
+        Assert.True(File.Exists(fit));
+        Assert.Equal(Path.GetFullPath(fit), Path.GetFullPath(config.Prior!));
+        Assert.Equal(["C", "tau", "s", "beta", "D"], config.PriorOn!);
+        Assert.Equal(FslTorch.Control.EarlyAbortSweep.DefaultPriorSpread, config.PriorSpread);
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "lrs.json")));
         var sweep = report.RootElement.GetProperty("sweeps")[0];
         Assert.Equal(200, sweep.GetProperty("StepsFull").GetInt64());

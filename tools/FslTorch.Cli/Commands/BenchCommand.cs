@@ -104,6 +104,35 @@ internal static class BenchCommand
         }));
         bench.Subcommands.Add(decayCommand);
 
+        // fsl bench sweep --data ../shared/data/schaipp-124m [--margin 0.02] [--order middle-out] [--prior-spread 0.1] [--prior-on P…] [--no-prior]
+        var sweepData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
+        var sweepMargin = new Option<double>("--margin") { Description = "Stop a run forecast (calibrated band) to finish above the best finished run's final loss plus this (nats).", DefaultValueFactory = _ => 0.02 };
+        var sweepOrder = new Option<string>("--order") { Description = $"The order the LRs run in ({string.Join(", ", SweepBenchmark.Orders)}).", DefaultValueFactory = _ => SweepBenchmark.Orders[0] };
+        sweepOrder.AcceptOnlyFromAmong(SweepBenchmark.Orders);
+        var sweepSpread = new Option<double>("--prior-spread") { Description = "The spread (log units) of the prior a run takes from the finished run nearest in LR.", DefaultValueFactory = _ => FslTorch.Control.EarlyAbortSweep.DefaultPriorSpread };
+        var noPrior = new Option<bool>("--no-prior") { Description = "No prior from finished runs (each run's decay response from its own points only)." };
+        var priorOn = new Option<string[]>("--prior-on") { Description = "The parameters the prior holds (every parameter but the level L0, A when not given; e.g. all seven, or the decay response C tau beta D as for a size sweep).", AllowMultipleArgumentsPerToken = true };
+        var refitFraction = new Option<double>("--refit-every") { Description = "Refit every this fraction of the budget.", DefaultValueFactory = _ => 0.05 };
+        var sweepSchedules = new Option<string[]>("--schedule") { Description = "Only these schedules of the grid (e.g. wsd-linear-cd0.2 cosine-to10pct); all run at four or more LRs by default.", AllowMultipleArgumentsPerToken = true };
+        var sweepBudgets = new Option<int[]>("--total-steps") { Description = "Only these budgets (25000, 50000).", AllowMultipleArgumentsPerToken = true };
+        var sweepCommand = new Command("sweep", "Replays peak-LR sweeps with early abort on the real runs of the 124M grid: the LR chosen, its regret and the steps saved.")
+            { sweepData, sweepMargin, sweepOrder, sweepSpread, noPrior, priorOn, refitFraction, sweepSchedules, sweepBudgets, jsonOption };
+        sweepCommand.SetAction(parse => CommandSupport.Run(() =>
+        {
+            double margin = parse.GetValue(sweepMargin);
+            if (!(margin >= 0) || double.IsPositiveInfinity(margin)) throw new ArgumentException("--margin must be a finite number >= 0.");
+            double fraction = parse.GetValue(refitFraction);
+            if (!(fraction > 0 && fraction <= 0.5)) throw new ArgumentException("--refit-every must be in (0, 0.5].");
+            double? spread = parse.GetValue(noPrior) ? null : CommandSupport.PriorSpread(parse, sweepSpread);
+            CurveFiles.CheckWritable(parse.GetValue(jsonOption), "--json");
+            var held = parse.GetValue(priorOn) is { Length: > 0 } names ? names : null;
+            foreach (var name in held ?? []) FslTorch.Surrogates.LossCurveLaws.Default.IndexOf(name); // unknown names throw before any work
+            return SweepBenchmark.Run(parse.GetValue(sweepData)!, margin, parse.GetValue(sweepOrder)!, spread, held, fraction,
+                parse.GetValue(sweepSchedules) is { Length: > 0 } s ? s : null, parse.GetValue(sweepBudgets) is { Length: > 0 } b ? b : null,
+                parse.GetValue(jsonOption), Console.Out);
+        }));
+        bench.Subcommands.Add(sweepCommand);
+
         // fsl bench all --data ../shared/data --json all.json
         var allData = new Option<string>("--data") { Description = "The shared data folder (with mpl/ and schaipp-124m/).", Required = true };
         var allCommand = new Command("all", "Every protocol on the shared data: one table of laws × protocols (strict/standard PredE, WorstE, fit seconds, failures).")

@@ -1,0 +1,169 @@
+using FslTorch.Control;
+using FslTorch.Fitting;
+using FslTorch.Schedules;
+using FslTorch.Surrogates;
+using Xunit;
+
+namespace FslTorch.Tests.Control;
+
+public sealed class EarlyAbortSweepTests
+{
+    private const long Steps = 2000;
+
+    // The direct FSL of a 124M run of the shared data (fitted at peak 1e-3 on the first 45% of a 20%-cooldown run), in
+    // units of LR 1e-3: one set of parameters gives every peak LR its curve, the signal faster and the noise larger the
+    // higher the LR, so the sweep has a best LR.
+    private static readonly FitResult Truth = FitResult.FromParameters(LossCurveLaws.Default, 1e-3, [2.557, 13.28, 0.00179, 2.168, 0.427, 1.397, 0.045]);
+
+    private static WsdSchedule Wsd(double peak) => new(peak, 100, WsdSchedule.DecayStartForFraction(Steps, 0.2), Steps, DecayShape.Linear, DecayTarget.Zero, peak / 100);
+
+    // A logged run: the true loss every 10 steps with seeded noise of 0.003.
+    private static Dictionary<long, double> Run(double peak, int seed)
+    {
+        var steps = Enumerable.Range(0, (int)(Steps / 10)).Select(i => i * 10 + 9).ToArray();
+        var loss = Truth.Predict(Wsd(peak).Sample(Steps).ToArray(), steps);
+        var random = new Random(seed);
+        return steps.Select((s, i) => (s, loss[i] + 0.003 * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble())))
+            .ToDictionary(p => (long)p.s, p => p.Item2);
+    }
+
+    private static TrainingMonitorOptions Options() => new()
+    {
+        Forecaster = new ForecasterOptions { RefitInterval = 100, FromStep = 100 },
+        DecayControl = null,
+        MaxNonFiniteLosses = int.MaxValue, // the steps between logged losses arrive as NaN
+    };
+
+    // Replays a logged run through a monitor with the sweep's options; the steps taken and the last loss seen.
+    private static SweepRun Replay(EarlyAbortSweep sweep, double peak, int seed)
+    {
+        var logged = Run(peak, seed);
+        using var monitor = new TrainingMonitor(Wsd(peak), Steps, sweep.OptionsFor(peak, Options()));
+        long taken = Steps;
+        double last = double.NaN;
+        for (long step = 0; step < Steps; step++)
+        {
+            double loss = logged.GetValueOrDefault(step, double.NaN);
+            if (double.IsFinite(loss)) last = loss;
+            if (monitor.OnStepEnd(step, loss).HasFlag(TrainingSignal.Stop))
+            {
+                taken = step + 1;
+                break;
+            }
+        }
+        return sweep.Record(peak, monitor, taken, last);
+    }
+
+    [Fact]
+    public void ASweepStopsTheRunsPlantedToBeHopelessAndKeepsTheOnePlantedToWin()
+    {
+        // Planted (final losses of the true law): 3e-3 wins; 6e-3 ends 0.08 above it, 1e-3 0.12 and 1e-2 0.24. Run in
+        // this order, the winner comes second and must beat the first's threshold; the last two are hopeless.
+        double[] peaks = [6e-3, 3e-3, 1e-3, 1e-2];
+        var final = peaks.ToDictionary(p => p, p => Truth.Predict(Wsd(p).Sample(Steps).ToArray(), [(int)Steps - 1])[0]);
+        Assert.True(peaks.MinBy(p => final[p]) == 3e-3 && final[1e-3] - final[3e-3] > 0.1 && final[1e-2] - final[3e-3] > 0.2,
+            string.Join(", ", final.Select(f => $"{f.Key}: {f.Value:F4}")));
+
+        var sweep = new EarlyAbortSweep(margin: 0.05);
+        foreach (double peak in peaks) Replay(sweep, peak, seed: (int)(peak * 1e5));
+
+        var byPeak = sweep.Runs.ToDictionary(r => r.Setting);
+        string Describe() => string.Join("; ", sweep.Runs.Select(r => $"{r.Setting}: {r.StepsTaken} steps, {r.StopReason ?? "finished"}"));
+        Assert.True(byPeak[6e-3].Finished); // the first: nothing to beat
+        Assert.True(byPeak[3e-3].Finished, Describe());
+        Assert.Equal(3e-3, sweep.Best!.Setting);
+        Assert.False(byPeak[1e-3].Finished, Describe());
+        Assert.False(byPeak[1e-2].Finished, Describe());
+        // Stopped before their cooldowns (from step 1600) could have shown them hopeless.
+        Assert.All(new[] { byPeak[1e-3], byPeak[1e-2] }, r => Assert.InRange(r.StepsTaken, 1, WsdSchedule.DecayStartForFraction(Steps, 0.2)));
+        Assert.True(sweep.SavedShare > 0.1, $"saved {sweep.SavedShare:P1}");
+    }
+
+    [Fact]
+    public void WithoutThePriorFromTheFinishedRunsTheHopelessRunIsNotStoppedBeforeItsCooldown()
+    {
+        // The same sweep with the prior left out: a fixed schedule's run has no evidence of the cooldown ahead, so its
+        // forecasts cannot be calibrated and the monitor's Abort mode does not vote until the cooldown has begun.
+        var sweep = new EarlyAbortSweep(margin: 0.05);
+        Replay(sweep, 3e-3, seed: 300);
+        var logged = Run(1e-2, seed: 1000);
+        var options = sweep.OptionsFor(1e-2, Options());
+        Assert.NotNull(options.Forecaster.Prior);
+        using var monitor = new TrainingMonitor(Wsd(1e-2), Steps, options with { Forecaster = options.Forecaster with { Prior = null } });
+        long stopped = Steps;
+        for (long step = 0; step < Steps && stopped == Steps; step++)
+        {
+            if (monitor.OnStepEnd(step, logged.GetValueOrDefault(step, double.NaN)).HasFlag(TrainingSignal.Stop)) stopped = step + 1;
+        }
+        Assert.True(stopped > WsdSchedule.DecayStartForFraction(Steps, 0.2), $"stopped at {stopped}");
+    }
+
+    [Fact]
+    public void OptionsGainTheThresholdAndThePriorOfTheNearestFinishedRunOnceARunFinished()
+    {
+        var sweep = new EarlyAbortSweep(margin: 0.02, priorSpread: 0.05);
+        var options = Options();
+        Assert.Same(options, sweep.OptionsFor(1e-3, options)); // the first run has nothing to beat
+        Assert.Null(sweep.Threshold);
+
+        var low = FitResult.FromParameters(LossCurveLaws.Default, 1e-4, [2.6, 13, 0.002, 2, 0.4, 1.4, 0.05]);
+        sweep.Record(new SweepRun(1e-4, Steps, Steps, 3.10, null, low));
+        sweep.Record(new SweepRun(1e-2, Steps, 500, 3.50, "forecast above the threshold", Truth)); // stopped: neither threshold nor prior
+        sweep.Record(new SweepRun(1e-3, Steps, Steps, 3.05, null, Truth));
+        Assert.Equal(3.07, sweep.Threshold!.Value, 12);
+        Assert.Equal(1e-3, sweep.Best!.Setting);
+
+        var next = sweep.OptionsFor(5e-4, options);
+        Assert.Equal(EarlyStoppingMode.Abort, next.EarlyStopping.Mode);
+        Assert.Equal(3.07, next.EarlyStopping.Threshold, 12);
+        Assert.Equal(options.EarlyStopping.Patience, next.EarlyStopping.Patience);
+        Assert.Equal(EarlyAbortSweep.MaxForecastAge, next.Forecaster.MaxForecastAge); // each forecast can stop the run
+        Assert.Equal(0.01, sweep.OptionsFor(5e-4, options with { Forecaster = options.Forecaster with { MaxForecastAge = 0.01 } }).Forecaster.MaxForecastAge);
+        // 5e-4 lies nearer 1e-3 than 1e-4 in log LR: the prior is that run's fit, in its LR unit, on every parameter but
+        // the level (L0, A free).
+        var prior = next.Forecaster.Prior!;
+        Assert.Equal(Truth.Parameters, prior.Mean);
+        Assert.Equal(1e-3, prior.LearningRateScale);
+        Assert.Equal([double.PositiveInfinity, double.PositiveInfinity, 0.05, 0.05, 0.05, 0.05, 0.05], prior.StandardDeviations);
+        Assert.Equal(["C", "tau", "s", "beta", "D"], EarlyAbortSweep.ShapeParameters(LossCurveLaws.Default));
+        Assert.Equal(low.Parameters, sweep.OptionsFor(2e-4, options).Forecaster.Prior!.Mean);
+
+        // A prior of the caller's own is kept; a size sweep's prior holds the decay response only.
+        var own = new ParameterPrior(Truth.Parameters, Truth.Parameters.Select(_ => 1.0).ToArray());
+        Assert.Same(own, sweep.OptionsFor(5e-4, options with { Forecaster = options.Forecaster with { Prior = own } }).Forecaster.Prior);
+        var sizes = new EarlyAbortSweep(0.02, priorParameters: LossCurveLaws.Default.DecayResponseParameters);
+        sizes.Record(new SweepRun(1e6, Steps, Steps, 3.0, null, Truth));
+        var held = sizes.PriorFor(2e6)!.StandardDeviations;
+        var names = LossCurveLaws.Default.Parameters.Select(p => p.Name).ToList();
+        Assert.All(names, n => Assert.Equal(LossCurveLaws.Default.DecayResponseParameters.Contains(n), double.IsFinite(held[names.IndexOf(n)])));
+
+        Assert.Equal(1 - (2.0 * Steps + 500) / (3.0 * Steps), sweep.SavedShare, 12); // 500 of the stopped run's 2000 steps taken
+    }
+
+    [Fact]
+    public void MiddleOutRunsTheMiddleSettingFirstThenAlternatesOutward()
+    {
+        Assert.Equal([3, 4, 2, 5, 1, 6], EarlyAbortSweep.MiddleOut([6, 1, 5, 2, 4, 3]));
+        Assert.Equal([3, 4, 2, 5, 1], EarlyAbortSweep.MiddleOut([1, 2, 3, 4, 5]));
+        Assert.Equal([7], EarlyAbortSweep.MiddleOut([7]));
+        Assert.Empty(EarlyAbortSweep.MiddleOut([]));
+    }
+
+    [Fact]
+    public void BadInputIsRefusedWithAClearError()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EarlyAbortSweep(-0.01));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EarlyAbortSweep(double.NaN));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EarlyAbortSweep(0.01, priorSpread: 0));
+        var sweep = new EarlyAbortSweep(0.01);
+        Assert.Throws<ArgumentOutOfRangeException>(() => sweep.OptionsFor(0, Options()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => sweep.Record(new SweepRun(1e-3, Steps, Steps + 1, 3.0, null, null)));
+        Assert.Throws<ArgumentException>(() => sweep.Record(new SweepRun(1e-3, Steps, Steps, double.NaN, null, null)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => sweep.Record(new SweepRun(-1, Steps, Steps, 3.0, null, null)));
+        Assert.Empty(sweep.Runs);
+        // An unknown parameter name fails when the prior is built, before a run starts with it.
+        var named = new EarlyAbortSweep(0.01, priorParameters: ["nope"]);
+        named.Record(new SweepRun(1e-3, Steps, Steps, 3.0, null, Truth));
+        Assert.ThrowsAny<ArgumentException>(() => named.OptionsFor(2e-3, Options()));
+    }
+}

@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using FslTorch.Control;
+using FslTorch.Surrogates;
+
+namespace FslTorch.Cli;
+
+/// <summary>
+/// <c>fsl bench sweep</c>: peak-LR sweeps with early abort replayed on the real runs of the 124M grid. For every
+/// schedule and budget run at four or more peak LRs, the runs arrive one after another (middle LR first by default)
+/// through <see cref="EarlyAbortSweep"/> and a <see cref="TrainingMonitor"/> each (the run's own fixed schedule, no
+/// decay control, Abort early stopping against the best finished run plus the margin, the prior from the finished run
+/// nearest in LR); every logged validation loss arrives at its step, nothing in between, and a run the monitor stops
+/// ends there. An early stop only cuts a logged run short, so the replay is exactly what the sweep would have done.
+/// Scored: the LR chosen (lowest final loss among the finished runs) against the grid's best, and the steps saved.
+/// </summary>
+internal static class SweepBenchmark
+{
+    /// <summary>One run of one replayed sweep.</summary>
+    internal sealed record RunResult(double PeakLearningRate, long StepsTaken, double FinalValidationLoss, string? StopReason, double? Threshold,
+        bool HadPrior, int Forecasts, int Calibrated);
+
+    /// <summary>One replayed sweep (one schedule and budget).</summary>
+    internal sealed record GroupResult(string Schedule, int TotalSteps, double Chosen, double Best, double Regret, long StepsTaken, long StepsFull,
+        IReadOnlyList<RunResult> Runs, double Seconds)
+    {
+        /// <summary>The runs whose final loss lies more than the margin above the grid's best (the ones a sweep may stop).</summary>
+        public int Hopeless(double margin) => Runs.Count(r => r.FinalValidationLoss > Runs.Min(b => b.FinalValidationLoss) + margin);
+
+        /// <summary>The share of the steps saved by stopping every hopeless run at its first step (what a perfect abort saves).</summary>
+        public double PerfectSaving(double margin) =>
+            (double)Runs.Where(r => r.FinalValidationLoss > Runs.Min(b => b.FinalValidationLoss) + margin).Sum(r => (long)TotalSteps) / StepsFull;
+    }
+
+    /// <summary>Orders the sweep may run its LRs in.</summary>
+    public static readonly string[] Orders = ["middle-out", "ascending", "descending"];
+
+    public static int Run(string folder, double margin, string order, double? priorSpread, IReadOnlyList<string>? priorOn, double refitFraction, IReadOnlyList<string>? schedules,
+        IReadOnlyList<int>? budgets, string? json, TextWriter output)
+    {
+        var runs = SchaippDataset.Load(folder);
+        var groups = runs.GroupBy(r => (r.Schedule, r.TotalSteps))
+            .Where(g => g.Count() >= 4 && (schedules == null || schedules.Contains(g.Key.Schedule)) && (budgets == null || budgets.Contains(g.Key.TotalSteps)))
+            .OrderBy(g => g.Key.Schedule, StringComparer.Ordinal).ThenBy(g => g.Key.TotalSteps).ToList();
+        if (groups.Count == 0) throw new ArgumentException("No schedule and budget of the grid has runs at four or more peak LRs with these filters.");
+        var clock = Stopwatch.StartNew();
+        var results = new List<GroupResult>();
+        foreach (var group in groups)
+        {
+            var result = Replay(group.ToList(), margin, order, priorSpread, priorOn, refitFraction);
+            results.Add(result);
+            string F(double v) => v.ToString("G3", CultureInfo.InvariantCulture);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{result.Schedule,-20} T {result.TotalSteps,6}  chose {F(result.Chosen),-7} best {F(result.Best),-7} regret {result.Regret:F4}  saved {1 - (double)result.StepsTaken / result.StepsFull,4:P0} (a perfect abort: {result.PerfectSaving(margin):P0})  ({result.Seconds:F0} s)"));
+            foreach (var run in result.Runs)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"    lr {F(run.PeakLearningRate),-7} {run.StepsTaken,6} steps  final {run.FinalValidationLoss:F4}  threshold {(run.Threshold is double t ? t.ToString("F4", CultureInfo.InvariantCulture) : "–"),-7} prior {(run.HadPrior ? "yes" : "no ")}  calibrated forecasts {run.Calibrated}/{run.Forecasts}{(run.StopReason != null ? "  stopped: " + run.StopReason : "")}"));
+            }
+        }
+        double meanRegret = results.Average(r => r.Regret);
+        double saved = 1 - (double)results.Sum(r => r.StepsTaken) / results.Sum(r => r.StepsFull);
+        int wrong = results.Count(r => r.Regret > margin);
+        double perfect = results.Sum(r => r.PerfectSaving(margin) * r.StepsFull) / results.Sum(r => r.StepsFull);
+        int hopeless = results.Sum(r => r.Hopeless(margin));
+        int stoppedHopeless = results.Sum(r => r.Runs.Count(x => x.StopReason != null && x.FinalValidationLoss > r.Runs.Min(b => b.FinalValidationLoss) + margin));
+        int stopped = results.Sum(r => r.Runs.Count(x => x.StopReason != null));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{results.Count} sweeps ({order}, margin {margin}, prior {(priorSpread is double s ? (priorOn == null ? "on every parameter but the level, " : "on " + string.Join(" ", priorOn) + ", ") + "spread " + s.ToString(CultureInfo.InvariantCulture) : "none")}): mean regret {meanRegret:F4}, max {results.Max(r => r.Regret):F4}, {wrong} above the margin; steps saved {saved:P1} (a perfect abort: {perfect:P1}); stopped {stoppedHopeless} of {hopeless} hopeless runs and {stopped - stoppedHopeless} others; {clock.Elapsed.TotalSeconds:F0} s"));
+        if (json != null)
+        {
+            Report.WriteJson(new JsonObject
+            {
+                ["margin"] = margin,
+                ["order"] = order,
+                ["prior_spread"] = priorSpread,
+                ["prior_on"] = string.Join(" ", priorOn ?? EarlyAbortSweep.ShapeParameters(LossCurveLaws.Default)),
+                ["mean_regret"] = meanRegret,
+                ["max_regret"] = results.Max(r => r.Regret),
+                ["saved"] = saved,
+                ["perfect_saving"] = perfect,
+                ["hopeless_runs"] = hopeless,
+                ["hopeless_runs_stopped"] = stoppedHopeless,
+                ["other_runs_stopped"] = stopped - stoppedHopeless,
+                ["sweeps"] = new JsonArray(results.Select(r => (JsonNode)new JsonObject
+                {
+                    ["schedule"] = r.Schedule,
+                    ["total_steps"] = r.TotalSteps,
+                    ["chosen_lr"] = r.Chosen,
+                    ["best_lr"] = r.Best,
+                    ["regret"] = r.Regret,
+                    ["steps_taken"] = r.StepsTaken,
+                    ["steps_full"] = r.StepsFull,
+                    ["runs"] = new JsonArray(r.Runs.Select(run => (JsonNode)new JsonObject
+                    {
+                        ["peak_lr"] = run.PeakLearningRate,
+                        ["steps_taken"] = run.StepsTaken,
+                        ["final_val_loss"] = run.FinalValidationLoss,
+                        ["threshold"] = run.Threshold,
+                        ["had_prior"] = run.HadPrior,
+                        ["forecasts"] = run.Forecasts,
+                        ["calibrated_forecasts"] = run.Calibrated,
+                        ["stop_reason"] = run.StopReason,
+                    }).ToArray()),
+                }).ToArray()),
+            }, json);
+        }
+        return 0;
+    }
+
+    /// <summary>One sweep over the runs of one schedule and budget.</summary>
+    public static GroupResult Replay(IReadOnlyList<SchaippRun> group, double margin, string order, double? priorSpread, IReadOnlyList<string>? priorOn, double refitFraction)
+    {
+        var clock = Stopwatch.StartNew();
+        var byRate = group.ToDictionary(r => r.PeakLearningRate);
+        var rates = byRate.Keys.ToList();
+        IReadOnlyList<double> sequence = order switch
+        {
+            "middle-out" => EarlyAbortSweep.MiddleOut(rates),
+            "ascending" => rates.Order().ToList(),
+            "descending" => rates.OrderDescending().ToList(),
+            _ => throw new ArgumentException($"Unknown order '{order}' (one of {string.Join(", ", Orders)})."),
+        };
+        var sweep = new EarlyAbortSweep(margin, priorSpread ?? EarlyAbortSweep.DefaultPriorSpread, priorOn);
+        var results = new List<RunResult>();
+        foreach (double rate in sequence)
+        {
+            var run = byRate[rate];
+            var options = new TrainingMonitorOptions
+            {
+                Forecaster = new ForecasterOptions
+                {
+                    Law = LossCurveLaws.Default,
+                    RefitInterval = (int)Math.Max(10, run.TotalSteps * refitFraction),
+                    FromStep = run.WarmupSteps,
+                },
+                DecayControl = null,
+                MaxNonFiniteLosses = int.MaxValue, // steps the log skips arrive as NaN
+            };
+            double? threshold = sweep.Threshold;
+            options = sweep.OptionsFor(rate, options);
+            if (priorSpread == null) options = options with { Forecaster = options.Forecaster with { Prior = null } };
+            using var monitor = new TrainingMonitor(run.LearningRates, run.TotalSteps, options);
+            var logged = run.Logged.Steps.Select((step, i) => (step, i)).ToDictionary(p => (long)p.step, p => run.Logged.Losses[p.i]);
+            int forecasts = 0, calibrated = 0;
+            long taken = run.TotalSteps;
+            double last = double.NaN;
+            for (long step = 0; step < run.TotalSteps; step++)
+            {
+                double loss = logged.TryGetValue(step, out double value) ? value : double.NaN;
+                if (double.IsFinite(loss)) last = loss;
+                var signal = monitor.OnStepEnd(step, loss);
+                if (signal.HasFlag(TrainingSignal.Forecast))
+                {
+                    forecasts++;
+                    if (monitor.LatestForecast is { Calibrated: true }) calibrated++;
+                }
+                if (signal.HasFlag(TrainingSignal.Stop))
+                {
+                    taken = step + 1;
+                    break;
+                }
+            }
+            // A finished run's final loss on the monitor's scale: its last logged validation loss.
+            sweep.Record(rate, monitor, taken, last);
+            results.Add(new RunResult(rate, taken, run.FinalValidationLoss, monitor.StopReason, threshold, options.Forecaster.Prior != null, forecasts, calibrated));
+        }
+        var finished = results.Where(r => r.StopReason == null).ToList();
+        double chosen = finished.MinBy(r => r.FinalValidationLoss)!.PeakLearningRate;
+        double best = group.MinBy(r => r.FinalValidationLoss)!.PeakLearningRate;
+        return new GroupResult(group[0].Schedule, group[0].TotalSteps, chosen, best, byRate[chosen].FinalValidationLoss - byRate[best].FinalValidationLoss,
+            results.Sum(r => r.StepsTaken), group.Sum(r => (long)r.TotalSteps), results, clock.Elapsed.TotalSeconds);
+    }
+}
