@@ -122,12 +122,11 @@ internal static class DecayBenchmark
         var watched = WatchCommand.MonitorOptions(law, initial, total, ParameterPrior.FromFit(calibration, PriorSpread, law.DecayResponseParameters), options);
         int interval = watched.Forecaster.RefitInterval!.Value;
         using var monitor = new TrainingMonitor(initial, total, watched with { Forecaster = watched.Forecaster with { BandSamples = 0 } });
-        var logged = constant.Logged.Steps.Select((step, i) => (step, i)).ToDictionary(p => (long)p.step, p => constant.Logged.Losses[p.i]);
+        var logged = constant.StepLosses(); // NaN where no loss is logged
         Forecast? atStart = null;
         for (long step = 0; step < total && atStart == null; step++)
         {
-            double loss = logged.TryGetValue(step, out double value) ? value : double.NaN; // no loss logged at this step
-            monitor.OnStepEnd(step, loss); // the LR of the step from the schedule in force
+            monitor.OnStepEnd(step, logged[step]); // the LR of the step from the schedule in force
             if (monitor.Controller!.Decisions.Any(d => d.StartNow) || ((WsdSchedule)monitor.Schedule).HasDecayBegun(step + 1)) atStart = monitor.LatestForecast;
         }
         long start = ((WsdSchedule)monitor.Schedule).DecayStartStep;

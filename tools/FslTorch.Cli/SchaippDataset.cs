@@ -9,7 +9,19 @@ namespace FslTorch.Cli;
 /// <param name="Logged">Every logged validation loss before step T, the warmup's included (what a watcher of the log sees).</param>
 /// <param name="LearningRates">The run's schedule, rebuilt from the manifest (what a monitor of the run is given).</param>
 internal sealed record SchaippRun(string File, string Schedule, double PeakLearningRate, int TotalSteps, int WarmupSteps,
-    double CooldownFraction, double FinalValidationLoss, ObservedCurve Curve, ObservedCurve Logged, LearningRateSchedule LearningRates);
+    double CooldownFraction, double FinalValidationLoss, ObservedCurve Curve, ObservedCurve Logged, LearningRateSchedule LearningRates)
+{
+    /// <summary>
+    /// The loss a monitor of the log is given at each step before T, as the replays (<c>bench decay</c>, <c>bench sweep</c>)
+    /// feed it: the logged validation loss at its step, NaN at the steps the log skips.
+    /// </summary>
+    public double[] StepLosses()
+    {
+        var losses = Enumerable.Repeat(double.NaN, TotalSteps).ToArray();
+        for (int i = 0; i < Logged.Steps.Count; i++) losses[Logged.Steps[i]] = Logged.Losses[i];
+        return losses;
+    }
+}
 
 /// <summary>
 /// Loads the grid with the learning rate of every step rebuilt from the manifest (the logged <c>lr</c> column

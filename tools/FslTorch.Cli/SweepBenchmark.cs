@@ -142,15 +142,14 @@ internal static class SweepBenchmark
             options = sweep.OptionsFor(rate, options);
             if (priorSpread == null) options = options with { Forecaster = options.Forecaster with { Prior = null } };
             using var monitor = new TrainingMonitor(run.LearningRates, run.TotalSteps, options);
-            var logged = run.Logged.Steps.Select((step, i) => (step, i)).ToDictionary(p => (long)p.step, p => run.Logged.Losses[p.i]);
+            var logged = run.StepLosses();
             int forecasts = 0, calibrated = 0;
             long taken = run.TotalSteps;
             double last = double.NaN;
             for (long step = 0; step < run.TotalSteps; step++)
             {
-                double loss = logged.TryGetValue(step, out double value) ? value : double.NaN;
-                if (double.IsFinite(loss)) last = loss;
-                var signal = monitor.OnStepEnd(step, loss);
+                if (double.IsFinite(logged[step])) last = logged[step];
+                var signal = monitor.OnStepEnd(step, logged[step]);
                 if (signal.HasFlag(TrainingSignal.Forecast))
                 {
                     forecasts++;
