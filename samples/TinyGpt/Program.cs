@@ -38,7 +38,7 @@ var output = new Option<string?>("--out") { Description = "Run folder (default r
 var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
 var prior = new Option<string?>("--prior") { Description = "A parameter file (fsl fit of calibration runs) for the decay-response prior." };
 var priorSpread = Number<double>("--prior-spread", "The prior's standard deviation in log units (default 0.1).");
-var priorOn = new Option<string[]>("--prior-on") { Description = "The parameters --prior holds (the law's decay-response parameters by default; all of them for a run of an LR sweep, whose runs the law describes with the same parameters).", AllowMultipleArgumentsPerToken = true };
+var priorOn = new Option<string[]>("--prior-on") { Description = "The parameters --prior holds (the law's decay-response parameters by default; e.g. C tau s beta D, every one but the level, as tinygpt-evidence lrs passes for a run of an LR sweep).", AllowMultipleArgumentsPerToken = true };
 var scheduleOption = new Option<string?>("--schedule") { Description = "controlled (default: WSD whose decay start the forecasts move), wsd:F (fixed cooldown fraction F), cosine (to 10%) or constant." };
 var checkpointAt = Numbers<long>("--checkpoint-at", "Also keep the checkpoint after these steps (branch points), in checkpoint/step-K.");
 var branchFrom = new Option<string?>("--branch-from") { Description = "Start from a checkpoint of this run folder (same model, data and seed) with another --schedule." };
