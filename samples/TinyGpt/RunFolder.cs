@@ -170,6 +170,30 @@ public sealed class RunFolder
     public void WriteConfig(Settings settings) =>
         FslTorch.AtomicFile.WriteAllText(File("config.json"), JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true }));
 
+    /// <summary>
+    /// The errors of a finished run's forecasts (forecasts.jsonl) against what it reached (summary.json, losses.csv;
+    /// <see cref="ForecastError.Of"/>): what <c>--abort-reference</c> widens an abort band by. Forecasts logged by a
+    /// build without horizons (no <c>horizon_step</c>) are scored at the end.
+    /// </summary>
+    public static IReadOnlyList<ForecastError> ForecastErrors(string folder)
+    {
+        var run = new RunFolder(folder);
+        if (!System.IO.File.Exists(run.File("summary.json"))) throw new InvalidDataException($"{folder}: no summary.json there (not a finished run).");
+        var summary = RunSummary.Read(run.File("summary.json"));
+        if (summary.AbortReason != null) throw new InvalidDataException($"{folder}: that run was aborted, so it has no final loss to score its forecasts by.");
+        static bool Flag(JsonElement f, string name) => f.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
+        var forecasts = System.IO.File.Exists(run.File("forecasts.jsonl"))
+            ? run.ReadLog("forecasts.jsonl", header: false).Select(l => JsonDocument.Parse(l.Line).RootElement).Select(f => new ForecastRecord(
+                f.GetProperty("step").GetInt64(), f.GetProperty("final_loss").GetDouble(), f.GetProperty("lower").GetDouble(), f.GetProperty("upper").GetDouble(),
+                Flag(f, "calibrated"), Flag(f, "decay_evidence") || !f.TryGetProperty("horizon_step", out _),
+                f.TryGetProperty("horizon_step", out var horizon) ? horizon.GetInt64() : summary.Steps - 1,
+                f.TryGetProperty("horizon_loss", out var loss) && loss.ValueKind == JsonValueKind.Number ? loss.GetDouble() : double.NaN)).ToList()
+            : [];
+        var curve = run.ReadLog("losses.csv", header: true).Select(l => l.Line.Split(','))
+            .Select(c => (Step: long.Parse(c[0], CultureInfo.InvariantCulture), Loss: double.Parse(c[2], CultureInfo.InvariantCulture))).ToList();
+        return ForecastError.Of(forecasts, summary.Steps, summary.FinalTrainingLoss, curve);
+    }
+
     public static Settings ReadConfig(string folder)
     {
         string path = System.IO.Path.Combine(folder, "config.json");
@@ -230,6 +254,8 @@ public sealed class RunFolder
         decay_evidence = forecast.HasDecayEvidence,
         unseen_gain = forecast.UnseenCooldownGain,
         fit_start = forecast.FitStartStep,
+        horizon_step = forecast.HorizonStep,
+        horizon_loss = double.IsFinite(forecast.HorizonLoss) ? forecast.HorizonLoss : (double?)null,
         law = forecast.Fit.Law.Name,
         lr_scale = forecast.Fit.LearningRateScale,
         parameters = forecast.Fit.NamedParameters,

@@ -50,7 +50,14 @@ public static class RunSchedule
                 MaxForecastAge = settings.AbortAbove != null ? EarlyAbortSweep.MaxForecastAge : new ForecasterOptions().MaxForecastAge,
             },
             DecayControl = IsControlled(settings) ? new DecayControllerOptions() : null,
-            EarlyStopping = settings.AbortAbove is double threshold ? new EarlyStoppingOptions { Mode = EarlyStoppingMode.Abort, Threshold = threshold } : new(),
+            EarlyStopping = settings.AbortAbove is double threshold
+                ? new EarlyStoppingOptions
+                {
+                    Mode = EarlyStoppingMode.Abort,
+                    Threshold = threshold,
+                    ReferenceErrors = settings.AbortReference != null ? RunFolder.ForecastErrors(settings.AbortReference) : [],
+                }
+                : new(),
         };
     }
 

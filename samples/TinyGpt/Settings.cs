@@ -70,6 +70,11 @@ public sealed record Settings
     public string? DecisionsFrom { get; init; }
     /// <summary>Abort the run once a calibrated forecast band stays above this final loss (the monitor's Abort mode).</summary>
     public double? AbortAbove { get; init; }
+    /// <summary>
+    /// With <see cref="AbortAbove"/>: the folder of a finished run of the same sweep, whose forecasts' errors against its
+    /// final training loss widen the abort band at the same fraction of the budget (<c>EarlyStoppingOptions.ReferenceErrors</c>).
+    /// </summary>
+    public string? AbortReference { get; init; }
 
     /// <summary>
     /// The optimisation recipe of every preset (nanoGPT's and GPT-2's): AdamW β2 0.99, the gradient clipped to norm 1,
@@ -111,6 +116,7 @@ public sealed record Settings
         if (ProbeAt.Any(f => !(f > 0 && f < 1))) throw new ArgumentException("--probe-at fractions must lie in (0, 1).");
         if (!(ProbeFraction > 0 && ProbeFraction <= 0.2)) throw new ArgumentException("--probe-fraction must lie in (0, 0.2].");
         if (AbortAbove is double abort && !(abort > 0 && double.IsFinite(abort))) throw new ArgumentException("--abort-above must be a finite loss > 0.");
+        if (AbortReference != null && AbortAbove == null) throw new ArgumentException("--abort-reference goes with --abort-above.");
         var schedule = RunSchedule.Build(this);
         if (DecisionsFrom != null && (RunSchedule.IsControlled(this) || schedule is not FslTorch.Schedules.WsdSchedule))
         {

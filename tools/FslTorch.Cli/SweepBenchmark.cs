@@ -11,7 +11,8 @@ namespace FslTorch.Cli;
 /// schedule and budget run at four or more peak LRs, the runs arrive one after another (middle LR first by default)
 /// through <see cref="EarlyAbortSweep"/> and a <see cref="TrainingMonitor"/> each (the run's own fixed schedule, no
 /// decay control, Abort early stopping against the best finished run plus the margin, the prior from the finished run
-/// nearest in LR); every logged validation loss arrives at its step, nothing in between, and a run the monitor stops
+/// nearest in LR, and by default each vote's band widened by that run's forecast errors at the same fraction of its
+/// budget); every logged validation loss arrives at its step, nothing in between, and a run the monitor stops
 /// ends there. An early stop only cuts a logged run short, so the replay is exactly what the sweep would have done.
 /// Scored: the LR chosen (lowest final loss among the finished runs) against the grid's best, and the steps saved.
 /// </summary>
@@ -36,7 +37,7 @@ internal static class SweepBenchmark
     /// <summary>Orders the sweep may run its LRs in.</summary>
     public static readonly string[] Orders = ["middle-out", "ascending", "descending"];
 
-    public static int Run(string folder, double margin, string order, double? priorSpread, IReadOnlyList<string>? priorOn, double refitFraction, IReadOnlyList<string>? schedules,
+    public static int Run(string folder, double margin, string order, double? priorSpread, IReadOnlyList<string>? priorOn, double refitFraction, bool widen, IReadOnlyList<string>? schedules,
         IReadOnlyList<int>? budgets, string? json, TextWriter output)
     {
         var runs = SchaippDataset.Load(folder);
@@ -48,7 +49,7 @@ internal static class SweepBenchmark
         var results = new List<GroupResult>();
         foreach (var group in groups)
         {
-            var result = Replay(group.ToList(), margin, order, priorSpread, priorOn, refitFraction);
+            var result = Replay(group.ToList(), margin, order, priorSpread, priorOn, refitFraction, widen);
             results.Add(result);
             string F(double v) => v.ToString("G3", CultureInfo.InvariantCulture);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -67,7 +68,7 @@ internal static class SweepBenchmark
         int stoppedHopeless = results.Sum(r => r.Runs.Count(x => x.StopReason != null && x.FinalValidationLoss > r.Runs.Min(b => b.FinalValidationLoss) + margin));
         int stopped = results.Sum(r => r.Runs.Count(x => x.StopReason != null));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{results.Count} sweeps ({order}, margin {margin}, prior {(priorSpread is double s ? (priorOn == null ? "on every parameter but the level, " : "on " + string.Join(" ", priorOn) + ", ") + "spread " + s.ToString(CultureInfo.InvariantCulture) : "none")}): mean regret {meanRegret:F4}, max {results.Max(r => r.Regret):F4}, {wrong} above the margin; steps saved {saved:P1} (a perfect abort: {perfect:P1}); stopped {stoppedHopeless} of {hopeless} hopeless runs and {stopped - stoppedHopeless} others; {clock.Elapsed.TotalSeconds:F0} s"));
+            $"{results.Count} sweeps ({order}, margin {margin}, prior {(priorSpread is double s ? (priorOn == null ? "on every parameter but the level, " : "on " + string.Join(" ", priorOn) + ", ") + "spread " + s.ToString(CultureInfo.InvariantCulture) : "none")}, {(widen ? "bands widened by the nearest finished run's forecast errors" : "bands not widened")}): mean regret {meanRegret:F4}, max {results.Max(r => r.Regret):F4}, {wrong} above the margin; steps saved {saved:P1} (a perfect abort: {perfect:P1}); stopped {stoppedHopeless} of {hopeless} hopeless runs and {stopped - stoppedHopeless} others; {clock.Elapsed.TotalSeconds:F0} s"));
         if (json != null)
         {
             Report.WriteJson(new JsonObject
@@ -76,6 +77,7 @@ internal static class SweepBenchmark
                 ["order"] = order,
                 ["prior_spread"] = priorSpread,
                 ["prior_on"] = string.Join(" ", priorOn ?? EarlyAbortSweep.ShapeParameters(LossCurveLaws.Default)),
+                ["widened_by_reference"] = widen,
                 ["mean_regret"] = meanRegret,
                 ["max_regret"] = results.Max(r => r.Regret),
                 ["saved"] = saved,
@@ -110,7 +112,7 @@ internal static class SweepBenchmark
     }
 
     /// <summary>One sweep over the runs of one schedule and budget.</summary>
-    public static GroupResult Replay(IReadOnlyList<SchaippRun> group, double margin, string order, double? priorSpread, IReadOnlyList<string>? priorOn, double refitFraction)
+    public static GroupResult Replay(IReadOnlyList<SchaippRun> group, double margin, string order, double? priorSpread, IReadOnlyList<string>? priorOn, double refitFraction, bool widen = true)
     {
         var clock = Stopwatch.StartNew();
         var byRate = group.ToDictionary(r => r.PeakLearningRate);
@@ -122,7 +124,7 @@ internal static class SweepBenchmark
             "descending" => rates.OrderDescending().ToList(),
             _ => throw new ArgumentException($"Unknown order '{order}' (one of {string.Join(", ", Orders)})."),
         };
-        var sweep = new EarlyAbortSweep(margin, priorSpread ?? EarlyAbortSweep.DefaultPriorSpread, priorOn);
+        var sweep = new EarlyAbortSweep(margin, priorSpread ?? EarlyAbortSweep.DefaultPriorSpread, priorOn, widen);
         var results = new List<RunResult>();
         foreach (double rate in sequence)
         {

@@ -38,8 +38,9 @@ public static class LrSweepCommand
         var order = new Option<string>("--order") { Description = "The order the aborting sweep runs its LRs in: middle-out (the middle LR first, then alternately the next above and below) or given.", DefaultValueFactory = _ => "middle-out" };
         order.AcceptOnlyFromAmong("middle-out", "given");
         var spread = new Option<double>("--prior-spread") { Description = "The spread (log units) of the prior each run takes from the finished run nearest in LR.", DefaultValueFactory = _ => EarlyAbortSweep.DefaultPriorSpread };
+        var noWiden = new Option<bool>("--no-widen") { Description = "Do not widen each run's abort band by the errors of the finished run nearest in LR (--abort-reference)." };
         var command = new Command("lrs", "LR sweep with early abort from calibrated forecasts, against the full sweep: the LR chosen, its regret and the compute saved.")
-            { output, rates, seeds, steps, preset, width, margin, schedule, threads, data, order, spread };
+            { output, rates, seeds, steps, preset, width, margin, schedule, threads, data, order, spread, noWiden };
         command.SetAction(parse =>
         {
             var lrList = parse.GetValue(rates)!;
@@ -64,7 +65,7 @@ public static class LrSweepCommand
             foreach (long seed in seedList)
             {
                 var full = lrList.Select(lr => runs.Run($"seed{seed}-lr{F(lr)}-full", Common(lr, seed))).ToList();
-                var sweep = new EarlyAbortSweep(slack, parse.GetValue(spread));
+                var sweep = new EarlyAbortSweep(slack, parse.GetValue(spread), widenByReference: !parse.GetValue(noWiden));
                 var folders = new Dictionary<double, string>();
                 var aborting = new Dictionary<double, RunSummary>();
                 foreach (double lr in Ordered(lrList, parse.GetValue(order)!))
@@ -87,12 +88,15 @@ public static class LrSweepCommand
                         {
                             arguments.AddRange(["--prior", Path.Combine(folders[nearest.Setting], "fit.json"), "--prior-spread", sweep.PriorSpread.ToString("R", CultureInfo.InvariantCulture), "--prior-on"]);
                             arguments.AddRange(EarlyAbortSweep.ShapeParameters(LossCurveLaws.Default));
+                            // Its forecasts' errors at each fraction of the budget widen this run's abort band there.
+                            if (sweep.WidenByReference) arguments.AddRange(["--abort-reference", folders[nearest.Setting]]);
                         }
                         summary = runs.Run($"seed{seed}-lr{F(lr)}-abort", arguments);
                     }
                     string fitFile = Path.Combine(runFolder, "fit.json");
                     var fit = summary.AbortReason == null && File.Exists(fitFile) ? FitResult.LoadParameters(fitFile) : null;
-                    sweep.Record(new SweepRun(lr, total, summary.StepsTaken, summary.FinalTrainingLoss, summary.AbortReason, fit));
+                    sweep.Record(new SweepRun(lr, total, summary.StepsTaken, summary.FinalTrainingLoss, summary.AbortReason, fit)
+                        { ForecastErrors = summary.AbortReason == null ? RunFolder.ForecastErrors(runFolder) : [] });
                     folders[lr] = runFolder;
                     aborting[lr] = summary;
                 }
@@ -100,7 +104,7 @@ public static class LrSweepCommand
             }
 
             var report = new StringBuilder();
-            report.AppendLine(CultureInfo.InvariantCulture, $"# LR sweep with early abort: TinyGpt width {parse.GetValue(width)}, {total} steps, {parse.GetValue(schedule)}, margin {F(slack)}, order {parse.GetValue(order)}, prior from the finished run nearest in LR on every parameter but the level (spread {F(parse.GetValue(spread))})");
+            report.AppendLine(CultureInfo.InvariantCulture, $"# LR sweep with early abort: TinyGpt width {parse.GetValue(width)}, {total} steps, {parse.GetValue(schedule)}, margin {F(slack)}, order {parse.GetValue(order)}, prior from the finished run nearest in LR on every parameter but the level (spread {F(parse.GetValue(spread))}){(parse.GetValue(noWiden) ? "" : ", abort bands widened by that run's forecast errors")}");
             report.AppendLine();
             report.AppendLine("| seed | LR | final eval (full run) | final training (full run) | steps in the aborting sweep | aborted because |");
             report.AppendLine("|---|---|---|---|---|---|");

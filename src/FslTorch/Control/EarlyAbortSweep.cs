@@ -16,8 +16,10 @@ namespace FslTorch.Control;
 /// of <see cref="PriorSpread"/> (log units).
 /// Settings are best run middle first (<see cref="MiddleOut"/>): a good run early sets a tight threshold for the rest.
 /// A stop is only as good as the forecast behind it: early in a run whose loss has not settled into the law (a short
-/// byte-level run in its plateau-and-drop phase) a calibrated band can still be confidently wrong, and one TinyGpt run
-/// was stopped that would have ended below its threshold (README, "Sweeps with early abort").
+/// byte-level run in its plateau-and-drop phase) a calibrated band can still be confidently wrong (one TinyGpt run was
+/// stopped that would have ended below its threshold). So, by default, each vote's band is widened by how far the
+/// same finished run's own forecasts were off at the same fraction of its budget
+/// (<see cref="EarlyStoppingOptions.ReferenceErrors"/>; README, "Sweeps with early abort").
 /// <code>
 /// var sweep = new EarlyAbortSweep(margin: 0.02);
 /// foreach (double lr in EarlyAbortSweep.MiddleOut(rates))
@@ -41,14 +43,22 @@ public sealed class EarlyAbortSweep
     /// in a short byte-level run). On the 124M grid's LR sweeps holding the level too did about as well (README, "fsl bench
     /// sweep"). Name the law's <see cref="Surrogates.LossCurveLaw.DecayResponseParameters"/> for a sweep over model sizes.
     /// </param>
-    public EarlyAbortSweep(double margin, double priorSpread = DefaultPriorSpread, IReadOnlyList<string>? priorParameters = null)
+    /// <param name="widenByReference">
+    /// Whether each vote's band is widened by the error that the forecasts of the finished run nearest in setting made
+    /// at the same fraction of its budget (<see cref="ReferenceErrorsFor"/>).
+    /// </param>
+    public EarlyAbortSweep(double margin, double priorSpread = DefaultPriorSpread, IReadOnlyList<string>? priorParameters = null, bool widenByReference = true)
     {
         if (!(margin >= 0) || double.IsPositiveInfinity(margin)) throw new ArgumentOutOfRangeException(nameof(margin), margin, "margin must be a finite number >= 0.");
         if (!(priorSpread > 0) || double.IsPositiveInfinity(priorSpread)) throw new ArgumentOutOfRangeException(nameof(priorSpread), priorSpread, "priorSpread must be a finite number > 0.");
         Margin = margin;
         PriorSpread = priorSpread;
         PriorParameters = priorParameters?.ToArray();
+        WidenByReference = widenByReference;
     }
+
+    /// <summary>Whether each vote's band is widened by the nearest finished run's forecast errors (<see cref="ReferenceErrorsFor"/>).</summary>
+    public bool WidenByReference { get; }
 
     /// <summary>The parameters the prior from a finished run holds (null: <see cref="ShapeParameters"/> of its law).</summary>
     public IReadOnlyList<string>? PriorParameters { get; }
@@ -98,9 +108,10 @@ public sealed class EarlyAbortSweep
     /// <summary>
     /// The monitor options of the run with <paramref name="setting"/>: <paramref name="options"/> with Abort early
     /// stopping at <see cref="Threshold"/> (its patience kept), forecasts at most <see cref="MaxForecastAge"/> of the
-    /// budget apart, and, unless <paramref name="options"/> has a prior of its own, the last fit of the finished run
-    /// nearest in log setting as the prior (<see cref="PriorFor"/>). Before any run finished the options come back as
-    /// they are (the first run has nothing to beat).
+    /// budget apart, unless <paramref name="options"/> has a prior of its own, the last fit of the finished run
+    /// nearest in log setting as the prior (<see cref="PriorFor"/>), and, with <see cref="WidenByReference"/> and unless
+    /// <paramref name="options"/> has reference errors of their own, that run's forecast errors (<see cref="ReferenceErrorsFor"/>).
+    /// Before any run finished the options come back as they are (the first run has nothing to beat).
     /// </summary>
     public TrainingMonitorOptions OptionsFor(double setting, TrainingMonitorOptions options)
     {
@@ -109,7 +120,20 @@ public sealed class EarlyAbortSweep
         if (Threshold is not double threshold) return options;
         var forecaster = options.Forecaster with { MaxForecastAge = Math.Min(options.Forecaster.MaxForecastAge, MaxForecastAge) };
         if (forecaster.Prior == null && PriorFor(setting) is { } prior) forecaster = forecaster with { Prior = prior };
-        return options with { Forecaster = forecaster, EarlyStopping = options.EarlyStopping with { Mode = EarlyStoppingMode.Abort, Threshold = threshold } };
+        var stopping = options.EarlyStopping with { Mode = EarlyStoppingMode.Abort, Threshold = threshold };
+        if (WidenByReference && stopping.ReferenceErrors.Count == 0) stopping = stopping with { ReferenceErrors = ReferenceErrorsFor(setting) };
+        return options with { Forecaster = forecaster, EarlyStopping = stopping };
+    }
+
+    /// <summary>
+    /// The forecast errors of the finished run with known errors nearest to <paramref name="setting"/> in log setting
+    /// (the first recorded on a tie); empty when none. The run's model and data are this run's, and its forecasts at a
+    /// given fraction of its budget erred by about as much as this run's may there.
+    /// </summary>
+    public IReadOnlyList<ForecastError> ReferenceErrorsFor(double setting)
+    {
+        CheckSetting(setting);
+        return _runs.Where(r => r.Finished && r.ForecastErrors.Count > 0).MinBy(r => Math.Abs(Math.Log(r.Setting / setting)))?.ForecastErrors ?? [];
     }
 
     /// <summary>
@@ -131,7 +155,8 @@ public sealed class EarlyAbortSweep
 
     /// <summary>
     /// Records a run monitored by <paramref name="monitor"/>: stopped when the monitor stopped it, with the monitor's
-    /// latest fit (the decay response later runs take as their prior).
+    /// latest fit (the decay response later runs take as their prior) and, when it finished, the errors of its
+    /// forecasts against <paramref name="finalLoss"/>.
     /// </summary>
     /// <param name="setting">The run's setting (the one given to <see cref="OptionsFor"/>).</param>
     /// <param name="monitor">The run's monitor.</param>
@@ -140,7 +165,10 @@ public sealed class EarlyAbortSweep
     public SweepRun Record(double setting, TrainingMonitor monitor, long stepsTaken, double finalLoss)
     {
         ArgumentNullException.ThrowIfNull(monitor);
-        return Record(new SweepRun(setting, monitor.TotalSteps, stepsTaken, finalLoss, monitor.StopReason, monitor.LatestForecast?.Fit));
+        var errors = monitor.StopReason == null && double.IsFinite(finalLoss)
+            ? ForecastError.Of(monitor.Forecasts, monitor.TotalSteps, finalLoss, monitor.Tracker.Points.Select(p => (p.Step, p.Loss)).ToList())
+            : [];
+        return Record(new SweepRun(setting, monitor.TotalSteps, stepsTaken, finalLoss, monitor.StopReason, monitor.LatestForecast?.Fit) { ForecastErrors = errors });
     }
 
     /// <summary>Records a run (for runs monitored elsewhere, such as another process).</summary>
@@ -151,6 +179,15 @@ public sealed class EarlyAbortSweep
         if (run.TotalSteps < 1) throw new ArgumentOutOfRangeException(nameof(run), run.TotalSteps, "A run's TotalSteps must be >= 1.");
         if (run.StepsTaken < 0 || run.StepsTaken > run.TotalSteps) throw new ArgumentOutOfRangeException(nameof(run), run.StepsTaken, $"StepsTaken must be in [0, TotalSteps = {run.TotalSteps}].");
         if (run.Finished && !double.IsFinite(run.FinalLoss)) throw new ArgumentException($"A finished run's final loss must be finite (got {run.FinalLoss}).", nameof(run));
+        if (run.ForecastErrors is null) throw new ArgumentException("A run's ForecastErrors must not be null (empty: none known).", nameof(run));
+        try
+        {
+            new EarlyStoppingOptions { ReferenceErrors = run.ForecastErrors }.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"The run's ForecastErrors: {e.Message}", nameof(run), e);
+        }
         _runs.Add(run);
         return run;
     }

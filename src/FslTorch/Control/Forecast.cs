@@ -54,6 +54,16 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
     /// <summary>The fit's own prediction at the last step: <see cref="FinalLoss"/> without the share of <see cref="UnseenCooldownGain"/> it took.</summary>
     public double FittedFinalLoss => FinalLoss - UnseenGainShare * UnseenCooldownGain;
 
+    /// <summary>
+    /// The last step this forecast reaches without a decay of the LR that the run has not gone through: the step before
+    /// the schedule's LR first falls below its rate at <see cref="Step"/> (N − 1 when it never does). Up to there the
+    /// forecast needs no decay response, so how far it missed there measures the law's extrapolation on this run alone.
+    /// </summary>
+    public long HorizonStep { get; init; }
+
+    /// <summary>The fit's predicted loss at <see cref="HorizonStep"/> (<see cref="FinalLoss"/> when that is the last step; NaN when the law could not evaluate it).</summary>
+    public double HorizonLoss { get; init; } = double.NaN;
+
     /// <summary>The first step of the points the fit used (see <see cref="ForecasterOptions.ChooseFitStart"/>).</summary>
     public long FitStartStep { get; init; }
 

@@ -574,8 +574,15 @@ public sealed class Forecaster : IDisposable
             lower[i] = Math.Max(0, Math.Min(lower[i], curve[i] - z * sigma));
             upper[i] = Math.Max(upper[i], curve[i] + z * sigma);
         }
+        // The last step the forecast reaches without a decay it has not seen: the step before the LR first falls below its
+        // rate now (a finished run scores its forecasts there when they had no decay evidence, ForecastError.Of).
+        int current = (int)Math.Min(inputs.Step, n - 1);
+        int fall = current + 1 < n ? Array.FindIndex(rates, current + 1, r => r < rates[current]) : -1;
+        int horizon = fall < 0 ? n - 1 : Math.Max(current, fall - 1);
         return new Forecast(inputs.Step, fit, curve[^1], lower[^1], upper[^1], steps, curve, lower, upper)
         {
+            HorizonStep = horizon,
+            HorizonLoss = horizon == n - 1 ? curve[^1] : TryPredict(fit, schedule, [horizon])?[0] ?? double.NaN,
             Caveat = hindcast == null ? "cannot forecast yet: no hindcast on this run (too few points before t²/N, or its fit failed)"
                 : !hindcast.Passes(Options.CalibrationTolerance)
                     ? FormattableString.Invariant($"cannot forecast: the law missed this run's recent past by {hindcast.Error:+0.000;-0.000} on a drop of {hindcast.ObservedDrop:F3}")

@@ -13,4 +13,10 @@ public sealed record SweepRun(double Setting, long TotalSteps, long StepsTaken, 
 {
     /// <summary>Whether the run reached the end of its budget.</summary>
     public bool Finished => StopReason == null;
+
+    /// <summary>
+    /// The errors of its forecasts against its final loss (<see cref="ForecastError.Of"/>; empty when not known): a
+    /// finished run's widen the Abort band of the runs after it (<see cref="EarlyStoppingOptions.ReferenceErrors"/>).
+    /// </summary>
+    public IReadOnlyList<ForecastError> ForecastErrors { get; init; } = [];
 }

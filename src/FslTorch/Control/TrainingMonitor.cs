@@ -39,6 +39,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     private Tensor? _pendingLosses;            // losses given as tensors, gathered on their device until read
     private long _pendingFirstStep;
     private int _pendingCount;
+    private readonly List<ForecastRecord> _forecasts = [];
 
     /// <summary>A monitor of a run that is not driven by an <see cref="FslScheduler"/> (a replay of a logged run, a tool): it holds the schedule in force itself.</summary>
     /// <param name="schedule">The run's schedule; with decay control, a <see cref="WsdSchedule"/> whose decay start the monitor moves.</param>
@@ -98,6 +99,8 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     public WsdDecayController? Controller { get; }
     /// <summary>The forecast in force.</summary>
     public Forecast? LatestForecast => Forecaster.Latest;
+    /// <summary>Every forecast made so far, in order (kept in the checkpoint): what a sweep scores a finished run's forecasts by (<see cref="ForecastError.Of"/>).</summary>
+    public IReadOnlyList<ForecastRecord> Forecasts => _forecasts;
     /// <summary>Why the run was asked to stop (null when it was not).</summary>
     public string? StopReason { get; private set; }
     /// <summary>The schedule in force (the scheduler's when the monitor is attached to one).</summary>
@@ -230,6 +233,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         {
             long deciding = System.Diagnostics.Stopwatch.GetTimestamp();
             signal |= TrainingSignal.Forecast;
+            _forecasts.Add(ForecastRecord.Of(forecast));
             long next = step + 1;
             // Early stopping decides from calibrated bands only: a forecast that cannot be checked on the run yet does not vote.
             bool calibrated = forecast.Calibrated || !Forecaster.Options.CalibrateBands;
@@ -356,6 +360,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         Decisions = Controller?.Decisions.ToList() ?? [],
         StopVotes = _stopVotes,
         NonFiniteRun = _nonFiniteRun,
+        Forecasts = _forecasts.ToList(),
     };
 
     /// <summary>Restores a checkpoint (restore the scheduler, and with it the decay start, first).</summary>
@@ -366,6 +371,8 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         Controller?.LoadDecisions(state.Decisions);
         _stopVotes = state.StopVotes;
         _nonFiniteRun = state.NonFiniteRun;
+        _forecasts.Clear();
+        _forecasts.AddRange(state.Forecasts ?? []);
         Forecaster.LoadState(state.Forecaster, Schedule);
     }
 
@@ -408,9 +415,13 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
             case EarlyStoppingMode.Abort:
                 // The candidates are the fit's own predictions: the band's reach below the fit's carries over to each.
                 double best = Controller?.Decisions.LastOrDefault()?.Candidates.Select(c => c.PredictedFinalLoss).DefaultIfEmpty(forecast.FittedFinalLoss).Min() ?? forecast.FittedFinalLoss;
-                double lower = best - (forecast.FittedFinalLoss - forecast.Lower);
+                // A reference run's error at the same point of its budget widens the band (EarlyStoppingOptions.ReferenceErrors).
+                double widening = ForecastError.SizeAt(options.ReferenceErrors, (step + 1.0) / TotalSteps);
+                double lower = best - (forecast.FittedFinalLoss - forecast.Lower) - widening;
                 vote = lower > options.Threshold;
-                reason = $"the best reachable final loss is forecast at {best:F4} (lower band {lower:F4}), above the threshold {options.Threshold:F4}";
+                reason = widening > 0
+                    ? $"the best reachable final loss is forecast at {best:F4} (lower band {lower:F4}, widened by the reference run's error {widening:F4}), above the threshold {options.Threshold:F4}"
+                    : $"the best reachable final loss is forecast at {best:F4} (lower band {lower:F4}), above the threshold {options.Threshold:F4}";
                 break;
             case EarlyStoppingMode.Marginal:
                 int i = Enumerable.Range(0, forecast.CurveSteps.Count).FirstOrDefault(k => forecast.CurveSteps[k] >= step, forecast.CurveSteps.Count - 1);

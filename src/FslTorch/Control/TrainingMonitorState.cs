@@ -15,4 +15,6 @@ public sealed record TrainingMonitorState
     public int StopVotes { get; init; }
     /// <summary>Consecutive non-finite losses at the checkpoint.</summary>
     public long NonFiniteRun { get; init; }
+    /// <summary>The forecasts made so far (<see cref="TrainingMonitor.Forecasts"/>).</summary>
+    public IReadOnlyList<ForecastRecord> Forecasts { get; init; } = [];
 }

@@ -141,6 +141,85 @@ public sealed class EarlyAbortSweepTests
     }
 
     [Fact]
+    public void AFinishedRunsForecastErrorsWidenTheNextRunsBandSoAHopelessRunIsStoppedOnlyWhenItsMissIsBeyondThem()
+    {
+        // The planted winner finishes first; its recorded forecast errors are replaced by planted ones. Errors of 0.02
+        // leave the 1e-2 run (0.24 above the winner) hopeless, and it stops before its cooldown; errors of 0.5 at every
+        // fraction say forecasts of this model were that far off, and it is not stopped before its cooldown.
+        static SweepRun Hopeless(double error)
+        {
+            var sweep = new EarlyAbortSweep(margin: 0.05);
+            var winner = Replay(sweep, 3e-3, seed: 300);
+            Assert.True(winner.Finished);
+            Assert.NotEmpty(winner.ForecastErrors);
+            var planted = new EarlyAbortSweep(margin: 0.05);
+            planted.Record(winner with { ForecastErrors = [new ForecastError(0.05, error), new ForecastError(1.0, -error)] });
+            Assert.Equal(error, ForecastError.SizeAt(planted.OptionsFor(1e-2, Options()).EarlyStopping.ReferenceErrors, 0.5));
+            return Replay(planted, 1e-2, seed: 1000);
+        }
+
+        long cooldown = WsdSchedule.DecayStartForFraction(Steps, 0.2);
+        var narrow = Hopeless(0.02);
+        Assert.InRange(narrow.StepsTaken, 1, cooldown);
+        var wide = Hopeless(0.5);
+        Assert.True(wide.StepsTaken > cooldown, $"{wide.StepsTaken} steps: {wide.StopReason}");
+    }
+
+    [Fact]
+    public void ARecordedRunCarriesItsForecastErrorsAndTheNearestFinishedRunsAreTheReference()
+    {
+        var sweep = new EarlyAbortSweep(margin: 0.05);
+        var run = Replay(sweep, 3e-3, seed: 300);
+        // Each forecast of the finished run, against the final loss it was recorded with, at (step + 1) / N.
+        Assert.True(run.ForecastErrors.Count >= 10, $"{run.ForecastErrors.Count} errors");
+        Assert.All(run.ForecastErrors, e => Assert.InRange(e.Fraction, 0, 1));
+        Assert.Equal(run.ForecastErrors.OrderBy(e => e.Fraction).ToList(), run.ForecastErrors);
+        var sizes = run.ForecastErrors.Select(e => Math.Abs(e.Error)).ToList();
+        Assert.True(sizes.Max() > 0 && sizes.Max() < 1, string.Join(", ", sizes));
+
+        sweep.Record(new SweepRun(1e-3, Steps, Steps, 3.5, null, Truth) { ForecastErrors = [new(0.5, 0.3)] });
+        sweep.Record(new SweepRun(2e-3, Steps, 100, 3.4, "stopped", Truth) { ForecastErrors = [new(0.5, 0.9)] }); // stopped: never a reference
+        Assert.Same(run.ForecastErrors, sweep.ReferenceErrorsFor(5e-3));
+        Assert.Equal(0.3, ForecastError.SizeAt(sweep.ReferenceErrorsFor(1.5e-3), 0.2));
+        Assert.Same(run.ForecastErrors, sweep.OptionsFor(5e-3, Options()).EarlyStopping.ReferenceErrors);
+        // Errors of the caller's own are kept; a sweep told not to widen passes none.
+        var own = Options() with { EarlyStopping = new EarlyStoppingOptions { ReferenceErrors = [new(1.0, 0.1)] } };
+        Assert.Same(own.EarlyStopping.ReferenceErrors, sweep.OptionsFor(5e-3, own).EarlyStopping.ReferenceErrors);
+        var plain = new EarlyAbortSweep(margin: 0.05, widenByReference: false);
+        plain.Record(run);
+        Assert.Empty(plain.OptionsFor(5e-3, Options()).EarlyStopping.ReferenceErrors);
+    }
+
+    [Fact]
+    public void TheSizeOfAReferenceErrorIsTheLargerOfTheTwoForecastsAroundAFraction()
+    {
+        IReadOnlyList<ForecastError> errors = [new(0.2, 0.1), new(0.4, -0.3), new(0.6, 0.05)];
+        Assert.Equal(0.1, ForecastError.SizeAt(errors, 0.05)); // before the first: the first
+        Assert.Equal(0.1, ForecastError.SizeAt(errors, 0.2));  // on one: that one
+        Assert.Equal(0.3, ForecastError.SizeAt(errors, 0.3));  // between: the larger
+        Assert.Equal(0.3, ForecastError.SizeAt(errors, 0.5));
+        Assert.Equal(0.05, ForecastError.SizeAt(errors, 0.6));
+        Assert.Equal(0.05, ForecastError.SizeAt(errors, 0.9)); // after the last: the last
+        Assert.Equal(0, ForecastError.SizeAt([], 0.5));
+
+        // With decay evidence a forecast is scored at the end; without, at its horizon (the step before a decay it had
+        // not seen) against the mean loss of the last 2% of the budget up to there (steps 96–99 of 200: 3.4).
+        IReadOnlyList<(long, double)> curve = [(90, 9.0), (96, 3.3), (98, 3.5), (120, 3.1), (199, 3.0)];
+        var made = ForecastError.Of([
+            new ForecastRecord(99, 3.2, 3.1, 3.3, true, true, 199, 3.2),
+            new ForecastRecord(49, double.NaN, 0, 0, false, true, 199, double.NaN),
+            new ForecastRecord(19, 2.5, 2, 3, false, false, 99, 3.6),
+            new ForecastRecord(9, 2.5, 2, 3, false, false, 5, 3.6), // no loss at or before its horizon
+        ], 200, 3.0, curve);
+        Assert.Equal(2, made.Count);
+        Assert.Equal(0.1, made[0].Fraction);
+        Assert.Equal(0.2, made[0].Error, 12);
+        Assert.Equal(new ForecastError(0.5, 3.2 - 3.0), made[1]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ForecastError.Of([], 0, 3.0, curve));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ForecastError.Of([], 100, double.NaN, curve));
+    }
+
+    [Fact]
     public void MiddleOutRunsTheMiddleSettingFirstThenAlternatesOutward()
     {
         Assert.Equal([3, 4, 2, 5, 1, 6], EarlyAbortSweep.MiddleOut([6, 1, 5, 2, 4, 3]));
@@ -160,6 +239,12 @@ public sealed class EarlyAbortSweepTests
         Assert.Throws<ArgumentOutOfRangeException>(() => sweep.Record(new SweepRun(1e-3, Steps, Steps + 1, 3.0, null, null)));
         Assert.Throws<ArgumentException>(() => sweep.Record(new SweepRun(1e-3, Steps, Steps, double.NaN, null, null)));
         Assert.Throws<ArgumentOutOfRangeException>(() => sweep.Record(new SweepRun(-1, Steps, Steps, 3.0, null, null)));
+        Assert.Throws<ArgumentException>(() => sweep.Record(new SweepRun(1e-3, Steps, Steps, 3.0, null, null) { ForecastErrors = [new(1.5, 0.1)] }));
+        Assert.Throws<ArgumentException>(() => sweep.Record(new SweepRun(1e-3, Steps, Steps, 3.0, null, null) { ForecastErrors = [new(0.5, 0.1), new(0.2, 0.1)] }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TrainingMonitor(Wsd(1e-3), Steps, Options() with
+        {
+            EarlyStopping = new EarlyStoppingOptions { Mode = EarlyStoppingMode.Abort, Threshold = 3, ReferenceErrors = [new(0.5, double.NaN)] },
+        }));
         Assert.Empty(sweep.Runs);
         // An unknown parameter name fails when the prior is built, before a run starts with it.
         var named = new EarlyAbortSweep(0.01, priorParameters: ["nope"]);

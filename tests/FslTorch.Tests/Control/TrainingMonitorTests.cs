@@ -189,6 +189,40 @@ public sealed class TrainingMonitorTests
     }
 
     [Fact]
+    public void AReferenceRunsForecastErrorsWidenTheAbortBandAtTheSameFractionOfTheBudget()
+    {
+        // The fake law forecasts 3.0 at the end and the threshold is 1.0: a reference run that erred by 2.5 everywhere
+        // keeps every lower band (0.5) below the threshold; one that erred by 2.5 until 60% of its budget and by 1.0
+        // after keeps the run going until then, and stops it after.
+        var stopping = new EarlyStoppingOptions { Mode = EarlyStoppingMode.Abort, Threshold = 1.0, Patience = 2 };
+        var (_, _, _, wide) = Train(new FakeDecayLaw(0.6), stopping: stopping with { ReferenceErrors = [new(0.1, 2.5), new(1.0, -2.5)] });
+        Assert.Equal(Steps, wide);
+        var (_, _, _, late) = Train(new FakeDecayLaw(0.6), stopping: stopping with { ReferenceErrors = [new(0.5, 2.5), new(0.6, 1.0), new(1.0, 1.0)] });
+        Assert.InRange(late, (long)(0.6 * Steps), Steps - 2);
+        var (_, _, _, plain) = Train(new FakeDecayLaw(0.6), stopping: stopping);
+        Assert.True(plain < (long)(0.6 * Steps), $"without a reference the run stops at {plain}");
+    }
+
+    [Fact]
+    public void TheMonitorKeepsEveryForecastItMadeAcrossACheckpoint()
+    {
+        var monitor = new TrainingMonitor(Schedule(), Steps, Options(new FakeDecayLaw(0.6), background: false));
+        var seen = new List<long>();
+        for (long step = 0; step < 150; step++)
+        {
+            if (monitor.OnStepEnd(step, 2 + 1 / Math.Sqrt(1 + step)).HasFlag(TrainingSignal.Forecast)) seen.Add(monitor.LatestForecast!.Step);
+        }
+        Assert.True(seen.Count >= 2);
+        Assert.Equal(seen, monitor.Forecasts.Select(f => f.Step));
+        Assert.Equal(monitor.LatestForecast!.FinalLoss, monitor.Forecasts[^1].FinalLoss);
+        var json = JsonSerializer.Serialize(monitor.GetState(), new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        monitor.Dispose();
+        using var resumed = new TrainingMonitor(Schedule(), Steps, Options(new FakeDecayLaw(0.6), background: false));
+        resumed.LoadState(JsonSerializer.Deserialize<TrainingMonitorState>(json, new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals })!);
+        Assert.Equal(monitor.Forecasts, resumed.Forecasts);
+    }
+
+    [Fact]
     public void TargetModeStartsTheCooldownOnceTheTargetIsWithinReach()
     {
         // Starting now is forecast at 3.0 + 0.1·(D/N − 0.6)²; a target of 3.01 is in reach from D/N ≈ 0.28.

@@ -135,6 +135,8 @@ public sealed class TinyGptFaultTests(TinyGptFaultTests.Shared shared) : IDispos
             (["--preset", "tiny", "--device", "cuda", "--out", Folder("c")], "CUDA"),
             (["--preset", "tiny", "--lr", "abc", "--out", Folder("d")], "--lr: 'abc' is not a number"),
             (["--preset", "tiny", "--abort-above", "-1", "--out", Folder("e")], "--abort-above must be a finite loss > 0"),
+            (["--preset", "tiny", "--abort-reference", Folder("empty-folder"), "--out", Folder("f")], "--abort-reference goes with --abort-above"),
+            (["--preset", "tiny", "--abort-above", "3", "--abort-reference", Folder("empty-folder"), "--out", Folder("g")], "not a finished run"),
         })
         {
             (code, output) = Run(arguments);
@@ -154,7 +156,7 @@ public sealed class TinyGptFaultTests(TinyGptFaultTests.Shared shared) : IDispos
         var (code, output) = Run(["--resume", whole, "--device", "cuda"]);
         Assert.Equal(2, code);
         Assert.Contains("CUDA", output);
-        foreach (var flag in new[] { "--schedule", "--lr", "--steps", "--out", "--abort-above" })
+        foreach (var flag in new[] { "--schedule", "--lr", "--steps", "--out", "--abort-above", "--abort-reference" })
         {
             (code, output) = Run(["--resume", whole, flag, flag == "--schedule" ? "constant" : flag == "--out" ? Folder("x") : "7"]);
             Assert.Equal(2, code);

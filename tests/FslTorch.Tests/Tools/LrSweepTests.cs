@@ -59,6 +59,9 @@ public sealed class LrSweepTests : IDisposable
         Assert.Equal(Path.GetFullPath(fit), Path.GetFullPath(config.Prior!));
         Assert.Equal(["C", "tau", "s", "beta", "D"], config.PriorOn!);
         Assert.Equal(FslTorch.Control.EarlyAbortSweep.DefaultPriorSpread, config.PriorSpread);
+        // ...and the errors of that run's forecasts widen its abort band (--abort-reference).
+        Assert.Equal(Path.GetFullPath(Path.Combine(output, "seed1-lr0.002-full")), Path.GetFullPath(config.AbortReference!));
+        Assert.NotEmpty(RunFolder.ForecastErrors(config.AbortReference!));
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "lrs.json")));
         var sweep = report.RootElement.GetProperty("sweeps")[0];
         Assert.Equal(200, sweep.GetProperty("StepsFull").GetInt64());

@@ -104,7 +104,7 @@ internal static class BenchCommand
         }));
         bench.Subcommands.Add(decayCommand);
 
-        // fsl bench sweep --data ../shared/data/schaipp-124m [--margin 0.02] [--order middle-out] [--prior-spread 0.1] [--prior-on P…] [--no-prior]
+        // fsl bench sweep --data ../shared/data/schaipp-124m [--margin 0.02] [--order middle-out] [--prior-spread 0.1] [--prior-on P…] [--no-prior] [--no-widen]
         var sweepData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
         var sweepMargin = new Option<double>("--margin") { Description = "Stop a run forecast (calibrated band) to finish above the best finished run's final loss plus this (nats).", DefaultValueFactory = _ => 0.02 };
         var sweepOrder = new Option<string>("--order") { Description = $"The order the LRs run in ({string.Join(", ", SweepBenchmark.Orders)}).", DefaultValueFactory = _ => SweepBenchmark.Orders[0] };
@@ -112,11 +112,12 @@ internal static class BenchCommand
         var sweepSpread = new Option<double>("--prior-spread") { Description = "The spread (log units) of the prior a run takes from the finished run nearest in LR.", DefaultValueFactory = _ => FslTorch.Control.EarlyAbortSweep.DefaultPriorSpread };
         var noPrior = new Option<bool>("--no-prior") { Description = "No prior from finished runs (each run's decay response from its own points only)." };
         var priorOn = new Option<string[]>("--prior-on") { Description = "The parameters the prior holds (every parameter but the level L0, A when not given; e.g. all seven, or the decay response C tau beta D as for a size sweep).", AllowMultipleArgumentsPerToken = true };
+        var noWiden = new Option<bool>("--no-widen") { Description = "Do not widen a run's abort band by the forecast errors of the finished run nearest in LR." };
         var refitFraction = new Option<double>("--refit-every") { Description = "Refit every this fraction of the budget.", DefaultValueFactory = _ => 0.05 };
         var sweepSchedules = new Option<string[]>("--schedule") { Description = "Only these schedules of the grid (e.g. wsd-linear-cd0.2 cosine-to10pct); all run at four or more LRs by default.", AllowMultipleArgumentsPerToken = true };
         var sweepBudgets = new Option<int[]>("--total-steps") { Description = "Only these budgets (25000, 50000).", AllowMultipleArgumentsPerToken = true };
         var sweepCommand = new Command("sweep", "Replays peak-LR sweeps with early abort on the real runs of the 124M grid: the LR chosen, its regret and the steps saved.")
-            { sweepData, sweepMargin, sweepOrder, sweepSpread, noPrior, priorOn, refitFraction, sweepSchedules, sweepBudgets, jsonOption };
+            { sweepData, sweepMargin, sweepOrder, sweepSpread, noPrior, priorOn, noWiden, refitFraction, sweepSchedules, sweepBudgets, jsonOption };
         sweepCommand.SetAction(parse => CommandSupport.Run(() =>
         {
             double margin = parse.GetValue(sweepMargin);
@@ -127,7 +128,7 @@ internal static class BenchCommand
             CurveFiles.CheckWritable(parse.GetValue(jsonOption), "--json");
             var held = parse.GetValue(priorOn) is { Length: > 0 } names ? names : null;
             foreach (var name in held ?? []) FslTorch.Surrogates.LossCurveLaws.Default.IndexOf(name); // unknown names throw before any work
-            return SweepBenchmark.Run(parse.GetValue(sweepData)!, margin, parse.GetValue(sweepOrder)!, spread, held, fraction,
+            return SweepBenchmark.Run(parse.GetValue(sweepData)!, margin, parse.GetValue(sweepOrder)!, spread, held, fraction, !parse.GetValue(noWiden),
                 parse.GetValue(sweepSchedules) is { Length: > 0 } s ? s : null, parse.GetValue(sweepBudgets) is { Length: > 0 } b ? b : null,
                 parse.GetValue(jsonOption), Console.Out);
         }));
