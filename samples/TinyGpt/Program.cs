@@ -51,9 +51,10 @@ var noProbes = new Option<bool>("--no-probes") { Description = "No cooldown prob
 var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in --out (its config, logs and checkpoints)." };
 var decisionsFrom = new Option<string?>("--decisions-from") { Description = "Steer a wsd:F run from a decision file another process writes (fsl watch): its decay_start_step and stop." };
 var abortAbove = Number<double>("--abort-above", "Stop the run once its calibrated forecast band says the final loss stays above this (a sweep's best so far plus a margin); its summary says it was aborted.");
+var abortReference = new Option<string?>("--abort-reference") { Description = "With --abort-above: a finished run of the same sweep (its folder); how far its forecasts were off at each fraction of its budget widens this run's abort band there." };
 var previousCheckpoint = new Option<bool>("--previous-checkpoint") { Description = "With --resume: continue from the checkpoint before the last one (when the last is damaged)." };
 var root = new RootCommand("TinyGpt: GPT pre-training with FslTorch forecasts.")
-    { preset, steps, layers, width, heads, context, batch, lr, warmup, warmupSteps, beta2, clip, scaledInit, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, priorOn, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom, abortAbove };
+    { preset, steps, layers, width, heads, context, batch, lr, warmup, warmupSteps, beta2, clip, scaledInit, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, priorOn, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom, abortAbove, abortReference };
 root.SetAction(parse =>
 {
     try
@@ -69,7 +70,7 @@ root.SetAction(parse =>
         if (resumeFolder != null)
         {
             // A resumed run is the run it was; only how it runs (device, threads, where it stops) may change.
-            var given = fixedByParent.Concat([scheduleOption, prior, priorSpread, priorOn, checkpointAt, output, branchStep, overwrite, decisionsFrom, abortAbove]).FirstOrDefault(Given);
+            var given = fixedByParent.Concat([scheduleOption, prior, priorSpread, priorOn, checkpointAt, output, branchStep, overwrite, decisionsFrom, abortAbove, abortReference]).FirstOrDefault(Given);
             if (given != null) throw new ArgumentException($"{given.Name} cannot change in a resumed run (--device, --threads and --stop-at can).");
             var saved = RunFolder.ReadConfig(resumeFolder);
             var settings = saved with
@@ -95,13 +96,17 @@ root.SetAction(parse =>
                 Schedule = parse.GetValue(scheduleOption) ?? parent.Schedule,
                 Prior = parse.GetValue(prior) ?? parent.Prior,
                 PriorSpread = parse.GetValue(priorSpread) ?? parent.PriorSpread,
-                PriorOn = parse.GetValue(prior) != null ? PriorOn() : parent.PriorOn,
+                // A branch keeps its parent's prior with the parameters it held, unless it is given a prior of its own.
+                PriorOn = parse.GetValue(prior) != null ? PriorOn()
+                    : Given(priorOn) ? throw new ArgumentException("--prior-on goes with --prior: a branch keeps its parent's prior and the parameters it holds unless both are given.")
+                    : parent.PriorOn,
                 CheckpointAt = parse.GetValue(checkpointAt) ?? [],
                 Device = Given(device) ? parse.GetValue(device)! : parent.Device,
                 Threads = parse.GetValue(threads) ?? parent.Threads,
                 StopAt = parse.GetValue(stopAt),
                 DecisionsFrom = parse.GetValue(decisionsFrom),
                 AbortAbove = parse.GetValue(abortAbove),
+                AbortReference = parse.GetValue(abortReference),
                 BranchedFrom = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFullPath(parentFolder)}@{at}"),
             };
             settings.Validate();
@@ -159,6 +164,7 @@ root.SetAction(parse =>
             RefitEvery = parse.GetValue(refitEvery),
             DecisionsFrom = parse.GetValue(decisionsFrom),
             AbortAbove = parse.GetValue(abortAbove),
+            AbortReference = parse.GetValue(abortReference),
         };
         fresh = fresh with { EvalEvery = (int)Math.Max(1, fresh.Steps / 10), CheckpointEvery = (int)Math.Max(1, fresh.Steps / 4) };
         fresh.Validate();

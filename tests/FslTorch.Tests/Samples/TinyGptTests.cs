@@ -149,6 +149,11 @@ public sealed class TinyGptTests : IDisposable
         (code, output) = Run("--branch-from", constant, "--branch-step", "50", "--schedule", "wsd:0.3", "--out", Path.Combine(_folder.FullName, "bad2"));
         Assert.Equal(2, code);
         Assert.Contains("--checkpoint-at 50", output);
+        // A branch keeps its parent's prior and the parameters it holds: --prior-on alone would silently not apply.
+        (code, output) = Run("--branch-from", constant, "--branch-step", "70", "--schedule", "wsd:0.3", "--prior-on", "C", "--out", Path.Combine(_folder.FullName, "bad3"));
+        Assert.Equal(2, code);
+        Assert.Contains("--prior-on goes with --prior", output);
+        Assert.False(Directory.Exists(Path.Combine(_folder.FullName, "bad3")));
     }
 
     [Fact]
