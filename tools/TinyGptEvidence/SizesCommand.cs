@@ -15,7 +15,9 @@ namespace TinyGptEvidence;
 /// <c>sizes</c>: the live size sweep. TinyGpt proxy runs of several widths (same data, tokens per step, budget and
 /// a fixed WSD cooldown) are fitted jointly (<see cref="SizeLawFitter"/>); the largest width, left out of the fit,
 /// is predicted and then trained with a small grid of cooldown fractions (branches of one constant run), so the
-/// prediction of its curves and of its best decay start are checked against what it did. Results: sizes.md and
+/// prediction of its curves and of its best decay start are checked against what it did. The prediction's band is the
+/// joint fit's parameter band widened by how far the size law missed the largest proxy when fitted without it
+/// (<see cref="SizeLawFitter.HoldOutLargest"/>). Results: sizes.md and
 /// sizes.json in the output folder; finished runs are reused.
 /// </summary>
 public static class SizesCommand
@@ -79,6 +81,9 @@ public static class SizesCommand
             if (!fit.Succeeded) return Fail($"the size-law fit failed: {fit.Message}");
             var atTarget = fit.ForSize(targetSize);
             var largestAlone = fit.FitsAlone[^1];
+            // How far the size law extrapolated on these proxies (the largest held out, predicted from the others): it
+            // widens the target's band, which the parameter uncertainty alone leaves far too narrow.
+            var holdout = SizeLawFitter.HoldOutLargest(LossCurveLaws.Default, sized);
 
             // ---- predicted against real, per cooldown fraction -------------------------------------------------------------
             var rows = targetRuns.Select(r =>
@@ -88,14 +93,16 @@ public static class SizesCommand
                 int last = rates.Length - 1;
                 // The run's own final loss: the mean of its last 10 logged training losses (per-batch noise averaged).
                 double real = observed.Losses.TakeLast(10).Average();
-                var band = atTarget.PredictWithBand(rates, [last], draws: 64, quantile: BandQuantile);
+                var parameterBand = atTarget.PredictWithBand(rates, [last], draws: 64, quantile: BandQuantile);
+                var band = holdout?.Widen(parameterBand, targetSize, fit.Sizes[^1]) ?? parameterBand;
                 var (predicted, lower, upper) = (band.Loss[0], band.Lower[0], band.Upper[0]);
                 double alone = Safe(() => largestAlone.Predict(rates, [last], fast: true)[0]);
                 // The whole curve: PredE over 20-step means of the logged losses after the first fifth.
                 var bins = Bins(observed, from: total / 5, width: 20);
                 var curve = atTarget.Predict(rates, bins.Select(b => b.Step).ToArray(), fast: true);
                 double predE = bins.Select((b, i) => Math.Abs(b.Loss - curve[i]) / b.Loss).Average();
-                return new SizeRow(r.Fraction, real, r.Summary.FinalEvalLoss, predicted, lower, upper, alone, predE);
+                return new SizeRow(r.Fraction, real, r.Summary.FinalEvalLoss, predicted, lower, upper, alone, predE)
+                    { ParameterLower = parameterBand.Lower[0], ParameterUpper = parameterBand.Upper[0] };
             }).ToList();
             var bestReal = rows.MinBy(r => r.Real)!;
             var bestPredicted = rows.MinBy(r => r.Predicted)!;
@@ -108,12 +115,17 @@ public static class SizesCommand
             var named = fit.NamedParameters;
             report.AppendLine(CultureInfo.InvariantCulture, $"Fit ({fit.Law.Name}, {fit.WallTime.TotalSeconds:F1} s): L0(N) = {named["E"]:F4} + {named["B"]:F4}·(N/{fit.ReferenceSize:N0})^(−{named["b"]:F3}); amplitude exponent a = {named["a"]:F3}; at the target L0 = {atTarget.NamedParameters["L0"]:F4}.");
             report.AppendLine();
-            report.AppendLine("| cooldown | real final (training, mean of last 10) | real final eval | predicted [10%, 90%] | error | band holds | largest proxy alone | PredE (whole curve) |");
-            report.AppendLine("|---|---|---|---|---|---|---|---|");
+            report.AppendLine(holdout == null
+                ? "Held-out check: none (it needs four proxy sizes and a fit without the largest); the band is the parameter band alone."
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"Held-out check: fitted without the largest proxy ({holdout.HeldOutSize:N0} parameters), the size law predicted its final loss with an error of {holdout.FinalError:+0.0000;-0.0000} (PredE {holdout.PredE:F4}); grown with the distance in log size, {holdout.ErrorAt(targetSize, fit.Sizes[^1]):F4} at the target widens its band."));
+            report.AppendLine();
+            report.AppendLine("| cooldown | real final (training, mean of last 10) | real final eval | predicted [10%, 90%] | error | band holds | parameter band alone (holds) | largest proxy alone | PredE (whole curve) |");
+            report.AppendLine("|---|---|---|---|---|---|---|---|---|");
             foreach (var r in rows)
             {
                 report.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {F(r.Fraction)} | {r.Real:F4} | {r.RealEval:F4} | {r.Predicted:F4} [{r.Lower:F4}, {r.Upper:F4}] | {r.Predicted - r.Real:+0.0000;-0.0000} | {(r.Lower <= r.Real && r.Real <= r.Upper ? "yes" : "no")} | {r.LargestAlone:F4} | {r.PredE:F4} |");
+                    $"| {F(r.Fraction)} | {r.Real:F4} | {r.RealEval:F4} | {r.Predicted:F4} [{r.Lower:F4}, {r.Upper:F4}] | {r.Predicted - r.Real:+0.0000;-0.0000} | {(r.Lower <= r.Real && r.Real <= r.Upper ? "yes" : "no")} | [{r.ParameterLower:F4}, {r.ParameterUpper:F4}] ({(r.ParameterLower <= r.Real && r.Real <= r.ParameterUpper ? "yes" : "no")}) | {r.LargestAlone:F4} | {r.PredE:F4} |");
             }
             report.AppendLine();
             report.AppendLine(CultureInfo.InvariantCulture,
@@ -128,6 +140,7 @@ public static class SizesCommand
                 sizes = sized.Select(s => s.ModelSize).Append(targetSize).ToArray(),
                 fit = named,
                 target_l0 = atTarget.NamedParameters["L0"],
+                holdout = holdout == null ? null : new { held_out_size = holdout.HeldOutSize, largest_fitted = holdout.LargestFitted, final_error = holdout.FinalError, pred_e = holdout.PredE, error_at_target = holdout.ErrorAt(targetSize, fit.Sizes[^1]) },
                 rows,
                 predicted_best = bestPredicted.Fraction,
                 real_best = bestReal.Fraction,
@@ -140,7 +153,14 @@ public static class SizesCommand
     }
 
     /// <summary>One cooldown fraction at the target width: what it did and what the proxies predicted.</summary>
-    public sealed record SizeRow(double Fraction, double Real, double RealEval, double Predicted, double Lower, double Upper, double LargestAlone, double PredE);
+    /// <remarks>The band (<see cref="Lower"/>, <see cref="Upper"/>) is the parameter band widened by the held-out check's error; the parameter band alone beside it.</remarks>
+    public sealed record SizeRow(double Fraction, double Real, double RealEval, double Predicted, double Lower, double Upper, double LargestAlone, double PredE)
+    {
+        /// <summary>The parameter band's lower edge, before the held-out check widened it.</summary>
+        public double ParameterLower { get; init; }
+        /// <summary>The parameter band's upper edge.</summary>
+        public double ParameterUpper { get; init; }
+    }
 
     private static double Safe(Func<double> value)
     {

@@ -81,6 +81,44 @@ public static class SizeLawFitter
     }
 
     /// <summary>
+    /// Fits <paramref name="law"/> to every size of <paramref name="curves"/> but the largest and predicts the largest
+    /// size's curves (<see cref="SizeHoldout"/>): how far the size law extrapolated on these proxies, which calibrates
+    /// the band of a prediction for a larger size (<see cref="SizeHoldout.Widen"/>). Null when fewer than four sizes
+    /// leave fewer than three to fit, or when the fit without the largest size failed or cannot predict its curves.
+    /// </summary>
+    /// <exception cref="ArgumentException">As <see cref="Fit"/>.</exception>
+    public static SizeHoldout? HoldOutLargest(LossCurveLaw law, IReadOnlyList<SizedCurve> curves, FitOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(curves);
+        var sizes = curves.Select(c => c?.ModelSize ?? throw new ArgumentException("A curve is null.", nameof(curves))).Distinct().Order().ToArray();
+        if (sizes.Length < 4) return null;
+        double held = sizes[^1];
+        var fit = Fit(law, curves.Where(c => c.ModelSize != held).ToList(), options, cancellationToken);
+        if (!fit.Succeeded) return null;
+        var atHeld = fit.ForSize(held);
+        var finalErrors = new List<double>();
+        var relative = new List<double>();
+        foreach (var curve in curves.Where(c => c.ModelSize == held).Select(c => c.Curve))
+        {
+            if (curve.Steps.Count == 0) continue;
+            double[] predicted;
+            try
+            {
+                predicted = atHeld.Predict(curve.Schedule.LearningRates.ToArray(), curve.Steps.ToArray(), fast: true);
+            }
+            catch (Exception e) when (e is ArgumentException or ArithmeticException)
+            {
+                return null;
+            }
+            if (!predicted.All(double.IsFinite)) return null;
+            int tail = Math.Max(1, curve.Steps.Count / 50);
+            finalErrors.Add(predicted[^1] - curve.Losses.TakeLast(tail).Average());
+            relative.AddRange(curve.Losses.Select((loss, i) => Math.Abs(predicted[i] - loss) / loss));
+        }
+        return finalErrors.Count == 0 ? null : new SizeHoldout(held, sizes[^2], finalErrors.Average(), relative.Average(), fit);
+    }
+
+    /// <summary>
     /// The joint parameter vector z: the law's parameters in their fitted coordinates, with L0 replaced by
     /// (ln E, ln B, ln b) and A by (ln A_ref, a).
     /// </summary>

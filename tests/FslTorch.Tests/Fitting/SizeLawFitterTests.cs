@@ -76,6 +76,37 @@ public sealed class SizeLawFitterTests
     }
 
     [Fact]
+    public void TheHeldOutCheckMeasuresHowFarTheSizeLawExtrapolatesAndWidensATargetsBandByIt()
+    {
+        double[] sizes = [1e6, 2e6, 4e6, 8e6];
+        var runs = Runs(sizes, seed: 5);
+        // Curves the size law describes: the largest predicted from the other three within the noise.
+        var exact = SizeLawFitter.HoldOutLargest(new FslDirectLaw(), runs)!;
+        Assert.NotNull(exact);
+        Assert.Equal((8e6, 4e6), (exact.HeldOutSize, exact.LargestFitted));
+        Assert.InRange(exact.FinalError, -0.02, 0.02);
+        Assert.Equal([1e6, 2e6, 4e6], exact.Fit.Sizes);
+
+        // The largest proxy 0.08 above what the law gives it (a size effect the law cannot follow): the check sees it.
+        var biased = runs.Select(r => r.ModelSize < 8e6 ? r
+            : r with { Curve = new ObservedCurve(r.Curve.Name, r.Curve.Schedule, r.Curve.Steps, r.Curve.Losses.Select(l => l + 0.08).ToList()) }).ToList();
+        var check = SizeLawFitter.HoldOutLargest(new FslDirectLaw(), biased)!;
+        Assert.InRange(check.FinalError, -0.10, -0.06);
+        // Extrapolating from 8e6 to 3.2e7 is twice the log distance of 4e6 to 8e6: twice the error.
+        Assert.Equal(2 * Math.Abs(check.FinalError), check.ErrorAt(3.2e7, 8e6), 9);
+        Assert.Equal(0, check.ErrorAt(8e6, 8e6));
+        var narrow = new PredictionBand([99], [3.0], [2.999], [3.001], 0.1, 64);
+        var widened = check.Widen(narrow, 3.2e7, 8e6);
+        double z = MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, 0.9);
+        Assert.Equal(3.0, widened.Loss[0]);
+        Assert.InRange(widened.Upper[0] - 3.0, z * 1.25 * check.ErrorAt(3.2e7, 8e6), z * 1.25 * check.ErrorAt(3.2e7, 8e6) + 0.001);
+        Assert.Equal(widened.Upper[0] - 3.0, 3.0 - widened.Lower[0], 9);
+
+        // Three sizes leave two to fit: no check.
+        Assert.Null(SizeLawFitter.HoldOutLargest(new FslDirectLaw(), Runs([1e6, 2e6, 4e6], seed: 6)));
+    }
+
+    [Fact]
     public void InconsistentInputsAreRefusedWithAReason()
     {
         var two = Runs([1e6, 4e6], seed: 3);

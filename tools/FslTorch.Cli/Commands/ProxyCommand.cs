@@ -64,6 +64,17 @@ internal static class ProxyCommand
                 var curve = PredictedCurve.Of(predicted, rates, [total - 1]);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"size {n:g4}: final loss at step {total - 1} {curve.Loss[0]:F4} [{curve.Lower[0]:F4}, {curve.Upper[0]:F4}] (10–90% over the joint fit's parameter uncertainty){(curve.HasBand ? "" : "; no band: the joint fit has no usable covariance")}"));
+                // The same extrapolation one size earlier: the largest proxy predicted from the others.
+                if (SizeLawFitter.HoldOutLargest(result.Law, curves) is { } holdout)
+                {
+                    var widened = holdout.Widen(curve, n, result.Sizes[^1]);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  held out, the largest proxy ({holdout.HeldOutSize:g4}) was predicted from the others with a final-loss error of {holdout.FinalError:+0.0000;-0.0000} (PredE {holdout.PredE:F4}); widened by {holdout.ErrorAt(n, result.Sizes[^1]):F4} at size {n:g4}, the band is [{widened.Lower[0]:F4}, {widened.Upper[0]:F4}]"));
+                }
+                else
+                {
+                    Console.WriteLine("  no held-out check (it needs 4 sizes and a fit without the largest): the band above is the parameter uncertainty alone, which does not cover a bias of the law itself");
+                }
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"size {n:g4}: L0 {predicted.NamedParameters["L0"]:F4}"));
             if (parse.GetValue(output) is string path)
