@@ -161,7 +161,7 @@ internal static class TheoryExperiments
     /// </summary>
     /// <param name="FamilyScale">c of the best family member (η_max = the peak), searched on the simulator.</param>
     /// <param name="FamilyRisk">Its final risk.</param>
-    /// <param name="TheoryScale">c* of <see cref="FslOptimalSchedule.SolveUncapped"/> for the task's s, β and σ² (the theory's constants).</param>
+    /// <param name="TheoryScale">c* of <see cref="FslOptimalSchedule.SolveCapped"/> for the task's s, β and σ² with the peak as the cap (the theory's constants).</param>
     /// <param name="TheoryRisk">The final risk of the family member with c*, capped at the peak.</param>
     /// <param name="SearchRisk">The lowest final risk the direct search found (never above the family's: it starts there).</param>
     /// <param name="Evaluations">Schedules the direct search evaluated.</param>
@@ -196,7 +196,7 @@ internal static class TheoryExperiments
 
         double lnScale = MathNet.Numerics.FindMinimum.OfScalarFunctionConstrained(x => Family(Math.Exp(x)), Math.Log(peak * 1e-5), Math.Log(peak), 1e-5);
         double familyScale = Math.Exp(lnScale), familyRisk = Family(familyScale);
-        double theoryScale = FslOptimalSchedule.SolveUncapped(task.Source, task.Capacity, task.NoiseVariance, steps).Scale;
+        double theoryScale = FslOptimalSchedule.SolveCapped(task.Source, task.Capacity, task.NoiseVariance, steps, peak).Scale;
 
         // Knots at steps remaining N, …, 1, 0 spaced evenly in ln(1 + n); the log-LR is linear between them.
         var at = Enumerable.Range(0, knots).Select(i => steps - Math.Exp(Math.Log(steps + 1.0) * (1 - i / (knots - 1.0))) + 1).ToArray();

@@ -81,6 +81,29 @@ public sealed class SpecOracleTests
         Assert.Equal(scale, c, scale * 1e-2);
     }
 
+    [Theory]
+    [InlineData(0.3, 2.0, 1e5, 0.069032, 0.9249)]
+    [InlineData(0.2, 3.0, 1e6, 0.07060, 0.2395)]
+    public void TheCappedOptimumReachesTheCheckedValues(double s, double beta, double steps, double loss, double decayFraction)
+    {
+        // Spec §8 with η_max = 1. The loss is flat in c near its minimum: the checked loss is the continuum loss at the
+        // checked decay fraction (to its printed digits), and the optimum found lies at or just below it.
+        var (c, l, fraction) = FslOptimalSchedule.SolveCapped(s, beta, 1, (long)steps, 1);
+        Assert.InRange(l, loss * (1 - 2e-4), loss + 5e-6);
+        Assert.InRange(fraction, decayFraction - 0.02, decayFraction + 0.02);
+        double lnLow = Math.Log(1e-9), lnHigh = 0; // the scale whose decay fraction is the checked one (larger c, shorter decay)
+        for (int i = 0; i < 200; i++)
+        {
+            double mid = 0.5 * (lnLow + lnHigh);
+            if (FslOptimalSchedule.ContinuumLoss(Math.Exp(mid), s, beta, 1, (long)steps, 1).DecayFraction > decayFraction) lnLow = mid; else lnHigh = mid;
+        }
+        Assert.Equal(loss, FslOptimalSchedule.ContinuumLoss(Math.Exp(lnLow), s, beta, 1, (long)steps, 1).Loss, loss < 0.07 ? 5e-7 : 5e-6);
+        // Uncapped, the same loss functional is SolveUncapped's.
+        var (cu, lu) = FslOptimalSchedule.SolveUncapped(s, beta, 1, (long)steps);
+        Assert.Equal(lu, FslOptimalSchedule.ContinuumLoss(cu, s, beta, 1, (long)steps).Loss, lu * 1e-9);
+        Assert.True(c > 0 && c < 1);
+    }
+
     [Fact]
     public void TheOptimalScheduleSpendsTheIntrinsicTimeOfItsClosedForm()
     {

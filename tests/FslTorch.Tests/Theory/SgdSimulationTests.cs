@@ -95,6 +95,35 @@ public sealed class SgdSimulationTests
         }
     }
 
+    [Theory]
+    [InlineData(2.0)]
+    [InlineData(3.0)]
+    public void AfterAnLrDropTheNoiseFollowsThePiecewiseConstantIntegralOnceTheFirstForgettingHasPassed(double beta)
+    {
+        // Spec §8: with γ₁ up to intrinsic time a and γ₂ after, the FSL's noise term is
+        // σ²·[γ₁·I(0, a) + γ₂·I(a, t)], I(lo, hi) = [(1+t−hi)^(1−α) − (1+t−lo)^(1−α)]/(α−1), α = 2 − 1/β. Against the
+        // simulator's noise alone, with the constant the stationary risk at γ₁ gives (the FSL holds up to constants):
+        // the two agree before the drop and again long after it, and in between the exact risk falls faster than the
+        // integral says (its kernel (1+t)^(−α) forgets the first noise more slowly than the spectrum's exponentials do).
+        var task = new KernelRegressionTask(features: 20_000, capacity: beta, source: 0.5, noiseVariance: 1, batchSize: 1);
+        const double g1 = 0.05, g2 = 0.01;
+        const int k1 = 4000, k2 = 20_000;
+        var noise = SgdSimulation.ExpectedRisk(task, [.. Enumerable.Repeat(g1, k1), .. Enumerable.Repeat(g2, k2)], startAtTarget: true);
+        double alpha = 2 - 1 / beta, a = g1 * k1;
+        double c = SgdSimulation.StationaryRisk(task, g1) / (g1 * beta / (beta - 1));
+        double Ratio(int k)
+        {
+            double t = k < k1 ? g1 * (k + 1) : a + g2 * (k + 1 - k1);
+            double I(double lo, double hi) => (Math.Pow(1 + t - hi, 1 - alpha) - Math.Pow(1 + t - lo, 1 - alpha)) / (alpha - 1);
+            return noise[k] / (c * (k < k1 ? g1 * I(0, t) : g1 * I(0, a) + g2 * I(a, t)));
+        }
+        string report = string.Join(", ", new[] { 3999, 4100, 4300, 5000, 10_000, 23_999 }.Select(k => $"{k}: {Ratio(k):F3}"));
+        Assert.InRange(Ratio(3999), 0.98, 1.08);                                              // before the drop
+        Assert.InRange(new[] { 4100, 4300, 5000 }.Min(Ratio), 0.5, 0.75);                   // the first units of time after it
+        Assert.InRange(Ratio(23_999), 0.88, 0.96);                                            // 200 units after it
+        Assert.True(Ratio(23_999) > Ratio(10_000) && Ratio(10_000) > Ratio(5000), report);  // converging
+    }
+
     [Fact]
     public void BadSettingsAreRefusedWithTheParameterNamed()
     {
