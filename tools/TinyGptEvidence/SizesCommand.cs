@@ -15,9 +15,9 @@ namespace TinyGptEvidence;
 /// <c>sizes</c>: the live size sweep. TinyGpt proxy runs of several widths (same data, tokens per step, budget and
 /// a fixed WSD cooldown) are fitted jointly (<see cref="SizeLawFitter"/>); the largest width, left out of the fit,
 /// is predicted and then trained with a small grid of cooldown fractions (branches of one constant run), so the
-/// prediction of its curves and of its best decay start are checked against what it did. The prediction's band is the
-/// joint fit's parameter band widened by how far the size law missed the largest proxy when fitted without it
-/// (<see cref="SizeLawFitter.HoldOutLargest"/>). Results: sizes.md and
+/// prediction of its curves and of its best decay start are checked against what it did. The prediction's band comes
+/// from how far the size law missed the largest proxy when fitted without it (<see cref="SizeLawFitter.HoldOutLargest"/>),
+/// the joint fit's parameter band beside it. Results: sizes.md and
 /// sizes.json in the output folder; finished runs are reused.
 /// </summary>
 public static class SizesCommand
@@ -81,8 +81,8 @@ public static class SizesCommand
             if (!fit.Succeeded) return Fail($"the size-law fit failed: {fit.Message}");
             var atTarget = fit.ForSize(targetSize);
             var largestAlone = fit.FitsAlone[^1];
-            // How far the size law extrapolated on these proxies (the largest held out, predicted from the others): it
-            // widens the target's band, which the parameter uncertainty alone leaves far too narrow.
+            // How far the size law extrapolated on these proxies (the largest held out, predicted from the others): the
+            // target's band, in place of the parameter band (one-sided and heavy-tailed on these runs).
             var holdout = SizeLawFitter.HoldOutLargest(LossCurveLaws.Default, sized);
 
             // ---- predicted against real, per cooldown fraction -------------------------------------------------------------
@@ -94,7 +94,7 @@ public static class SizesCommand
                 // The run's own final loss: the mean of its last 10 logged training losses (per-batch noise averaged).
                 double real = observed.Losses.TakeLast(10).Average();
                 var parameterBand = atTarget.PredictWithBand(rates, [last], draws: 64, quantile: BandQuantile);
-                var band = holdout?.Widen(parameterBand, targetSize, fit.Sizes[^1]) ?? parameterBand;
+                var band = holdout?.Band(parameterBand, targetSize, fit.Sizes[^1]) ?? parameterBand;
                 var (predicted, lower, upper) = (band.Loss[0], band.Lower[0], band.Upper[0]);
                 double alone = Safe(() => largestAlone.Predict(rates, [last], fast: true)[0]);
                 // The whole curve: PredE over 20-step means of the logged losses after the first fifth.
@@ -118,7 +118,7 @@ public static class SizesCommand
             report.AppendLine(holdout == null
                 ? "Held-out check: none (it needs four proxy sizes and a fit without the largest); the band is the parameter band alone."
                 : string.Create(CultureInfo.InvariantCulture,
-                    $"Held-out check: fitted without the largest proxy ({holdout.HeldOutSize:N0} parameters), the size law predicted its final loss with an error of {holdout.FinalError:+0.0000;-0.0000} (PredE {holdout.PredE:F4}); grown with the distance in log size, {holdout.ErrorAt(targetSize, fit.Sizes[^1]):F4} at the target widens its band."));
+                    $"Held-out check: fitted without the largest proxy ({holdout.HeldOutSize:N0} parameters), the size law predicted its final loss with an error of {holdout.FinalError:+0.0000;-0.0000} (PredE {holdout.PredE:F4}); grown with the distance in log size, {holdout.ErrorAt(targetSize, fit.Sizes[^1]):F4} at the target gives its band."));
             report.AppendLine();
             report.AppendLine("| cooldown | real final (training, mean of last 10) | real final eval | predicted [10%, 90%] | error | band holds | parameter band alone (holds) | largest proxy alone | PredE (whole curve) |");
             report.AppendLine("|---|---|---|---|---|---|---|---|---|");
@@ -153,10 +153,10 @@ public static class SizesCommand
     }
 
     /// <summary>One cooldown fraction at the target width: what it did and what the proxies predicted.</summary>
-    /// <remarks>The band (<see cref="Lower"/>, <see cref="Upper"/>) is the parameter band widened by the held-out check's error; the parameter band alone beside it.</remarks>
+    /// <remarks>The band (<see cref="Lower"/>, <see cref="Upper"/>) is the held-out check's (the parameter band when there is none); the parameter band beside it.</remarks>
     public sealed record SizeRow(double Fraction, double Real, double RealEval, double Predicted, double Lower, double Upper, double LargestAlone, double PredE)
     {
-        /// <summary>The parameter band's lower edge, before the held-out check widened it.</summary>
+        /// <summary>The joint fit's parameter band's lower edge.</summary>
         public double ParameterLower { get; init; }
         /// <summary>The parameter band's upper edge.</summary>
         public double ParameterUpper { get; init; }

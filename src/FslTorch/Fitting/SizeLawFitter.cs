@@ -83,7 +83,7 @@ public static class SizeLawFitter
     /// <summary>
     /// Fits <paramref name="law"/> to every size of <paramref name="curves"/> but the largest and predicts the largest
     /// size's curves (<see cref="SizeHoldout"/>): how far the size law extrapolated on these proxies, which calibrates
-    /// the band of a prediction for a larger size (<see cref="SizeHoldout.Widen"/>). Null when fewer than four sizes
+    /// the band of a prediction for a larger size (<see cref="SizeHoldout.Band"/>). Null when fewer than four sizes
     /// leave fewer than three to fit, or when the fit without the largest size failed or cannot predict its curves.
     /// </summary>
     /// <exception cref="ArgumentException">As <see cref="Fit"/>.</exception>

@@ -76,7 +76,7 @@ public sealed class SizeLawFitterTests
     }
 
     [Fact]
-    public void TheHeldOutCheckMeasuresHowFarTheSizeLawExtrapolatesAndWidensATargetsBandByIt()
+    public void TheHeldOutCheckMeasuresHowFarTheSizeLawExtrapolatesAndGivesALargerSizesBand()
     {
         double[] sizes = [1e6, 2e6, 4e6, 8e6];
         var runs = Runs(sizes, seed: 5);
@@ -95,12 +95,14 @@ public sealed class SizeLawFitterTests
         // Extrapolating from 8e6 to 3.2e7 is twice the log distance of 4e6 to 8e6: twice the error.
         Assert.Equal(2 * Math.Abs(check.FinalError), check.ErrorAt(3.2e7, 8e6), 9);
         Assert.Equal(0, check.ErrorAt(8e6, 8e6));
-        var narrow = new PredictionBand([99], [3.0], [2.999], [3.001], 0.1, 64);
-        var widened = check.Widen(narrow, 3.2e7, 8e6);
+        // The band replaces the parameter band (here one-sided and far too wide, as on the live sweep): ±z·1.25·error.
+        var lopsided = new PredictionBand([99], [3.0], [3.0], [5.0], 0.1, 64);
+        var band = check.Band(lopsided, 3.2e7, 8e6);
         double z = MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, 0.9);
-        Assert.Equal(3.0, widened.Loss[0]);
-        Assert.InRange(widened.Upper[0] - 3.0, z * 1.25 * check.ErrorAt(3.2e7, 8e6), z * 1.25 * check.ErrorAt(3.2e7, 8e6) + 0.001);
-        Assert.Equal(widened.Upper[0] - 3.0, 3.0 - widened.Lower[0], 9);
+        Assert.Equal(3.0, band.Loss[0]);
+        Assert.Equal(z * 1.25 * check.ErrorAt(3.2e7, 8e6), band.Upper[0] - 3.0, 9);
+        Assert.Equal(band.Upper[0] - 3.0, 3.0 - band.Lower[0], 9);
+        Assert.Equal(band.Loss, check.Band(lopsided, 8e6, 8e6).Upper); // no extrapolation, no error to carry
 
         // Three sizes leave two to fit: no check.
         Assert.Null(SizeLawFitter.HoldOutLargest(new FslDirectLaw(), Runs([1e6, 2e6, 4e6], seed: 6)));
