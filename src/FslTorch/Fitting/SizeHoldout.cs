@@ -3,14 +3,14 @@ namespace FslTorch.Fitting;
 /// <summary>
 /// How far a size law extrapolated on the proxies at hand (<see cref="SizeLawFitter.HoldOutLargest"/>): fitted to every
 /// size but the largest, the largest size's curves predicted and compared with what they logged. A size law is an
-/// extrapolation in model size, and its parameter band cannot show a bias of the law itself (the live size sweep missed
-/// by 0.03 nats with bands that held none of the outcomes); this is the same extrapolation, one size earlier, measured.
+/// extrapolation in model size, and its parameter band cannot show a bias of the law itself (on the live size sweeps it
+/// held none of the outcomes); this is the same extrapolation, one size earlier, measured.
 /// </summary>
 /// <param name="HeldOutSize">The size held out (the largest proxy).</param>
 /// <param name="LargestFitted">The largest size the held-out fit used.</param>
 /// <param name="FinalError">
-/// The error at the held-out curves' ends (nats; positive: too pessimistic): the mean over its curves of the prediction
-/// minus the mean logged loss over the last 2% of the curve's points (at least one).
+/// The error at the held-out curves' ends (nats; positive: too pessimistic): the mean over its curves of the predicted
+/// minus the logged loss, each averaged over the last 2% of the curve's points (at least one).
 /// </param>
 /// <param name="PredE">The held-out curves' whole-curve error: the mean of |predicted − logged| / logged over their points.</param>
 /// <param name="Fit">The size-law fit without the held-out size.</param>
@@ -23,7 +23,8 @@ public sealed record SizeHoldout(double HeldOutSize, double LargestFitted, doubl
     /// </summary>
     public double ErrorAt(double size, double largestFitted)
     {
-        if (!(size > 0) || !(largestFitted > 0)) throw new ArgumentOutOfRangeException(nameof(size), "Sizes must be > 0.");
+        if (!(size > 0)) throw new ArgumentOutOfRangeException(nameof(size), size, "The size must be > 0.");
+        if (!(largestFitted > 0)) throw new ArgumentOutOfRangeException(nameof(largestFitted), largestFitted, "The largest fitted size must be > 0.");
         return size <= largestFitted ? 0 : Math.Abs(FinalError) * Math.Log(size / largestFitted) / Math.Log(HeldOutSize / LargestFitted);
     }
 

@@ -112,7 +112,7 @@ public static class SizeLawFitter
             }
             if (!predicted.All(double.IsFinite)) return null;
             int tail = Math.Max(1, curve.Steps.Count / 50);
-            finalErrors.Add(predicted[^1] - curve.Losses.TakeLast(tail).Average());
+            finalErrors.Add(predicted.TakeLast(tail).Average() - curve.Losses.TakeLast(tail).Average());
             relative.AddRange(curve.Losses.Select((loss, i) => Math.Abs(predicted[i] - loss) / loss));
         }
         return finalErrors.Count == 0 ? null : new SizeHoldout(held, sizes[^2], finalErrors.Average(), relative.Average(), fit);
