@@ -16,7 +16,8 @@ namespace TinyGptEvidence;
 /// Per seed, the LRs run middle first (or in the order given); every run after the first gets <c>--abort-above</c> the
 /// best final training loss so far plus a margin, so the monitor stops it once its calibrated forecast band says it
 /// cannot finish there, and <c>--prior</c> the last fit of the finished run nearest in LR, on every parameter of the
-/// law but its level (<see cref="EarlyAbortSweep.ShapeParameters"/>). The LR chosen
+/// law but its level (<see cref="EarlyAbortSweep.ShapeParameters"/>), and <c>--abort-reference</c> that run's folder, whose
+/// forecast errors widen the abort band (unless <c>--no-widen</c>). The LR chosen
 /// (lowest final eval loss among the runs that finished) is scored against the full sweep's best, and the steps
 /// the aborting sweep used against the full sweep's. Results: lrs.md and lrs.json; finished runs are reused.
 /// </summary>
