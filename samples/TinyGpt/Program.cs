@@ -32,6 +32,7 @@ var scaledInit = new Option<bool?>("--scaled-residual-init") { Description = "tr
 var data = new Option<string?>("--data") { Description = "A UTF-8 text file or folder; the .NET SDK's XML documentation by default." };
 var tokenizer = new Option<string?>("--tokenizer") { Description = "bytes (default, vocabulary 256) or cl100k (renumbered over the ids the text uses)." };
 var device = new Option<string>("--device") { Description = "auto (default: CUDA when the build has it and a GPU is there, else the CPU), cpu, cuda or cuda:N (may change on --resume).", DefaultValueFactory = _ => "auto" };
+var background = new Option<string?>("--background-refits") { Description = "auto (default: in the background on a CUDA device, inline on the CPU), on or off: where the monitor refits." };
 var threads = Number<int>("--threads", "CPU threads for TorchSharp (may change on --resume).");
 var seed = Number<long>("--seed", "Seed of initialisation and data order.");
 var output = new Option<string?>("--out") { Description = "Run folder (default runs/tinygpt)." };
@@ -54,7 +55,7 @@ var abortAbove = Number<double>("--abort-above", "Stop the run once its calibrat
 var abortReference = new Option<string?>("--abort-reference") { Description = "With --abort-above: a finished run of the same sweep (its folder); how far its forecasts were off at each fraction of its budget widens this run's abort band there." };
 var previousCheckpoint = new Option<bool>("--previous-checkpoint") { Description = "With --resume: continue from the checkpoint before the last one (when the last is damaged)." };
 var root = new RootCommand("TinyGpt: GPT pre-training with FslTorch forecasts.")
-    { preset, steps, layers, width, heads, context, batch, lr, warmup, warmupSteps, beta2, clip, scaledInit, data, tokenizer, device, threads, seed, output, resume, prior, priorSpread, priorOn, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom, abortAbove, abortReference };
+    { preset, steps, layers, width, heads, context, batch, lr, warmup, warmupSteps, beta2, clip, scaledInit, data, tokenizer, device, background, threads, seed, output, resume, prior, priorSpread, priorOn, scheduleOption, checkpointAt, branchFrom, branchStep, stopAt, probeAt, probeFraction, noProbes, refitEvery, overwrite, previousCheckpoint, decisionsFrom, abortAbove, abortReference };
 root.SetAction(parse =>
 {
     try
@@ -64,7 +65,7 @@ root.SetAction(parse =>
         string[]? PriorOn() => parse.GetValue(priorOn) is { Length: > 0 } names
             ? parse.GetValue(prior) != null ? names : throw new ArgumentException("--prior-on goes with --prior.")
             : null;
-        Option[] fixedByParent = [preset, steps, layers, width, heads, context, batch, lr, warmup, warmupSteps, beta2, clip, scaledInit, data, tokenizer, seed, probeAt, probeFraction, noProbes, refitEvery];
+        Option[] fixedByParent = [preset, steps, layers, width, heads, context, batch, lr, warmup, warmupSteps, beta2, clip, scaledInit, data, tokenizer, seed, probeAt, probeFraction, noProbes, refitEvery, background];
         if (resumeFolder != null && parentFolder != null) throw new ArgumentException("--resume and --branch-from exclude each other.");
         if (parse.GetValue(previousCheckpoint) && resumeFolder == null) throw new ArgumentException("--previous-checkpoint goes with --resume.");
         if (resumeFolder != null)
@@ -162,6 +163,7 @@ root.SetAction(parse =>
             ProbesInFixedRuns = !parse.GetValue(noProbes) && parse.GetValue(probeAt) is { Length: > 0 },
             ProbeFraction = parse.GetValue(probeFraction) ?? basis.ProbeFraction,
             RefitEvery = parse.GetValue(refitEvery),
+            BackgroundRefits = parse.GetValue(background) ?? basis.BackgroundRefits,
             DecisionsFrom = parse.GetValue(decisionsFrom),
             AbortAbove = parse.GetValue(abortAbove),
             AbortReference = parse.GetValue(abortReference),
@@ -280,7 +282,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
     var planned = RunSchedule.Build(settings);
     bool controlled = RunSchedule.IsControlled(settings);
     var scheduler = new FslScheduler(optimizer, planned);
-    var monitor = scheduler.Monitor(total, RunSchedule.MonitorOptions(settings), logger);
+    var monitor = scheduler.Monitor(total, RunSchedule.MonitorOptions(settings, RunSchedule.BackgroundRefits(settings, compute)), logger);
 
     // ---- the run folder (only now that data, device and prior are known to be good), then resume or branch ----------
     prepare?.Invoke(run);
@@ -503,6 +505,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         started?.Reason ?? outsideMove, checks, clock.Elapsed.TotalSeconds)
     {
         MonitorSeconds = monitor.WallTime.TotalSeconds,
+        BackgroundRefitSeconds = monitor.Forecaster.BackgroundWallTime.TotalSeconds,
         ProbeSteps = monitor.Forecaster.Probes.Sum(p => (long)p.LearningRates.Count),
         ProbeSeconds = probeClock.Elapsed.TotalSeconds,
         StepsRun = step,

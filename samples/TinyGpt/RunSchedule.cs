@@ -35,7 +35,9 @@ public static class RunSchedule
     /// unset) from the end of the warmup, with the prior of <c>--prior</c> (the law's built-in one otherwise), and
     /// the decay controller for controlled runs. The live-forecast replay (tools/TinyGptEvidence) builds the same.
     /// </summary>
-    public static TrainingMonitorOptions MonitorOptions(Settings settings)
+    /// <param name="settings">The run's settings.</param>
+    /// <param name="background">Refit off the training thread (<see cref="BackgroundRefits"/> says when the run does).</param>
+    public static TrainingMonitorOptions MonitorOptions(Settings settings, bool background = false)
     {
         var law = LossCurveLaws.Default;
         return new TrainingMonitorOptions
@@ -44,6 +46,7 @@ public static class RunSchedule
             {
                 Law = law,
                 RefitInterval = settings.RefitEvery,
+                Background = background,
                 FromStep = WarmupSteps(settings),
                 Prior = settings.Prior != null ? ParameterPrior.FromFile(settings.Prior, law, settings.PriorSpread, settings.PriorOn) : ParameterPrior.BuiltIn(law),
                 // A run that may be aborted (a sweep's) forecasts as often as EarlyAbortSweep asks: each forecast can stop it.
@@ -60,6 +63,14 @@ public static class RunSchedule
                 : new(),
         };
     }
+
+    /// <summary>Whether a run on <paramref name="device"/> refits in the background (<see cref="Settings.BackgroundRefits"/>).</summary>
+    public static bool BackgroundRefits(Settings settings, TorchSharp.torch.Device device) => settings.BackgroundRefits switch
+    {
+        "on" => true,
+        "off" => false,
+        _ => device.type == TorchSharp.DeviceType.CUDA,
+    };
 
     /// <summary>
     /// The schedule of a run (for <c>controlled</c>, the WSD as planned, whose decay start the monitor then moves).

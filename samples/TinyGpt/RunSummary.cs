@@ -25,6 +25,12 @@ public sealed record RunSummary(
     /// <summary>The wall time the monitor took inside the loop (refits, hindcasts, decisions), in this process.</summary>
     public double MonitorSeconds { get; init; }
 
+    /// <summary>
+    /// The wall time of the refits that ran in the background (<c>--background-refits</c>), off the training thread and
+    /// not in <see cref="MonitorSeconds"/>; 0 when they ran inline.
+    /// </summary>
+    public double BackgroundRefitSeconds { get; init; }
+
     /// <summary>Training steps spent on cooldown probes (beside the run's own steps).</summary>
     public long ProbeSteps { get; init; }
 
@@ -111,7 +117,10 @@ public sealed record RunSummary(
         string probes = ProbeSteps > 0
             ? string.Create(CultureInfo.InvariantCulture, $"; cooldown probes {ProbeSteps} steps ({(double)ProbeSteps / Steps:P1} of the budget), {ProbeSeconds:F1} s")
             : "";
-        yield return string.Create(CultureInfo.InvariantCulture, $"the monitor took {MonitorSeconds:F1} s of {WallSeconds:F1} s ({MonitorShare:P1}){probes}");
+        string background = BackgroundRefitSeconds > 0
+            ? string.Create(CultureInfo.InvariantCulture, $" on the training thread; its refits ran {BackgroundRefitSeconds:F1} s in the background")
+            : "";
+        yield return string.Create(CultureInfo.InvariantCulture, $"the monitor took {MonitorSeconds:F1} s of {WallSeconds:F1} s ({MonitorShare:P1}){background}{probes}");
         if (DecayStartStep is long decay)
         {
             yield return DecayReason == null

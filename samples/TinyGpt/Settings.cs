@@ -32,6 +32,11 @@ public sealed record Settings
     /// <summary>bytes (vocabulary 256) or cl100k (renumbered over the ids the corpus uses).</summary>
     public string Tokenizer { get; init; } = "bytes";
     public string Device { get; init; } = "auto";
+    /// <summary>
+    /// Where the monitor refits: auto (in the background on a CUDA device, whose loop leaves the CPU cores idle; inline
+    /// on the CPU, where a fit would take a core from TorchSharp's threads), on or off.
+    /// </summary>
+    public string BackgroundRefits { get; init; } = "auto";
     public int Threads { get; init; } = 2;
     public long Seed { get; init; } = 1;
     public string Out { get; init; } = "runs/tinygpt";
@@ -109,6 +114,7 @@ public sealed record Settings
         if (!(GradientClip >= 0 && double.IsFinite(GradientClip))) throw new ArgumentException("--clip must be >= 0 (0: no clipping).");
         if (EvalEvery < 1 || CheckpointEvery < 1 || EvalBatches < 1) throw new ArgumentException("--eval-every, --checkpoint-every and eval batches must be >= 1.");
         if (Threads < 1) throw new ArgumentException("--threads must be >= 1.");
+        if (BackgroundRefits is not ("auto" or "on" or "off")) throw new ArgumentException($"--background-refits {BackgroundRefits}: expected auto, on or off.");
         if (!TextCorpus.Tokenizers.Contains(Tokenizer)) throw new ArgumentException($"--tokenizer {Tokenizer}: expected {string.Join(" or ", TextCorpus.Tokenizers)}.");
         if (!(PriorSpread > 0)) throw new ArgumentException("--prior-spread must be > 0.");
         if (CheckpointAt.Any(k => k < 1 || k >= Steps)) throw new ArgumentException($"--checkpoint-at steps must lie in [1, {Steps - 1}].");

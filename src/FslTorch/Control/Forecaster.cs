@@ -8,10 +8,11 @@ namespace FslTorch.Control;
 
 /// <summary>
 /// Refits a loss-curve law to the tracked loss every <see cref="RefitInterval"/> steps and turns each fit into a
-/// <see cref="Forecast"/> of the rest of the run. Inline by default (see <see cref="ForecasterOptions.Background"/>
-/// for why); in background mode the fit started at one refit step runs on the thread pool and is collected at
-/// the next refit step (waiting only if it is still running), so the training thread never contends for a lock
-/// and forecasts do not depend on thread timing. Between refit steps <see cref="OnStepEnd(long)"/> only compares two numbers. Each refit warm-starts from the previous fit and uses the
+/// <see cref="Forecast"/> of the rest of the run. Inline by default; in background mode
+/// (<see cref="ForecasterOptions.Background"/>) the fit started at one refit step runs on the thread pool, with the
+/// runtime's finalizer thread held (<see cref="FinalizerGate"/>), and is collected at the next refit step (waiting
+/// only if it is still running), so the training thread never contends for a lock and forecasts do not depend on
+/// thread timing. Between refit steps <see cref="OnStepEnd(long)"/> only compares two numbers. Each refit warm-starts from the previous fit and uses the
 /// prior. A failed or throwing fit is logged and the previous forecast stays in force.
 /// </summary>
 public sealed class Forecaster : IDisposable
@@ -22,6 +23,11 @@ public sealed class Forecaster : IDisposable
     private readonly LossCurveLaw _law;
     private Task<Forecast?>? _pending;
     private Inputs? _pendingInputs;
+    private FinalizerGate.Hold? _hold;        // the finalizer thread, held while a background refit runs
+    private Timer? _releaseTimer;             // lets it go if the loop does not come back for a finished refit
+    private volatile bool _inlineFromNow;
+    private long _backgroundTicks;           // the background refits' wall time
+    private long _lastBackgroundTicks;       // the last finished one's (0: none yet)     // set when that happened: background refits are not safe in this loop
     private Forecast? _latest;
     private IReadOnlyList<double>? _restoredWarmStart;
     private long _nextRefit;        // step + 1 of the earliest refit allowed (the adaptive stride)
@@ -94,12 +100,8 @@ public sealed class Forecaster : IDisposable
         var inputs = Snapshot(step, searchAllowed: SearchAffordable(step, started));
         if (inputs != null)
         {
-            if (Options.Background) Start(inputs.Value);
-            else
-            {
-                arrived = Publish(Refit(inputs.Value)) ?? arrived;
-                AskForFirstHindcast(inputs.Value);
-            }
+            if (!(Options.Background && TryStart(inputs.Value))) arrived = Publish(Refit(inputs.Value)) ?? arrived;
+            AskForFirstHindcast(inputs.Value);
         }
         Account(step, started);
         return arrived;
@@ -112,7 +114,8 @@ public sealed class Forecaster : IDisposable
     // the uncalibrated one of step 119, 0.67–0.75 nats off; the first hindcast was possible at 479).
     private void AskForFirstHindcast(Inputs inputs)
     {
-        if (Options.RefitInterval != null || !Options.CalibrateBands || Latest is not { Hindcast: null }) return;
+        // (In the background the forecast in hand is the previous refit's, or none yet.)
+        if (Options.RefitInterval != null || !Options.CalibrateBands || Latest is { Hindcast: not null }) return;
         // Too few points to tell yet: the next refit asks.
         if (Control.Hindcast.FirstPossible(_law, FitCurve(inputs, inputs.FitStart), TotalSteps, Options.MinPoints) is not { } first) return;
         long aligned = (first + RefitInterval - 1) / RefitInterval * RefitInterval; // step + 1 of the first refit step at or after it
@@ -191,6 +194,15 @@ public sealed class Forecaster : IDisposable
         if (Options.MaxForecastAge < 1 && oldest - 1 < (1 - Options.MaxForecastAge) * TotalSteps) next = Math.Min(next, oldest);
         // A caller's request (RefitBy) comes before the budget's choice.
         next = Math.Min(next, _refitBy);
+        // In the background the refit just started is collected at the next refit step, waiting for it if it is still
+        // running: that step comes no sooner than the last background fit's time (a fifth more) after this one, at the
+        // loop's pace. (On a 23-second GPU run whose fits took about as long as the 40 steps between refit steps, the
+        // waits made the training thread's share 2.4%.)
+        if (_pending != null && BackgroundFitSeconds is { } fit)
+        {
+            long ready = _lastRefitStep + 1 + (long)Math.Ceiling(1.2 * fit / loopPerStep / RefitInterval) * RefitInterval;
+            next = Math.Max(next, ready);
+        }
         // A refit at the last step forecasts nothing that is not already observed.
         _nextRefit = next - 1 >= TotalSteps - 1 ? long.MaxValue : next;
     }
@@ -301,7 +313,7 @@ public sealed class Forecaster : IDisposable
         _probes.Add(probe);
     }
 
-    /// <summary>Waits for a pending background fit (its result is dropped).</summary>
+    /// <summary>Waits for a pending background fit (its result is dropped) and lets the finalizer thread go.</summary>
     public void Dispose()
     {
         try
@@ -314,12 +326,44 @@ public sealed class Forecaster : IDisposable
         }
         _pending = null;
         _pendingInputs = null;
+        ReleaseFinalizers();
     }
 
-    private void Start(Inputs inputs)
+    // Starts a background refit once the finalizer thread is held; false (refit inline) when background refits were
+    // turned off for this loop or the finalizer thread did not come.
+    private bool TryStart(Inputs inputs)
     {
+        if (_inlineFromNow) return false;
+        var hold = FinalizerGate.Close(TimeSpan.FromSeconds(5));
+        if (hold == null)
+        {
+            Log.FinalizerThreadBusy(_logger, inputs.Step, 5);
+            return false;
+        }
+        _hold = hold;
         _pendingInputs = inputs;
-        _pending = Task.Run(() => Refit(inputs));
+        var timeout = Options.BackgroundReleaseTimeout;
+        _pending = Task.Run(() =>
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var forecast = Refit(inputs);
+            var took = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            Interlocked.Add(ref _backgroundTicks, took.Ticks);
+            Interlocked.Exchange(ref _lastBackgroundTicks, took.Ticks);
+            // A loop that waits for pending finalizers while the hold is out would wait for ever: a finished refit
+            // that is not collected in time lets the finalizer thread go by itself (the refit's collections are that
+            // long past then, so no native call they could have caught is still running, short of one that long),
+            // and later refits run inline. Armed inside the task, so that nothing of it runs after the collection.
+            var timer = new Timer(_ =>
+            {
+                if (!hold.TryRelease()) return;
+                _inlineFromNow = true;
+                Log.BackgroundNotCollected(_logger, inputs.Step, timeout.TotalSeconds);
+            }, null, timeout, Timeout.InfiniteTimeSpan);
+            Volatile.Write(ref _releaseTimer, timer);
+            return forecast;
+        });
+        return true;
     }
 
     private Forecast? Collect()
@@ -328,8 +372,35 @@ public sealed class Forecaster : IDisposable
         var task = _pending;
         _pending = null;
         _pendingInputs = null;
-        return Publish(task.GetAwaiter().GetResult());
+        var forecast = task.GetAwaiter().GetResult();
+        ReleaseFinalizers();
+        return Publish(forecast);
     }
+
+    // Called on the training thread, between its native calls: the finalizers held back run from now on.
+    private void ReleaseFinalizers()
+    {
+        _releaseTimer?.Dispose();
+        _releaseTimer = null;
+        _hold?.TryRelease();
+        _hold = null;
+    }
+
+    /// <summary>The wall time of the refits that ran in the background, off the training thread (not in <see cref="WallTime"/>).</summary>
+    public TimeSpan BackgroundWallTime => TimeSpan.FromTicks(Interlocked.Read(ref _backgroundTicks));
+
+    // The wall seconds of the last background fit that finished (null before the first).
+    private double? BackgroundFitSeconds
+    {
+        get
+        {
+            long ticks = Interlocked.Read(ref _lastBackgroundTicks);
+            return ticks > 0 ? TimeSpan.FromTicks(ticks).TotalSeconds : null;
+        }
+    }
+
+    /// <summary>Whether refits run inline although <see cref="ForecasterOptions.Background"/> asked otherwise (a finished background refit was not collected in time, see <see cref="ForecasterOptions.BackgroundReleaseTimeout"/>).</summary>
+    public bool BackgroundTurnedOff => _inlineFromNow;
 
     /// <summary>The state to checkpoint (call from the training thread).</summary>
     public ForecasterState GetState() => new()
@@ -374,8 +445,7 @@ public sealed class Forecaster : IDisposable
             FitStart = _fitStart,
             FitStartSearchedAt = _fitStartSearchedAt,
         };
-        if (Options.Background) Start(inputs);
-        else Publish(Refit(inputs));
+        if (!(Options.Background && TryStart(inputs))) Publish(Refit(inputs));
     }
 
     private Forecast? Publish(Forecast? forecast)

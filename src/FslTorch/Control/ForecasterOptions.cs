@@ -60,15 +60,25 @@ public sealed record ForecasterOptions
 
     /// <summary>
     /// Fit off the training thread: a refit started at one refit step is collected at the next, so forecasts
-    /// (and the decisions made from them) do not depend on thread timing. Off by default: with TorchSharp
-    /// 0.107, a garbage collection triggered by another thread while the training thread is inside a native
-    /// call can finalize that call's scalar argument (for example in <c>AdamW.step</c>) and crash the process;
-    /// a loop that trains beside a thread running <c>GC.Collect()</c> crashed 3 runs out of 3 here, and the
-    /// QuickStart sample with background refits 1 run in 6. Inline refits keep every collection on the
-    /// training thread. Turn it on for loops that make no TorchSharp calls (replays, CPU-free tools) or once
-    /// TorchSharp keeps its scalars alive.
+    /// (and the decisions made from them) do not depend on thread timing, and the training thread pays only for
+    /// gathering the inputs and, when a fit outlasts the interval, for waiting on it (the work budget,
+    /// <see cref="WallTimeShare"/>, counts that time). Meant for GPU loops, where the CPU cores are idle while the
+    /// training thread queues kernels; on a CPU loop the fit takes a core from the tensor library's threads. While a
+    /// background fit runs, the runtime's finalizer thread is held (<see cref="FinalizerGate"/>): with TorchSharp
+    /// 0.107 a garbage collection started by another thread while the training thread is inside a native call can
+    /// otherwise finalize that call's scalar argument (for example in <c>AdamW.step</c>) and crash the process (a
+    /// loop training beside a thread that collects garbage crashed 7 runs out of 7 within 3 s without the hold, 0
+    /// of 3 in 15 s with it). Do not call <c>GC.WaitForPendingFinalizers</c> from the loop while refits run in the
+    /// background: it waits until the refit is collected, or until <see cref="BackgroundReleaseTimeout"/>.
     /// </summary>
     public bool Background { get; init; }
+
+    /// <summary>
+    /// With <see cref="Background"/>: how long a finished background refit may wait for the loop to come back for it
+    /// before the finalizer thread is let go (a loop waiting for pending finalizers would wait for ever); refits run
+    /// inline from then on, with a warning.
+    /// </summary>
+    public TimeSpan BackgroundReleaseTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The prior of the decay-response parameters (from an earlier fit); none when null.</summary>
     public ParameterPrior? Prior { get; init; }
@@ -123,6 +133,7 @@ public sealed record ForecasterOptions
         if (!(BandQuantile > 0 && BandQuantile < 0.5)) throw new ArgumentOutOfRangeException(nameof(BandQuantile), BandQuantile, "BandQuantile must be in (0, 0.5).");
         if (BandSamples < 0) throw new ArgumentOutOfRangeException(nameof(BandSamples), BandSamples, "BandSamples must be >= 0.");
         if (!(CalibrationTolerance >= 0) || double.IsNaN(CalibrationTolerance)) throw new ArgumentOutOfRangeException(nameof(CalibrationTolerance), CalibrationTolerance, "CalibrationTolerance must be >= 0 (infinity: any hindcast calibrates).");
+        if (BackgroundReleaseTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(BackgroundReleaseTimeout), BackgroundReleaseTimeout, "BackgroundReleaseTimeout must be positive.");
         if (CurvePoints < 2) throw new ArgumentOutOfRangeException(nameof(CurvePoints), CurvePoints, "CurvePoints must be >= 2.");
         ArgumentNullException.ThrowIfNull(FitOptions);
     }

@@ -38,4 +38,12 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "Writing TensorBoard events to {Folder} failed at step {Step}; no more are written, training goes on.")]
     public static partial void TensorBoardFailed(ILogger logger, Exception exception, long step, string folder);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning,
+        Message = "The background refit of step {Step} finished {Seconds:F0} s ago and the loop has not come back for it (does it call GC.WaitForPendingFinalizers?): the finalizer thread was let go, and refits run inline from now on.")]
+    public static partial void BackgroundNotCollected(ILogger logger, long step, double seconds);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Warning,
+        Message = "The runtime's finalizer thread did not come within {Seconds:F0} s (a long finalizer elsewhere?): the refit of step {Step} runs inline.")]
+    public static partial void FinalizerThreadBusy(ILogger logger, long step, double seconds);
 }

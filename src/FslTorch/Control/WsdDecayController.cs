@@ -144,8 +144,10 @@ public sealed class WsdDecayController
         var now = candidates[0];
         var later = candidates.Skip(1).MinBy(c => c.PredictedFinalLoss)!;
         double gain = now.PredictedFinalLoss - later.PredictedFinalLoss;
-        double uncertainty = GainUncertainty(fit, s => FinalLoss(s, now.DecayStartStep) - FinalLoss(s, later.DecayStartStep));
-        double threshold = Options.Margin + Options.UncertaintyWeight * uncertainty;
+        // The gain's uncertainty (two predictions per parameter draw) is drawn
+        // only once the decision can depend on it (32 of a decision's 80 predictions at the defaults): until then a decision
+        // reports it as 0, unknown.
+        double uncertainty = 0;
         // The hindcast is made at every decision from the earliest start on. Once one has failed, trust needs a
         // track record: the last HindcastPasses checks in a row must pass (when the caller can make checks at all).
         bool checking = hindcast != null && double.IsFinite(Options.HindcastTolerance);
@@ -180,6 +182,8 @@ public sealed class WsdDecayController
                 ? $"the forecasts are not yet stable (only {recent.Count} of the {Options.StableForecasts} needed{(Options.RequireDecayEvidence ? " with decay evidence" : "")})"
                 : $"the forecasts are not yet stable (the last {recent.Count} best final losses span {recent.Max() - recent.Min():F4} nats)");
         }
+        uncertainty = GainUncertainty(fit, s => FinalLoss(s, now.DecayStartStep) - FinalLoss(s, later.DecayStartStep));
+        double threshold = Options.Margin + Options.UncertaintyWeight * uncertainty;
         if (uncertainty > Options.MaxGainUncertainty)
         {
             return Wait($"the forecast is too uncertain to decide (gain of waiting {gain:F4} ± {uncertainty:F4} nats)");

@@ -127,6 +127,26 @@ public sealed class WsdDecayControllerTests
         Assert.True(controller.Decide(500, confident, 520)!.StartNow);
     }
 
+    [Fact]
+    public void TheGainsUncertaintyIsDrawnOnlyWhenTheDecisionCanDependOnIt()
+    {
+        var law = new OptimumLaw();
+        var uncertain = new FslTorch.Fitting.FitResult(law, 1.0, [0.6], 0, FslTorch.Fitting.FitExitReason.Converged, 1, TimeSpan.Zero,
+            [0.6], new double[1, 1] { { 1.0 } }, "fake");
+        // Without decay evidence, or before its forecasts are stable, the plan stays whatever the draws say: none are made.
+        var controller = new DecisionLoop(Schedule(), new DecayControllerOptions { StableForecasts = 2 });
+        var withoutEvidence = controller.Controller.Evaluate(500, controller.Schedule, uncertain, 520, hasDecayEvidence: false);
+        Assert.Equal(0, withoutEvidence.GainUncertainty);
+        Assert.Contains("no evidence", withoutEvidence.Reason);
+        var first = controller.Decide(500, uncertain, 520)!;
+        Assert.Contains("not yet stable", first.Reason);
+        Assert.Equal(0, first.GainUncertainty);
+        // The second stable forecast decides, so its draws are made (and here they make it wait).
+        var second = controller.Decide(520, uncertain, 540)!;
+        Assert.Contains("too uncertain", second.Reason);
+        Assert.True(second.GainUncertainty > controller.Options.MaxGainUncertainty);
+    }
+
     /// <summary>Final loss 3 + 0.1·(D/N − f)² with the optimum fraction f as its one (log-scale) parameter.</summary>
     private sealed class OptimumLaw : FslTorch.Surrogates.LossCurveLaw
     {

@@ -135,7 +135,9 @@ public sealed class MonitorBoundaryTests
         var fit = new FitResult(law, 1e-3, theta, 0, FitExitReason.Converged, 1, TimeSpan.Zero, new double[p], covariance, "test");
         var schedule = new WsdSchedule(1e-3, 2_000, 160_000, n);
         var controller = new WsdDecayController(schedule);
-        controller.Evaluate(100_000, schedule, fit, 104_000); // warm up (JIT, quadrature caches)
+        // Warm up (JIT, quadrature caches) with decisions that make the next one's forecasts stable, so that it draws
+        // the gain's uncertainty.
+        for (long step = 92_000; step <= 100_000; step += 4_000) controller.Commit(controller.Evaluate(step, schedule, fit, step + 4_000));
         long before = GC.GetAllocatedBytesForCurrentThread();
         var decision = controller.Evaluate(104_000, schedule, fit, 108_000);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;

@@ -71,4 +71,21 @@ public sealed class TinyGptRecipeTests : IDisposable
         var error = Assert.Throws<ArgumentException>(settings.Validate);
         Assert.StartsWith(flag, error.Message);
     }
+
+    [Fact]
+    public void RefitsRunInTheBackgroundOnACudaDeviceByDefaultAndInlineOnTheCpu()
+    {
+        var settings = Settings.Preset("tiny");
+        Assert.Equal("auto", settings.BackgroundRefits);
+        var cpu = new TorchSharp.torch.Device(TorchSharp.DeviceType.CPU);
+        var cuda = new TorchSharp.torch.Device(TorchSharp.DeviceType.CUDA, 0);
+        Assert.False(RunSchedule.BackgroundRefits(settings, cpu));
+        Assert.True(RunSchedule.BackgroundRefits(settings, cuda));
+        Assert.True(RunSchedule.BackgroundRefits(settings with { BackgroundRefits = "on" }, cpu));
+        Assert.False(RunSchedule.BackgroundRefits(settings with { BackgroundRefits = "off" }, cuda));
+        Assert.True(RunSchedule.MonitorOptions(settings, background: true).Forecaster.Background);
+        Assert.False(RunSchedule.MonitorOptions(settings).Forecaster.Background);
+        var error = Assert.Throws<ArgumentException>((settings with { BackgroundRefits = "yes" }).Validate);
+        Assert.StartsWith("--background-refits", error.Message);
+    }
 }
