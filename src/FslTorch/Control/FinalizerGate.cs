@@ -10,8 +10,8 @@ namespace FslTorch.Control;
 /// #1434/#1496; a plain AdamW loop beside a thread collecting garbage crashed within 1–3 s in 7 runs of 7 here). A
 /// collection alone frees nothing that has a finalizer: the finalizer thread does. So the gate parks that thread in a
 /// finalizer of its own before the background work starts (a gen-0 collection on the training thread, which is in
-/// managed code then, queues it) and lets it go on the training thread, where every native call the loop made has
-/// returned. In between, collections go on as usual and finalizers wait (the same loop held 25,000–32,000 steps
+/// managed code then, queues it; the work waits until it is parked, the training thread does not) and lets it go on the
+/// training thread, where every native call the loop made has returned. In between, collections go on as usual and finalizers wait (the same loop held 25,000–32,000 steps
 /// beside collections every millisecond, 3 runs of 3).
 /// <para>
 /// Holds nest: the thread is let go when the last hold is released. Calling <c>GC.WaitForPendingFinalizers</c> while
@@ -23,7 +23,8 @@ internal static class FinalizerGate
 {
     private static readonly object Sync = new();
     private static int _holds;
-    private static ManualResetEventSlim? _open; // set to let the parked finalizer return
+    private static ManualResetEventSlim? _open;   // set to let the parked finalizer return
+    private static ManualResetEventSlim? _parked; // set once the finalizer thread is parked
 
     /// <summary>Whether the finalizer thread is held now.</summary>
     public static bool IsClosed
@@ -34,39 +35,34 @@ internal static class FinalizerGate
         }
     }
 
+    /// <summary>Whether the finalizer thread is parked now (a hold is out and its parker has been reached).</summary>
+    public static bool IsParked
+    {
+        get
+        {
+            lock (Sync) return _parked?.IsSet == true;
+        }
+    }
+
     /// <summary>
-    /// Parks the finalizer thread (or joins the hold already out) and returns the hold; null when the thread did not
-    /// come within <paramref name="timeout"/> (it runs a long finalizer of someone else's): the caller must then not
-    /// start work that collects garbage beside the loop. Call it from the training thread, between native calls.
+    /// Parks the finalizer thread (or joins the hold already out) and returns the hold. Call it from the training thread,
+    /// between native calls: it queues the parker with a gen-0 collection and returns without waiting for the finalizer
+    /// thread to reach it (it first runs the finalizers queued before, whose native calls have returned). The work that
+    /// the hold covers must call <see cref="Hold.WaitParked"/> before it allocates anything, and must not start at all
+    /// when that returns false.
     /// </summary>
-    public static Hold? Close(TimeSpan timeout)
+    public static Hold Close()
     {
         lock (Sync)
         {
-            if (_holds > 0)
-            {
-                _holds++;
-                return new Hold();
-            }
-            var entered = new ManualResetEventSlim();
-            var open = new ManualResetEventSlim();
-            Park(entered, open);
-            var deadline = DateTime.UtcNow + timeout;
-            do
-            {
-                // The parker is unreachable now: a gen-0 collection on this thread queues its finalizer behind those
-                // already queued (whose native calls have returned, since this thread is here).
-                GC.Collect(0, GCCollectionMode.Forced, blocking: true);
-            }
-            while (!entered.Wait(TimeSpan.FromMilliseconds(50)) && DateTime.UtcNow < deadline);
-            if (!entered.IsSet)
-            {
-                open.Set(); // when it does run, it returns at once
-                return null;
-            }
-            _open = open;
-            _holds = 1;
-            return new Hold();
+            if (_holds++ > 0) return new Hold(_parked!);
+            _parked = new ManualResetEventSlim();
+            _open = new ManualResetEventSlim();
+            Park(_parked, _open);
+            // The parker is unreachable now: a gen-0 collection on this thread queues its finalizer behind those already
+            // queued.
+            GC.Collect(0, GCCollectionMode.Forced, blocking: true);
+            return new Hold(_parked);
         }
     }
 
@@ -75,8 +71,9 @@ internal static class FinalizerGate
         lock (Sync)
         {
             if (--_holds > 0) return;
-            _open!.Set();
+            _open!.Set(); // a parker that has not run yet returns at once when it does
             _open = null;
+            _parked = null;
         }
     }
 
@@ -93,9 +90,25 @@ internal static class FinalizerGate
     }
 
     /// <summary>One hold on the finalizer thread; releasing it twice releases it once.</summary>
-    internal sealed class Hold : IDisposable
+    internal sealed class Hold(ManualResetEventSlim parked) : IDisposable
     {
         private int _released;
+
+        /// <summary>
+        /// Waits (without allocating) until the finalizer thread is parked; false after <paramref name="timeout"/> (it runs
+        /// a long finalizer of someone else's): the work must then not run, since its collections would not be covered.
+        /// </summary>
+        public bool WaitParked(TimeSpan timeout)
+        {
+            // Polled: ManualResetEventSlim.Wait would allocate its lock object on first use.
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            while (!parked.IsSet)
+            {
+                if (System.Diagnostics.Stopwatch.GetElapsedTime(start) > timeout) return false;
+                Thread.Sleep(1);
+            }
+            return true;
+        }
 
         /// <summary>Releases the hold; false when it was released already.</summary>
         public bool TryRelease()

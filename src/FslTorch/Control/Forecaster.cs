@@ -26,6 +26,8 @@ public sealed class Forecaster : IDisposable
     private FinalizerGate.Hold? _hold;        // the finalizer thread, held while a background refit runs
     private Timer? _releaseTimer;             // lets it go if the loop does not come back for a finished refit
     private volatile bool _inlineFromNow;
+    private volatile bool _finalizerBusy;    // a background refit found the finalizer thread busy and did not run
+    private static readonly TimeSpan ParkTimeout = TimeSpan.FromSeconds(10);
     private long _backgroundTicks;           // the background refits' wall time
     private long _lastBackgroundTicks;       // the last finished one's (0: none yet)     // set when that happened: background refits are not safe in this loop
     private Forecast? _latest;
@@ -334,17 +336,19 @@ public sealed class Forecaster : IDisposable
     private bool TryStart(Inputs inputs)
     {
         if (_inlineFromNow) return false;
-        var hold = FinalizerGate.Close(TimeSpan.FromSeconds(5));
-        if (hold == null)
-        {
-            Log.FinalizerThreadBusy(_logger, inputs.Step, 5);
-            return false;
-        }
+        var hold = FinalizerGate.Close();
         _hold = hold;
         _pendingInputs = inputs;
         var timeout = Options.BackgroundReleaseTimeout;
         _pending = Task.Run(() =>
         {
+            // Nothing here may allocate, and so start a collection, before the finalizer thread is parked; if it does not
+            // come (someone else's finalizer runs long), no fit: the training thread logs it and refits inline from then on.
+            if (!hold.WaitParked(ParkTimeout))
+            {
+                _finalizerBusy = true;
+                return null;
+            }
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             var forecast = Refit(inputs);
             var took = System.Diagnostics.Stopwatch.GetElapsedTime(started);
@@ -374,6 +378,11 @@ public sealed class Forecaster : IDisposable
         _pendingInputs = null;
         var forecast = task.GetAwaiter().GetResult();
         ReleaseFinalizers();
+        if (_finalizerBusy && !_inlineFromNow)
+        {
+            _inlineFromNow = true;
+            Log.FinalizerThreadBusy(_logger, _lastRefitStep, ParkTimeout.TotalSeconds);
+        }
         return Publish(forecast);
     }
 

@@ -44,6 +44,6 @@ internal static partial class Log
     public static partial void BackgroundNotCollected(ILogger logger, long step, double seconds);
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Warning,
-        Message = "The runtime's finalizer thread did not come within {Seconds:F0} s (a long finalizer elsewhere?): the refit of step {Step} runs inline.")]
+        Message = "The runtime's finalizer thread did not come within {Seconds:F0} s (a long finalizer elsewhere?): the background refit started at step {Step} did not run, and refits run inline from now on.")]
     public static partial void FinalizerThreadBusy(ILogger logger, long step, double seconds);
 }
