@@ -113,26 +113,21 @@ public sealed class WsdDecayControllerTests
     {
         // The optimum fraction is itself a fitted parameter with a standard error of a factor e: the gain of
         // waiting varies far more over draws than MaxGainUncertainty allows, so the controller waits.
-        var law = new OptimumLaw();
-        var uncertain = new FslTorch.Fitting.FitResult(law, 1.0, [0.6], 0, FslTorch.Fitting.FitExitReason.Converged, 1, TimeSpan.Zero,
-            [0.6], new double[1, 1] { { 1.0 } }, "fake");
+        var uncertain = OptimumFit(standardError: 0.6, variance: 1.0);
         var controller = new DecisionLoop(Schedule(), new DecayControllerOptions { StableForecasts = 1 });
         var decision = controller.Decide(500, uncertain, 520)!;
         Assert.False(decision.StartNow);
         Assert.Contains("too uncertain", decision.Reason);
         Assert.True(decision.GainUncertainty > controller.Options.MaxGainUncertainty);
         // A confident fit of the same optimum decides as before.
-        var confident = new FslTorch.Fitting.FitResult(law, 1.0, [0.6], 0, FslTorch.Fitting.FitExitReason.Converged, 1, TimeSpan.Zero,
-            [0.0006], new double[1, 1] { { 1e-6 } }, "fake");
+        var confident = OptimumFit(standardError: 0.0006, variance: 1e-6);
         Assert.True(controller.Decide(500, confident, 520)!.StartNow);
     }
 
     [Fact]
     public void TheGainsUncertaintyIsDrawnOnlyWhenTheDecisionCanDependOnIt()
     {
-        var law = new OptimumLaw();
-        var uncertain = new FslTorch.Fitting.FitResult(law, 1.0, [0.6], 0, FslTorch.Fitting.FitExitReason.Converged, 1, TimeSpan.Zero,
-            [0.6], new double[1, 1] { { 1.0 } }, "fake");
+        var uncertain = OptimumFit(standardError: 0.6, variance: 1.0);
         // Without decay evidence, or before its forecasts are stable, the plan stays whatever the draws say: none are made.
         var controller = new DecisionLoop(Schedule(), new DecayControllerOptions { StableForecasts = 2 });
         var withoutEvidence = controller.Controller.Evaluate(500, controller.Schedule, uncertain, 520, hasDecayEvidence: false);
@@ -146,6 +141,10 @@ public sealed class WsdDecayControllerTests
         Assert.Contains("too uncertain", second.Reason);
         Assert.True(second.GainUncertainty > controller.Options.MaxGainUncertainty);
     }
+
+    // A fit of OptimumLaw at the optimum fraction 0.6 with the given standard error and (log-scale) variance.
+    private static FslTorch.Fitting.FitResult OptimumFit(double standardError, double variance) =>
+        new(new OptimumLaw(), 1.0, [0.6], 0, FslTorch.Fitting.FitExitReason.Converged, 1, TimeSpan.Zero, [standardError], new double[1, 1] { { variance } }, "fake");
 
     /// <summary>Final loss 3 + 0.1·(D/N − f)² with the optimum fraction f as its one (log-scale) parameter.</summary>
     private sealed class OptimumLaw : FslTorch.Surrogates.LossCurveLaw
