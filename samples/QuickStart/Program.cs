@@ -1,9 +1,9 @@
 // QuickStart: the smallest FslTorch run. A next-byte language model (16 bytes of context -> MLP) trains on
 // English prose with AdamW and a warmup-stable-decay schedule driven by FslTorch's drop-in scheduler, while
-// a TrainingMonitor refits the FSL loss-curve law in the background, forecasts the final loss, and starts
-// the decay where the forecast says.
+// a TrainingMonitor refits the FSL loss-curve law (off the training thread on a GPU, inline on the CPU), forecasts
+// the final loss, and starts the decay where the forecast says.
 //
-//   dotnet run --project samples/QuickStart -c Release [-- --steps 2000 --device auto --data <file>]
+//   dotnet run --project samples/QuickStart -c Release [-- --steps 2000 --device auto --data <file> --background-refits auto|on|off]
 //
 // By default the text is the XML documentation shipped in the .NET SDK's reference pack, so nothing is
 // downloaded.
@@ -22,7 +22,7 @@ using static TorchSharp.torch;
 var options = args.Select((a, i) => (a, i)).Where(p => p.a.StartsWith("--")).ToDictionary(p => p.a[2..], p => p.i + 1 < args.Length ? args[p.i + 1] : "");
 if (options.ContainsKey("help"))
 {
-    Console.WriteLine("QuickStart options: --steps N (default 2000), --device auto|cpu|cuda, --data <text file>, --seed N");
+    Console.WriteLine("QuickStart options: --steps N (default 2000), --device auto|cpu|cuda, --data <text file>, --seed N, --background-refits auto|on|off");
     return 0;
 }
 long totalSteps = long.Parse(options.GetValueOrDefault("steps", "2000"), CultureInfo.InvariantCulture);
@@ -30,6 +30,15 @@ long seed = long.Parse(options.GetValueOrDefault("seed", "1"), CultureInfo.Invar
 const int context = 16, batchSize = 64, width = 128;
 const double peakLearningRate = 3e-3;
 var device = TorchDevices.Resolve(options.GetValueOrDefault("device"));
+// Refits off the training thread where the loop leaves CPU cores idle (a GPU loop); on the CPU a fit would take a core
+// from TorchSharp's threads.
+bool background = options.GetValueOrDefault("background-refits", "auto") switch
+{
+    "on" => true,
+    "off" => false,
+    "auto" => device.type == DeviceType.CUDA,
+    var other => throw new ArgumentException($"--background-refits {other}: expected auto, on or off."),
+};
 torch.manual_seed(seed);
 
 // ---- data: bytes of English prose, the last 5% held out ------------------------------------------------
@@ -73,7 +82,7 @@ using var monitor = scheduler.Monitor(new TrainingMonitorOptions
     // Without an earlier run to calibrate on, the decay response comes from broad built-in defaults. The steps of
     // this tiny model take milliseconds, so the default interval (which keeps refits within 1% of the wall time)
     // would refit once or twice: refit every 5% instead, to show the forecasts.
-    Forecaster = new ForecasterOptions { FromStep = totalSteps / 10, RefitInterval = (int)(totalSteps / 20), Prior = ParameterPrior.BuiltIn(LossCurveLaws.Default) },
+    Forecaster = new ForecasterOptions { FromStep = totalSteps / 10, RefitInterval = (int)(totalSteps / 20), Prior = ParameterPrior.BuiltIn(LossCurveLaws.Default), Background = background },
 });
 
 // ---- training loop -----------------------------------------------------------------------------------------
