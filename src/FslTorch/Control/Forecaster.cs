@@ -26,6 +26,7 @@ public sealed class Forecaster : IDisposable
     private FinalizerGate.Hold? _hold;        // the finalizer thread, held while a background refit runs
     private Timer? _releaseTimer;             // lets it go if the loop does not come back for a finished refit
     private volatile bool _inlineFromNow;
+    private FollowUp? _followUp;             // the caller's work on the pending refit's forecast (FollowUpExpected)
     private volatile bool _finalizerBusy;    // a background refit found the finalizer thread busy and did not run
     private static readonly TimeSpan ParkTimeout = TimeSpan.FromSeconds(10);
     private long _backgroundTicks;           // the background refits' wall time
@@ -318,6 +319,8 @@ public sealed class Forecaster : IDisposable
     /// <summary>Waits for a pending background fit (its result is dropped) and lets the finalizer thread go.</summary>
     public void Dispose()
     {
+        _followUp?.Settled.Set();
+        _followUp = null;
         try
         {
             _pending?.Wait();
@@ -339,6 +342,8 @@ public sealed class Forecaster : IDisposable
         var hold = FinalizerGate.Close();
         _hold = hold;
         _pendingInputs = inputs;
+        var followUp = FollowUpExpected ? new FollowUp() : null;
+        _followUp = followUp;
         var timeout = Options.BackgroundReleaseTimeout;
         _pending = Task.Run(() =>
         {
@@ -352,6 +357,21 @@ public sealed class Forecaster : IDisposable
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             var forecast = Refit(inputs);
             var took = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            // The caller's work on the forecast (SettleFollowUp), here, off the training thread: the caller says what it
+            // is at the end of the step that started this refit, or the collection says there is none.
+            if (followUp != null && followUp.Settled.Wait(FollowUpWait) && followUp.Work is { } work)
+            {
+                long working = System.Diagnostics.Stopwatch.GetTimestamp();
+                try
+                {
+                    work(forecast);
+                }
+                catch (Exception e)
+                {
+                    Log.RefitThrew(_logger, e, inputs.Step);
+                }
+                took += System.Diagnostics.Stopwatch.GetElapsedTime(working);
+            }
             Interlocked.Add(ref _backgroundTicks, took.Ticks);
             Interlocked.Exchange(ref _lastBackgroundTicks, took.Ticks);
             // A loop that waits for pending finalizers while the hold is out would wait for ever: a finished refit
@@ -373,6 +393,8 @@ public sealed class Forecaster : IDisposable
     private Forecast? Collect()
     {
         if (_pending == null) return null;
+        _followUp?.Settled.Set(); // follow-up work not given by now never will be
+        _followUp = null;
         var task = _pending;
         _pending = null;
         _pendingInputs = null;
@@ -393,6 +415,46 @@ public sealed class Forecaster : IDisposable
         _releaseTimer = null;
         _hold?.TryRelease();
         _hold = null;
+    }
+
+    /// <summary>
+    /// Says what follow-up work (none when null) the refit now running in the background does on its forecast, off the
+    /// training thread, right after the fit (with the finalizer thread still held): <see cref="TrainingMonitor"/> prepares
+    /// the decision it will make from that forecast at the next refit step. True when the work was given to the refit;
+    /// false when no refit expecting follow-up work is pending or it was settled already (the caller then does the work
+    /// itself when the forecast arrives). The work must not change state the training thread reads; its exceptions are
+    /// logged.
+    /// </summary>
+    internal bool SettleFollowUp(Action<Forecast?>? work)
+    {
+        if (_pending == null || _followUp is not { } followUp || followUp.Settled.IsSet) return false;
+        followUp.Work = work;
+        followUp.Settled.Set();
+        return work != null;
+    }
+
+    /// <summary>
+    /// Set by <see cref="TrainingMonitor"/> when it gives each background refit follow-up work (<see cref="SettleFollowUp"/>):
+    /// the refit then waits after its fit until the caller has said what the work is (at most <see cref="FollowUpWait"/>).
+    /// </summary>
+    internal bool FollowUpExpected { get; set; }
+
+    private static readonly TimeSpan FollowUpWait = TimeSpan.FromSeconds(5);
+
+    // The follow-up work of one background refit: Work is written before Settled is set, and read after.
+    private sealed class FollowUp
+    {
+        public readonly ManualResetEventSlim Settled = new();
+        public Action<Forecast?>? Work;
+    }
+
+    /// <summary>The first refit step after <paramref name="step"/> as planned now (null when none is): where a refit pending now is collected.</summary>
+    public long? NextRefitStepAfter(long step)
+    {
+        if (_nextRefit == long.MaxValue) return null;
+        long from = Math.Max(step + 2, _nextRefit); // step + 1 of the earliest candidate
+        long next = (from + RefitInterval - 1) / RefitInterval * RefitInterval - 1;
+        return next <= TotalSteps - 1 ? next : null;
     }
 
     /// <summary>The wall time of the refits that ran in the background, off the training thread (not in <see cref="WallTime"/>).</summary>
@@ -710,6 +772,9 @@ public sealed class Forecaster : IDisposable
             return null;
         }
     }
+
+    /// <summary>Whether no background refit is running (none pending, or the pending one has finished).</summary>
+    internal bool IsPendingDone => _pending is not { IsCompleted: false };
 
     /// <summary>The step whose fit is running in the background (−1 when none).</summary>
     public long PendingStep => _pendingInputs?.Step ?? -1;

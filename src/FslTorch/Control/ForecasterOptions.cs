@@ -62,7 +62,8 @@ public sealed record ForecasterOptions
     /// Fit off the training thread: a refit started at one refit step is collected at the next, so forecasts
     /// (and the decisions made from them) do not depend on thread timing, and the training thread pays only for
     /// gathering the inputs and, when a fit outlasts the interval, for waiting on it (the work budget,
-    /// <see cref="WallTimeShare"/>, counts that time). Meant for GPU loops, where the CPU cores are idle while the
+    /// <see cref="WallTimeShare"/>, counts that time); a <see cref="TrainingMonitor"/> with calibrated bands also makes
+    /// its decay decision from each such forecast in the refit's task. Meant for GPU loops, where the CPU cores are idle while the
     /// training thread queues kernels; on a CPU loop the fit takes a core from the tensor library's threads. While a
     /// background fit runs, the runtime's finalizer thread is held (<see cref="FinalizerGate"/>): with TorchSharp
     /// 0.107 a garbage collection started by another thread while the training thread is inside a native call can

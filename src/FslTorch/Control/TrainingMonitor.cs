@@ -40,6 +40,15 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     private long _pendingFirstStep;
     private int _pendingCount;
     private readonly List<ForecastRecord> _forecasts = [];
+    private PreparedDecision? _prepared;       // the decision a background refit prepares for the step that collects it
+
+    // A decision made in the background task from the forecast of the refit pending, for the step (Next), the schedule and
+    // the decision count expected when it is collected; used only if all three still hold then (Decision is null when
+    // the fit failed or the work did not run).
+    private sealed record PreparedDecision(long Next, WsdSchedule Schedule, int Decisions)
+    {
+        public volatile DecayDecision? Decision;
+    }
 
     /// <summary>A monitor of a run that is not driven by an <see cref="FslScheduler"/> (a replay of a logged run, a tool): it holds the schedule in force itself.</summary>
     /// <param name="schedule">The run's schedule; with decay control, a <see cref="WsdSchedule"/> whose decay start the monitor moves.</param>
@@ -71,6 +80,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         }
         Tracker = new LossTracker(Options.Tracker);
         Forecaster = new Forecaster(schedule, totalSteps, Tracker, Options.Forecaster, _logger);
+        Forecaster.FollowUpExpected = PreparesDecisions;
         if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target && Controller == null)
         {
             throw new ArgumentException("Target early stopping starts a cooldown: it needs a WsdSchedule and DecayControl options.", nameof(options));
@@ -248,7 +258,11 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
                     {
                         // The forecast's own hindcast (same points, same law) when calibration made one; otherwise the controller asks for it.
                         Func<Hindcast?> hindcast = Forecaster.Options.CalibrateBands ? () => forecast.Hindcast : () => Forecaster.Hindcast(step);
-                        Apply(Controller.Evaluate(next, current, forecast.Fit, next + Forecaster.RefitInterval, hindcast, forecast.HasDecayEvidence), next);
+                        var decision = _prepared is { Decision: { } ready } prepared && prepared.Next == next && ReferenceEquals(prepared.Schedule, current)
+                                       && prepared.Decisions == Controller.Decisions.Count
+                            ? ready
+                            : Controller.Evaluate(next, current, forecast.Fit, next + Forecaster.RefitInterval, hindcast, forecast.HasDecayEvidence);
+                        Apply(decision, next);
                         AskForDecisionRefits(next);
                     }
                 }
@@ -263,6 +277,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
             // The decisions' time counts against the refits' share of the wall time, like the refit itself.
             Forecaster.AddWork(System.Diagnostics.Stopwatch.GetElapsedTime(deciding));
         }
+        if (Forecaster.PendingStep == step) PrepareDecision(step);
         if (Options.EarlyStopping.Mode == EarlyStoppingMode.Target && Controller != null && Schedule is WsdSchedule started && Controller.HasStarted(step + 1, started)
             && Tracker.Smoothed <= Options.EarlyStopping.Threshold && StopReason == null)
         {
@@ -270,6 +285,45 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         }
         return StopReason != null ? signal | TrainingSignal.Stop : signal;
     }
+
+    // With a refit started in the background at this step: the decision the next refit step will make from its forecast,
+    // made in the background task too, right after the fit, from what that decision will see (nothing changes the
+    // schedule or the decisions between refit steps, and the step is the next planned refit step). The controller only
+    // reads its decisions there; the training thread adds one only at a refit step, after collecting the task. Not with
+    // Target early stopping (it may start the decay before deciding) or uncalibrated bands (the controller then makes
+    // its hindcast from the points tracked up to the collecting step).
+    private void PrepareDecision(long step)
+    {
+        _prepared = null;
+        if (!PreparesDecisions || Schedule is not WsdSchedule wsd || Forecaster.NextRefitStepAfter(step) is not { } collecting
+            || Controller!.HasStarted(collecting + 1, wsd))
+        {
+            Forecaster.SettleFollowUp(null);
+            return;
+        }
+        long next = collecting + 1;
+        var prepared = new PreparedDecision(next, wsd, Controller.Decisions.Count);
+        var controller = Controller;
+        long nextDecision = next + Forecaster.RefitInterval;
+        if (Forecaster.SettleFollowUp(forecast =>
+            {
+                if (forecast?.Fit is not { Succeeded: true } fit) return;
+                try
+                {
+                    prepared.Decision = controller.Evaluate(next, wsd, fit, nextDecision, () => forecast.Hindcast, forecast.HasDecayEvidence);
+                }
+                catch (Exception e) when (e is ArgumentException or ArithmeticException or InvalidOperationException)
+                {
+                    // Left to the training thread, which makes the decision itself and logs why it failed.
+                }
+            }))
+        {
+            _prepared = prepared;
+        }
+    }
+
+    private bool PreparesDecisions => Controller != null && Forecaster.Options.Background && Forecaster.Options.CalibrateBands
+                                      && Options.EarlyStopping.Mode != EarlyStoppingMode.Target;
 
     // A controller with decay evidence that has not yet made the decisions it needs to see its forecasts stable asks the
     // forecaster for the missing ones before the planned decay, spaced evenly up to it, while its last forecast says
@@ -367,6 +421,9 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     public void LoadState(TrainingMonitorState state)
     {
         ArgumentNullException.ThrowIfNull(state);
+        // A background refit still running may be reading the decisions: it ends first (its result is dropped).
+        Forecaster.Dispose();
+        _prepared = null;
         Tracker.Restore(state.Tracker);
         Controller?.LoadDecisions(state.Decisions);
         _stopVotes = state.StopVotes;

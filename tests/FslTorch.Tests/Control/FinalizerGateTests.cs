@@ -285,4 +285,60 @@ public sealed class FinalizerGateTests
         protected override void PredictExactCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses) =>
             EvaluateCore(p, schedule, steps, losses, Span<double>.Empty);
     }
+
+    [Fact]
+    public void InTheBackgroundTheDecisionsAreMadeOffTheTrainingThreadAndDoNotDependOnTiming()
+    {
+        // With calibrated bands the controller's decision from a background refit's forecast is made in the refit's task;
+        // the training thread then evaluates the law not at all. Inline, every fit and decision runs on it.
+        static (List<(long, bool, long, double)> Decisions, int OnTrainingThread) Run(bool background)
+        {
+            var law = new CountingLaw(new FakeDecayLaw(0.6), Environment.CurrentManagedThreadId);
+            var schedule = new WsdSchedule(1e-2, 20, 285, 300, DecayShape.Linear, DecayTarget.Zero);
+            using var monitor = new TrainingMonitor(schedule, 300, new TrainingMonitorOptions
+            {
+                Forecaster = new ForecasterOptions { Law = law, RefitInterval = 25, MinPoints = 5, FromStep = 20, Background = background, BandSamples = 0 },
+                DecayControl = new DecayControllerOptions { RequireDecayEvidence = false },
+            });
+            for (long step = 0; step < 300; step++)
+            {
+                // Each refit's task finishes before the next refit step collects it, as in a loop whose steps take longer
+                // than a fit (a task the thread pool has not started by then runs on the collecting thread, as a
+                // waited-on task does).
+                if (monitor.Forecaster.IsRefitStep(step)) Assert.True(SpinWait.SpinUntil(() => monitor.Forecaster.IsPendingDone, TimeSpan.FromSeconds(30)));
+                monitor.OnStepEnd(step, 2 + 1 / Math.Sqrt(1 + step));
+            }
+            Assert.True(SpinWait.SpinUntil(() => monitor.Forecaster.IsPendingDone, TimeSpan.FromSeconds(30)));
+            monitor.OnRunEnd(299);
+            return (monitor.Controller!.Decisions.Select(d => (d.Step, d.StartNow, d.DecayStartStep, d.PredictedFinalLoss)).ToList(), law.OnTrainingThread);
+        }
+
+        var (inline, inlineEvaluations) = Run(background: false);
+        var (first, firstEvaluations) = Run(background: true);
+        var (second, _) = Run(background: true);
+        Assert.True(inline.Count >= 5 && first.Count >= 5, $"{inline.Count} and {first.Count} decisions");
+        Assert.True(inlineEvaluations > 100, $"{inlineEvaluations} evaluations on the training thread inline");
+        Assert.Equal(0, firstEvaluations);
+        Assert.Equal(first, second);
+    }
+
+    /// <summary>A law that counts its evaluations on one thread (the training thread).</summary>
+    private sealed class CountingLaw(LossCurveLaw inner, int thread) : LossCurveLaw
+    {
+        public int OnTrainingThread;
+        public override string Name => inner.Name;
+        public override string Formula => inner.Formula;
+        public override IReadOnlyList<LawParameter> Parameters => inner.Parameters;
+        public override IReadOnlyList<string> DecayResponseParameters => inner.DecayResponseParameters;
+        public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha) => inner.InitialGuesses(l0, a, alpha);
+        public override LossCurveLaw WithKernelTolerance(double tolerance) => this;
+        public override LossCurveLaw WithSourceBlocks(double fraction) => this;
+        protected override void EvaluateCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses, Span<double> jacobian)
+        {
+            if (Environment.CurrentManagedThreadId == thread) Interlocked.Increment(ref OnTrainingThread);
+            inner.Evaluate(p, schedule, steps, losses, jacobian);
+        }
+        protected override void PredictExactCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses) =>
+            EvaluateCore(p, schedule, steps, losses, Span<double>.Empty);
+    }
 }
