@@ -7,12 +7,12 @@ namespace FslTorch.Control;
 /// safe beside a TorchSharp loop. With TorchSharp 0.107 an implicit <c>Scalar</c> (or a temporary tensor) whose handle
 /// was passed to a native call is unreachable during that call; a garbage collection started by another thread then
 /// queues its finalizer, and the finalizer thread frees the native object while the call still uses it (TorchSharp PRs
-/// #1434/#1496; a plain AdamW loop beside a thread collecting garbage crashed in 7 runs of 7 here, the 4 timed within 0.8–2.6 s). A
-/// collection alone frees nothing that has a finalizer: the finalizer thread does. So the gate parks that thread in a
-/// finalizer of its own before the background work starts (a gen-0 collection on the training thread, which is in
-/// managed code then, queues it; the work waits until it is parked, the training thread does not) and lets it go on the
-/// training thread, where every native call the loop made has returned. In between, collections go on as usual and finalizers wait (the same loop held 25,000–32,000 steps
-/// beside collections every millisecond, 3 runs of 3).
+/// #1434/#1496; a plain AdamW loop beside a thread collecting garbage crashed in 7 runs of 7 here, the 4 timed within
+/// 0.8–2.6 s). A collection alone frees nothing that has a finalizer: the finalizer thread does. So the gate parks that
+/// thread in a finalizer of its own before the background work starts (a gen-0 collection on the training thread,
+/// which is in managed code then, queues it; the work waits until it is parked, the training thread does not) and lets
+/// it go on the training thread, where every native call the loop made has returned. In between, collections go on as
+/// usual and finalizers wait (the same loop held 25,000–32,000 steps beside collections every millisecond, 3 runs of 3).
 /// <para>
 /// Holds nest: the thread is let go when the last hold is released. Calling <c>GC.WaitForPendingFinalizers</c> while
 /// a hold is out waits for its release, so a holder must be able to release without the thread it holds back (the

@@ -25,12 +25,12 @@ public sealed class Forecaster : IDisposable
     private Inputs? _pendingInputs;
     private FinalizerGate.Hold? _hold;        // the finalizer thread, held while a background refit runs
     private Timer? _releaseTimer;             // lets it go if the loop does not come back for a finished refit
-    private volatile bool _inlineFromNow;
+    private volatile bool _inlineFromNow;     // background refits proved unsafe in this loop: inline from now on
     private FollowUp? _followUp;             // the caller's work on the pending refit's forecast (FollowUpExpected)
     private volatile bool _finalizerBusy;    // a background refit found the finalizer thread busy and did not run
     private static readonly TimeSpan ParkTimeout = TimeSpan.FromSeconds(10);
     private long _backgroundTicks;           // the background refits' wall time
-    private long _lastBackgroundTicks;       // the last finished one's (0: none yet)     // set when that happened: background refits are not safe in this loop
+    private long _lastBackgroundTicks;       // the last finished one's (0: none yet)
     private Forecast? _latest;
     private IReadOnlyList<double>? _restoredWarmStart;
     private long _nextRefit;        // step + 1 of the earliest refit allowed (the adaptive stride)
@@ -199,8 +199,7 @@ public sealed class Forecaster : IDisposable
         next = Math.Min(next, _refitBy);
         // In the background the refit just started is collected at the next refit step, waiting for it if it is still
         // running: that step comes no sooner than the last background fit's time (a fifth more) after this one, at the
-        // loop's pace. (On a 23-second GPU run whose fits took about as long as the 40 steps between refit steps, the
-        // waits made the training thread's share 2.4%.)
+        // loop's pace (on a 23-second GPU run TinyGpt's fits took about as long as the 40 steps between refit steps).
         if (_pending != null && BackgroundFitSeconds is { } fit)
         {
             long ready = _lastRefitStep + 1 + (long)Math.Ceiling(1.2 * fit / loopPerStep / RefitInterval) * RefitInterval;
@@ -334,8 +333,8 @@ public sealed class Forecaster : IDisposable
         ReleaseFinalizers();
     }
 
-    // Starts a background refit once the finalizer thread is held; false (refit inline) when background refits were
-    // turned off for this loop or the finalizer thread did not come.
+    // Starts a background refit, the finalizer thread held while it runs; false (refit inline) when background refits
+    // were turned off for this loop.
     private bool TryStart(Inputs inputs)
     {
         if (_inlineFromNow) return false;
@@ -470,7 +469,7 @@ public sealed class Forecaster : IDisposable
         }
     }
 
-    /// <summary>Whether refits run inline although <see cref="ForecasterOptions.Background"/> asked otherwise (a finished background refit was not collected in time, see <see cref="ForecasterOptions.BackgroundReleaseTimeout"/>).</summary>
+    /// <summary>Whether refits run inline although <see cref="ForecasterOptions.Background"/> asked otherwise (a finished background refit was not collected in time, see <see cref="ForecasterOptions.BackgroundReleaseTimeout"/>, or the finalizer thread never came to be held).</summary>
     public bool BackgroundTurnedOff => _inlineFromNow;
 
     /// <summary>The state to checkpoint (call from the training thread).</summary>
