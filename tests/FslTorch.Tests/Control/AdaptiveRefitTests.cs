@@ -2,6 +2,7 @@ using FslTorch.Control;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
 using FslTorch.Tracking;
+using FslTorch.Tests.TestSupport;
 using Xunit;
 
 namespace FslTorch.Tests.Control;
@@ -9,13 +10,6 @@ namespace FslTorch.Tests.Control;
 /// <summary>The adaptive refit interval keeps inline refits within their share of the loop's wall time.</summary>
 public sealed class AdaptiveRefitTests
 {
-    private sealed class ManualClock : TimeProvider
-    {
-        public long Ticks;
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-        public override long GetTimestamp() => Ticks;
-    }
-
     /// <summary>A law (the momentum law by default) made slow on the manual clock: every evaluation costs 2 ms.</summary>
     private sealed class SlowLaw(ManualClock clock, LossCurveLaw? inner = null) : LossCurveLaw
     {

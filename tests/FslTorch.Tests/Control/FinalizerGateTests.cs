@@ -3,6 +3,7 @@ using FslTorch.Fitting;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
 using FslTorch.Tracking;
+using FslTorch.Tests.TestSupport;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -220,13 +221,6 @@ public sealed class FinalizerGateTests
         Assert.False(FinalizerGate.IsClosed);
         Assert.True(forecasts >= 5, $"{forecasts} forecasts");
         Assert.True(collections > 200, $"{collections} collections beside the loop");
-    }
-
-    private sealed class ManualClock : TimeProvider
-    {
-        public long Ticks;
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-        public override long GetTimestamp() => Interlocked.Read(ref Ticks);
     }
 
     [Fact]
