@@ -78,13 +78,13 @@ internal static class FinalizerGate
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Park(ManualResetEventSlim entered, ManualResetEventSlim open) => _ = new Parker(entered, open);
+    private static void Park(ManualResetEventSlim parked, ManualResetEventSlim open) => _ = new Parker(parked, open);
 
-    private sealed class Parker(ManualResetEventSlim entered, ManualResetEventSlim open)
+    private sealed class Parker(ManualResetEventSlim parked, ManualResetEventSlim open)
     {
         ~Parker()
         {
-            entered.Set();
+            parked.Set();
             open.Wait();
         }
     }

@@ -21,12 +21,8 @@ public sealed class Forecaster : IDisposable
     private readonly LossTracker _tracker;
     private readonly ILogger _logger;
     private readonly LossCurveLaw _law;
-    private Task<Forecast?>? _pending;
-    private Inputs? _pendingInputs;
-    private FinalizerGate.Hold? _hold;        // the finalizer thread, held while a background refit runs
-    private Timer? _releaseTimer;             // lets it go if the loop does not come back for a finished refit
+    private BackgroundRefit? _background;     // the refit running in the background (null when none)
     private volatile bool _inlineFromNow;     // background refits proved unsafe in this loop: inline from now on
-    private FollowUp? _followUp;             // the caller's work on the pending refit's forecast (FollowUpExpected)
     private volatile bool _finalizerBusy;    // a background refit found the finalizer thread busy and did not run
     private static readonly TimeSpan ParkTimeout = TimeSpan.FromSeconds(10);
     private long _backgroundTicks;           // the background refits' wall time
@@ -200,7 +196,7 @@ public sealed class Forecaster : IDisposable
         // In the background the refit just started is collected at the next refit step, waiting for it if it is still
         // running: that step comes no sooner than the last background fit's time (a fifth more) after this one, at the
         // loop's pace (on a 23-second GPU run TinyGpt's fits took about as long as the 40 steps between refit steps).
-        if (_pending != null && BackgroundFitSeconds is { } fit)
+        if (_background != null && BackgroundFitSeconds is { } fit)
         {
             long ready = _lastRefitStep + 1 + (long)Math.Ceiling(1.2 * fit / loopPerStep / RefitInterval) * RefitInterval;
             next = Math.Max(next, ready);
@@ -316,22 +312,7 @@ public sealed class Forecaster : IDisposable
     }
 
     /// <summary>Waits for a pending background fit (its result is dropped) and lets the finalizer thread go.</summary>
-    public void Dispose()
-    {
-        _followUp?.Settled.Set();
-        _followUp = null;
-        try
-        {
-            _pending?.Wait();
-        }
-        catch (AggregateException)
-        {
-            // already logged by the refit
-        }
-        _pending = null;
-        _pendingInputs = null;
-        ReleaseFinalizers();
-    }
+    public void Dispose() => EndBackgroundRefit();
 
     // Starts a background refit, the finalizer thread held while it runs; false (refit inline) when background refits
     // were turned off for this loop.
@@ -339,12 +320,9 @@ public sealed class Forecaster : IDisposable
     {
         if (_inlineFromNow) return false;
         var hold = FinalizerGate.Close();
-        _hold = hold;
-        _pendingInputs = inputs;
-        var followUp = FollowUpExpected ? new FollowUp() : null;
-        _followUp = followUp;
+        var refit = new BackgroundRefit(inputs, hold, FollowUpExpected ? new ManualResetEventSlim() : null);
         var timeout = Options.BackgroundReleaseTimeout;
-        _pending = Task.Run(() =>
+        refit.Task = Task.Run(() =>
         {
             // Nothing here may allocate, and so start a collection, before the finalizer thread is parked; if it does not
             // come (someone else's finalizer runs long), no fit: the training thread logs it and refits inline from then on.
@@ -358,7 +336,7 @@ public sealed class Forecaster : IDisposable
             var took = System.Diagnostics.Stopwatch.GetElapsedTime(started);
             // The caller's work on the forecast (SettleFollowUp), here, off the training thread: the caller says what it
             // is at the end of the step that started this refit, or the collection says there is none.
-            if (followUp != null && followUp.Settled.Wait(FollowUpWait) && followUp.Work is { } work)
+            if (refit.FollowUpSettled is { } settled && settled.Wait(FollowUpWait) && refit.FollowUp is { } work)
             {
                 long working = System.Diagnostics.Stopwatch.GetTimestamp();
                 try
@@ -383,22 +361,17 @@ public sealed class Forecaster : IDisposable
                 _inlineFromNow = true;
                 Log.BackgroundNotCollected(_logger, inputs.Step, timeout.TotalSeconds);
             }, null, timeout, Timeout.InfiniteTimeSpan);
-            Volatile.Write(ref _releaseTimer, timer);
+            Volatile.Write(ref refit.ReleaseTimer, timer);
             return forecast;
         });
+        _background = refit;
         return true;
     }
 
     private Forecast? Collect()
     {
-        if (_pending == null) return null;
-        _followUp?.Settled.Set(); // follow-up work not given by now never will be
-        _followUp = null;
-        var task = _pending;
-        _pending = null;
-        _pendingInputs = null;
-        var forecast = task.GetAwaiter().GetResult();
-        ReleaseFinalizers();
+        if (_background == null) return null;
+        var forecast = EndBackgroundRefit();
         if (_finalizerBusy && !_inlineFromNow)
         {
             _inlineFromNow = true;
@@ -407,13 +380,26 @@ public sealed class Forecaster : IDisposable
         return Publish(forecast);
     }
 
-    // Called on the training thread, between its native calls: the finalizers held back run from now on.
-    private void ReleaseFinalizers()
+    // Ends the background refit in hand, on the training thread between its native calls: says that no more follow-up
+    // work comes, waits for it, and lets the finalizer thread go (the finalizers held back run from now on). Its
+    // forecast; null when there was none, the fit failed, or it threw (logged).
+    private Forecast? EndBackgroundRefit()
     {
-        _releaseTimer?.Dispose();
-        _releaseTimer = null;
-        _hold?.TryRelease();
-        _hold = null;
+        if (_background is not { } refit) return null;
+        _background = null;
+        refit.FollowUpSettled?.Set();
+        Forecast? forecast = null;
+        try
+        {
+            forecast = refit.Task.GetAwaiter().GetResult();
+        }
+        catch (Exception e)
+        {
+            Log.RefitThrew(_logger, e, refit.Inputs.Step);
+        }
+        Volatile.Read(ref refit.ReleaseTimer)?.Dispose();
+        refit.Hold.TryRelease();
+        return forecast;
     }
 
     /// <summary>
@@ -426,9 +412,9 @@ public sealed class Forecaster : IDisposable
     /// </summary>
     internal bool SettleFollowUp(Action<Forecast?>? work)
     {
-        if (_pending == null || _followUp is not { } followUp || followUp.Settled.IsSet) return false;
-        followUp.Work = work;
-        followUp.Settled.Set();
+        if (_background is not { FollowUpSettled: { IsSet: false } settled } refit) return false;
+        refit.FollowUp = work;
+        settled.Set();
         return work != null;
     }
 
@@ -440,11 +426,17 @@ public sealed class Forecaster : IDisposable
 
     private static readonly TimeSpan FollowUpWait = TimeSpan.FromSeconds(5);
 
-    // The follow-up work of one background refit: Work is written before Settled is set, and read after.
-    private sealed class FollowUp
+    // One refit running in the background: its inputs, its hold on the finalizer thread, the timer its task arms to let
+    // that go if the loop does not come back for it, and, when follow-up work is expected, the event that says it has
+    // been given (FollowUp is written before FollowUpSettled is set, and read after).
+    private sealed class BackgroundRefit(Inputs inputs, FinalizerGate.Hold hold, ManualResetEventSlim? followUpSettled)
     {
-        public readonly ManualResetEventSlim Settled = new();
-        public Action<Forecast?>? Work;
+        public Inputs Inputs { get; } = inputs;
+        public FinalizerGate.Hold Hold { get; } = hold;
+        public ManualResetEventSlim? FollowUpSettled { get; } = followUpSettled;
+        public Action<Forecast?>? FollowUp;
+        public Task<Forecast?> Task = System.Threading.Tasks.Task.FromResult<Forecast?>(null);
+        public Timer? ReleaseTimer;
     }
 
     /// <summary>The first refit step after <paramref name="step"/> as planned now (null when none is): where a refit pending now is collected.</summary>
@@ -475,11 +467,11 @@ public sealed class Forecaster : IDisposable
     /// <summary>The state to checkpoint (call from the training thread).</summary>
     public ForecasterState GetState() => new()
     {
-        PendingStep = _pendingInputs?.Step ?? -1,
-        PendingPoints = _pendingInputs is { } pending
+        PendingStep = _background?.Inputs.Step ?? -1,
+        PendingPoints = _background?.Inputs is { } pending
             ? Enumerable.Range(0, pending.Curve.Count).Select(i => new[] { pending.Curve.Steps[i], pending.Curve.Losses[i], pending.Curve.Weights[i] }).ToList()
             : [],
-        PendingWarmStart = _pendingInputs?.WarmStart,
+        PendingWarmStart = _background?.Inputs.WarmStart,
         NextRefit = _nextRefit,
         Probes = [.. _probes],
         LatestParameters = Latest?.Fit.Parameters ?? _restoredWarmStart,
@@ -773,8 +765,8 @@ public sealed class Forecaster : IDisposable
     }
 
     /// <summary>Whether no background refit is running (none pending, or the pending one has finished).</summary>
-    internal bool IsPendingDone => _pending is not { IsCompleted: false };
+    internal bool IsPendingDone => _background is not { Task.IsCompleted: false };
 
     /// <summary>The step whose fit is running in the background (−1 when none).</summary>
-    public long PendingStep => _pendingInputs?.Step ?? -1;
+    public long PendingStep => _background?.Inputs.Step ?? -1;
 }
