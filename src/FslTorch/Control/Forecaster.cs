@@ -302,13 +302,18 @@ public sealed class Forecaster : IDisposable
 
     /// <summary>
     /// Records a cooldown probe (see <see cref="CooldownProbe"/>); every later refit fits its finite losses
-    /// jointly with the run's curve, and the run has decay evidence from then on.
+    /// jointly with the run's curve, and the run has decay evidence from then on. With the adaptive interval the
+    /// first refit step at or after the probe's last step refits, whatever the work budget says (as
+    /// <see cref="RefitBy"/>): a probe is what the forecasts of the decay lack, and the refits planned before it
+    /// came may be a fifth of the budget apart.
     /// </summary>
     public void AddProbe(CooldownProbe probe)
     {
         ArgumentNullException.ThrowIfNull(probe);
         probe.Validate();
         _probes.Add(probe);
+        long last = probe.ForkStep + probe.LearningRates.Count - 1;
+        RefitBy(Math.Max(last, _lastRefitStep + 1) + RefitInterval - 1); // the last refit step at or before it: the first at or after `last`
     }
 
     /// <summary>Waits for a pending background fit (its result is dropped) and lets the finalizer thread go.</summary>

@@ -152,9 +152,9 @@ public sealed class AdaptiveRefitTests
 
         var (forecastOnly, _) = Run(control: false);
         var (controlled, decisions) = Run(control: true);
-        // Without control: the first hindcast's refit (479), then the age bound alone (879, 1279): one refit between the
-        // probe and the planned decay.
-        Assert.Equal(1, forecastOnly.Count(k => k >= 880 && k < 1600));
+        // Without control: the first hindcast's refit (479), the age bound's (879), the probe's (919, the first refit step
+        // after it was recorded), then the age bound alone (1319): two refits between the probe and the planned decay.
+        Assert.Equal([919, 1319], forecastOnly.Where(k => k >= 880 && k < 1600));
         // With control: as many decisions with evidence as the controller needs before 1600, unless it acted sooner
         // (here: refits at 1279, 1359 and 1479, and at 1480 it starts the decay; without the requests it made one
         // decision with evidence and kept the plan, as on TinyGpt's GPU runs).
@@ -163,6 +163,44 @@ public sealed class AdaptiveRefitTests
         Assert.True(acted || withEvidence.Count >= new DecayControllerOptions().StableForecasts,
             $"refits {string.Join(", ", controlled)}; decisions: {string.Join("; ", decisions.Select(d => $"{d.Step} {d.Reason}"))}");
         Assert.True(controlled.Count(k => k >= 880 && k < 1600) > 2, $"refits {string.Join(", ", controlled)}");
+    }
+
+    [Fact]
+    public void AProbeBringsARefitAtTheFirstRefitStepAfterItEnds()
+    {
+        // The fast TinyGpt-like run, forecasts only: refits at 119 and 479 (the first hindcast), then, by the age bound
+        // alone, at 879. A probe forked at 600 (80 steps, recorded at its fork as TinyGpt records it) ends at 679, a refit
+        // step: the forecast made there is the first with decay evidence, 200 steps before the age bound's.
+        const int n = FastRunSteps;
+        var (plan, direct, losses) = FastRun();
+        var ramp = Enumerable.Range(1, 80).Select(i => 1 - i / 80.0).ToArray();
+        var probeLosses = direct.Predict(FastRunTruth, new SampledSchedule([.. plan.Sample(600), .. ramp]), Enumerable.Range(600, 80).ToArray());
+
+        List<Forecast> Run(bool probe)
+        {
+            var clock = new ManualClock();
+            var tracker = new LossTracker();
+            using var forecaster = new Forecaster(plan, n, tracker, new ForecasterOptions
+            {
+                Law = new SlowLaw(clock, direct), TimeProvider = clock, BandSamples = 0, FromStep = 100,
+            });
+            var forecasts = new List<Forecast>();
+            for (long k = 0; k < 1000; k++)
+            {
+                clock.Ticks += TimeSpan.FromMilliseconds(5).Ticks;
+                if (probe && k == 600) forecaster.AddProbe(new CooldownProbe(600, ramp, probeLosses));
+                tracker.Record(k, plan.GetLearningRate(k), losses[k]);
+                if (forecaster.OnStepEnd(k) is { } forecast) forecasts.Add(forecast);
+            }
+            return forecasts;
+        }
+
+        var without = Run(probe: false);
+        var with = Run(probe: true);
+        string Steps(List<Forecast> forecasts) => string.Join(", ", forecasts.Select(f => $"{f.Step}{(f.HasDecayEvidence ? " (evidence)" : "")}"));
+        Assert.DoesNotContain(without, f => f.Step > 479 && f.Step < 879);
+        var first = with.FirstOrDefault(f => f.HasDecayEvidence);
+        Assert.True(first is { Step: 679 }, Steps(with));
     }
 
     [Fact]
