@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using FslTorch;
+using FslTorch.Control;
 using TinyGpt;
 
 namespace TinyGptEvidence;
@@ -56,8 +57,12 @@ public static class LiveCommand
         {
             Description = "With --replay: instead of scoring forecasts, replay the decay controller on every WSD run (fixed ones as if controlled: their losses up to a move are a controlled run's) up to its first move of the decay start (the losses after it belong to a schedule the run did not take) and report where it would have put it; results in replay-control.md.",
         };
+        var replayRefined = new Option<int?>("--replay-refined-starts")
+        {
+            Description = "With --replay (forecasts): refine this many of each fit's best screened starts to the end (FitOptions.RefinedStarts; the library's default when absent), to compare with the runs' own.",
+        };
         var command = new Command("live", "Live-forecast benchmark: the forecasts made at 25/50/75% of TinyGpt runs against the final loss they reached.")
-            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayOwnSteps, replaySteps, replayProbes, replayControl, tinyGptArguments };
+            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayOwnSteps, replaySteps, replayProbes, replayControl, replayRefined, tinyGptArguments };
         command.SetAction(parse =>
         {
             var seedList = parse.GetValue(seeds)!;
@@ -93,6 +98,10 @@ public static class LiveCommand
             long[]? givenSteps = parse.GetValue(replaySteps) is { Length: > 0 } listed ? listed : null;
             if (givenSteps != null && (!replaying || ownSteps || replayingControl)) return Fail("--replay-at-steps goes with --replay alone (not with --replay-at-run-steps or --replay-control).");
             if (givenSteps != null && givenSteps.Any(s => s < 0 || s >= total)) return Fail($"--replay-at-steps: every step must lie in [0, {total}).");
+            int? refinedStarts = parse.GetValue(replayRefined);
+            if (refinedStarts != null && (!replaying || replayingControl)) return Fail("--replay-refined-starts goes with --replay (not with --replay-control).");
+            if (refinedStarts < 1) return Fail("--replay-refined-starts must be >= 1.");
+            Func<ForecasterOptions, ForecasterOptions>? adjust = refinedStarts is { } refined ? o => o with { FitOptions = o.FitOptions with { RefinedStarts = refined } } : null;
             var control = new StringBuilder();
             int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);
             if (replayInterval < 1) return Fail("--replay-refit-every must be >= 1.");
@@ -137,9 +146,9 @@ public static class LiveCommand
                                     }
                                     continue;
                                 }
-                                checks = givenSteps != null ? LiveReplay.ForecastsAtSteps(runs.Folder(name), givenSteps, probeFractions: keptProbes)
-                                    : ownSteps ? LiveReplay.ForecastsAtTheRunsSteps(runs.Folder(name), probeFractions: keptProbes)
-                                    : LiveReplay.Forecasts(runs.Folder(name), replayInterval, probeFractions: keptProbes);
+                                checks = givenSteps != null ? LiveReplay.ForecastsAtSteps(runs.Folder(name), givenSteps, adjust, keptProbes)
+                                    : ownSteps ? LiveReplay.ForecastsAtTheRunsSteps(runs.Folder(name), adjust, keptProbes)
+                                    : LiveReplay.Forecasts(runs.Folder(name), replayInterval, adjust, keptProbes);
                             }
                             catch (InvalidDataException e)
                             {

@@ -119,6 +119,37 @@ public sealed class AdaptiveRefitTests
         return (plan, direct, direct.Predict(truth, plan.SampleWithIntrinsicTime(FastRunSteps), Enumerable.Range(0, FastRunSteps).ToArray()));
     }
 
+    // A cooldown probe of the fast run: forked at `fork`, 80 steps of a linear decay to zero, its losses the law's.
+    private static CooldownProbe FastRunProbe(int fork)
+    {
+        var (plan, direct, _) = FastRun();
+        var ramp = Enumerable.Range(1, 80).Select(i => 1 - i / 80.0).ToArray();
+        var losses = direct.Predict(FastRunTruth, new SampledSchedule([.. plan.Sample(fork), .. ramp]), Enumerable.Range(fork, 80).ToArray());
+        return new CooldownProbe(fork, ramp, losses);
+    }
+
+    // The fast run's forecasts (no monitor, no control) through step 999, its steps costing 5 ms and its law evaluations
+    // 2 ms on a manual clock; `probe`, when given, is recorded at its fork step (as TinyGpt records one).
+    private static List<Forecast> FastRunForecasts(CooldownProbe? probe = null)
+    {
+        var (plan, direct, losses) = FastRun();
+        var clock = new ManualClock();
+        var tracker = new LossTracker();
+        using var forecaster = new Forecaster(plan, FastRunSteps, tracker, new ForecasterOptions
+        {
+            Law = new SlowLaw(clock, direct), TimeProvider = clock, BandSamples = 0, FromStep = 100,
+        });
+        var forecasts = new List<Forecast>();
+        for (long k = 0; k < 1000; k++)
+        {
+            clock.Ticks += TimeSpan.FromMilliseconds(5).Ticks;
+            if (probe != null && k == probe.ForkStep) forecaster.AddProbe(probe);
+            tracker.Record(k, plan.GetLearningRate(k), losses[k]);
+            if (forecaster.OnStepEnd(k) is { } forecast) forecasts.Add(forecast);
+        }
+        return forecasts;
+    }
+
     [Fact]
     public void OnAFastRunAControllerWithDecayEvidenceGetsTheForecastsItActsOnBeforeThePlannedDecay()
     {
@@ -127,8 +158,7 @@ public sealed class AdaptiveRefitTests
         // refits it. A probe at step 800 (80 steps to zero) gives the decay evidence; the plan decays from 1600.
         const int n = FastRunSteps;
         var (plan, direct, losses) = FastRun();
-        var ramp = Enumerable.Range(1, 80).Select(i => 1 - i / 80.0).ToArray();
-        var probeLosses = direct.Predict(FastRunTruth, new SampledSchedule([.. plan.Sample(800), .. ramp]), Enumerable.Range(800, 80).ToArray());
+        var probe = FastRunProbe(800);
 
         (List<long> Refits, IReadOnlyList<DecayDecision> Decisions) Run(bool control)
         {
@@ -142,7 +172,7 @@ public sealed class AdaptiveRefitTests
             for (long k = 0; k < 1600; k++)
             {
                 clock.Ticks += TimeSpan.FromMilliseconds(5).Ticks;
-                if (k == 880) monitor.AddProbe(new CooldownProbe(800, ramp, probeLosses));
+                if (k == 880) monitor.AddProbe(probe);
                 if (monitor.Forecaster.IsRefitStep(k)) refits.Add(k);
                 var signal = monitor.OnStepEnd(k, losses[k]);
                 if (signal.HasFlag(TrainingSignal.ScheduleChanged) || monitor.Controller?.Decisions.LastOrDefault() is { StartNow: true }) break;
@@ -171,32 +201,8 @@ public sealed class AdaptiveRefitTests
         // The fast TinyGpt-like run, forecasts only: refits at 119 and 479 (the first hindcast), then, by the age bound
         // alone, at 879. A probe forked at 600 (80 steps, recorded at its fork as TinyGpt records it) ends at 679, a refit
         // step: the forecast made there is the first with decay evidence, 200 steps before the age bound's.
-        const int n = FastRunSteps;
-        var (plan, direct, losses) = FastRun();
-        var ramp = Enumerable.Range(1, 80).Select(i => 1 - i / 80.0).ToArray();
-        var probeLosses = direct.Predict(FastRunTruth, new SampledSchedule([.. plan.Sample(600), .. ramp]), Enumerable.Range(600, 80).ToArray());
-
-        List<Forecast> Run(bool probe)
-        {
-            var clock = new ManualClock();
-            var tracker = new LossTracker();
-            using var forecaster = new Forecaster(plan, n, tracker, new ForecasterOptions
-            {
-                Law = new SlowLaw(clock, direct), TimeProvider = clock, BandSamples = 0, FromStep = 100,
-            });
-            var forecasts = new List<Forecast>();
-            for (long k = 0; k < 1000; k++)
-            {
-                clock.Ticks += TimeSpan.FromMilliseconds(5).Ticks;
-                if (probe && k == 600) forecaster.AddProbe(new CooldownProbe(600, ramp, probeLosses));
-                tracker.Record(k, plan.GetLearningRate(k), losses[k]);
-                if (forecaster.OnStepEnd(k) is { } forecast) forecasts.Add(forecast);
-            }
-            return forecasts;
-        }
-
-        var without = Run(probe: false);
-        var with = Run(probe: true);
+        var without = FastRunForecasts();
+        var with = FastRunForecasts(FastRunProbe(600));
         string Steps(List<Forecast> forecasts) => string.Join(", ", forecasts.Select(f => $"{f.Step}{(f.HasDecayEvidence ? " (evidence)" : "")}"));
         Assert.DoesNotContain(without, f => f.Step > 479 && f.Step < 879);
         var first = with.FirstOrDefault(f => f.HasDecayEvidence);
@@ -209,21 +215,7 @@ public sealed class AdaptiveRefitTests
         // The same TinyGpt-like fast run, forecasts only: the 1% share pays for no refit after the first (step 119, 20
         // points, too few before t²/N for a hindcast), and the age bound alone would refit next at 519. A hindcast needs 12
         // points from step 100 before t²/N, so the first possible is t ≥ √(2000·112) ≈ 473: the refit step 479.
-        const int n = FastRunSteps;
-        var (plan, direct, losses) = FastRun();
-        var clock = new ManualClock();
-        var tracker = new LossTracker();
-        using var forecaster = new Forecaster(plan, n, tracker, new ForecasterOptions
-        {
-            Law = new SlowLaw(clock, direct), TimeProvider = clock, BandSamples = 0, FromStep = 100,
-        });
-        var forecasts = new List<Forecast>();
-        for (long k = 0; k < 1000; k++)
-        {
-            clock.Ticks += TimeSpan.FromMilliseconds(5).Ticks;
-            tracker.Record(k, plan.GetLearningRate(k), losses[k]);
-            if (forecaster.OnStepEnd(k) is { } forecast) forecasts.Add(forecast);
-        }
+        var forecasts = FastRunForecasts();
         string steps = string.Join(", ", forecasts.Select(f => $"{f.Step}{(f.Hindcast == null ? "" : " (hindcast)")}"));
         Assert.True(forecasts.Count >= 2 && forecasts[0].Step == 119 && forecasts[0].Hindcast == null, steps);
         Assert.Equal(479, forecasts[1].Step);
