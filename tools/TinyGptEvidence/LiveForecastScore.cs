@@ -97,7 +97,7 @@ public sealed class LiveForecastScore(IReadOnlyList<ScoredForecast> forecasts)
         Line($"|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (key, score) in ByGroup())
         {
-            Line($"| {key.Corpus} | {key.Schedule} | {Percent(key.Fraction)} | {score.Count} | {score.Calibrated} | {score.MeanError:+0.000;-0.000} | {score.MeanAbsError:F3} | {score.MeanAbsEvalError:F3} | {score.MeanBandWidth:F3} | {Percent(score.Coverage)} | {Nan(score.CalibratedMeanAbsError, "F3")} | {Percent(score.CalibratedCoverage)} |");
+            Line($"| {key.Corpus} | {key.Schedule} | {Percent(key.Fraction)} | {score.Count} | {score.Calibrated} | {score.MeanError:+0.000;-0.000;+0.000} | {score.MeanAbsError:F3} | {score.MeanAbsEvalError:F3} | {score.MeanBandWidth:F3} | {Percent(score.Coverage)} | {Nan(score.CalibratedMeanAbsError, "F3")} | {Percent(score.CalibratedCoverage)} |");
         }
         s.AppendLine();
         Line($"| corpus | at | n | calibrated | mean abs error (train) | band holds | abs error, calibrated | band holds, calibrated |");
@@ -111,7 +111,7 @@ public sealed class LiveForecastScore(IReadOnlyList<ScoredForecast> forecasts)
         Line($"|---|---|---|---|---|---|---|---|---|");
         foreach (var f in Forecasts.OrderBy(f => f.Corpus, StringComparer.Ordinal).ThenBy(f => f.Schedule, StringComparer.Ordinal).ThenBy(f => f.Seed).ThenBy(f => f.Check.Fraction))
         {
-            Line($"| {f.Corpus} {f.Schedule} seed {f.Seed} | {Percent(f.Check.Fraction)} | {f.Check.Step} | {f.Check.FinalLoss:F3} [{f.Check.Lower:F3}, {f.Check.Upper:F3}] | {(f.Check.Calibrated ? "yes" : "no")} | {f.FinalTrainingLoss:F3} | {f.FinalEvalLoss:F3} | {f.Error:+0.000;-0.000} | {(f.Covered ? "yes" : "no")} |");
+            Line($"| {f.Corpus} {f.Schedule} seed {f.Seed} | {Percent(f.Check.Fraction)} | {f.Check.Step} | {f.Check.FinalLoss:F3} [{f.Check.Lower:F3}, {f.Check.Upper:F3}] | {(f.Check.Calibrated ? "yes" : "no")} | {f.FinalTrainingLoss:F3} | {f.FinalEvalLoss:F3} | {f.Error:+0.000;-0.000;+0.000} | {(f.Covered ? "yes" : "no")} |");
         }
         s.AppendLine();
         var overall = Overall;

@@ -63,7 +63,7 @@ public sealed record PairedEvidence(
         text.AppendLine("|---|---|---|---|");
         foreach (var c in Others.Prepend(Controller))
         {
-            string paired = c == Controller ? "—" : string.Create(CultureInfo.InvariantCulture, $"{c.MeanDifference:+0.0000;-0.0000} ± {c.DifferenceSpread:0.0000}");
+            string paired = c == Controller ? "—" : string.Create(CultureInfo.InvariantCulture, $"{c.MeanDifference:+0.0000;-0.0000;+0.0000} ± {c.DifferenceSpread:0.0000}");
             string perSeed = string.Join(" / ", c.FinalEvalLosses.Select(v => v.ToString("F4", CultureInfo.InvariantCulture)));
             text.AppendLine(CultureInfo.InvariantCulture, $"| {c.Schedule}{(c.Schedule == BestFraction ? " (best fraction)" : "")} | {c.MeanEvalLoss:F4} | {paired} | {perSeed} |");
         }

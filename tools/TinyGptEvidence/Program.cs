@@ -156,7 +156,7 @@ root.SetAction(parse =>
     markdown.WriteLine("|---|---|---|---|---|---|---|---|");
     foreach (var f in forecasts)
     {
-        markdown.WriteLine($"| {f.schedule} seed {f.seed} | {f.fraction:P0} | {f.step} | {f.forecast:F4} | {f.final_eval_loss:F4} | {f.final_training_loss:F4} | {f.forecast - f.final_eval_loss:+0.0000;-0.0000} | {f.forecast - f.final_training_loss:+0.0000;-0.0000} |");
+        markdown.WriteLine($"| {f.schedule} seed {f.seed} | {f.fraction:P0} | {f.step} | {f.forecast:F4} | {f.final_eval_loss:F4} | {f.final_training_loss:F4} | {f.forecast - f.final_eval_loss:+0.0000;-0.0000;+0.0000} | {f.forecast - f.final_training_loss:+0.0000;-0.0000;+0.0000} |");
     }
     foreach (var group in forecasts.GroupBy(f => (f.schedule, f.fraction)))
     {

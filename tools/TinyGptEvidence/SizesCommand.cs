@@ -118,14 +118,14 @@ public static class SizesCommand
             report.AppendLine(holdout == null
                 ? "Held-out check: none (it needs four proxy sizes and a fit without the largest); the band is the parameter band alone."
                 : string.Create(CultureInfo.InvariantCulture,
-                    $"Held-out check: fitted without the largest proxy ({holdout.HeldOutSize:N0} parameters), the size law predicted its final loss with an error of {holdout.FinalError:+0.0000;-0.0000} (PredE {holdout.PredE:F4}); grown with the distance in log size, {holdout.ErrorAt(targetSize, fit.Sizes[^1]):F4} at the target gives its band."));
+                    $"Held-out check: fitted without the largest proxy ({holdout.HeldOutSize:N0} parameters), the size law predicted its final loss with an error of {holdout.FinalError:+0.0000;-0.0000;+0.0000} (PredE {holdout.PredE:F4}); grown with the distance in log size, {holdout.ErrorAt(targetSize, fit.Sizes[^1]):F4} at the target gives its band."));
             report.AppendLine();
             report.AppendLine("| cooldown | real final (training, mean of last 10) | real final eval | predicted [10%, 90%] | error | band holds | parameter band alone (holds) | largest proxy alone | PredE (whole curve) |");
             report.AppendLine("|---|---|---|---|---|---|---|---|---|");
             foreach (var r in rows)
             {
                 report.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {F(r.Fraction)} | {r.Real:F4} | {r.RealEval:F4} | {r.Predicted:F4} [{r.Lower:F4}, {r.Upper:F4}] | {r.Predicted - r.Real:+0.0000;-0.0000} | {(r.Lower <= r.Real && r.Real <= r.Upper ? "yes" : "no")} | [{r.ParameterLower:F4}, {r.ParameterUpper:F4}] ({(r.ParameterLower <= r.Real && r.Real <= r.ParameterUpper ? "yes" : "no")}) | {r.LargestAlone:F4} | {r.PredE:F4} |");
+                    $"| {F(r.Fraction)} | {r.Real:F4} | {r.RealEval:F4} | {r.Predicted:F4} [{r.Lower:F4}, {r.Upper:F4}] | {r.Predicted - r.Real:+0.0000;-0.0000;+0.0000} | {(r.Lower <= r.Real && r.Real <= r.Upper ? "yes" : "no")} | [{r.ParameterLower:F4}, {r.ParameterUpper:F4}] ({(r.ParameterLower <= r.Real && r.Real <= r.ParameterUpper ? "yes" : "no")}) | {r.LargestAlone:F4} | {r.PredE:F4} |");
             }
             report.AppendLine();
             report.AppendLine(CultureInfo.InvariantCulture,

@@ -722,7 +722,7 @@ public sealed class Forecaster : IDisposable
             HorizonLoss = horizon == n - 1 ? curve[^1] : TryPredict(fit, schedule, [horizon])?[0] ?? double.NaN,
             Caveat = hindcast == null ? "cannot forecast yet: no hindcast on this run (too few points before t²/N, or its fit failed)"
                 : !hindcast.Passes(Options.CalibrationTolerance)
-                    ? FormattableString.Invariant($"cannot forecast: the law missed this run's recent past by {hindcast.Error:+0.000;-0.000} on a drop of {hindcast.ObservedDrop:F3}")
+                    ? FormattableString.Invariant($"cannot forecast: the law missed this run's recent past by {hindcast.Error:+0.000;-0.000;+0.000} on a drop of {hindcast.ObservedDrop:F3}")
                     // A cooldown ahead that the run has no evidence for is a guess from the prior.
                     : !decayEvidence && heldCurve != null && heldCurve[^1] != curve[^1] ? "cannot forecast the cooldown: no LR decrease seen and no measured prior"
                     : null,

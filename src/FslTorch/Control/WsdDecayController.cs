@@ -198,7 +198,7 @@ public sealed class WsdDecayController
                     ? $"{wanted}, but the law does not extrapolate this run: a fit through step {check.FittedThrough} predicted {check.Predicted:F4} at step {check.CheckedThrough}, observed {check.Observed:F4} (drop {check.ObservedDrop:F4})"
                     : $"{wanted}, but only the last {passes} hindcasts passed ({needed} in a row are needed after a failed one)");
         }
-        string checkedText = check == null ? "" : $" (hindcast error {check.Error:+0.0000;-0.0000} on a drop of {check.ObservedDrop:F4})";
+        string checkedText = check == null ? "" : $" (hindcast error {check.Error:+0.0000;-0.0000;+0.0000} on a drop of {check.ObservedDrop:F4})";
         return startNow
             ? new DecayDecision(nextStep, true, nextStep, now.PredictedFinalLoss, gain, uncertainty,
                 $"no later start is predicted to beat starting now by more than {threshold:F4} nats{checkedText}", candidates)

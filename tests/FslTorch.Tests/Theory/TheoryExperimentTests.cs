@@ -17,7 +17,7 @@ public sealed class TheoryExperimentTests
         var result = TheoryExperiments.FslAgainstSimulation(task, peak: 0.2, steps: 4000);
         Assert.NotNull(result);
         Assert.Equal(4, result.Value.Checks.Count);
-        Assert.All(result.Value.Checks, c => Assert.True(Math.Abs(c.RelativeError) <= 0.025, $"{c.Schedule}: {c.RelativeError:+0.000;-0.000}"));
+        Assert.All(result.Value.Checks, c => Assert.True(Math.Abs(c.RelativeError) <= 0.025, $"{c.Schedule}: {c.RelativeError:+0.000;-0.000;+0.000}"));
         // The fitted source exponent is the task's (the signal term's slope is what the 8-1-1 curve shows best).
         Assert.InRange(result.Value.Fit.NamedParameters["s"], 0.2, 0.3);
     }

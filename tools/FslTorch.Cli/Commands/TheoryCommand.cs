@@ -174,7 +174,7 @@ internal static class TheoryCommand
             foreach (string s in others) bars[s].Items.Add(new BarItem(done.Checks.Single(c => c.Schedule == s).RelativeError));
             var p = done.Fit.NamedParameters;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {Label(task)} | {string.Join(" | ", others.Select(s => done.Checks.Single(c => c.Schedule == s).RelativeError.ToString("+0.000;-0.000", CultureInfo.InvariantCulture)))} | {p["s"]:G3}, {p["beta"]:G3} |"));
+                $"| {Label(task)} | {string.Join(" | ", others.Select(s => done.Checks.Single(c => c.Schedule == s).RelativeError.ToString("+0.000;-0.000;+0.000", CultureInfo.InvariantCulture)))} | {p["s"]:G3}, {p["beta"]:G3} |"));
         }
         foreach (var series in bars.Values) plot.Series.Add(series);
     }
