@@ -9,8 +9,8 @@ namespace FslTorch.Control;
 /// <param name="Step">The last step observed when the fit was made.</param>
 /// <param name="Fit">The fit.</param>
 /// <param name="FinalLoss">
-/// The predicted loss at the last step N − 1: the fit's prediction, except that with cooldown probes as the only decay
-/// evidence it takes half of <see cref="UnseenCooldownGain"/> (see there).
+/// The predicted loss at the last step N − 1: the fit's prediction, except that when the decay ahead is longer than any
+/// the run has seen (a cooldown probe, or its own decay in progress) it takes half of <see cref="UnseenCooldownGain"/> (see there).
 /// </param>
 /// <param name="Lower">The band's lower edge (the <see cref="ForecasterOptions.BandQuantile"/> quantile over draws).</param>
 /// <param name="Upper">The band's upper edge.</param>
@@ -40,11 +40,12 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
     public bool HasDecayEvidence { get; init; }
 
     /// <summary>
-    /// When the run's only decay evidence is cooldown probes: the part of the planned cooldown's gain at the last step
-    /// that the fit predicts beyond what a cooldown shaped like the longest probe buys, which is the law's
-    /// extrapolation from a short cooldown to a long one. The real gain is taken to lie between the two: the forecast
+    /// When the decay ahead is longer than any the run has seen (its decay evidence is cooldown probes, or its own decay
+    /// while it is in progress): the part of the cooldown's gain at the last step that the fit predicts beyond what a
+    /// cooldown shaped like the longest decay seen buys (started where the decay ahead starts, or now when it is under
+    /// way), which is the law's extrapolation from a short cooldown to a long one. The real gain is taken to lie between the two: the forecast
     /// (<see cref="FinalLoss"/>, <see cref="Curve"/>) takes half of this part, and the band reaches both ends (the
-    /// fit's prediction and the probe-shaped cooldown's). 0 otherwise (no probe-only evidence, or nothing unseen).
+    /// fit's prediction and the probe-shaped cooldown's). 0 otherwise (a measured prior or a finished decay as evidence, none at all, or nothing unseen).
     /// </summary>
     public double UnseenCooldownGain { get; init; }
 
@@ -79,7 +80,7 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
         string text = FormattableString.Invariant($"{FinalLoss:F4} [{Lower:F4}, {Upper:F4}]");
         if (Caveat != null) return FormattableString.Invariant($"{text} ({Caveat})");
         return UnseenCooldownGain >= 5e-4
-            ? FormattableString.Invariant($"{text} ({UnseenCooldownGain:F3} of the cooldown's gain lies beyond what the probes showed; half of it is forecast)")
+            ? FormattableString.Invariant($"{text} ({UnseenCooldownGain:F3} of the cooldown's gain lies beyond what the run has seen of one; half of it is forecast)")
             : text;
     }
 }

@@ -261,27 +261,39 @@ public sealed class Forecaster : IDisposable
 
     private static bool ProbeEnded(CooldownProbe probe, long step) => probe.ForkStep + probe.LearningRates.Count - 1 <= step;
 
-    // Whether the run has decay evidence at `step` under `schedule` and, when cooldown probes are its only evidence (no
-    // measured prior, no LR decrease of its own), the longest probe's learning rates as multiples of the main run's LR
-    // at its fork (null otherwise).
+    // Whether the run has decay evidence at `step` under `schedule` and, when what it has seen of a decay is shorter than
+    // the decay ahead, the longest decay it has seen as multiples of the LR before it (null otherwise): a cooldown probe,
+    // or the run's own decay while it is in progress. A measured prior, or a decay of the run's own that has ended (no LR
+    // decrease after `step`), covers the decay ahead.
     private (bool Any, double[]? ProbeRamp) DecayEvidence(long step, LearningRateSchedule schedule)
     {
-        if (Options.Prior?.IsMeasured == true || SawDecrease(schedule.Sample(step + 1), step - RefitInterval)) return (true, null);
+        if (Options.Prior?.IsMeasured == true) return (true, null);
+        var rates = schedule.Sample(TotalSteps);
         var longest = DecayProbes(step).OrderBy(p => p.LearningRates.Count).ThenBy(p => p.ForkStep).LastOrDefault();
-        if (longest == null) return (false, null);
-        double atFork = schedule.GetLearningRate(longest.ForkStep);
-        return (true, atFork > 0 ? longest.LearningRates.Select(r => r / atFork).ToArray() : null);
+        double atFork = longest == null ? 0 : schedule.GetLearningRate(longest.ForkStep);
+        double[]? probeRamp = atFork > 0 ? longest!.LearningRates.Select(r => r / atFork).ToArray() : null;
+        if (FirstDecrease(rates, step - RefitInterval) is not { } start) return (longest != null, probeRamp);
+        // The run's own decay: once it has ended it is the whole evidence. In progress, the part seen so far is one more
+        // probe (it began at `start`): a controller that moved the decay start on TinyGpt's runs was followed by forecasts
+        // that took the law's extrapolation of the rest as seen, 0.15–0.2 too optimistic with calibrated bands that missed.
+        int now = (int)Math.Min(step, rates.Length - 1);
+        bool ahead = false;
+        for (int k = now + 1; k < rates.Length && !ahead; k++) ahead = rates[k] < rates[k - 1];
+        if (!ahead || !(rates[start - 1] > 0)) return (true, null);
+        var own = rates[start..(now + 1)].Select(r => r / rates[start - 1]).ToArray();
+        return (true, probeRamp != null && probeRamp.Length > own.Length ? probeRamp : own);
     }
 
-    private static bool SawDecrease(ReadOnlySpan<double> rates, long through)
+    // The first step after the peak at which the LR falls, at or before `through` (null when none).
+    private static int? FirstDecrease(ReadOnlySpan<double> rates, long through)
     {
         int peak = 0;
         for (int k = 1; k < rates.Length && k <= through; k++)
         {
-            if (rates[k] < rates[k - 1] && k > peak) return true;
+            if (rates[k] < rates[k - 1] && k > peak) return k;
             if (rates[k] > rates[peak]) peak = k;
         }
-        return false;
+        return null;
     }
 
     private Hindcast? RunHindcast(Inputs inputs)
@@ -532,7 +544,7 @@ public sealed class Forecaster : IDisposable
         /// <summary>Whether the run had decay evidence at <see cref="Step"/> (decided on the training thread, like the rest of the inputs).</summary>
         public bool DecayEvidence { get; init; }
 
-        /// <summary>When probes were the run's only decay evidence: the longest one's LRs relative to the run's LR at its fork.</summary>
+        /// <summary>When the decay ahead is longer than any the run has seen: the longest decay seen (a probe, or the run's own so far), its LRs relative to the LR before it.</summary>
         public double[]? ProbeRamp { get; init; }
 
         /// <summary>The first step of the fit, and the step of the last search for it (as published when the inputs were taken).</summary>
@@ -650,8 +662,9 @@ public sealed class Forecaster : IDisposable
     /// error into a standard deviation); and the predicted gain of the cooldown ahead that the run has no evidence for,
     /// on both sides (the law's guess at it may be too large or too small: without decay evidence it was too small on
     /// TinyGpt's runs, with probes too large or too small). Without decay evidence that is the cooldown's whole gain
-    /// over holding the current LR. When the run's only decay evidence is cooldown probes, it is the part beyond what a
-    /// cooldown shaped like the longest probe, started where the planned one starts, is predicted to buy
+    /// over holding the current LR. When the run's decay evidence is cooldown probes, or its own decay while that is in
+    /// progress, it is the part beyond what a cooldown shaped like the longest decay seen, started where the planned one
+    /// starts (now, when it is under way), is predicted to buy
     /// (<see cref="Forecast.UnseenCooldownGain"/>): a probe of a few percent of the budget shows the first part of a
     /// cooldown's response, and what a cooldown several times as long adds is the law's extrapolation, which overshot
     /// on TinyGpt's runs (a 400-step cooldown's gain forecast at about twice the real one from 80-step probes). So with
@@ -733,7 +746,8 @@ public sealed class Forecaster : IDisposable
     }
 
     // The gain the fit predicts for a cooldown shaped like a probe (`ramp`: its LRs as multiples of the LR before it)
-    // that starts where the planned decay starts (the first step after `now` whose LR falls below the LR at `now`),
+    // that starts where the planned decay starts (the first step after `now` whose LR falls below the LR at `now`: the
+    // next one when a decay is under way),
     // over holding the LR, at the probe's last step (or the run's). Null when no decay is planned after `now` or the law
     // cannot evaluate it.
     private static double? ProbeShapedGain(FitResult fit, double[] rates, int now, double[] ramp)
