@@ -102,10 +102,10 @@ public static class LawFitter
             {
                 // An optimum the law cannot evaluate over the extended horizon is not a fit (MPL at peak 1e-4 on the 124M
                 // runs: the best start ran to parameters whose kernel spans more than its modes allow; the next one fits).
-                if (i > 0 && problem.Unevaluable(ranked[i]) != null) continue;
+                // A later start whose refinement cannot be evaluated stands at its screened point when that one can.
                 var refined = Rounds(ranked[i]);
                 string? why = problem.Unevaluable(refined);
-                Refined? candidate = why == null ? refined : i > 0 ? ranked[i] : null;
+                Refined? candidate = why == null ? refined : i > 0 && problem.Unevaluable(ranked[i]) == null ? ranked[i] : null;
                 if (i == 0) unevaluable = why;
                 if (candidate == null) continue;
                 refinedStarts++;
