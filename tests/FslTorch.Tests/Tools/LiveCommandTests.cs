@@ -23,6 +23,19 @@ public sealed class LiveCommandTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(_folder.FullName));
     }
 
+    [Theory]
+    [InlineData(new[] { "--replay-refined-starts", "2" }, "--replay-refined-starts goes with --replay (not with --replay-control).")]
+    [InlineData(new[] { "--replay", "--replay-control", "--replay-refined-starts", "2" }, "--replay-refined-starts goes with --replay (not with --replay-control).")]
+    [InlineData(new[] { "--replay", "--replay-refined-starts", "0" }, "--replay-refined-starts must be >= 1.")]
+    public void TheFittersStartsAreChosenOnlyForAForecastReplay(string[] flags, string message)
+    {
+        var (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1),
+            ["live", "--out", Path.Combine(_folder.FullName, "live"), "--steps", "100", .. flags]);
+        Assert.Equal(2, code);
+        Assert.Contains(message, stdout + error);
+        Assert.Empty(Directory.GetFileSystemEntries(_folder.FullName));
+    }
+
     [Fact]
     public void AFinishedRunIsReusedOnlyWithTheFlagsItWasStartedWith()
     {
