@@ -31,6 +31,7 @@ public sealed class Forecaster : IDisposable
     private IReadOnlyList<double>? _restoredWarmStart;
     private long _nextRefit;        // step + 1 of the earliest refit allowed (the adaptive stride)
     private long _refitBy = long.MaxValue; // step + 1 of the latest refit a caller asked for (RefitBy), until one comes
+    private long _firstCheckable;   // step + 1 of the first refit step whose forecast can have a hindcast (0: not known)
     private long? _budgetStart;     // clock timestamp at the first step this forecaster saw (null: none yet)
     private long _budgetFirstStep;
     private TimeSpan _lastRefitCost; // the last refit step's work on this thread, with the work the caller added for it
@@ -118,6 +119,7 @@ public sealed class Forecaster : IDisposable
         // Too few points to tell yet: the next refit asks.
         if (Control.Hindcast.FirstPossible(_law, FitCurve(inputs, inputs.FitStart), TotalSteps, Options.MinPoints) is not { } first) return;
         long aligned = (first + RefitInterval - 1) / RefitInterval * RefitInterval; // step + 1 of the first refit step at or after it
+        _firstCheckable = aligned;
         if (aligned > inputs.Step + 1) RefitBy(aligned - 1);
     }
 
@@ -191,6 +193,10 @@ public sealed class Forecaster : IDisposable
         // The forecast's age is bounded whatever the budget says (MaxForecastAge), until the run's last such stretch.
         long oldest = _lastRefitStep + 1 + (long)Math.Ceiling(Options.MaxForecastAge * TotalSteps / RefitInterval) * RefitInterval;
         if (Options.MaxForecastAge < 1 && oldest - 1 < (1 - Options.MaxForecastAge) * TotalSteps) next = Math.Min(next, oldest);
+        // Before the first refit whose forecast can have a hindcast (AskForFirstHindcast) no forecast can be calibrated:
+        // the budget's refits wait for that one and pay for later ones instead (the default run refitted at 439 for the
+        // budget and at 479 for the hindcast).
+        if (next < _firstCheckable && Latest is not { Hindcast: not null }) next = _firstCheckable;
         // A caller's request (RefitBy) comes before the budget's choice.
         next = Math.Min(next, _refitBy);
         // In the background the refit just started is collected at the next refit step, waiting for it if it is still

@@ -128,9 +128,10 @@ public sealed class AdaptiveRefitTests
         return new CooldownProbe(fork, ramp, losses);
     }
 
-    // The fast run's forecasts (no monitor, no control) through step 999, its steps costing 5 ms and its law evaluations
-    // 2 ms on a manual clock; `probe`, when given, is recorded at its fork step (as TinyGpt records one).
-    private static List<Forecast> FastRunForecasts(CooldownProbe? probe = null)
+    // The fast run's forecasts (no monitor, no control) through step 999, its steps costing `stepMilliseconds` (5 ms: the
+    // GPU's pace) and its law evaluations 2 ms on a manual clock; `probe`, when given, is recorded at its fork step (as
+    // TinyGpt records one).
+    private static List<Forecast> FastRunForecasts(CooldownProbe? probe = null, double stepMilliseconds = 5)
     {
         var (plan, direct, losses) = FastRun();
         var clock = new ManualClock();
@@ -142,7 +143,7 @@ public sealed class AdaptiveRefitTests
         var forecasts = new List<Forecast>();
         for (long k = 0; k < 1000; k++)
         {
-            clock.Ticks += TimeSpan.FromMilliseconds(5).Ticks;
+            clock.Ticks += TimeSpan.FromMilliseconds(stepMilliseconds).Ticks;
             if (probe != null && k == probe.ForkStep) forecaster.AddProbe(probe);
             tracker.Record(k, plan.GetLearningRate(k), losses[k]);
             if (forecaster.OnStepEnd(k) is { } forecast) forecasts.Add(forecast);
@@ -207,6 +208,19 @@ public sealed class AdaptiveRefitTests
         Assert.DoesNotContain(without, f => f.Step > 479 && f.Step < 879);
         var first = with.FirstOrDefault(f => f.HasDecayEvidence);
         Assert.True(first is { Step: 679 }, Steps(with));
+    }
+
+    [Fact]
+    public void BeforeTheFirstRefitThatCanBeCheckedTheBudgetPaysForNoOther()
+    {
+        // The same run at a slow CPU's pace (1 s a step): the 1% share pays for a refit every few intervals, but none before
+        // 479 could have a hindcast, so after the first (119) the budget's refits wait for that one and go on after it.
+        var forecasts = FastRunForecasts(stepMilliseconds: 1000);
+        string steps = string.Join(", ", forecasts.Select(f => $"{f.Step}{(f.Hindcast == null ? "" : " (hindcast)")}"));
+        Assert.True(forecasts.Count >= 3 && forecasts[0].Step == 119, steps);
+        Assert.Equal(479, forecasts[1].Step);
+        Assert.NotNull(forecasts[1].Hindcast);
+        Assert.True(forecasts.Any(f => f.Step > 479 && f.Step < 879), steps); // sooner than the age bound alone would refit
     }
 
     [Fact]
