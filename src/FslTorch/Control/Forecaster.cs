@@ -196,7 +196,8 @@ public sealed class Forecaster : IDisposable
         // Before the first refit whose forecast can have a hindcast (AskForFirstHindcast) no forecast can be calibrated:
         // the budget's refits wait for that one and pay for later ones instead (the default run refitted at 439 for the
         // budget and at 479 for the hindcast).
-        if (next < _firstCheckable && Latest is not { Hindcast: not null }) next = _firstCheckable;
+        // (Not when that refit would come at or after the run's last step: then the budget refits as before.)
+        if (next < _firstCheckable && _firstCheckable - 1 < TotalSteps - 1 && Latest is not { Hindcast: not null }) next = _firstCheckable;
         // A caller's request (RefitBy) comes before the budget's choice.
         next = Math.Min(next, _refitBy);
         // In the background the refit just started is collected at the next refit step, waiting for it if it is still
