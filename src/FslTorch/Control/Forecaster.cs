@@ -275,7 +275,7 @@ public sealed class Forecaster : IDisposable
     private (bool Any, double[]? ProbeRamp) DecayEvidence(long step, LearningRateSchedule schedule)
     {
         if (Options.Prior?.IsMeasured == true) return (true, null);
-        var rates = schedule.Sample(TotalSteps);
+        var rates = schedule.Sample(Math.Min(step + 1, TotalSteps));
         var longest = DecayProbes(step).OrderBy(p => p.LearningRates.Count).ThenBy(p => p.ForkStep).LastOrDefault();
         double atFork = longest == null ? 0 : schedule.GetLearningRate(longest.ForkStep);
         double[]? probeRamp = atFork > 0 ? longest!.LearningRates.Select(r => r / atFork).ToArray() : null;
@@ -283,9 +283,16 @@ public sealed class Forecaster : IDisposable
         // The run's own decay: once it has ended it is the whole evidence. In progress, the part seen so far is one more
         // probe (it began at `start`): a controller that moved the decay start on TinyGpt's runs was followed by forecasts
         // that took the law's extrapolation of the rest as seen, 0.15–0.2 too optimistic with calibrated bands that missed.
-        int now = (int)Math.Min(step, rates.Length - 1);
+        int now = rates.Length - 1;
+        // Whether the LR falls after `now`: read step by step up to the first fall (not a sample of the whole budget).
         bool ahead = false;
-        for (int k = now + 1; k < rates.Length && !ahead; k++) ahead = rates[k] < rates[k - 1];
+        double before = rates[now];
+        for (long k = now + 1; k < TotalSteps && !ahead; k++)
+        {
+            double rate = schedule.GetLearningRate(k);
+            ahead = rate < before;
+            before = rate;
+        }
         if (!ahead || !(rates[start - 1] > 0)) return (true, null);
         var own = rates[start..(now + 1)].Select(r => r / rates[start - 1]).ToArray();
         return (true, probeRamp != null && probeRamp.Length > own.Length ? probeRamp : own);
