@@ -45,10 +45,10 @@ var checkpointAt = Numbers<long>("--checkpoint-at", "Also keep the checkpoint af
 var branchFrom = new Option<string?>("--branch-from") { Description = "Start from a checkpoint of this run folder (same model, data and seed) with another --schedule." };
 var branchStep = Number<long>("--branch-step", "With --branch-from: the step count of the checkpoint to start from.");
 var stopAt = Number<long>("--stop-at", "Stop after this step as if interrupted (then --resume).");
-var probeAt = Numbers<double>("--probe-at", "Fork a cooldown probe at these fractions of the budget (controlled runs: 0.4 by default; a fixed-schedule run forks them only when this is given).");
+var probeAt = Numbers<double>("--probe-at", "Fork a cooldown probe at these fractions of the budget (0.4 by default: in controlled runs, and in fixed-schedule runs whose own decay begins after the probe ends; given, in any run).");
 var probeFraction = Number<double>("--probe-fraction", "The length of each cooldown probe as a fraction of the budget (default 0.04).");
 var refitEvery = Number<int>("--refit-every", "Refit the forecast every N steps (default: 2% of the budget, stretched to keep refits within 1% of the wall time).");
-var noProbes = new Option<bool>("--no-probes") { Description = "No cooldown probes: the controller keeps its plan unless a measured --prior gives decay evidence." };
+var noProbes = new Option<bool>("--no-probes") { Description = "No cooldown probes: the controller keeps its plan, and forecasts say they cannot forecast the cooldown, unless a measured --prior gives decay evidence." };
 var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in --out (its config, logs and checkpoints)." };
 var decisionsFrom = new Option<string?>("--decisions-from") { Description = "Steer a wsd:F run from a decision file another process writes (fsl watch): its decay_start_step and stop." };
 var abortAbove = Number<double>("--abort-above", "Stop the run once its calibrated forecast band says the final loss stays above this (a sweep's best so far plus a margin); its summary says it was aborted.");

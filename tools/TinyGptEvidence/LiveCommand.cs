@@ -39,6 +39,10 @@ public static class LiveCommand
             Description = "With --replay: use only the runs' cooldown probes that forked at these fractions of the budget (default: all).",
             AllowMultipleArgumentsPerToken = true,
         };
+        var replayBorrowProbes = new Option<bool>("--replay-borrow-probes")
+        {
+            Description = "With --replay (forecasts): replay every fixed WSD run without probes of its own with the probes of the same corpus and seed's controlled run, where both logged the same losses before each probe's fork (what a fixed run would have forked).",
+        };
         var tinyGptArguments = new Option<string?>("--tinygpt-args")
         {
             Description = "More TinyGpt flags for every run, in one string (e.g. \"--lr 2e-3 --width 96\"): a recipe other than TinyGpt's defaults. The flags this command sets itself are refused.",
@@ -62,7 +66,7 @@ public static class LiveCommand
             Description = "With --replay (forecasts): refine this many of each fit's best screened starts to the end (FitOptions.RefinedStarts; the library's default when absent), to compare with the runs' own.",
         };
         var command = new Command("live", "Live-forecast benchmark: the forecasts made at 25/50/75% of TinyGpt runs against the final loss they reached.")
-            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayOwnSteps, replaySteps, replayProbes, replayControl, replayRefined, tinyGptArguments };
+            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayOwnSteps, replaySteps, replayProbes, replayControl, replayRefined, replayBorrowProbes, tinyGptArguments };
         command.SetAction(parse =>
         {
             var seedList = parse.GetValue(seeds)!;
@@ -101,6 +105,8 @@ public static class LiveCommand
             int? refinedStarts = parse.GetValue(replayRefined);
             if (refinedStarts != null && (!replaying || replayingControl)) return Fail("--replay-refined-starts goes with --replay (not with --replay-control).");
             if (refinedStarts < 1) return Fail("--replay-refined-starts must be >= 1.");
+            bool borrowProbes = parse.GetValue(replayBorrowProbes);
+            if (borrowProbes && (!replaying || replayingControl)) return Fail("--replay-borrow-probes goes with --replay (not with --replay-control).");
             Func<ForecasterOptions, ForecasterOptions>? adjust = refinedStarts is { } refined ? o => o with { FitOptions = o.FitOptions with { RefinedStarts = refined } } : null;
             var control = new StringBuilder();
             int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);
@@ -146,9 +152,10 @@ public static class LiveCommand
                                     }
                                     continue;
                                 }
-                                checks = givenSteps != null ? LiveReplay.ForecastsAtSteps(runs.Folder(name), givenSteps, adjust, keptProbes)
-                                    : ownSteps ? LiveReplay.ForecastsAtTheRunsSteps(runs.Folder(name), adjust, keptProbes)
-                                    : LiveReplay.Forecasts(runs.Folder(name), replayInterval, adjust, keptProbes);
+                                string? donor = borrowProbes && schedule.StartsWith("wsd:", StringComparison.Ordinal) && summary.ProbeSteps == 0 ? runs.Folder($"{corpus}-seed{seed}-controlled") : null;
+                                checks = givenSteps != null ? LiveReplay.ForecastsAtSteps(runs.Folder(name), givenSteps, adjust, keptProbes, donor)
+                                    : ownSteps ? LiveReplay.ForecastsAtTheRunsSteps(runs.Folder(name), adjust, keptProbes, donor)
+                                    : LiveReplay.Forecasts(runs.Folder(name), replayInterval, adjust, keptProbes, donor);
                             }
                             catch (InvalidDataException e)
                             {

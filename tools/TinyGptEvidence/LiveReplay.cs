@@ -19,10 +19,11 @@ public static class LiveReplay
     /// The forecasts of the replay of <paramref name="runFolder"/>, refitting every <paramref name="refitInterval"/>
     /// steps; <paramref name="adjust"/> changes the forecaster's options (null: as the run had them);
     /// <paramref name="probeFractions"/> keeps only the run's probes that forked at these fractions of its budget
-    /// (null: all of them), to compare probe plans on the same runs.
+    /// (null: all of them), to compare probe plans on the same runs; <paramref name="probesFrom"/> takes the probes of
+    /// another run folder instead (see <see cref="BorrowedProbes"/>).
     /// </summary>
     public static IReadOnlyList<ForecastCheck> Forecasts(string runFolder, int refitInterval, Func<ForecasterOptions, ForecasterOptions>? adjust = null,
-        IReadOnlyList<double>? probeFractions = null) => Forecasts(runFolder, refitInterval, null, adjust, probeFractions);
+        IReadOnlyList<double>? probeFractions = null, string? probesFrom = null) => Forecasts(runFolder, refitInterval, null, adjust, probeFractions, probesFrom);
 
     /// <summary>
     /// As <see cref="Forecasts(string, int, Func{ForecasterOptions, ForecasterOptions}?, IReadOnlyList{double}?)"/>, refitting
@@ -30,19 +31,19 @@ public static class LiveReplay
     /// before as in the run: a live run's adaptive interval made them, and which fit a refit lands in can depend on them.
     /// </summary>
     public static IReadOnlyList<ForecastCheck> ForecastsAtTheRunsSteps(string runFolder, Func<ForecasterOptions, ForecasterOptions>? adjust = null,
-        IReadOnlyList<double>? probeFractions = null) =>
-        ForecastsAtSteps(runFolder, ForecastSteps(runFolder), adjust, probeFractions);
+        IReadOnlyList<double>? probeFractions = null, string? probesFrom = null) =>
+        ForecastsAtSteps(runFolder, ForecastSteps(runFolder), adjust, probeFractions, probesFrom);
 
     /// <summary>
     /// As <see cref="ForecastsAtTheRunsSteps"/>, refitting at <paramref name="refitSteps"/> instead (a refit plan the run
     /// did not follow, e.g. another build's adaptive interval), each fit warm-started from the one before.
     /// </summary>
     public static IReadOnlyList<ForecastCheck> ForecastsAtSteps(string runFolder, IReadOnlyList<long> refitSteps,
-        Func<ForecasterOptions, ForecasterOptions>? adjust = null, IReadOnlyList<double>? probeFractions = null) =>
-        Forecasts(runFolder, 0, refitSteps, adjust, probeFractions);
+        Func<ForecasterOptions, ForecasterOptions>? adjust = null, IReadOnlyList<double>? probeFractions = null, string? probesFrom = null) =>
+        Forecasts(runFolder, 0, refitSteps, adjust, probeFractions, probesFrom);
 
     private static IReadOnlyList<ForecastCheck> Forecasts(string runFolder, int refitInterval, IReadOnlyList<long>? refitSteps,
-        Func<ForecasterOptions, ForecasterOptions>? adjust, IReadOnlyList<double>? probeFractions)
+        Func<ForecasterOptions, ForecasterOptions>? adjust, IReadOnlyList<double>? probeFractions, string? probesFrom)
     {
         var settings = RunFolder.ReadConfig(runFolder);
         long total = settings.Steps;
@@ -52,7 +53,7 @@ public static class LiveReplay
         // decay evidence's windows) and is never stepped: the replay records the losses and asks for each refit.
         var forecaster = refitSteps == null ? options.Forecaster with { RefitInterval = refitInterval } : options.Forecaster;
         options = options with { Forecaster = adjust?.Invoke(forecaster) ?? forecaster, DecayControl = null };
-        var probes = Probes(runFolder, settings, probeFractions);
+        var probes = probesFrom == null ? Probes(runFolder, settings, probeFractions) : BorrowedProbes(runFolder, probesFrom, probeFractions);
         using var monitor = new TrainingMonitor(schedule, total, options);
         var made = new List<Forecast>();
         var at = refitSteps?.ToHashSet();
@@ -113,6 +114,30 @@ public static class LiveReplay
             }
         }
         return new DecisionReplay(plan.DecayStartStep, total, monitor.Controller!.Decisions, Moved: false);
+    }
+
+    /// <summary>
+    /// The cooldown probes of <paramref name="donorFolder"/> that forked at <paramref name="fractions"/> of its budget
+    /// (null: all of them), for the replay of <paramref name="runFolder"/>: what a run made without probes would have
+    /// forked, when both runs logged the same loss at every step before each probe's fork (a controlled run and a fixed WSD
+    /// run of the same seed and plan, before any move: the probe left the donor's state as it was). Throws an
+    /// <see cref="InvalidDataException"/> when the runs' budgets or losses before a fork differ, or the run has probes of its own.
+    /// </summary>
+    public static IReadOnlyList<CooldownProbe> BorrowedProbes(string runFolder, string donorFolder, IReadOnlyList<double>? fractions = null)
+    {
+        var settings = RunFolder.ReadConfig(runFolder);
+        if (RunFolder.ReadConfig(donorFolder).Steps != settings.Steps) throw new InvalidDataException($"{donorFolder}: another budget than {runFolder}; its probes are not this run's.");
+        if (Probes(runFolder).Count > 0) throw new InvalidDataException($"{runFolder}: the run has cooldown probes of its own.");
+        var probes = Probes(donorFolder, settings, fractions);
+        if (probes.Count == 0) return probes;
+        long last = probes.Max(p => p.ForkStep);
+        var own = Losses(Path.Combine(runFolder, "losses.csv")).TakeWhile(row => row.Step < last).ToList();
+        var donor = Losses(Path.Combine(donorFolder, "losses.csv")).TakeWhile(row => row.Step < last).ToList();
+        if (!own.SequenceEqual(donor))
+        {
+            throw new InvalidDataException($"{donorFolder}: its losses before step {last} are not those of {runFolder}; its probes are not this run's.");
+        }
+        return probes;
     }
 
     // The run's probes that forked at `fractions` of its budget (null: all of them).

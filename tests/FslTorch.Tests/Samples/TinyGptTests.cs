@@ -215,18 +215,35 @@ public sealed class TinyGptTests : IDisposable
     }
 
     [Fact]
-    public void AFixedScheduleRunForksProbesOnlyWhenAskedAndKeepsItsSchedule()
+    public void AFixedScheduleRunForksAProbeWhenItsOwnDecayLiesAheadAndKeepsItsSchedule()
     {
-        string asked = Path.Combine(_folder.FullName, "asked"), plain = Path.Combine(_folder.FullName, "plain");
-        var (code, output) = Run(Tiny(asked, "--schedule", "wsd:0.2", "--probe-at", "0.4", "--probe-fraction", "0.1"));
+        string probed = Path.Combine(_folder.FullName, "probed"), plain = Path.Combine(_folder.FullName, "plain");
+        var (code, output) = Run(Tiny(probed, "--schedule", "wsd:0.2", "--probe-fraction", "0.1"));
         Assert.True(code == 0, output);
         Assert.Contains("cooldown probe at step 40: 10 steps", output);
-        (code, output) = Run(Tiny(plain, "--schedule", "wsd:0.2"));
+        (code, output) = Run(Tiny(plain, "--schedule", "wsd:0.2", "--no-probes"));
         Assert.True(code == 0, output);
         Assert.DoesNotContain("cooldown probe", output);
         // The same learning rate and loss at every step: the probe left the run, and its schedule, as they were.
-        Assert.Equal(Losses(plain), Losses(asked));
-        Assert.Equal(10, RunSummary(asked).GetProperty("ProbeSteps").GetInt64());
+        Assert.Equal(Losses(plain), Losses(probed));
+        Assert.Equal(10, RunSummary(probed).GetProperty("ProbeSteps").GetInt64());
+    }
+
+    [Fact]
+    public void AFixedScheduleForksOnlyTheProbesAfterWhichItsOwnDecayBegins()
+    {
+        IReadOnlyList<long> Forks(string schedule, double[]? at = null, bool asked = false, string? prior = null) =>
+            new TinyGpt.Settings { Steps = 1000, Schedule = schedule, ProbeAt = at ?? [0.4], ProbesInFixedRuns = asked, Prior = prior }.ProbeSteps();
+        Assert.Equal([400L], Forks("controlled"));
+        Assert.Equal([400L], Forks("wsd:0.2")); // the decay begins at 800, after the probe's 40 steps
+        Assert.Equal([400L], Forks("wsd:0.55")); // at 450: just after the probe's last step, 439
+        Assert.Empty(Forks("wsd:0.58")); // at 420: during the probe, so the run's own decay shows the response
+        Assert.Empty(Forks("wsd:0.7"));
+        Assert.Empty(Forks("cosine")); // decaying since the warmup
+        Assert.Empty(Forks("constant")); // no decay to forecast
+        Assert.Equal([200L], Forks("wsd:0.5", [0.2, 0.5])); // the one at 0.5 forks where the decay begins
+        Assert.Equal([400L], Forks("cosine", asked: true)); // an explicit --probe-at forks anywhere
+        Assert.Empty(Forks("wsd:0.2", prior: "prior.json")); // a measured prior is decay evidence already
     }
 
     [Fact]

@@ -27,7 +27,9 @@ public sealed class LiveCommandTests : IDisposable
     [InlineData(new[] { "--replay-refined-starts", "2" }, "--replay-refined-starts goes with --replay (not with --replay-control).")]
     [InlineData(new[] { "--replay", "--replay-control", "--replay-refined-starts", "2" }, "--replay-refined-starts goes with --replay (not with --replay-control).")]
     [InlineData(new[] { "--replay", "--replay-refined-starts", "0" }, "--replay-refined-starts must be >= 1.")]
-    public void TheFittersStartsAreChosenOnlyForAForecastReplay(string[] flags, string message)
+    [InlineData(new[] { "--replay-borrow-probes" }, "--replay-borrow-probes goes with --replay (not with --replay-control).")]
+    [InlineData(new[] { "--replay", "--replay-control", "--replay-borrow-probes" }, "--replay-borrow-probes goes with --replay (not with --replay-control).")]
+    public void ReplayOnlyChoicesAreRefusedOutsideAForecastReplay(string[] flags, string message)
     {
         var (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1),
             ["live", "--out", Path.Combine(_folder.FullName, "live"), "--steps", "100", .. flags]);

@@ -161,6 +161,29 @@ public sealed class LiveReplayTests : IDisposable
     }
 
     [Fact]
+    public void AFixedRunWithoutProbesReplaysWithTheControlledRunsProbeAsIfItHadForkedIt()
+    {
+        string controlled = TinyRun("controlled", "--steps", "120", "--schedule", "controlled");
+        string bare = TinyRun("bare", "--steps", "120", "--schedule", "wsd:0.2", "--no-probes");
+        string probed = TinyRun("probed", "--steps", "120", "--schedule", "wsd:0.2");
+        var own = LiveReplay.Forecasts(probed, refitInterval: 10);
+        var borrowed = LiveReplay.Forecasts(bare, refitInterval: 10, probesFrom: controlled);
+        Assert.Equal(own.Select(f => (f.Fraction, f.Step, f.Calibrated)), borrowed.Select(f => (f.Fraction, f.Step, f.Calibrated)));
+        for (int i = 0; i < own.Count; i++)
+        {
+            Assert.Equal(own[i].FinalLoss, borrowed[i].FinalLoss, 9);
+            Assert.Equal(own[i].Upper, borrowed[i].Upper, 9);
+        }
+        // Without them the forecast after the probe is another (so the comparison above can fail).
+        Assert.NotEqual(own[^1].FinalLoss, LiveReplay.Forecasts(bare, refitInterval: 10)[^1].FinalLoss);
+
+        // Not from a run whose losses before the fork differ, nor into a run with probes of its own.
+        string cosine = TinyRun("cosine", "--steps", "120", "--schedule", "cosine");
+        Assert.Contains("are not those of", Assert.Throws<InvalidDataException>(() => LiveReplay.BorrowedProbes(cosine, controlled)).Message);
+        Assert.Contains("probes of its own", Assert.Throws<InvalidDataException>(() => LiveReplay.BorrowedProbes(probed, controlled)).Message);
+    }
+
+    [Fact]
     public void ARunWhoseProbesWereLostWithItsCheckpointIsNotReplayedAsIfItHadNone()
     {
         string run = TinyRun("probed", "--steps", "100", "--probe-at", "0.2", "0.4");
