@@ -104,6 +104,21 @@ internal static class BenchCommand
         }));
         bench.Subcommands.Add(decayCommand);
 
+        // fsl bench probe --data ../shared/data/schaipp-124m [--law L] [--peak-lr X…]
+        var probeData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
+        var probeLaw = new Option<string?>("--law") { Description = "The law of the forecasts (the library default when not given)." };
+        var probePeaks = new Option<double[]>("--peak-lr") { Description = "Only these peak LRs (all four by default).", AllowMultipleArgumentsPerToken = true };
+        var probeCommand = new Command("probe", "Forecasts of longer cooldowns from a short one (a cooldown probe) on the real runs of the 124M grid, without a measured prior.")
+            { probeData, probeLaw, probePeaks, jsonOption };
+        probeCommand.SetAction(parse => CommandSupport.Run(() =>
+        {
+            CurveFiles.CheckWritable(parse.GetValue(jsonOption), "--json");
+            var law = parse.GetValue(probeLaw) is string name ? Protocol.Law(name) : null;
+            var peaks = parse.GetValue(probePeaks) is { Length: > 0 } chosen ? chosen : null;
+            return ProbeBenchmark.Run(parse.GetValue(probeData)!, parse.GetValue(jsonOption), Console.Out, law, peaks);
+        }));
+        bench.Subcommands.Add(probeCommand);
+
         // fsl bench sweep --data ../shared/data/schaipp-124m [--margin 0.02] [--order middle-out] [--prior-spread 0.1] [--prior-on P…] [--no-prior] [--no-widen]
         var sweepData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
         var sweepMargin = new Option<double>("--margin") { Description = "Stop a run forecast (calibrated band) to finish above the best finished run's final loss plus this (nats).", DefaultValueFactory = _ => 0.02 };
