@@ -11,26 +11,6 @@ namespace TinyGpt;
 /// </summary>
 internal static class ModelState
 {
-    /// <summary>A copy of every parameter and buffer, on the module's device (no host round trip).</summary>
-    public static Dictionary<string, Tensor> Snapshot(nn.Module module)
-    {
-        using var noGrad = no_grad();
-        return module.state_dict().ToDictionary(entry => entry.Key, entry => entry.Value.detach().clone().DetachFromDisposeScope());
-    }
-
-    /// <summary>Writes a <see cref="Snapshot"/> back into the module's own tensors.</summary>
-    public static void Restore(nn.Module module, IReadOnlyDictionary<string, Tensor> snapshot)
-    {
-        using var noGrad = no_grad();
-        var state = module.state_dict();
-        if (state.Count != snapshot.Count) throw new ArgumentException($"The snapshot has {snapshot.Count} tensors, the model {state.Count}.", nameof(snapshot));
-        foreach (var (name, tensor) in state)
-        {
-            if (!snapshot.TryGetValue(name, out var saved)) throw new ArgumentException($"The snapshot has no '{name}'.", nameof(snapshot));
-            tensor.copy_(saved);
-        }
-    }
-
     /// <summary>
     /// Reads a file written by <c>Module.save</c> into the module's own tensors (on a GPU through a CPU buffer each).
     /// A file of another model (other names, shapes or element types) is refused with <see cref="InvalidDataException"/>.

@@ -387,27 +387,11 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
     {
         probeClock.Start();
         int length = settings.ProbeLength(fork);
-        var modelCopy = ModelState.Snapshot(model);
-        using var optimizerCopy = new MemoryStream();
-        using (var writer = new BinaryWriter(optimizerCopy, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
-        double from = scheduler.CurrentLearningRate;
-        var rates = new double[length];
-        var losses = new double[length];
-        for (int i = 0; i < length; i++)
-        {
-            rates[i] = from * (1 - (double)i / length);
-            foreach (var group in optimizer.ParamGroups) group.LearningRate = rates[i];
-            losses[i] = TrainStep(fork + i);
-        }
-        ModelState.Restore(model, modelCopy);
-        foreach (var tensor in modelCopy.Values) tensor.Dispose();
-        optimizerCopy.Position = 0;
-        using (var reader = new BinaryReader(optimizerCopy)) optimizer.load_state_dict(reader);
-        foreach (var group in optimizer.ParamGroups) group.LearningRate = from;
+        var probe = scheduler.RunCooldownProbe(model, length, TrainStep);
         probeClock.Stop();
         Report(string.Create(CultureInfo.InvariantCulture,
-            $"cooldown probe at step {fork}: {length} steps from lr {from:0.00e+0} to 0, loss {losses.Take(10).Average():F4} → {losses.TakeLast(10).Average():F4} (the run's own loss {monitor.Tracker.Smoothed:F4})"));
-        return new CooldownProbe(fork, rates, losses);
+            $"cooldown probe at step {fork}: {length} steps from lr {probe.LearningRates[0]:0.00e+0} to 0, loss {probe.Losses.Take(10).Average():F4} → {probe.Losses.TakeLast(10).Average():F4} (the run's own loss {monitor.Tracker.Smoothed:F4})"));
+        return probe;
     }
     var probeSteps = settings.ProbeSteps();
 

@@ -1,6 +1,9 @@
+using System.Text;
 using System.Text.Json;
 using FslTorch.Schedules;
 using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 using static TorchSharp.torch.optim;
 
 namespace FslTorch.Control;
@@ -23,6 +26,7 @@ namespace FslTorch.Control;
 /// </summary>
 public sealed class FslScheduler : lr_scheduler.LRScheduler
 {
+    private readonly Optimizer _optimizer;
     private readonly double[] _groupScales;
     private long _step = -1;
 
@@ -32,6 +36,7 @@ public sealed class FslScheduler : lr_scheduler.LRScheduler
     public FslScheduler(Optimizer optimizer, LearningRateSchedule schedule, GroupScaling scaling = GroupScaling.Absolute)
         : base(optimizer ?? throw new ArgumentNullException(nameof(optimizer)))
     {
+        _optimizer = optimizer;
         Schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
         Scaling = scaling switch
         {
@@ -76,6 +81,76 @@ public sealed class FslScheduler : lr_scheduler.LRScheduler
             ?? throw new InvalidOperationException($"Only a {nameof(WsdSchedule)} can move its decay start; this scheduler has a {Schedule.GetType().Name}.");
         Schedule = wsd.WithDecayStartFrom(decayStartStep, _step);
         ApplyCurrentStep();
+    }
+
+    /// <summary>
+    /// Forks a cooldown probe at <see cref="CurrentStep"/> (call it before that step's forward pass): copies the model's
+    /// parameters and buffers, the optimizer's state and the default generator's state, trains <paramref name="steps"/>
+    /// steps with <paramref name="trainStep"/> (given the step, it runs forward, backward and <c>optimizer.step()</c>, and
+    /// returns the loss) while the rate falls linearly from the schedule's value now towards 0 (each group's scaled as
+    /// <see cref="Scaling"/> says), then puts the copies back and applies the current step's rate again: the run goes on
+    /// as if the probe had not happened. Give the probe to <see cref="TrainingMonitor.AddProbe"/>, whose forecasts then
+    /// know what a cooldown buys on this run. For the run to stay bit-identical, <paramref name="trainStep"/> should draw
+    /// its batch from the step (the probe sees the batches the run is about to see) and draw nothing from a CUDA
+    /// generator, whose state is not kept. The copies are restored even when <paramref name="trainStep"/> throws.
+    /// </summary>
+    /// <param name="model">The model the optimizer trains.</param>
+    /// <param name="steps">The probe's length (at least 2; TinyGpt uses 4% of the budget).</param>
+    /// <param name="trainStep">One training step on the batch of the given step; returns its loss.</param>
+    /// <exception cref="InvalidOperationException">No step has been taken yet, or the optimizer keeps its state in native
+    /// code (not a managed TorchSharp optimizer such as AdamW, Adam or SGD), so it cannot be copied.</exception>
+    public CooldownProbe RunCooldownProbe(nn.Module model, int steps, Func<long, double> trainStep)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(trainStep);
+        if (steps < 2) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be >= 2 (a decay needs two rates).");
+        if (_step < 1) throw new InvalidOperationException("A cooldown probe forks from a trained state: fork it after the run's first step.");
+        var optimizer = _optimizer as OptimizerHelper
+            ?? throw new InvalidOperationException($"The optimizer ({_optimizer.GetType().Name}) keeps its state in native code; a probe needs a copy of it (use a managed TorchSharp optimizer such as AdamW).");
+        long fork = _step;
+        double from = CurrentLearningRate;
+        var modelCopy = Snapshot(model);
+        using var optimizerCopy = new MemoryStream();
+        using (var writer = new BinaryWriter(optimizerCopy, Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
+        using var generator = get_rng_state();
+        var rates = new double[steps];
+        var losses = new double[steps];
+        var groups = _optimizer.ParamGroups.ToList();
+        try
+        {
+            for (int i = 0; i < steps; i++)
+            {
+                rates[i] = from * (1 - (double)i / steps);
+                for (int g = 0; g < groups.Count; g++) groups[g].LearningRate = _groupScales[g] * rates[i];
+                losses[i] = trainStep(fork + i);
+            }
+        }
+        finally
+        {
+            Restore(model, modelCopy);
+            optimizerCopy.Position = 0;
+            using (var reader = new BinaryReader(optimizerCopy, Encoding.UTF8, leaveOpen: true)) optimizer.load_state_dict(reader);
+            set_rng_state(generator);
+            ApplyCurrentStep();
+        }
+        return new CooldownProbe(fork, rates, losses);
+    }
+
+    // A copy of every parameter and buffer, on the module's device.
+    private static Dictionary<string, Tensor> Snapshot(nn.Module module)
+    {
+        using var noGrad = no_grad();
+        return module.state_dict().ToDictionary(entry => entry.Key, entry => entry.Value.detach().clone().DetachFromDisposeScope());
+    }
+
+    // Writes a snapshot back into the module's own tensors and frees it.
+    private static void Restore(nn.Module module, Dictionary<string, Tensor> snapshot)
+    {
+        using (no_grad())
+        {
+            foreach (var (name, tensor) in module.state_dict()) tensor.copy_(snapshot[name]);
+        }
+        foreach (var copy in snapshot.Values) copy.Dispose();
     }
 
     /// <summary>

@@ -32,6 +32,68 @@ public sealed class FslSchedulerTests
     }
 
     [Fact]
+    public void ACooldownProbeTrainsADecayOnACopyAndLeavesTheRunBitIdentical()
+    {
+        const long fork = 10;
+        var schedule = Wsd();
+        (float[] Weights, float[] Draws, CooldownProbe? Probe, List<double> Seen) Run(bool probe)
+        {
+            using var model = TinyRegression.CreateModel(seed: 3);
+            using var optimizer = optim.AdamW(model.parameters(), lr: 1e-2);
+            var scheduler = new FslScheduler(optimizer, schedule);
+            var handles = model.parameters().Select(p => p.Handle).ToArray();
+            CooldownProbe? made = null;
+            var seen = new List<double>();
+            var draws = new List<float>();
+            torch.manual_seed(99);
+            for (long k = 0; k < 20; k++)
+            {
+                if (probe && k == fork)
+                {
+                    // Each probe step also draws from the default generator (as dropout would).
+                    made = scheduler.RunCooldownProbe(model, 4, step =>
+                    {
+                        torch.rand(1).Dispose();
+                        double loss = TinyRegression.TrainStep(model, optimizer, step);
+                        seen.Add(loss);
+                        return loss;
+                    });
+                    Assert.Equal(schedule.GetLearningRate(fork), optimizer.ParamGroups.Single().LearningRate, 15);
+                    Assert.Equal(handles, model.parameters().Select(p => p.Handle).ToArray());
+                }
+                using (var draw = torch.rand(1)) draws.Add(draw.item<float>());
+                TinyRegression.TrainStep(model, optimizer, k);
+                scheduler.step();
+            }
+            return ([.. model.parameters().SelectMany(p => p.detach().data<float>().ToArray())], [.. draws], made, seen);
+        }
+        var plain = Run(probe: false);
+        var probed = Run(probe: true);
+        // The run after the probe: the same weights and the same draws, to the bit.
+        Assert.Equal(plain.Weights, probed.Weights);
+        Assert.Equal(plain.Draws, probed.Draws);
+        // The probe: forked at the step in hand, a linear decay from its rate towards 0, the losses its steps returned.
+        var probe = probed.Probe!;
+        Assert.Equal(fork, probe.ForkStep);
+        double from = schedule.GetLearningRate(fork);
+        Assert.Equal([from, 0.75 * from, 0.5 * from, 0.25 * from], probe.LearningRates);
+        Assert.Equal(probed.Seen, probe.Losses);
+        probe.Validate();
+    }
+
+    [Fact]
+    public void ACooldownProbeIsRefusedBeforeTheFirstStepAndWithFewerThanTwoSteps()
+    {
+        using var model = TinyRegression.CreateModel(seed: 3);
+        using var optimizer = optim.AdamW(model.parameters(), lr: 1e-2);
+        var scheduler = new FslScheduler(optimizer, Wsd());
+        Assert.Contains("after the run's first step", Assert.Throws<InvalidOperationException>(() => scheduler.RunCooldownProbe(model, 4, _ => 0)).Message);
+        TinyRegression.TrainStep(model, optimizer, 0);
+        scheduler.step();
+        Assert.Throws<ArgumentOutOfRangeException>(() => scheduler.RunCooldownProbe(model, 1, _ => 0));
+    }
+
+    [Fact]
     public void TheOptimizerUsesThePureScheduleAtEveryStep()
     {
         using var model = TinyRegression.CreateModel(seed: 1);
