@@ -6,6 +6,7 @@ using FslTorch.Fitting;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
 using FslTorch.Cli.Commands;
+using MathNet.Numerics.Statistics;
 
 namespace FslTorch.Cli;
 
@@ -69,7 +70,7 @@ internal static class ProbeBenchmark
         if (rows.Count == 0) throw new ArgumentException($"{folder}: no peak with a 10% cooldown run shorter than a 20% or 40% one.");
         var shares = rows.Select(r => r.RealisedShare).Where(double.IsFinite).ToList();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{rows.Count} forecasts: mean error {rows.Average(r => r.Error):+0.0000;-0.0000}, mean |error| {rows.Average(r => Math.Abs(r.Error)):F4}, 80% bands held {rows.Count(r => r.BandHolds)} of {rows.Count}; realised share of the unseen gain: mean {shares.DefaultIfEmpty(double.NaN).Average():F2}, median {Median(shares):F2} ({shares.Count} forecasts; the forecast takes {1 - Forecast.UnseenGainShare:F2}); {clock.Elapsed.TotalSeconds:F0} s"));
+            $"{rows.Count} forecasts: mean error {rows.Average(r => r.Error):+0.0000;-0.0000}, mean |error| {rows.Average(r => Math.Abs(r.Error)):F4}, 80% bands held {rows.Count(r => r.BandHolds)} of {rows.Count}; realised share of the unseen gain: mean {shares.DefaultIfEmpty(double.NaN).Average():F2}, median {shares.Median():F2} ({shares.Count} forecasts; the forecast takes {1 - Forecast.UnseenGainShare:F2}); {clock.Elapsed.TotalSeconds:F0} s"));
         if (json != null)
         {
             Report.WriteJson(new JsonObject
@@ -95,17 +96,10 @@ internal static class ProbeBenchmark
                 }).ToArray()),
                 ["mean_abs_error"] = rows.Average(r => Math.Abs(r.Error)),
                 ["band_coverage"] = (double)rows.Count(r => r.BandHolds) / rows.Count,
-                ["median_realised_share"] = shares.Count > 0 ? Median(shares) : null,
+                ["median_realised_share"] = shares.Count > 0 ? shares.Median() : null,
             }, json);
         }
         return 0;
-    }
-
-    private static double Median(IReadOnlyList<double> values)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     // The 10% cooldown of a run branched from the constant one, as a probe forked from it: its LR at every step of the
