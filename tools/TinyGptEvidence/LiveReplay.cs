@@ -26,7 +26,7 @@ public static class LiveReplay
         IReadOnlyList<double>? probeFractions = null, string? probesFrom = null) => Forecasts(runFolder, refitInterval, null, adjust, probeFractions, probesFrom);
 
     /// <summary>
-    /// As <see cref="Forecasts(string, int, Func{ForecasterOptions, ForecasterOptions}?, IReadOnlyList{double}?)"/>, refitting
+    /// As <see cref="Forecasts(string, int, Func{ForecasterOptions, ForecasterOptions}?, IReadOnlyList{double}?, string?)"/>, refitting
     /// at the steps the run itself refitted at (those of its <c>forecasts.jsonl</c>), each fit warm-started from the one
     /// before as in the run: a live run's adaptive interval made them, and which fit a refit lands in can depend on them.
     /// </summary>
