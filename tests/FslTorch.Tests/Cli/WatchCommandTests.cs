@@ -226,6 +226,51 @@ public sealed class WatchCommandTests : IDisposable
     }
 
     [Fact]
+    public void AProbesLogIsFittedFromItsForkAsInAReplayWithTheProbe()
+    {
+        const long fork = 800, until = 1100;
+        var plan = new WsdSchedule(Peak, Warmup, WsdSchedule.DecayStartForFraction(N, 0.2), N);
+        string log = Path.Combine(_folder.FullName, "run.csv"), probeLog = Path.Combine(_folder.FullName, "probe.csv");
+        File.WriteAllLines(log, ["step,lr,loss", .. Enumerable.Range(0, (int)N / 5).Select(i => 5L * i)
+            .Select(k => string.Create(CultureInfo.InvariantCulture, $"{k},{plan.GetLearningRate(k):R},{Loss(k):R}"))]);
+        // An 80-step linear decay to 0 forked at step 800, whose loss falls 0.2 below the run's by its end.
+        File.WriteAllLines(probeLog, ["step,lr,loss", .. Enumerable.Range(0, 80)
+            .Select(i => string.Create(CultureInfo.InvariantCulture, $"{fork + i},{Peak * (1 - i / 80.0):R},{Loss(fork + i) - 0.2 * i / 80.0:R}"))]);
+        string Watch(string decisions, params string[] more)
+        {
+            var (code, output, error) = CliProcess.Run(["watch", log, "--total-steps", N.ToString(CultureInfo.InvariantCulture), "--peak-lr", "1e-3",
+                "--warmup", Warmup.ToString(CultureInfo.InvariantCulture), "--law", "momentum", "--decisions", decisions, "--interval", "0.05",
+                "--until-step", until.ToString(CultureInfo.InvariantCulture), "--timeout", "100", .. more]);
+            Assert.True(code == 0, output + error);
+            return decisions;
+        }
+        double Replay(bool withProbe)
+        {
+            using var monitor = new TrainingMonitor(plan, N, WatchCommand.MonitorOptions(new MomentumLaw(), plan, N, prior: null));
+            for (long k = 0; k <= until; k++)
+            {
+                if (withProbe && k == fork) monitor.AddProbe(WatchCommand.ReadProbe(probeLog, N));
+                monitor.OnStepEnd(k, k % 5 == 0 ? Loss(k) : double.NaN);
+            }
+            Assert.Equal(withProbe, monitor.LatestForecast!.HasDecayEvidence);
+            return monitor.LatestForecast!.FinalLoss;
+        }
+        double Written(string decisions) => JsonDocument.Parse(File.ReadAllText(decisions)).RootElement.GetProperty("forecast").GetProperty("final_loss").GetDouble();
+
+        double probed = Written(Watch(Path.Combine(_folder.FullName, "probed.json"), "--probe", probeLog));
+        Assert.Equal(Replay(withProbe: true), probed, 9);
+        double plain = Written(Watch(Path.Combine(_folder.FullName, "plain.json")));
+        Assert.Equal(Replay(withProbe: false), plain, 9);
+        Assert.NotEqual(plain, probed, 3);
+
+        // A probe's log with a step missing is refused before anything is watched.
+        File.WriteAllLines(probeLog, ["step,lr,loss", "800,0.001,2.5", "801,0.0009,2.4", "803,0.0008,2.3"]);
+        var (refusedCode, _, refused) = CliProcess.Run("watch", log, "--total-steps", "2000", "--peak-lr", "1e-3", "--probe", probeLog);
+        Assert.Equal(2, refusedCode);
+        Assert.Contains("a probe's log has every one of its steps", refused);
+    }
+
+    [Fact]
     public void AWatchWithoutALogEndsAtItsTimeoutAndBadPlansAreRefused()
     {
         string decisions = Path.Combine(_folder.FullName, "d.json");

@@ -30,9 +30,14 @@ internal static class WatchCommand
         var interval = new Option<double>("--interval") { Description = "Seconds between reads of the log.", DefaultValueFactory = _ => 2 };
         var untilStep = new Option<long?>("--until-step") { Description = "Stop once the log reached this step (default: the last step, N − 1)." };
         var timeout = new Option<double?>("--timeout") { Description = "Stop after this many seconds." };
+        var probes = new Option<string[]>("--probe")
+        {
+            Description = "A cooldown probe the trainer ran beside the run (a short decay on a copy of model and optimizer state): a step,lr,loss CSV of every one of its steps, numbered as the run's from the step it forked at. Its losses are fitted with the run's from the step the log passes its fork, as decay evidence. Repeat for several.",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var logFormats = new LogFormats.Options();
         var command = new Command("watch", "Follows a growing log, refits as it grows, and writes the decay decision a trainer polls.")
-            { log, totalSteps, peak, warmup, plan, decisions, law, prior, priorSpread, interval, untilStep, timeout };
+            { log, totalSteps, peak, warmup, plan, decisions, law, prior, priorSpread, interval, untilStep, timeout, probes };
         foreach (var option in logFormats.All) command.Options.Add(option);
         command.SetAction(parse => CommandSupport.Run(() =>
         {
@@ -48,7 +53,8 @@ internal static class WatchCommand
             var options = MonitorOptions(chosenLaw, planned, n, chosenPrior);
             long until = parse.GetValue(untilStep) ?? n - 1;
             if (until < 0 || until > n - 1) throw new ArgumentException($"--until-step must lie in [0, {n - 1}] (the budget's steps); got {until}.");
-            return new Watcher(parse.GetValue(log)!, logFormats.Read(parse), planned, n, options, decisionFile, seconds, until, parse.GetValue(timeout)).Run();
+            var probed = (parse.GetValue(probes) ?? []).Select(file => ReadProbe(file, n)).ToList();
+            return new Watcher(parse.GetValue(log)!, logFormats.Read(parse), planned, n, options, decisionFile, seconds, until, parse.GetValue(timeout), probed).Run();
         }));
         return command;
     }
@@ -97,7 +103,37 @@ internal static class WatchCommand
         return new WsdSchedule(rate, warmup, WsdSchedule.DecayStartForFraction(n, 0.2), n);
     }
 
-    private sealed class Watcher(string path, LogFormats formats, WsdSchedule plan, long total, TrainingMonitorOptions options, string decisionFile, double interval, long untilStep, double? timeout)
+    /// <summary>
+    /// A cooldown probe from its log: a step,lr,loss CSV with a row for every step from the one it forked at (at least 1)
+    /// on, each with its LR (a loss may be missing); the whole probe within the budget of <paramref name="total"/> steps.
+    /// Anything else is refused with an <see cref="InvalidDataException"/> naming the file.
+    /// </summary>
+    public static CooldownProbe ReadProbe(string path, long total)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"--probe {path}: no such file.");
+        var rows = ObservedCurve.CsvRows(path, requireLearningRate: true);
+        if (rows.Count < 2) throw new InvalidDataException($"--probe {path}: a probe needs at least two steps; the file has {rows.Count}.");
+        long fork = rows[0].Step;
+        for (int i = 1; i < rows.Count; i++)
+        {
+            if (rows[i].Step != fork + i)
+            {
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"--probe {path}, {rows[i].Where}: step {rows[i].Step} where {fork + i} comes next; a probe's log has every one of its steps."));
+            }
+        }
+        if (fork < 1 || fork + rows.Count > total)
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                $"--probe {path}: steps {fork}..{fork + rows.Count - 1} do not lie within the run's steps 1..{total - 1}."));
+        }
+        var probe = new CooldownProbe(fork, rows.Select(r => r.LearningRate!.Value).ToList(), rows.Select(r => r.Loss ?? double.NaN).ToList());
+        probe.Validate();
+        return probe;
+    }
+
+    private sealed class Watcher(string path, LogFormats formats, WsdSchedule plan, long total, TrainingMonitorOptions options, string decisionFile, double interval, long untilStep, double? timeout,
+        IReadOnlyList<CooldownProbe> probes)
     {
         private TrainingMonitor _monitor = new(plan, total, options);
         private long _next;             // the next step to give the monitor
@@ -163,6 +199,8 @@ internal static class WatchCommand
 
         private void Step(long step, double loss)
         {
+            // A probe forked before this step's update, as the trainer forked it (also again after the log started over).
+            foreach (var probe in probes.Where(p => p.ForkStep == step)) _monitor.AddProbe(probe);
             var signal = _monitor.OnStepEnd(step, loss);
             if (signal.HasFlag(TrainingSignal.Forecast)) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {step}: forecast {_monitor.LatestForecast!.Describe()}"));
             if (signal.HasFlag(TrainingSignal.Decision))
