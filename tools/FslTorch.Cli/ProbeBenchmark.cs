@@ -133,19 +133,20 @@ internal static class ProbeBenchmark
         var losses = constant.StepLosses();
         int observedIndex = target.Curve.Steps.ToList().IndexOf(total - 200);
         double observed = target.Curve.Losses[observedIndex];
+        var sampled = schedule.Sample(total);
         for (long step = 0; step <= at.Max(); step++)
         {
             if (step == probe.ForkStep) monitor.AddProbe(probe);
             monitor.OnStepEnd(step, losses[step]);
             if (!at.Contains(step) || monitor.Forecaster.ForecastNow(step) is not { } forecast) continue;
-            double fitted = forecast.Fit.Predict(schedule.Sample(total), [total - 200])[0];
-            // The forecast's error where the decay begins: the constant run's last logged loss before it.
+            // The law at the scored step and where the decay begins (the constant run's last logged loss before it).
             long horizon = forecast.HorizonStep;
             int logged = constant.Logged.Steps.ToList().FindLastIndex(s => s <= horizon);
-            double horizonPredicted = forecast.Fit.Predict(schedule.Sample(total), [(int)constant.Logged.Steps[logged]])[0];
+            var predicted = forecast.Fit.Predict(sampled, [(int)constant.Logged.Steps[logged], total - 200]); // ascending
+            double fitted = predicted[1];
             yield return new Row(target.PeakLearningRate, total, target.CooldownFraction, step, probe.ForkStep, probe.LearningRates.Count,
                 fitted + Forecast.UnseenGainShare * forecast.UnseenCooldownGain, forecast.Lower, forecast.Upper, fitted, forecast.UnseenCooldownGain,
-                horizonPredicted - constant.Logged.Losses[logged], observed);
+                predicted[0] - constant.Logged.Losses[logged], observed);
         }
     }
 }
