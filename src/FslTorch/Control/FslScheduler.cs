@@ -109,13 +109,14 @@ public sealed class FslScheduler : lr_scheduler.LRScheduler
             ?? throw new InvalidOperationException($"The optimizer ({_optimizer.GetType().Name}) keeps its state in native code; a probe needs a copy of it (use a managed TorchSharp optimizer such as AdamW).");
         long fork = _step;
         double from = CurrentLearningRate;
-        var modelCopy = Snapshot(model);
         using var optimizerCopy = new MemoryStream();
         using (var writer = new BinaryWriter(optimizerCopy, Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
         using var generator = get_rng_state();
         var rates = new double[steps];
         var losses = new double[steps];
         var groups = _optimizer.ParamGroups.ToList();
+        // The model's copy last: from here on only the finally block below frees it.
+        var modelCopy = Snapshot(model);
         try
         {
             for (int i = 0; i < steps; i++)
