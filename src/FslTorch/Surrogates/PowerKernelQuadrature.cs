@@ -17,6 +17,12 @@ internal sealed class PowerKernelQuadrature
     /// <summary>The most modes a kernel may have (a bound far beyond any fit's needs, that keeps a wild trial step cheap).</summary>
     public const int MaxModes = 2000;
 
+    /// <summary>
+    /// The largest exponent g supported: the trapezoid step for large g is 0.4/√g over a bump about two units of ln y
+    /// wide, so from g ≈ 1.6·10⁵ on a kernel needs more than <see cref="MaxModes"/> modes anyway.
+    /// </summary>
+    public const double MaxExponent = 1e6;
+
     /// <summary>Default absolute tolerance of the kernel.</summary>
     public const double DefaultTolerance = 1e-10;
 
@@ -92,6 +98,12 @@ internal sealed class PowerKernelQuadrature
     /// </summary>
     internal static (double Lower, double Upper, double Step) Range(double exponent, double tolerance)
     {
+        // Beyond MaxExponent the bump's 5·√g nodes alone exceed MaxModes, and far beyond it (g ≈ 10²⁸) the stride falls
+        // below the spacing of doubles at ln g, so that the search for the upper end would never advance.
+        if (!(exponent > 0) || !(exponent <= MaxExponent))
+        {
+            throw new ArgumentOutOfRangeException(nameof(exponent), exponent, $"The kernel exponent must be in (0, {MaxExponent:E0}]; larger ones need more than {MaxModes} modes.");
+        }
         double logEpsilon = Math.Log(tolerance / 4);
         double logGamma = SpecialFunctions.GammaLn(exponent);
         double lower = (logEpsilon + Math.Log(exponent) + logGamma) / exponent - 1;

@@ -90,4 +90,32 @@ public sealed class PowerKernelQuadratureTests
             Assert.True(Math.Abs(expected - merged.RateDerivatives[0][m]) <= 1e-8 * Math.Max(1, Math.Abs(expected)), $"node {m}: {merged.RateDerivatives[0][m]:R} vs {expected:R}");
         }
     }
+    // A fitter's trial step once reached MPL's β ≈ 10⁷⁹ (ln β = 182.35, from a 380-point TinyGpt curve): the search for
+    // the kernel's upper end advanced by 1/√β, below the spacing of doubles at ln β, and never ended, so the fit hung
+    // for as long as it was left to run. Such exponents are refused at once; the largest supported one still works.
+    [Fact]
+    public async Task AnExponentBeyondTheSupportedRangeIsRefusedAtOnce()
+    {
+        foreach (double g in new[] { Math.Exp(182.35), 1e30, 2e6 })
+        {
+            // WaitAsync throws a TimeoutException if the search does not end.
+            await Task.Run(() => Assert.Throws<ArgumentOutOfRangeException>(() => PowerKernelQuadrature.Range(g, 1e-10))).WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.Throws<ArgumentOutOfRangeException>(() => PowerKernelQuadrature.Create(g, 1e-10, 1e6));
+        }
+        var (lower, upper, step) = PowerKernelQuadrature.Range(PowerKernelQuadrature.MaxExponent, 1e-10);
+        Assert.True(lower < Math.Log(PowerKernelQuadrature.MaxExponent) && upper > Math.Log(PowerKernelQuadrature.MaxExponent) && step > 0);
+    }
+
+    // Where MPL's evaluation used to hang: its parameters at that trial point, over a warmup and a stable phase (any
+    // schedule reaches the same search). The law now refuses them, as it refuses other parameters it cannot evaluate,
+    // and the fitter rejects the step.
+    [Fact]
+    public async Task TheMultiPowerLawRefusesTheParametersOfTheTrialStepThatHungAFit()
+    {
+        double[] parameters = [Math.Exp(-27.58), Math.Exp(2.407), Math.Exp(-1.081), Math.Exp(13.12), Math.Exp(151.57), Math.Exp(182.35), Math.Exp(3.97)];
+        var rates = Enumerable.Range(0, 480).Select(k => Math.Min(1.0, 0.01 + k / 100.0)).ToArray();
+        var law = new MultiPowerLaw();
+        await Task.Run(() => Assert.Throws<ArgumentOutOfRangeException>(() => law.Predict(parameters, new FslTorch.Schedules.SampledSchedule(rates), [100, 479])))
+            .WaitAsync(TimeSpan.FromSeconds(20));
+    }
 }
