@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using FslTorch;
 using FslTorch.Control;
+using FslTorch.Surrogates;
 using TinyGpt;
 
 namespace TinyGptEvidence;
@@ -65,8 +66,12 @@ public static class LiveCommand
         {
             Description = "With --replay (forecasts): refine this many of each fit's best screened starts to the end (FitOptions.RefinedStarts; the library's default when absent), to compare with the runs' own.",
         };
+        var replayLaw = new Option<string?>("--replay-law")
+        {
+            Description = $"With --replay (forecasts): forecast with this law instead of the runs' own ({string.Join(", ", LossCurveLaws.Names)}), to compare laws on the same runs.",
+        };
         var command = new Command("live", "Live-forecast benchmark: the forecasts made at 25/50/75% of TinyGpt runs against the final loss they reached.")
-            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayOwnSteps, replaySteps, replayProbes, replayControl, replayRefined, replayBorrowProbes, tinyGptArguments };
+            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayOwnSteps, replaySteps, replayProbes, replayControl, replayRefined, replayBorrowProbes, replayLaw, tinyGptArguments };
         command.SetAction(parse =>
         {
             var seedList = parse.GetValue(seeds)!;
@@ -107,7 +112,14 @@ public static class LiveCommand
             if (refinedStarts < 1) return Fail("--replay-refined-starts must be >= 1.");
             bool borrowProbes = parse.GetValue(replayBorrowProbes);
             if (borrowProbes && (!replaying || replayingControl)) return Fail("--replay-borrow-probes goes with --replay (not with --replay-control).");
-            Func<ForecasterOptions, ForecasterOptions>? adjust = refinedStarts is { } refined ? o => o with { FitOptions = o.FitOptions with { RefinedStarts = refined } } : null;
+            string? lawName = parse.GetValue(replayLaw);
+            if (lawName != null && (!replaying || replayingControl)) return Fail("--replay-law goes with --replay (not with --replay-control).");
+            if (lawName != null && !LossCurveLaws.Names.Contains(lawName)) return Fail($"--replay-law: unknown law '{lawName}'; expected one of {string.Join(", ", LossCurveLaws.Names)}.");
+            Func<ForecasterOptions, ForecasterOptions>? adjust = refinedStarts == null && lawName == null ? null : o => o with
+            {
+                FitOptions = refinedStarts is { } refined ? o.FitOptions with { RefinedStarts = refined } : o.FitOptions,
+                Law = lawName != null ? LossCurveLaws.Create(lawName) : o.Law,
+            };
             var control = new StringBuilder();
             int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);
             if (replayInterval < 1) return Fail("--replay-refit-every must be >= 1.");
@@ -230,7 +242,7 @@ public static class LiveCommand
                 NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals, // NaN when no forecast was calibrated
             }));
             string markdown = string.Create(CultureInfo.InvariantCulture,
-                $"{(replaying ? $"Replayed forecasts (no training; {(ownSteps ? "refits at each run's own refit steps" : $"refits every {replayInterval} steps")}, no decay control{(keptProbes != null ? $"; only the probes at {string.Join(", ", keptProbes)} of the budget" : "")})" : "Live forecasts")}: {string.Join(", ", corpusList.Select(c => c.Name))} × seeds {string.Join(", ", seedList)} × {string.Join(", ", scheduleList)}; {total} steps per run; errors are forecast − final training loss (nats).\n\n")
+                $"{(replaying ? $"Replayed forecasts (no training; {(ownSteps ? "refits at each run's own refit steps" : $"refits every {replayInterval} steps")}, no decay control{(lawName != null ? $"; law {lawName}" : "")}{(keptProbes != null ? $"; only the probes at {string.Join(", ", keptProbes)} of the budget" : "")})" : "Live forecasts")}: {string.Join(", ", corpusList.Select(c => c.Name))} × seeds {string.Join(", ", seedList)} × {string.Join(", ", scheduleList)}; {total} steps per run; errors are forecast − final training loss (nats).\n\n")
                 + score.Table() + "\n" + paired
                 + string.Create(CultureInfo.InvariantCulture, $"Monitor share of the runs' wall time: mean {shares.Average():P2}, highest {shares.Max():P2}. Wall time of this command: {clock.Elapsed.TotalMinutes:F1} min.\n");
             AtomicFile.WriteAllText(Path.Combine(folder, results + ".md"), markdown);

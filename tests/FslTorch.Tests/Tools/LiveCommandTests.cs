@@ -29,6 +29,8 @@ public sealed class LiveCommandTests : IDisposable
     [InlineData(new[] { "--replay", "--replay-refined-starts", "0" }, "--replay-refined-starts must be >= 1.")]
     [InlineData(new[] { "--replay-borrow-probes" }, "--replay-borrow-probes goes with --replay (not with --replay-control).")]
     [InlineData(new[] { "--replay", "--replay-control", "--replay-borrow-probes" }, "--replay-borrow-probes goes with --replay (not with --replay-control).")]
+    [InlineData(new[] { "--replay-law", "mpl" }, "--replay-law goes with --replay (not with --replay-control).")]
+    [InlineData(new[] { "--replay", "--replay-law", "mpl2" }, "--replay-law: unknown law 'mpl2'")]
     public void ReplayOnlyChoicesAreRefusedOutsideAForecastReplay(string[] flags, string message)
     {
         var (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1),
@@ -50,6 +52,15 @@ public sealed class LiveCommandTests : IDisposable
         (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), Live("--lr 6e-3"));
         Assert.True(code == 0, stdout + error);
         Assert.Contains("prose-seed1-wsd-0.2: done earlier", stdout);
+
+        // A replay with another law forecasts with that law (every replayed forecast names it), and says so.
+        (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), [.. Live("--lr 6e-3"), "--replay", "--replay-law", "mpl"]);
+        Assert.True(code == 0, stdout + error);
+        var laws = File.ReadLines(Path.Combine(output, "prose-seed1-wsd-0.2", "replay-forecasts.jsonl"))
+            .Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("law").GetString()).ToList();
+        Assert.NotEmpty(laws);
+        Assert.All(laws, law => Assert.Equal("mpl", law));
+        Assert.Contains("law mpl", File.ReadAllText(Path.Combine(output, "replay.md")));
 
         (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), Live("--lr 2e-3"));
         Assert.Equal(2, code);
