@@ -115,10 +115,17 @@ public static class LiveCommand
             string? lawName = parse.GetValue(replayLaw);
             if (lawName != null && (!replaying || replayingControl)) return Fail("--replay-law goes with --replay (not with --replay-control).");
             if (lawName != null && !LossCurveLaws.Names.Contains(lawName)) return Fail($"--replay-law: unknown law '{lawName}'; expected one of {string.Join(", ", LossCurveLaws.Names)}.");
+            if (lawName != null && (parse.GetValue(tinyGptArguments) ?? "").Contains("--prior", StringComparison.Ordinal))
+            {
+                return Fail("--replay-law: the runs have a measured prior (--prior), which holds another law's parameters.");
+            }
             Func<ForecasterOptions, ForecasterOptions>? adjust = refinedStarts == null && lawName == null ? null : o => o with
             {
                 FitOptions = refinedStarts is { } refined ? o.FitOptions with { RefinedStarts = refined } : o.FitOptions,
                 Law = lawName != null ? LossCurveLaws.Create(lawName) : o.Law,
+                // The runs' prior holds the default law's parameters: another law gets its own built-in prior where it has
+                // one, as a run with that law would (none for a law without one). A measured prior (--prior) cannot move.
+                Prior = lawName == null ? o.Prior : BuiltInPrior(LossCurveLaws.Create(lawName)),
             };
             var control = new StringBuilder();
             int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);
@@ -257,6 +264,19 @@ public static class LiveCommand
     /// <summary>One run of the benchmark, as live.json lists it.</summary>
     private sealed record LiveRun(string Run, string Corpus, string Schedule, long Seed, double FinalTrainingLoss, double FinalEvalLoss, long? DecayStart,
         double WallSeconds, double MonitorShare, long ProbeSteps);
+
+    // A law's built-in prior; null for a law without one.
+    private static FslTorch.Fitting.ParameterPrior? BuiltInPrior(LossCurveLaw law)
+    {
+        try
+        {
+            return FslTorch.Fitting.ParameterPrior.BuiltIn(law);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
 
     // One row of replay-control.md: where the controller put the decay start, and why.
     private static string ControlRow(string name, DecisionReplay replay)

@@ -53,14 +53,15 @@ public sealed class LiveCommandTests : IDisposable
         Assert.True(code == 0, stdout + error);
         Assert.Contains("prose-seed1-wsd-0.2: done earlier", stdout);
 
-        // A replay with another law forecasts with that law (every replayed forecast names it), and says so.
-        (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), [.. Live("--lr 6e-3"), "--replay", "--replay-law", "mpl"]);
+        // A replay with another law forecasts with that law (every replayed forecast names it), and says so; the momentum law,
+        // which has no built-in prior, forecasts without the default law's prior (with it, every fit failed).
+        (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), [.. Live("--lr 6e-3"), "--replay", "--replay-law", "momentum"]);
         Assert.True(code == 0, stdout + error);
         var laws = File.ReadLines(Path.Combine(output, "prose-seed1-wsd-0.2", "replay-forecasts.jsonl"))
             .Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("law").GetString()).ToList();
         Assert.NotEmpty(laws);
-        Assert.All(laws, law => Assert.Equal("mpl", law));
-        Assert.Contains("law mpl", File.ReadAllText(Path.Combine(output, "replay.md")));
+        Assert.All(laws, law => Assert.Equal("momentum", law));
+        Assert.Contains("law momentum", File.ReadAllText(Path.Combine(output, "replay.md")));
 
         (code, stdout, error) = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), Live("--lr 2e-3"));
         Assert.Equal(2, code);
