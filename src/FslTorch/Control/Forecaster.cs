@@ -670,10 +670,13 @@ public sealed class Forecaster : IDisposable
     /// extrapolation error on this run instead (fitting and extrapolating over the same horizon ratio, the fit's own
     /// uncertainty included: adding the draws as well made bands of 1.8 nats' median half-width that held 92% of the
     /// final losses on the 3000-step replays, against 0.47 and 84% without them),
-    /// σ(k) = 1.25·(4/3)·|e|·(k − t)/(t − t') plus the hindcast's standard error, where e is the hindcast's
-    /// error, measured over the later half of (t', t) (on average 3/4 of the way, hence 4/3) and grown linearly
-    /// with the steps extrapolated, since a drift the law cannot follow keeps going (1.25 turns a mean absolute
-    /// error into a standard deviation); and the predicted gain of the cooldown ahead that the run has no evidence for,
+    /// σ(k) = 1.25·|e|·ln(k/t)/ln(t_c/t') plus the hindcast's standard error, where e is the hindcast's error,
+    /// measured over the later half of (t', t), around t_c = (t' + 3t)/4 (1.25 turns a mean absolute error into a
+    /// standard deviation): the hindcast extrapolated over the same ratio as the forecast (t/t' = N/t), so its error per
+    /// unit of ln(step) is grown with ln(k/t), and reaches about 1.5·|e| at N. (Before the fifteenth session it grew
+    /// linearly in steps, 1.25·(4/3)·|e|·(k − t)/(t − t'), which is 6.7·|e| at N from t = N/4 and 3.3·|e| from N/2:
+    /// on 48 GPU TinyGpt runs those bands held 98% / 95% / 92% of the final losses of the forecasts made in 20–50%,
+    /// 50–75% and 75–90% of the budget, nominally 80%; see README.) And the predicted gain of the cooldown ahead that the run has no evidence for,
     /// on both sides (the law's guess at it may be too large or too small: without decay evidence it was too small on
     /// TinyGpt's runs, with probes too large or too small). Without decay evidence that is the cooldown's whole gain
     /// over holding the current LR. When the run's decay evidence is cooldown probes, or its own decay while that is in
@@ -703,8 +706,8 @@ public sealed class Forecaster : IDisposable
         var (curve, lower, upper) = (band.Loss, band.Lower, band.Upper);
 
         double z = MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, 1 - Options.BandQuantile);
-        // The drift per extrapolated step that the hindcast saw (zero without one).
-        double driftPerStep = hindcast == null ? 0 : 1.25 * 4.0 / 3.0 * Math.Abs(hindcast.Error) / Math.Max(1, hindcast.CheckedThrough - hindcast.FittedThrough);
+        // The drift per unit of ln(step) extrapolated that the hindcast saw (zero without one).
+        double driftPerLogStep = hindcast == null ? 0 : HindcastDrift(hindcast);
         double[]? heldCurve = null;
         double seenGain = 0; // the part of the planned decay's gain that the run's evidence covers
         if (!decayEvidence || inputs.ProbeRamp != null)
@@ -725,7 +728,7 @@ public sealed class Forecaster : IDisposable
         for (int i = 0; i < steps.Length; i++)
         {
             double parameterSigma = (upper[i] - lower[i]) / (2 * z);
-            double modelSigma = hindcast == null || steps[i] + 1 <= t ? 0 : driftPerStep * (steps[i] + 1 - t) + hindcast.StandardError;
+            double modelSigma = hindcast == null || steps[i] + 1 <= t ? 0 : driftPerLogStep * Math.Log((steps[i] + 1) / t) + hindcast.StandardError;
             unseen = heldCurve == null ? 0 : Math.Max(0, heldCurve[i] - curve[i] - seenGain);
             // With probes, the planned cooldown's gain is taken to lie between what the probe-shaped cooldown buys and
             // what the law predicts for the whole one: the forecast is the middle, the band spans both ends. Without
@@ -757,6 +760,15 @@ public sealed class Forecaster : IDisposable
             HasDecayEvidence = decayEvidence,
             UnseenCooldownGain = decayEvidence ? unseen : 0,
         };
+    }
+
+    // The hindcast's error per unit of ln(step) extrapolated, as a standard deviation (1.25 turns a mean absolute error
+    // into one): it extrapolated from t' over the same ratio as the forecast from t to N (t/t' = N/t), and its error was
+    // measured over the later half of (t', t), around (t' + 3t)/4 on average.
+    private static double HindcastDrift(Hindcast hindcast)
+    {
+        double from = hindcast.FittedThrough + 1, center = (hindcast.FittedThrough + 3.0 * hindcast.CheckedThrough) / 4 + 1;
+        return center > from ? 1.25 * Math.Abs(hindcast.Error) / Math.Log(center / from) : 0;
     }
 
     // The gain the fit predicts for a cooldown shaped like a probe (`ramp`: its LRs as multiples of the LR before it)

@@ -86,6 +86,36 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheHindcastsErrorGrowsWithTheLogOfTheStepsExtrapolatedAndReachesItsOwnHorizonRatioAtTheEnd()
+    {
+        // A curve the law misses a little (it falls 0.05 nats faster than the law from step 300 on), with a measured prior
+        // (no unseen cooldown gain) and without draws: the band is the hindcast's error alone.
+        var truth = LawCurve(Plan);
+        double Observed(long k) => truth[k] - 0.05 * Math.Min(1, Math.Max(0, k - 300) / 1700.0);
+        var forecast = ForecastAt(999, Observed, MeasuredPrior(), draws: 0);
+        Assert.NotNull(forecast);
+        var hindcast = forecast.Hindcast;
+        Assert.NotNull(hindcast);
+        output.WriteLine($"{forecast.Describe()}; hindcast {hindcast}");
+        Assert.True(Math.Abs(hindcast.Error) > 4 * hindcast.StandardError, "the hindcast should see the miss");
+        double z = MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, 0.9);
+        double t = forecast.Step + 1, from = hindcast.FittedThrough + 1, center = (hindcast.FittedThrough + 3.0 * hindcast.CheckedThrough) / 4 + 1;
+        // The hindcast extrapolated over the same ratio as the forecast to N (t/t' = N/t); its error, measured around
+        // (t' + 3t)/4, is grown with ln(k/t).
+        for (int i = 0; i < forecast.CurveSteps.Count; i++)
+        {
+            double k = forecast.CurveSteps[i] + 1;
+            if (k <= t) continue;
+            double sigma = 1.25 * Math.Abs(hindcast.Error) * Math.Log(k / t) / Math.Log(center / from) + hindcast.StandardError;
+            Assert.Equal(z * sigma, forecast.CurveUpper[i] - forecast.Curve[i], 9);
+            Assert.Equal(z * sigma, forecast.Curve[i] - forecast.CurveLower[i], 9);
+        }
+        // At N the extrapolated log-span is the hindcast's own, so the half-width is about z·1.25·|e|·(ln 2 / ln 1.75).
+        double atEnd = (forecast.Upper - forecast.FinalLoss) / z;
+        Assert.InRange(atEnd, 1.2 * 1.25 * Math.Abs(hindcast.Error), 1.3 * 1.25 * Math.Abs(hindcast.Error) + hindcast.StandardError);
+    }
+
+    [Fact]
     public void AnEarlyTransientIsLeftOutOfTheFitOnceTheHindcastCatchesIt()
     {
         // The law's curve, but 0.3 nats higher until step 400 (a plateau that drops); noise 0.1%.
