@@ -12,22 +12,29 @@ internal static class CurveFiles
     /// logged). <paramref name="fromStep"/> drops earlier points; <paramref name="bin"/> &gt; 1 averages the
     /// losses of each window [j·N, (j+1)·N) into one point at the window's mean step.
     /// </summary>
-    public static ObservedCurve Load(string path, int fromStep, int bin, LogFormats? formats = null, string? schedule = null)
+    public static ObservedCurve Load(string path, int fromStep, int bin, LogFormats? formats = null, string? schedule = null, long? untilStep = null)
     {
         if (bin < 1) throw new ArgumentException($"--bin must be >= 1; got {bin}.");
         if (fromStep < 0) throw new ArgumentException($"--from-step must be >= 0; got {fromStep}.");
+        if (untilStep < fromStep) throw new ArgumentException($"--until-step must be >= --from-step ({fromStep}); got {untilStep}.");
         SampledSchedule? rates = schedule == null ? null : new SampledSchedule(ReadSchedule(schedule, null).Rates);
         var curve = (formats ?? LogFormats.Default).Load(path, message => Console.Error.WriteLine($"fsl: note: {message}"), rates);
-        return Trim(curve, fromStep, bin, path);
+        return Trim(curve, fromStep, bin, path, untilStep);
     }
 
-    /// <summary>Drops the points before <paramref name="fromStep"/> and, for <paramref name="bin"/> &gt; 1, bins the rest (see <see cref="Load"/>).</summary>
-    public static ObservedCurve Trim(ObservedCurve curve, int fromStep, int bin, string path)
+    /// <summary>
+    /// Drops the points before <paramref name="fromStep"/> and after <paramref name="untilStep"/> (none when null) and, for
+    /// <paramref name="bin"/> &gt; 1, bins the rest (see <see cref="Load"/>).
+    /// </summary>
+    public static ObservedCurve Trim(ObservedCurve curve, int fromStep, int bin, string path, long? untilStep = null)
     {
         if (bin < 1) throw new ArgumentException($"--bin must be >= 1; got {bin}.");
         if (fromStep < 0) throw new ArgumentException($"--from-step must be >= 0; got {fromStep}.");
-        var kept = curve.Where(step => step >= fromStep);
-        if (kept.Count == 0) throw new InvalidDataException($"{path}: no points at or after step {fromStep}.");
+        var kept = curve.Where(step => step >= fromStep && (untilStep == null || step <= untilStep));
+        if (kept.Count == 0)
+        {
+            throw new InvalidDataException(untilStep == null ? $"{path}: no points at or after step {fromStep}." : $"{path}: no points in steps {fromStep}–{untilStep}.");
+        }
         return bin > 1 ? Bin(kept, bin) : kept;
     }
 

@@ -76,6 +76,31 @@ public sealed class PredictAndDecayCommandTests : IDisposable
     }
 
     [Fact]
+    public void FitUntilAStepIsTheFitOfTheLogCutThere()
+    {
+        // The forecast a run could have made at step 3000: the fit of its log up to there, whatever came after.
+        const double p = SyntheticCurves.Peak;
+        double[] raw = [3.1, 4.0, 2e-4 / (p * p), 300 * p, 0.5, 2.0, 2e-4 / (p * p)];
+        var curve = SyntheticCurves.Generate(new FslDirectLaw(), raw, "wsd", noise: 0.002, seed: 2);
+        string whole = SyntheticCurves.WriteCsv(curve, Path("whole.csv"));
+        string cut = Path("cut.csv");
+        File.WriteAllLines(cut, File.ReadAllLines(whole).Where((line, i) => i == 0 || double.Parse(line.Split(',')[0], CultureInfo.InvariantCulture) <= 3000));
+        var (code, output, error) = CliProcess.Run("fit", "--curves", whole, "--until-step", "3000", "--from-step", "100", "--out", Path("until.json"));
+        Assert.True(code == 0, output + error);
+        (code, output, error) = CliProcess.Run("fit", "--curves", cut, "--from-step", "100", "--out", Path("cut.json"));
+        Assert.True(code == 0, output + error);
+        Assert.Equal(FitResult.LoadParameters(Path("cut.json")).Parameters, FitResult.LoadParameters(Path("until.json")).Parameters);
+        (code, output, error) = CliProcess.Run("fit", "--curves", whole, "--from-step", "100", "--out", Path("whole.json"));
+        Assert.True(code == 0, output + error);
+        Assert.NotEqual(FitResult.LoadParameters(Path("whole.json")).Parameters, FitResult.LoadParameters(Path("until.json")).Parameters);
+
+        (code, _, error) = CliProcess.Run("fit", "--curves", whole, "--until-step", "50", "--from-step", "100", "--out", Path("never.json"));
+        Assert.Equal(2, code);
+        Assert.Contains("--until-step must be >= --from-step (100); got 50.", error);
+        Assert.False(File.Exists(Path("never.json")));
+    }
+
+    [Fact]
     public void DecayFindsTheStartWithTheLowestPredictedFinalLoss()
     {
         string parameters = Parameters();

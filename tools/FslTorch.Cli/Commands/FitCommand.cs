@@ -9,6 +9,10 @@ internal static class FitCommand
     public static Command Create()
     {
         var fromStep = new Option<int>("--from-step") { Description = "Drop points before this step (e.g. the warmup).", DefaultValueFactory = _ => 0 };
+        var untilStep = new Option<long?>("--until-step")
+        {
+            Description = "Drop points after this step: the fit a run had at that step (predict then says what it forecast).",
+        };
         var binOption = new Option<int>("--bin") { Description = "Average raw per-step losses over windows of N steps before fitting.", DefaultValueFactory = _ => 1 };
         var logFormats = new LogFormats.Options();
         // fsl fit --curves a.csv b.csv [--law fsl] --out params.json
@@ -28,7 +32,7 @@ internal static class FitCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var fitCommand = new Command("fit", "Fits a law to curves (step,lr,loss CSV, JSON Lines, trainer_state.json or TensorBoard events) and writes its parameters.")
-            { curvesToFit, schedules, fitLaw, fitOut, fromStep, binOption, prior, priorSpread, priorOn };
+            { curvesToFit, schedules, fitLaw, fitOut, fromStep, untilStep, binOption, prior, priorSpread, priorOn };
         foreach (var option in logFormats.All) fitCommand.Options.Add(option);
         fitCommand.SetAction(parse => CommandSupport.Run(() =>
         {
@@ -37,7 +41,7 @@ internal static class FitCommand
             var files = parse.GetValue(curvesToFit)!;
             var given = parse.GetValue(schedules) ?? [];
             if (given.Length != 0 && given.Length != files.Length) throw new ArgumentException($"--schedules: give one per curve ({files.Length}); got {given.Length}.");
-            var curves = files.Select((f, i) => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption), formats, given.Length == 0 ? null : given[i])).ToList();
+            var curves = files.Select((f, i) => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption), formats, given.Length == 0 ? null : given[i], parse.GetValue(untilStep))).ToList();
             var law = Protocol.Law(parse.GetValue(fitLaw)!);
             FslTorch.Fitting.ParameterPrior? held = null;
             if (parse.GetValue(prior) is string file)
