@@ -310,11 +310,11 @@ public sealed class Forecaster : IDisposable
         return null;
     }
 
-    private Hindcast? RunHindcast(Inputs inputs)
+    private Hindcast? RunHindcast(Inputs inputs, CancellationToken token = default)
     {
         try
         {
-            return Control.Hindcast.Run(_law, inputs.Curve, TotalSteps, Options.FitOptions, RefitInterval, Options.MinPoints, Options.Prior);
+            return Control.Hindcast.Run(_law, inputs.Curve, TotalSteps, Options.FitOptions, RefitInterval, Options.MinPoints, Options.Prior, token);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
         {
@@ -608,10 +608,18 @@ public sealed class Forecaster : IDisposable
 
     private Forecast? Refit(Inputs inputs)
     {
+        // A refit that runs past the limit is given up: every fit in it checks the token at each evaluation of the law.
+        using var limit = Options.FitTimeLimit == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(Options.FitTimeLimit);
+        var token = limit.Token;
         try
         {
             long start = inputs.FitStart, searchedAt = inputs.FitStartSearchedAt;
-            var (fit, hindcast) = FitFrom(inputs, start);
+            var (fit, hindcast) = FitFrom(inputs, start, token);
+            if (token.IsCancellationRequested)
+            {
+                Log.RefitTimedOut(_logger, inputs.Step, Options.FitTimeLimit.TotalSeconds);
+                return null;
+            }
             if (fit == null) return null;
             // The law did not follow the recent past from this start: look for the start it extrapolates best from
             // (at most once per half again as many steps, so a run the law cannot follow at all pays little, and only
@@ -620,12 +628,13 @@ public sealed class Forecaster : IDisposable
             if (Options.ChooseFitStart && inputs.SearchAllowed && hindcast != null && !hindcast.Passes(Options.CalibrationTolerance) && t >= 1.5 * searchedAt)
             {
                 searchedAt = t;
-                var choice = FitStartSearch.Choose(ProblemFor(inputs, [inputs.Curve]), Options.FromStep, Options.FitOptions, Options.MinPoints);
-                if (choice is { Found: true } && choice.Step != start)
+                var choice = FitStartSearch.Choose(ProblemFor(inputs, [inputs.Curve]), Options.FromStep, Options.FitOptions, Options.MinPoints, cancellationToken: token);
+                if (choice is { Found: true } && choice.Step != start && !token.IsCancellationRequested)
                 {
                     Log.FitStartChosen(_logger, inputs.Step, choice.Step, start);
-                    var (moved, movedHindcast) = FitFrom(inputs, choice.Step);
-                    if (moved != null) (start, fit, hindcast) = (choice.Step, moved, movedHindcast);
+                    var (moved, movedHindcast) = FitFrom(inputs, choice.Step, token);
+                    // A move cut short by the limit keeps the fit from the start in force.
+                    if (moved != null && !token.IsCancellationRequested) (start, fit, hindcast) = (choice.Step, moved, movedHindcast);
                 }
             }
             var forecast = Build(inputs, fit, hindcast, inputs.DecayEvidence) with { FitStartStep = start, FitStartSearchedAt = searchedAt };
@@ -652,16 +661,16 @@ public sealed class Forecaster : IDisposable
         start > inputs.Curve.Steps[0] ? inputs.Curve.Where(step => step >= start) : inputs.Curve;
 
     // The fit of the run's points from `start` on (with the probes) and its hindcast; a null fit when it failed (logged).
-    private (FitResult? Fit, Hindcast? Hindcast) FitFrom(Inputs inputs, long start)
+    private (FitResult? Fit, Hindcast? Hindcast) FitFrom(Inputs inputs, long start, CancellationToken token)
     {
         var curve = FitCurve(inputs, start);
-        var fit = LawFitter.Fit(ProblemFor(inputs, [curve, .. inputs.Probes]), Options.FitOptions);
+        var fit = LawFitter.Fit(ProblemFor(inputs, [curve, .. inputs.Probes]), Options.FitOptions, token);
         if (!fit.Succeeded)
         {
-            Log.RefitFailed(_logger, inputs.Step, fit.ExitReason.ToString(), fit.Message);
+            if (fit.ExitReason != FitExitReason.Cancelled) Log.RefitFailed(_logger, inputs.Step, fit.ExitReason.ToString(), fit.Message);
             return (null, null);
         }
-        return (fit, Options.CalibrateBands ? RunHindcast(inputs with { Curve = curve }) : null);
+        return (fit, Options.CalibrateBands ? RunHindcast(inputs with { Curve = curve }, token) : null);
     }
 
     /// <summary>

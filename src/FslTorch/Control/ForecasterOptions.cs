@@ -81,6 +81,15 @@ public sealed record ForecasterOptions
     /// </summary>
     public TimeSpan BackgroundReleaseTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The most wall time one refit may take, its hindcast and any search for the fit's start included; a refit that
+    /// runs past it is given up (logged), the previous forecast stays in force and the run goes on. A safety net: refits
+    /// take well under a second on the runs measured, and the adaptive interval keeps their share small, but one fit whose
+    /// trial steps ran into parameters the law evaluated for ever once hung a fit (README, "What happens when things go
+    /// wrong"), which inline would have stopped the training loop. <see cref="Timeout.InfiniteTimeSpan"/>: no limit.
+    /// </summary>
+    public TimeSpan FitTimeLimit { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>The prior of the decay-response parameters (from an earlier fit); none when null.</summary>
     public ParameterPrior? Prior { get; init; }
 
@@ -134,6 +143,10 @@ public sealed record ForecasterOptions
         if (!(BandQuantile > 0 && BandQuantile < 0.5)) throw new ArgumentOutOfRangeException(nameof(BandQuantile), BandQuantile, "BandQuantile must be in (0, 0.5).");
         if (BandSamples < 0) throw new ArgumentOutOfRangeException(nameof(BandSamples), BandSamples, "BandSamples must be >= 0.");
         if (!(CalibrationTolerance >= 0) || double.IsNaN(CalibrationTolerance)) throw new ArgumentOutOfRangeException(nameof(CalibrationTolerance), CalibrationTolerance, "CalibrationTolerance must be >= 0 (infinity: any hindcast calibrates).");
+        if (FitTimeLimit <= TimeSpan.Zero && FitTimeLimit != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(FitTimeLimit), FitTimeLimit, "FitTimeLimit must be positive (Timeout.InfiniteTimeSpan: no limit).");
+        }
         if (BackgroundReleaseTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(BackgroundReleaseTimeout), BackgroundReleaseTimeout, "BackgroundReleaseTimeout must be positive.");
         if (CurvePoints < 2) throw new ArgumentOutOfRangeException(nameof(CurvePoints), CurvePoints, "CurvePoints must be >= 2.");
         ArgumentNullException.ThrowIfNull(FitOptions);

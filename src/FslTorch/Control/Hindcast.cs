@@ -33,9 +33,11 @@ public sealed record Hindcast(long FittedThrough, long CheckedThrough, double Pr
     /// <paramref name="totalSteps"/> steps: a fresh fit (no warm start, so an earlier fit cannot carry over)
     /// with <paramref name="options"/> and <paramref name="prior"/> on the points up to t' = t²/N, compared over the later half of the steps
     /// from t' to t (at least the last <paramref name="window"/> steps); the drop is measured from the
-    /// <paramref name="window"/> steps ending at t'. Null when too few points lie before t' or the fit fails.
+    /// <paramref name="window"/> steps ending at t'. Null when too few points lie before t' or the fit fails (or is cancelled
+    /// through <paramref name="cancellationToken"/>).
     /// </summary>
-    public static Hindcast? Run(LossCurveLaw law, ObservedCurve observed, long totalSteps, FitOptions options, int window, int minPoints, ParameterPrior? prior = null)
+    public static Hindcast? Run(LossCurveLaw law, ObservedCurve observed, long totalSteps, FitOptions options, int window, int minPoints, ParameterPrior? prior = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(law);
         ArgumentNullException.ThrowIfNull(observed);
@@ -51,7 +53,7 @@ public sealed record Hindcast(long FittedThrough, long CheckedThrough, double Pr
         var reference = Indices(observed, fittedThrough - window, fittedThrough);
         if (checkedStretch.Count == 0 || reference.Count == 0 || checkedStretch[0] <= reference[^1]) return null;
 
-        var fit = LawFitter.Fit(new FitProblem(law, [early]) { Prior = prior }, options);
+        var fit = LawFitter.Fit(new FitProblem(law, [early]) { Prior = prior }, options, cancellationToken);
         if (!fit.Succeeded) return null;
         var steps = checkedStretch.Select(i => observed.Steps[i]).ToArray();
         var predicted = fit.Predict(observed.Schedule.LearningRates.ToArray(), steps);

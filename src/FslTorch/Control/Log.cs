@@ -19,6 +19,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Refit at step {Step} failed ({Reason}: {Message}); the previous forecast stays in force.")]
     public static partial void RefitFailed(ILogger logger, long step, string reason, string message);
 
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning,
+        Message = "Refit at step {Step} ran past its time limit ({Seconds:F0} s, ForecasterOptions.FitTimeLimit) and was given up; the previous forecast stays in force.")]
+    public static partial void RefitTimedOut(ILogger logger, long step, double seconds);
+
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Refit at step {Step} threw; the previous forecast stays in force.")]
     public static partial void RefitThrew(ILogger logger, Exception exception, long step);
 

@@ -35,9 +35,11 @@ public static class FitStartSearch
     /// its warm start, when it has one, is the only start each candidate fit refines), and the candidates tried; null when the curve is too short to validate on (fewer than
     /// <paramref name="minPoints"/> points to fit from the latest coarse candidate, or fewer than 3 to validate on).
     /// Candidates lie in [<paramref name="earliest"/>, the middle of the span before the held-out quarter]: six
-    /// coarse ones 10% of that span apart, then <paramref name="refinements"/> bisections.
+    /// coarse ones 10% of that span apart, then <paramref name="refinements"/> bisections. A candidate whose fit is
+    /// cancelled through <paramref name="cancellationToken"/> counts as one that failed.
     /// </summary>
-    public static FitStartChoice? Choose(FitProblem problem, long earliest, FitOptions options, int minPoints, int refinements = 3)
+    public static FitStartChoice? Choose(FitProblem problem, long earliest, FitOptions options, int minPoints, int refinements = 3,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(problem);
         ArgumentNullException.ThrowIfNull(options);
@@ -61,7 +63,7 @@ public static class FitStartSearch
             {
                 // With a warm start (a refit's previous parameters) each candidate refines that point only: a search
                 // costs about as much as one full fit instead of one per candidate.
-                var fit = LawFitter.Fit(problem with { Curves = [window], WarmStartOnly = problem.InitialGuess != null }, options);
+                var fit = LawFitter.Fit(problem with { Curves = [window], WarmStartOnly = problem.InitialGuess != null }, options, cancellationToken);
                 if (fit.Succeeded)
                 {
                     var rates = usable.Schedule.LearningRates.ToArray();

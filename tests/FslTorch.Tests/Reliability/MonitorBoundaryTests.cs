@@ -160,6 +160,60 @@ public sealed class MonitorBoundaryTests
         }
     }
 
+    [Fact]
+    public void ARefitThatRunsPastItsTimeLimitIsGivenUpAndThePreviousForecastStays()
+    {
+        // The law turns slow after the first refit: each evaluation then takes 20 ms, so a refit (hundreds of evaluations)
+        // would hold the loop for many seconds; the limit gives it up after 0.3 s.
+        var law = new SlowAfterwardsLaw(new FakeDecayLaw(0.6));
+        var logger = new CountingLogger();
+        var options = Options(law) with { Forecaster = Options(law).Forecaster with { FitTimeLimit = TimeSpan.FromMilliseconds(300) } };
+        using var monitor = new TrainingMonitor(Schedule(), Steps, options, logger);
+        long step = 0;
+        for (; monitor.LatestForecast == null; step++) monitor.OnStepEnd(step, 2 + 1 / Math.Sqrt(1 + step));
+        var first = monitor.LatestForecast;
+        law.Slow = true;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (long end = step + 30; step < end; step++) Assert.Equal(TrainingSignal.None, monitor.OnStepEnd(step, 2 + 1 / Math.Sqrt(1 + step)) & ~TrainingSignal.Forecast);
+        clock.Stop();
+        Assert.Same(first, monitor.LatestForecast);
+        Assert.True(logger.Count(13) >= 1, "the refit past its limit was not logged");
+        Assert.True(law.SlowEvaluations > 0, "no refit ran while the law was slow");
+        // One refit step in these 30 steps: it stops within the limit plus one evaluation, far from what it would take.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the steps took {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TrainingMonitor(Schedule(), Steps, Options(law) with
+        {
+            Forecaster = Options(law).Forecaster with { FitTimeLimit = TimeSpan.Zero },
+        }));
+    }
+
+    /// <summary>A law that evaluates as another does, each evaluation taking 20 ms of real time once <see cref="Slow"/> is set.</summary>
+    private sealed class SlowAfterwardsLaw(LossCurveLaw inner) : LossCurveLaw
+    {
+        public volatile bool Slow;
+        public int SlowEvaluations;
+        public override string Name => inner.Name;
+        public override string Formula => inner.Formula;
+        public override IReadOnlyList<LawParameter> Parameters => inner.Parameters;
+        public override IReadOnlyList<string> DecayResponseParameters => inner.DecayResponseParameters;
+        public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha) => inner.InitialGuesses(l0, a, alpha);
+        public override LossCurveLaw WithKernelTolerance(double tolerance) => this;
+        public override LossCurveLaw WithSourceBlocks(double fraction) => this;
+        protected override void ConvertLearningRateUnitCore(double[] parameters, double ratio) =>
+            inner.ConvertLearningRateUnit(parameters, ratio).CopyTo(parameters, 0);
+        protected override void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses, Span<double> jacobian)
+        {
+            if (Slow)
+            {
+                Interlocked.Increment(ref SlowEvaluations);
+                Thread.Sleep(20);
+            }
+            inner.Evaluate(parameters, schedule, steps, losses, jacobian);
+        }
+        protected override void PredictExactCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses) =>
+            EvaluateCore(parameters, schedule, steps, losses, Span<double>.Empty);
+    }
+
     private sealed class CountingLogger : ILogger
     {
         private readonly List<int> _events = [];
