@@ -317,22 +317,12 @@ public sealed class FinalizerGateTests
     }
 
     /// <summary>A law that counts its evaluations on one thread (the training thread).</summary>
-    private sealed class CountingLaw(LossCurveLaw inner, int thread) : LossCurveLaw
+    private sealed class CountingLaw(LossCurveLaw inner, int thread) : DelegatingLaw(inner)
     {
         public int OnTrainingThread;
-        public override string Name => inner.Name;
-        public override string Formula => inner.Formula;
-        public override IReadOnlyList<LawParameter> Parameters => inner.Parameters;
-        public override IReadOnlyList<string> DecayResponseParameters => inner.DecayResponseParameters;
-        public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha) => inner.InitialGuesses(l0, a, alpha);
-        public override LossCurveLaw WithKernelTolerance(double tolerance) => this;
-        public override LossCurveLaw WithSourceBlocks(double fraction) => this;
-        protected override void EvaluateCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses, Span<double> jacobian)
+        protected override void BeforeEvaluate()
         {
             if (Environment.CurrentManagedThreadId == thread) Interlocked.Increment(ref OnTrainingThread);
-            inner.Evaluate(p, schedule, steps, losses, jacobian);
         }
-        protected override void PredictExactCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses) =>
-            EvaluateCore(p, schedule, steps, losses, Span<double>.Empty);
     }
 }

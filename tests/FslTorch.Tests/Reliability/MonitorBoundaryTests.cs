@@ -163,7 +163,7 @@ public sealed class MonitorBoundaryTests
     [Fact]
     public void ARefitThatRunsPastItsTimeLimitIsGivenUpAndThePreviousForecastStays()
     {
-        // The law turns slow after the first refit: each evaluation then takes 20 ms, so a refit (hundreds of evaluations)
+        // The law turns slow after the first refit: each evaluation then takes 100 ms, so a refit (tens of evaluations at least)
         // would hold the loop for many seconds; the limit gives it up after 0.3 s.
         var law = new SlowAfterwardsLaw(new FakeDecayLaw(0.6));
         var logger = new CountingLogger();
@@ -187,31 +187,17 @@ public sealed class MonitorBoundaryTests
         }));
     }
 
-    /// <summary>A law that evaluates as another does, each evaluation taking 20 ms of real time once <see cref="Slow"/> is set.</summary>
-    private sealed class SlowAfterwardsLaw(LossCurveLaw inner) : LossCurveLaw
+    /// <summary>A law that evaluates as another does, each evaluation taking 100 ms of real time once <see cref="Slow"/> is set.</summary>
+    private sealed class SlowAfterwardsLaw(LossCurveLaw inner) : TestSupport.DelegatingLaw(inner)
     {
         public volatile bool Slow;
         public int SlowEvaluations;
-        public override string Name => inner.Name;
-        public override string Formula => inner.Formula;
-        public override IReadOnlyList<LawParameter> Parameters => inner.Parameters;
-        public override IReadOnlyList<string> DecayResponseParameters => inner.DecayResponseParameters;
-        public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha) => inner.InitialGuesses(l0, a, alpha);
-        public override LossCurveLaw WithKernelTolerance(double tolerance) => this;
-        public override LossCurveLaw WithSourceBlocks(double fraction) => this;
-        protected override void ConvertLearningRateUnitCore(double[] parameters, double ratio) =>
-            inner.ConvertLearningRateUnit(parameters, ratio).CopyTo(parameters, 0);
-        protected override void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses, Span<double> jacobian)
+        protected override void BeforeEvaluate()
         {
-            if (Slow)
-            {
-                Interlocked.Increment(ref SlowEvaluations);
-                Thread.Sleep(20);
-            }
-            inner.Evaluate(parameters, schedule, steps, losses, jacobian);
+            if (!Slow) return;
+            Interlocked.Increment(ref SlowEvaluations);
+            Thread.Sleep(100);
         }
-        protected override void PredictExactCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses) =>
-            EvaluateCore(parameters, schedule, steps, losses, Span<double>.Empty);
     }
 
     private sealed class CountingLogger : ILogger
