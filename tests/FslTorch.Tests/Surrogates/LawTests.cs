@@ -21,6 +21,39 @@ public sealed class LawTests
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
+    // A fitter's trial step can send any parameter anywhere (MPL's β once reached 10⁷⁹ and its evaluation never ended):
+    // every law must evaluate, or refuse with an ArgumentException or ArithmeticException, at once, whatever the
+    // magnitudes. Each parameter is drawn log-uniformly over 10^±300 (every tenth one negative); the laws evaluate with
+    // the tolerance and source blocks that fits use.
+    [Theory]
+    [MemberData(nameof(Laws))]
+    public async Task ParametersOfAnyMagnitudeEvaluateOrAreRefusedAtOnce(string name)
+    {
+        var (law, parameters) = Create(name);
+        var fitted = law.WithKernelTolerance(1e-8).WithSourceBlocks(0.02);
+        var schedule = new SampledSchedule(Schedule.Wsd(1.0, 50, 1600, 2000, DecayShape.Linear, DecayTarget.Zero).Sample(2000).ToArray());
+        var random = new Random(11);
+        var draws = Enumerable.Range(0, 300).Select(_ => parameters.Select(_ =>
+            (random.Next(10) == 0 ? -1 : 1) * Math.Exp((random.NextDouble() * 2 - 1) * 300 * Math.Log(10))).ToArray()).ToList();
+        int evaluated = 0, refused = 0;
+        await Task.Run(() =>
+        {
+            foreach (var draw in draws)
+            {
+                try
+                {
+                    fitted.Predict(draw, schedule, [100, 1599, 1999]);
+                    evaluated++;
+                }
+                catch (Exception e) when (e is ArgumentException or ArithmeticException)
+                {
+                    refused++;
+                }
+            }
+        }).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(draws.Count, evaluated + refused);
+    }
+
     [Theory]
     [MemberData(nameof(Laws))]
     public void FastAndExactEvaluationAgreeOnRandomSchedules(string name)
