@@ -119,13 +119,15 @@ public static class LiveCommand
             {
                 return Fail("--replay-law: the runs have a measured prior (--prior), which holds another law's parameters.");
             }
-            Func<ForecasterOptions, ForecasterOptions>? adjust = refinedStarts == null && lawName == null ? null : o => o with
+            // The runs' prior holds the default law's parameters: another law gets its own built-in prior where it has one,
+            // as a run with that law would (none for a law without one). A measured prior (--prior) cannot move.
+            var replayedLaw = lawName != null ? LossCurveLaws.Create(lawName) : null;
+            var replayedPrior = replayedLaw != null ? BuiltInPrior(replayedLaw) : null;
+            Func<ForecasterOptions, ForecasterOptions>? adjust = refinedStarts == null && replayedLaw == null ? null : o => o with
             {
                 FitOptions = refinedStarts is { } refined ? o.FitOptions with { RefinedStarts = refined } : o.FitOptions,
-                Law = lawName != null ? LossCurveLaws.Create(lawName) : o.Law,
-                // The runs' prior holds the default law's parameters: another law gets its own built-in prior where it has
-                // one, as a run with that law would (none for a law without one). A measured prior (--prior) cannot move.
-                Prior = lawName == null ? o.Prior : BuiltInPrior(LossCurveLaws.Create(lawName)),
+                Law = replayedLaw ?? o.Law,
+                Prior = replayedLaw != null ? replayedPrior : o.Prior,
             };
             var control = new StringBuilder();
             int replayInterval = parse.GetValue(replayRefit) ?? (int)Math.Max(10, total / 50);

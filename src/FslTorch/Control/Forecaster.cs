@@ -609,7 +609,7 @@ public sealed class Forecaster : IDisposable
     private Forecast? Refit(Inputs inputs)
     {
         // A refit that runs past the limit is given up: every fit in it checks the token at each evaluation of the law.
-        using var limit = Options.FitTimeLimit == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(Options.FitTimeLimit);
+        using var limit = new CancellationTokenSource(Options.FitTimeLimit); // Timeout.InfiniteTimeSpan: never
         var token = limit.Token;
         try
         {
