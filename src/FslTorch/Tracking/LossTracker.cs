@@ -15,7 +15,7 @@ public sealed class LossTracker
     private readonly LossTrackerOptions _options;
     private readonly double _emaDecay;
     private readonly double[] _window;
-    private readonly double[] _sorted;
+    private readonly double[] _sorted, _deviations;
     private int _windowCount, _windowNext;
     private readonly List<Bin> _bins = [];
     private readonly List<(long Step, double Loss)> _evaluations = [];
@@ -36,14 +36,22 @@ public sealed class LossTracker
         _emaDecay = Math.Pow(0.5, 1 / _options.EmaHalfLifeSteps);
         _window = new double[_options.MedianWindow];
         _sorted = new double[_options.MedianWindow];
+        _deviations = new double[_options.MedianWindow];
     }
 
     /// <summary>The options.</summary>
     public LossTrackerOptions Options => _options;
     /// <summary>The exponential moving average of the accepted losses (NaN before any).</summary>
     public double Smoothed { get; private set; } = double.NaN;
-    /// <summary>The median of the last <see cref="LossTrackerOptions.MedianWindow"/> accepted losses (NaN before any).</summary>
+    /// <summary>
+    /// The median of the last <see cref="LossTrackerOptions.MedianWindow"/> finite losses, spikes included (NaN before any).
+    /// </summary>
     public double Median { get; private set; } = double.NaN;
+    /// <summary>
+    /// The robust spread of the same losses, 1.4826 × their median absolute deviation from <see cref="Median"/> (a standard
+    /// deviation for normal noise; NaN before any loss).
+    /// </summary>
+    public double Spread { get; private set; } = double.NaN;
     /// <summary>The last step recorded (−1 before any).</summary>
     public long LastStep { get; private set; } = -1;
     /// <summary>Accepted losses.</summary>
@@ -85,17 +93,22 @@ public sealed class LossTracker
             NonFiniteCount++;
             return Outcome.NonFinite;
         }
-        if (_windowCount == _window.Length && loss > Median * (1 + _options.SpikeThreshold))
+        bool spike = _windowCount == _window.Length
+                     && loss - Median > Math.Max(_options.SpikeThreshold * Median, _options.SpikeDeviations * Spread);
+        // The window takes every finite loss, spikes too: a reference made of accepted losses alone ratchets down on a run
+        // whose losses scatter widely (each left-out high loss lowers the next median, which leaves out more), and never
+        // follows a loss that moved up for good.
+        _window[_windowNext] = loss;
+        _windowNext = (_windowNext + 1) % _window.Length;
+        _windowCount = Math.Min(_windowCount + 1, _window.Length);
+        (Median, Spread) = WindowMedianAndSpread();
+        if (spike)
         {
             SpikeCount++;
             return Outcome.Spike;
         }
         Recorded++;
         Smoothed = double.IsNaN(Smoothed) ? loss : _emaDecay * Smoothed + (1 - _emaDecay) * loss;
-        _window[_windowNext] = loss;
-        _windowNext = (_windowNext + 1) % _window.Length;
-        _windowCount = Math.Min(_windowCount + 1, _window.Length);
-        Median = WindowMedian();
         AddToBin(step, learningRate, loss);
         return Outcome.Accepted;
     }
@@ -171,7 +184,7 @@ public sealed class LossTracker
             _windowNext = (_windowNext + 1) % _window.Length;
             _windowCount++;
         }
-        Median = _windowCount > 0 ? WindowMedian() : double.NaN;
+        (Median, Spread) = _windowCount > 0 ? WindowMedianAndSpread() : (double.NaN, double.NaN);
         Smoothed = state.Ema;
         LastStep = state.LastStep;
         Recorded = state.Recorded;
@@ -180,11 +193,19 @@ public sealed class LossTracker
         _evaluations.AddRange(state.Evaluations.Select(e => ((long)e[0], e[1])));
     }
 
-    private double WindowMedian()
+    private (double Median, double Spread) WindowMedianAndSpread()
     {
         Array.Copy(_window, _sorted, _windowCount);
-        Array.Sort(_sorted, 0, _windowCount);
-        return _windowCount % 2 == 1 ? _sorted[_windowCount / 2] : 0.5 * (_sorted[_windowCount / 2 - 1] + _sorted[_windowCount / 2]);
+        double median = SortedMedian(_sorted, _windowCount);
+        for (int i = 0; i < _windowCount; i++) _deviations[i] = Math.Abs(_window[i] - median);
+        return (median, 1.4826 * SortedMedian(_deviations, _windowCount));
+    }
+
+    // The median of the first `count` values of `values`, which it sorts in place.
+    private static double SortedMedian(double[] values, int count)
+    {
+        Array.Sort(values, 0, count);
+        return count % 2 == 1 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
     }
 
     private void AddToBin(long step, double learningRate, double loss)

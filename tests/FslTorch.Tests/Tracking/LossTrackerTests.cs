@@ -24,6 +24,52 @@ public sealed class LossTrackerTests
     }
 
     [Fact]
+    public void LossesThatScatterWidelyAreNotTakenForSpikesAndTheCurveKeepsItsLevel()
+    {
+        // Single-sample squared errors: ½z², a mean of 0.5 and a long upper tail.
+        static (LossTracker Tracker, double RawMean) Track(double deviations)
+        {
+            var random = new Random(7);
+            var tracker = new LossTracker(new LossTrackerOptions { SpikeDeviations = deviations });
+            double sum = 0;
+            for (int k = 0; k < 4000; k++)
+            {
+                double z = MathNet.Numerics.Distributions.Normal.Sample(random, 0, 1), loss = 0.5 * z * z;
+                sum += loss;
+                tracker.Record(k, 1e-3, loss);
+            }
+            return (tracker, sum / 4000);
+        }
+        static double TrackedMean(LossTracker tracker) => tracker.Points.Sum(p => p.Loss * p.Count) / tracker.Points.Sum(p => p.Count);
+        var (tracker, raw) = Track(new LossTrackerOptions().SpikeDeviations);
+        Assert.True(tracker.SpikeCount < 40, $"{tracker.SpikeCount} of 4000 losses left out");
+        Assert.InRange(TrackedMean(tracker) / raw, 0.95, 1.0); // 21 left out, 0.964 here
+        // Judged by the median alone, half of such losses lie 50% above it: the curve left loses its level.
+        var (thresholdOnly, _) = Track(0);
+        Assert.True(thresholdOnly.SpikeCount > 1000, $"{thresholdOnly.SpikeCount}");
+        Assert.True(TrackedMean(thresholdOnly) < 0.5 * raw);
+        // On a curve that scatters a few percent a spike is still a spike.
+        var narrow = new LossTracker();
+        var noise = new Random(3);
+        for (int k = 0; k < 100; k++) Assert.Equal(LossTracker.Outcome.Accepted, narrow.Record(k, 1e-3, 3 + 0.03 * MathNet.Numerics.Distributions.Normal.Sample(noise, 0, 1)));
+        Assert.Equal(LossTracker.Outcome.Spike, narrow.Record(100, 1e-3, 4.8));
+        Assert.InRange(narrow.Spread, 0.015, 0.06);
+    }
+
+    [Fact]
+    public void ALossThatMovesUpForGoodIsFollowedAfterHalfTheWindow()
+    {
+        var tracker = new LossTracker(new LossTrackerOptions { MedianWindow = 31 });
+        for (int k = 0; k < 50; k++) tracker.Record(k, 1e-3, 1.0);
+        // The level doubles and stays: the new losses are spikes until they make up most of the window and its median.
+        var outcomes = Enumerable.Range(50, 100).Select(k => tracker.Record(k, 1e-3, 2.0)).ToList();
+        Assert.Equal(16, outcomes.TakeWhile(o => o == LossTracker.Outcome.Spike).Count());
+        Assert.All(outcomes.Skip(16), o => Assert.Equal(LossTracker.Outcome.Accepted, o));
+        Assert.Equal(2.0, tracker.Median);
+        Assert.Equal(2.0, tracker.Points[^1].Loss);
+    }
+
+    [Fact]
     public void SmoothsWithTheConfiguredHalfLife()
     {
         var tracker = new LossTracker(new LossTrackerOptions { EmaHalfLifeSteps = 1 });
@@ -99,5 +145,7 @@ public sealed class LossTrackerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new LossTracker(new LossTrackerOptions { MedianWindow = 1 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new LossTracker(new LossTrackerOptions { MaxPoints = 2 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new LossTracker(new LossTrackerOptions { EmaHalfLifeSteps = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LossTracker(new LossTrackerOptions { SpikeDeviations = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LossTracker(new LossTrackerOptions { SpikeDeviations = double.NaN }));
     }
 }
