@@ -15,7 +15,10 @@ public sealed record DecayControllerOptions
     /// </summary>
     public double Margin { get; init; } = 0.001;
 
-    /// <summary>How many standard deviations of the predicted gain of waiting are added to the margin.</summary>
+    /// <summary>
+    /// How many standard deviations of the predicted gain of waiting are added to the margin (0: none are drawn). When
+    /// they cannot be drawn (a fit without a usable covariance, or draws the law cannot evaluate), the controller waits.
+    /// </summary>
     public double UncertaintyWeight { get; init; } = 1.0;
 
     /// <summary>
@@ -45,7 +48,9 @@ public sealed record DecayControllerOptions
     /// rests on extrapolating from t to N, and a law that cannot follow the run over the same ratio of steps
     /// (e.g. a loss that speeds up after a plateau) would otherwise commit it to a long cooldown.
     /// <see cref="double.PositiveInfinity"/> turns the check off. Applies when the caller supplies hindcasts
-    /// (<see cref="TrainingMonitor"/> does).
+    /// (<see cref="TrainingMonitor"/> does). A check counts only when the loss fell between its two stretches by more than
+    /// twice the checked stretch's standard error (<see cref="Hindcast.ObservedDrop"/>, <see cref="Hindcast.StandardError"/>):
+    /// where the loss moves less than its noise over that span, any prediction near the observed level passes.
     /// </summary>
     public double HindcastTolerance { get; init; } = 0.1;
     /// <summary>

@@ -153,9 +153,9 @@ public sealed class WsdDecayController
         bool checking = hindcast != null && double.IsFinite(Options.HindcastTolerance);
         var check = checking ? hindcast!() : null;
         int passes = 0;
-        if (check != null && check.Passes(Options.HindcastTolerance))
+        if (check != null && Trusts(check))
         {
-            passes = 1 + _decisions.AsEnumerable().Reverse().TakeWhile(d => d.Hindcast != null && d.Hindcast.Passes(Options.HindcastTolerance)).Count();
+            passes = 1 + _decisions.AsEnumerable().Reverse().TakeWhile(d => d.Hindcast != null && Trusts(d.Hindcast)).Count();
         }
         bool failedBefore = _decisions.Any(d => d.Hindcast != null && !d.Hindcast.Passes(Options.HindcastTolerance));
         int needed = failedBefore ? Options.HindcastPasses : 1;
@@ -182,7 +182,13 @@ public sealed class WsdDecayController
                 ? $"the forecasts are not yet stable (only {recent.Count} of the {Options.StableForecasts} needed{(Options.RequireDecayEvidence ? " with decay evidence" : "")})"
                 : $"the forecasts are not yet stable (the last {recent.Count} best final losses span {recent.Max() - recent.Min():F4} nats)");
         }
-        uncertainty = GainUncertainty(fit, s => FinalLoss(s, now.DecayStartStep) - FinalLoss(s, later.DecayStartStep));
+        if (GainUncertainty(fit, s => FinalLoss(s, now.DecayStartStep) - FinalLoss(s, later.DecayStartStep)) is not { } measured)
+        {
+            // A fit without a usable covariance (e.g. at the edge of the law's domain) says nothing about how sure it is;
+            // taking its uncertainty as 0 would act on it as if it were certain.
+            return Wait($"the forecast's uncertainty cannot be estimated (no parameter draws of this fit can be evaluated; gain of waiting {gain:F4} nats)");
+        }
+        uncertainty = measured;
         double threshold = Options.Margin + Options.UncertaintyWeight * uncertainty;
         if (uncertainty > Options.MaxGainUncertainty)
         {
@@ -196,6 +202,8 @@ public sealed class WsdDecayController
                 ? $"{wanted}, but the law's extrapolation cannot be checked on this run yet"
                 : !check.Passes(Options.HindcastTolerance)
                     ? $"{wanted}, but the law does not extrapolate this run: a fit through step {check.FittedThrough} predicted {check.Predicted:F4} at step {check.CheckedThrough}, observed {check.Observed:F4} (drop {check.ObservedDrop:F4})"
+                : !Informative(check)
+                    ? $"{wanted}, but the law's extrapolation cannot be checked on this run's noise: the loss fell by {check.ObservedDrop:F4} over the checked stretch, within twice its standard error ({2 * check.StandardError:F4})"
                     : $"{wanted}, but only the last {passes} hindcasts passed ({needed} in a row are needed after a failed one)");
         }
         string checkedText = check == null ? "" : $" (hindcast error {check.Error:+0.0000;-0.0000;+0.0000} on a drop of {check.ObservedDrop:F4})";
@@ -207,8 +215,19 @@ public sealed class WsdDecayController
                 $"{wanted}{checkedText}", candidates) { Hindcast = check, HasDecayEvidence = hasDecayEvidence };
     }
 
-    /// <summary>The standard deviation of a function of the parameters over draws from the fit's covariance.</summary>
-    private double GainUncertainty(FitResult fit, Func<double[], double> gain)
+    // A hindcast the controller trusts: it passed, and it tested something, the loss having fallen between its reference
+    // and its checked stretch by more than the noise (one whose drop is within the noise passes on any prediction near the
+    // observed level). One that tested nothing is not a pass (the decision waits, and a run of passes starts again after
+    // it), nor a failure (it does not ask for HindcastPasses passes in a row afterwards).
+    private bool Trusts(Hindcast check) => check.Passes(Options.HindcastTolerance) && Informative(check);
+
+    private static bool Informative(Hindcast check) => check.ObservedDrop > 2 * check.StandardError;
+
+    /// <summary>
+    /// The standard deviation of a function of the parameters over draws from the fit's covariance: 0 when the options
+    /// turn it off, null when it cannot be estimated (no covariance, or fewer than two draws the law can evaluate).
+    /// </summary>
+    private double? GainUncertainty(FitResult fit, Func<double[], double> gain)
     {
         if (Options.UncertaintySamples < 2 || Options.UncertaintyWeight == 0) return 0;
         var values = new List<double>();
@@ -224,7 +243,7 @@ public sealed class WsdDecayController
                 // a draw outside the law's domain is skipped
             }
         }
-        return values.Count < 2 ? 0 : values.StandardDeviation();
+        return values.Count < 2 ? null : values.StandardDeviation();
     }
 
     // The loss at the last step N − 1 if the decay starts at `decayStartStep`, with the LR in the fit's unit.

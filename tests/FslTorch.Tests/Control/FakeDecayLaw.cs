@@ -21,10 +21,15 @@ internal sealed class FakeDecayLaw(double optimumFraction, bool throws = false, 
 
     public double OptimumFraction => optimumFraction;
 
-    /// <summary>A converged fit of <paramref name="law"/>; <paramref name="offset"/> shifts its final-loss forecast.</summary>
-    public static FitResult Fit(LossCurveLaw law, double l0 = 3.0, double offset = 0) =>
+    /// <summary>
+    /// A converged fit of <paramref name="law"/>; <paramref name="offset"/> shifts its final-loss forecast. Its one parameter
+    /// has a small variance (the final loss does not depend on it, so parameter draws give a gain of waiting certain to 0);
+    /// <paramref name="withoutCovariance"/> leaves the covariance unknown (NaN), as a fit at the edge of its domain may.
+    /// </summary>
+    public static FitResult Fit(LossCurveLaw law, double l0 = 3.0, double offset = 0, bool withoutCovariance = false) =>
         new(offset == 0 ? law : new FakeDecayLaw(((FakeDecayLaw)law).OptimumFraction, offset: offset), 1.0, [l0], 0,
-            FitExitReason.Converged, 1, TimeSpan.Zero, [double.NaN], new double[1, 1] { { double.NaN } }, "fake");
+            FitExitReason.Converged, 1, TimeSpan.Zero, [withoutCovariance ? double.NaN : 1e-3],
+            new double[1, 1] { { withoutCovariance ? double.NaN : 1e-6 } }, "fake");
 
     protected override void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses, Span<double> jacobian)
     {

@@ -66,6 +66,48 @@ public sealed class WsdDecayControllerTests
     }
 
     [Fact]
+    public void AHindcastWhoseDropIsWithinItsNoiseIsNoCheckAndKeepsThePlan()
+    {
+        var (plain, _) = Run(0.6);
+        // The loss fell by 0.005 over the checked stretch with a standard error of 0.01: any prediction near the observed
+        // level passes such a check, so it is no evidence that the law extrapolates the run.
+        var (noisy, controller) = Run(0.6, hindcast: at => new Hindcast(at * at / N, at - 1, 2.0, 2.0, 0.005, 0.01));
+        Assert.Equal(950, noisy);
+        Assert.DoesNotContain(controller.Decisions, d => d.StartNow);
+        Assert.Contains(controller.Decisions, d => d.Reason.Contains("cannot be checked on this run's noise"));
+        // The same standard error with a drop well above it is a check, and a passed one changes nothing.
+        var (clear, _) = Run(0.6, hindcast: at => new Hindcast(at * at / N, at - 1, 2.0, 2.0, 0.2, 0.01));
+        Assert.Equal(plain, clear);
+        // Checks that say nothing until step 600 hold the decision until the first informative one passes (600); they are
+        // not failures, after which three passes in a row would be needed (640, as with checks that fail until 600).
+        var (late, _) = Run(0.6, hindcast: at => new Hindcast(at * at / N, at - 1, 2.0, 2.0, at < 600 ? 0.005 : 0.2, 0.01));
+        Assert.Equal(600, late);
+    }
+
+    [Fact]
+    public void AFitWhoseUncertaintyCannotBeEstimatedKeepsThePlan()
+    {
+        var law = new FakeDecayLaw(0.5);
+        // Stable forecasts that say "start now", from fits without a usable covariance: the controller cannot tell how
+        // sure they are, and waits; the decay then starts where it was planned.
+        var controller = new DecisionLoop(Schedule());
+        for (long next = 500; next < 600; next += 20)
+        {
+            var decision = controller.Decide(next, FakeDecayLaw.Fit(law, withoutCovariance: true), next + 20)!;
+            Assert.False(decision.StartNow);
+        }
+        Assert.Contains("uncertainty cannot be estimated", controller.Decisions[^1].Reason);
+        Assert.Equal(950, controller.Schedule.DecayStartStep);
+        // With a covariance the same forecasts start the decay at the third stable one; with the uncertainty turned off
+        // (UncertaintyWeight 0) the fits without one do too.
+        var withCovariance = new DecisionLoop(Schedule());
+        Assert.Equal([false, false, true], Enumerable.Range(0, 3).Select(i => withCovariance.Decide(500 + 20 * i, FakeDecayLaw.Fit(law), 520 + 20 * i)!.StartNow));
+        var off = new DecisionLoop(Schedule(), new DecayControllerOptions { UncertaintyWeight = 0 });
+        Assert.Equal([false, false, true],
+            Enumerable.Range(0, 3).Select(i => off.Decide(500 + 20 * i, FakeDecayLaw.Fit(law, withoutCovariance: true), 520 + 20 * i)!.StartNow));
+    }
+
+    [Fact]
     public void WithoutAMarginItWaitsForThePredictedOptimum()
     {
         var (start, _) = Run(0.6, new DecayControllerOptions { Margin = 0 });
