@@ -106,53 +106,93 @@ internal static class TheoryExperiments
         public double FixedGap => FixedRisk - BestRisk;
     }
 
+    /// <summary>Where the decay controller of <see cref="Regret"/> gets its evidence of the decay response.</summary>
+    public enum RegretEvidence
+    {
+        /// <summary>
+        /// As TinyGpt's controlled runs by default: a cooldown probe forked at 40% of the budget (linear to 0 over 4% of
+        /// it, on its own batches), fitted jointly with the run; no prior.
+        /// </summary>
+        Probe,
+        /// <summary>
+        /// As <c>fsl bench decay</c>: no probe; a prior of the decay response, the default law fitted to two sampled
+        /// calibration runs of 30% of the budget (a 20% WSD and a cosine to 0, seeds −1 and −2).
+        /// </summary>
+        Prior,
+    }
+
     /// <summary>
     /// The decay controller where the best decision is known exactly: for each seed, a sampled SGD run whose WSD decay
     /// start (linear to 0, planned at 20%) a <see cref="TrainingMonitor"/> with the library defaults moves as the batch
-    /// losses arrive (refits every 2% of the budget); the prior is the default law fitted to two sampled calibration
-    /// runs of 30% of the budget (a 20% WSD and a cosine to 0, seeds −1 and −2), as <c>fsl bench decay</c> does.
+    /// losses arrive (refits every 2% of the budget), with the decay-response evidence of <paramref name="evidence"/>.
     /// The chosen start is scored by the exact expected final risk against the best start of a grid at every 1% of
-    /// the budget (cooldowns of 2–90%).
+    /// the budget (cooldowns of 2–90%). The monitor runs without a fit time limit, so that the result does not depend on
+    /// the machine's load.
     /// </summary>
-    public static IReadOnlyList<RegretRun> Regret(KernelRegressionTask task, double peak, int steps, IReadOnlyList<int> seeds)
+    /// <param name="threads">How many seeds run at once (each run is independent and deterministic: the result does not depend on it).</param>
+    public static IReadOnlyList<RegretRun> Regret(KernelRegressionTask task, double peak, int steps, IReadOnlyList<int> seeds, int threads = 1,
+        RegretEvidence evidence = RegretEvidence.Probe)
     {
+        ArgumentNullException.ThrowIfNull(seeds);
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be >= 1.");
         double Exact(long start) => SgdSimulation.ExpectedRisk(task, Schedule.Wsd(peak, 0, start, steps).Sample(steps))[^1];
         var grid = Enumerable.Range(2, 89).Select(p => WsdSchedule.DecayStartForFraction(steps, p / 100.0)).Distinct()
             .Select(start => (Start: start, Risk: Exact(start))).ToList();
         var best = grid.MinBy(g => g.Risk);
         long planned = WsdSchedule.DecayStartForFraction(steps, 0.2);
         double fixedRisk = Exact(planned);
-
-        int calibrationSteps = (int)(0.3 * steps);
-        ObservedCurve Calibration(string name, LearningRateSchedule schedule, int seed)
-        {
-            var rates = schedule.Sample(calibrationSteps);
-            var run = SgdSimulation.Sample(task, rates, seed);
-            var at = Enumerable.Range(1, calibrationSteps - 1).ToList();
-            return new ObservedCurve(name, new SampledSchedule(rates), at, at.Select(k => run.BatchLoss[k]).ToList());
-        }
         var law = LossCurveLaws.Default;
-        var calibration = LawFitter.Fit(law, [
-            Calibration("calibration-wsd", Schedule.Wsd(peak, 0, WsdSchedule.DecayStartForFraction(calibrationSteps, 0.2), calibrationSteps), -1),
-            Calibration("calibration-cosine", Schedule.Cosine(peak, 0, calibrationSteps), -2)]);
-        var prior = calibration.Succeeded ? ParameterPrior.FromFit(calibration, 0.02, law.DecayResponseParameters) : null;
+        var prior = evidence == RegretEvidence.Prior ? CalibrationPrior(task, peak, (int)(0.3 * steps), law) : null;
+        long probeFork = (long)Math.Round(0.4 * steps);
+        int probeLength = (int)Math.Max(2, Math.Round(0.04 * steps));
 
-        return seeds.Select(seed =>
+        RegretRun Controlled(int seed)
         {
             var run = new SgdRun(task, seed);
             using var monitor = new TrainingMonitor(Schedule.Wsd(peak, 0, planned, steps), steps, new TrainingMonitorOptions
             {
-                Forecaster = new ForecasterOptions { Law = law, RefitInterval = Math.Max(10, steps / 50), Prior = prior, BandSamples = 0 },
+                // No fit time limit: a refit given up under load would make the result depend on the machine.
+                Forecaster = new ForecasterOptions { Law = law, RefitInterval = Math.Max(10, steps / 50), Prior = prior, BandSamples = 0, FitTimeLimit = Timeout.InfiniteTimeSpan },
                 DecayControl = new DecayControllerOptions(),
             });
             for (long k = 0; k < steps; k++)
             {
+                if (evidence == RegretEvidence.Probe && k == probeFork) monitor.AddProbe(Probe(run, seed, monitor.Schedule.GetLearningRate(k), probeLength));
                 double loss = run.Step(monitor.Schedule.GetLearningRate(k));
                 monitor.OnStepEnd(k, loss);
             }
             long chosen = ((WsdSchedule)monitor.Schedule).DecayStartStep;
             return new RegretRun(seed, chosen, best.Start, Exact(chosen), best.Risk, fixedRisk);
-        }).ToList();
+        }
+        var runs = new RegretRun[seeds.Count];
+        Parallel.For(0, seeds.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => runs[i] = Controlled(seeds[i]));
+        return runs;
+    }
+
+    // A cooldown probe forked from `run` before its next step: linear from `rate` to 0 over `length` steps, on batches of its
+    // own (a seed derived from the run's), the run itself untouched.
+    private static CooldownProbe Probe(SgdRun run, int seed, double rate, int length)
+    {
+        var fork = run.Fork(unchecked(seed * 7919 + 104729));
+        var rates = Enumerable.Range(0, length).Select(i => rate * (1 - (double)i / length)).ToArray();
+        return new CooldownProbe(run.Steps, rates, rates.Select(fork.Step).ToArray());
+    }
+
+    // The default law fitted to two sampled calibration runs of `steps` steps (a 20% WSD and a cosine to 0, seeds −1 and
+    // −2), as a prior of the decay response; null when that fit fails.
+    private static ParameterPrior? CalibrationPrior(KernelRegressionTask task, double peak, int steps, LossCurveLaw law)
+    {
+        ObservedCurve Calibration(string name, LearningRateSchedule schedule, int seed)
+        {
+            var rates = schedule.Sample(steps);
+            var run = SgdSimulation.Sample(task, rates, seed);
+            var at = Enumerable.Range(1, steps - 1).ToList();
+            return new ObservedCurve(name, new SampledSchedule(rates), at, at.Select(k => run.BatchLoss[k]).ToList());
+        }
+        var calibration = LawFitter.Fit(law, [
+            Calibration("calibration-wsd", Schedule.Wsd(peak, 0, WsdSchedule.DecayStartForFraction(steps, 0.2), steps), -1),
+            Calibration("calibration-cosine", Schedule.Cosine(peak, 0, steps), -2)]);
+        return calibration.Succeeded ? ParameterPrior.FromFit(calibration, 0.02, law.DecayResponseParameters) : null;
     }
 
     /// <summary>

@@ -26,6 +26,23 @@ public sealed class SgdRun
         _batch = task.BatchSize;
     }
 
+    // A copy of `source`'s iterate that draws its batches from `seed`.
+    private SgdRun(SgdRun source, int seed)
+    {
+        _random = new Random(seed);
+        (_lambda, _scale, _sigma, _batch) = (source._lambda, source._scale, source._sigma, source._batch); // read only
+        _error = (double[])source._error.Clone();
+        _x = new double[_lambda.Length];
+        _update = new double[_lambda.Length];
+        Steps = source.Steps;
+    }
+
+    /// <summary>
+    /// A copy of this run at its current iterate that goes on on its own (a cooldown probe forked from the run): it draws its
+    /// batches from <paramref name="seed"/>, and stepping either run leaves the other as it was.
+    /// </summary>
+    public SgdRun Fork(int seed) => new(this, seed);
+
     /// <summary>Steps taken.</summary>
     public long Steps { get; private set; }
 

@@ -135,4 +135,23 @@ public sealed class SgdSimulationTests
         // A rate too large for the spectrum diverges to +∞ instead of returning NaN.
         Assert.True(double.IsPositiveInfinity(SgdSimulation.ExpectedRisk(task, Enumerable.Repeat(50.0, 2000).ToArray())[^1]));
     }
+
+    [Fact]
+    public void AForkStartsAtTheRunsIterateAndLeavesTheRunAsItWouldHaveBeen()
+    {
+        var task = new KernelRegressionTask(features: 50, capacity: 2, source: 0.5, noiseVariance: 0.5, batchSize: 4);
+        var plain = new SgdRun(task, seed: 3);
+        var forked = new SgdRun(task, seed: 3);
+        for (int k = 0; k < 40; k++) Assert.Equal(plain.Step(0.1), forked.Step(0.1));
+        var probe = forked.Fork(seed: 99);
+        Assert.Equal(forked.Risk, probe.Risk);
+        Assert.Equal(forked.Steps, probe.Steps);
+        // The fork goes its own way (its own batches, another LR) ...
+        for (int k = 0; k < 20; k++) probe.Step(0.1 * (1 - k / 20.0));
+        Assert.NotEqual(forked.Risk, probe.Risk);
+        Assert.Equal(60, probe.Steps);
+        // ... and the run it came from goes on exactly as the run that never forked.
+        for (int k = 0; k < 40; k++) Assert.Equal(plain.Step(0.1), forked.Step(0.1));
+        Assert.Equal(plain.Risk, forked.Risk);
+    }
 }

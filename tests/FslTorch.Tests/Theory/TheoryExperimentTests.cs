@@ -79,8 +79,17 @@ public sealed class TheoryExperimentTests
     public void TheRegretStudyScoresTheControllersChoiceByTheExactRisk()
     {
         var task = new KernelRegressionTask(features: 100, capacity: 2, source: 0.25, noiseVariance: 1, batchSize: 8);
-        var runs = TheoryExperiments.Regret(task, peak: 0.2, steps: 300, seeds: [1]);
-        var run = Assert.Single(runs);
+        foreach (var evidence in new[] { TheoryExperiments.RegretEvidence.Probe, TheoryExperiments.RegretEvidence.Prior })
+        {
+            var runs = TheoryExperiments.Regret(task, peak: 0.2, steps: 300, seeds: [1], evidence: evidence);
+            Check(task, Assert.Single(runs));
+        }
+        // Runs on several threads are the runs made one at a time.
+        Assert.Equal(TheoryExperiments.Regret(task, 0.2, 300, [1, 2, 3], threads: 1), TheoryExperiments.Regret(task, 0.2, 300, [1, 2, 3], threads: 3));
+    }
+
+    private static void Check(KernelRegressionTask task, TheoryExperiments.RegretRun run)
+    {
         Assert.InRange(run.ChosenStart, 0, 300);
         // The best start is the grid's minimum of the exact final risk, so neither the plan nor (up to the grid's
         // 1% spacing) the chosen start can beat it.
