@@ -18,9 +18,9 @@ public sealed record LossTrackerOptions
 
     /// <summary>
     /// How many robust standard deviations (1.4826 × the window's median absolute deviation) above the median a spike must
-    /// also lie. Where the per-step loss scatters little (LLM and TinyGpt runs: a few percent), <see cref="SpikeThreshold"/>
-    /// decides (TinyGpt's per-step losses scatter by about 6% of their level, so there a spike lies at least 2.2 times the
-    /// median); where it scatters widely (small batches, a squared error), a loss 50% above the median is noise, and
+    /// also lie. Where the per-step loss scatters by less than 2.5% of its level, <see cref="SpikeThreshold"/> decides alone
+    /// (TinyGpt's per-step losses scatter by about 6%, so there a spike lies at least 2.2 times the median); where it
+    /// scatters widely (small batches, a squared error), a loss 50% above the median is noise, and
     /// leaving such losses out biases the curve low: on single-sample SGD steps of the theory sandbox (B = 1, σ² = 1) the
     /// threshold alone left out 40% of the losses and kept a curve at a fifth of their mean (0.12 against 0.59), and at 8
     /// samples a step 22% (0.43 against 0.53); with this rule 0.2% and 0% (0.577 and 0.5275 against 0.589 and 0.5275).
