@@ -98,8 +98,10 @@ internal static class TheoryExperiments
     }
 
     /// <summary>One controlled run of <see cref="Regret"/>: the decay start the monitor chose and what it cost.</summary>
-    public sealed record RegretRun(int Seed, long ChosenStart, long BestStart, double ChosenRisk, double BestRisk, double FixedRisk)
+    public sealed record RegretRun(int Seed, long ChosenStart, long BestStart, double ChosenRisk, double BestRisk, double FixedRisk, long PlannedStart)
     {
+        /// <summary>Whether the decay started where it was planned (the controller never moved it).</summary>
+        public bool KeptThePlan => ChosenStart == PlannedStart;
         /// <summary>The exact final risk of the chosen start minus the best start's.</summary>
         public double Regret => ChosenRisk - BestRisk;
         /// <summary>The fixed 20% cooldown's exact final risk minus the best start's (what control can gain at most).</summary>
@@ -162,7 +164,7 @@ internal static class TheoryExperiments
                 monitor.OnStepEnd(k, loss);
             }
             long chosen = ((WsdSchedule)monitor.Schedule).DecayStartStep;
-            return new RegretRun(seed, chosen, best.Start, Exact(chosen), best.Risk, fixedRisk);
+            return new RegretRun(seed, chosen, best.Start, Exact(chosen), best.Risk, fixedRisk, planned);
         }
         var runs = new RegretRun[seeds.Count];
         Parallel.For(0, seeds.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => runs[i] = Controlled(seeds[i]));

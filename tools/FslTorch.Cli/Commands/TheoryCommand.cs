@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using FslTorch.Schedules;
 using FslTorch.Theory;
 using OxyPlot;
 using OxyPlot.Axes;
@@ -225,11 +224,10 @@ internal static class TheoryCommand
             controlled.Items.Add(new BarItem(mean));
             fixedPlan.Items.Add(new BarItem(gap));
             string Cooldown(long start) => ((double)(n - start) / n).ToString("P0", CultureInfo.InvariantCulture).Replace(" ", "", StringComparison.Ordinal);
-            long planned = WsdSchedule.DecayStartForFraction(n, 0.2);
             string chosen = runs.Count <= 4 ? string.Join(" ", runs.Select(r => Cooldown(r.ChosenStart)))
                 : $"{Cooldown(runs.Max(r => r.ChosenStart))}–{Cooldown(runs.Min(r => r.ChosenStart))}";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {Label(task)} | {task.NoiseVariance:G3} | {n} | {Cooldown(runs[0].BestStart)} | {chosen} | {runs.Count(r => r.ChosenStart == planned)}/{runs.Count} | {mean:G3} | {runs.Max(r => r.Regret):G3} | {gap:G3} | {(gap > 0 ? (mean / gap).ToString("F2", CultureInfo.InvariantCulture) : "–")} |"));
+                $"| {Label(task)} | {task.NoiseVariance:G3} | {n} | {Cooldown(runs[0].BestStart)} | {chosen} | {runs.Count(r => r.KeptThePlan)}/{runs.Count} | {mean:G3} | {runs.Max(r => r.Regret):G3} | {gap:G3} | {(gap > 0 ? (mean / gap).ToString("F2", CultureInfo.InvariantCulture) : "–")} |"));
         }
         Console.WriteLine();
         Console.WriteLine("| runs pooled | runs | mean regret | max regret | mean fixed 20% gap | mean regret / mean gap | controller worse than the fixed plan |");
