@@ -98,7 +98,13 @@ internal static class TheoryExperiments
     }
 
     /// <summary>One controlled run of <see cref="Regret"/>: the decay start the monitor chose and what it cost.</summary>
-    public sealed record RegretRun(int Seed, long ChosenStart, long BestStart, double ChosenRisk, double BestRisk, double FixedRisk, long PlannedStart)
+    /// <param name="EvidenceStep">
+    /// The first step at which the controller can move the decay on decay evidence: the end of the first probe (probe
+    /// evidence) or the controller's earliest start (a prior), whichever is later.
+    /// </param>
+    /// <param name="ReachableRisk">The lowest exact final risk of the grid's starts at or after <paramref name="EvidenceStep"/>: the best a controller that acts on its evidence can do.</param>
+    public sealed record RegretRun(int Seed, long ChosenStart, long BestStart, double ChosenRisk, double BestRisk, double FixedRisk, long PlannedStart,
+        long EvidenceStep, double ReachableRisk)
     {
         /// <summary>Whether the decay started where it was planned (the controller never moved it).</summary>
         public bool KeptThePlan => ChosenStart == PlannedStart;
@@ -106,14 +112,31 @@ internal static class TheoryExperiments
         public double Regret => ChosenRisk - BestRisk;
         /// <summary>The fixed 20% cooldown's exact final risk minus the best start's (what control can gain at most).</summary>
         public double FixedGap => FixedRisk - BestRisk;
+        /// <summary>The part of <see cref="FixedGap"/> that a start at or after <see cref="EvidenceStep"/> can gain.</summary>
+        public double ReachableGap => FixedRisk - ReachableRisk;
+    }
+
+    /// <summary>Where <see cref="Regret"/>'s probe forks by default, as a fraction of the budget (TinyGpt's default).</summary>
+    public const double DefaultProbeAt = 0.4;
+
+    /// <summary>What the monitor of <see cref="Regret"/> sees of each step.</summary>
+    public enum RegretObservation
+    {
+        /// <summary>The loss of the step's training batch at the current iterate (as a training loop logs it).</summary>
+        Batch,
+        /// <summary>
+        /// The population loss of the current iterate, excess risk + σ²/2 (an evaluation on an unlimited held-out set):
+        /// the run's own trajectory, observed without sampling noise.
+        /// </summary>
+        Population,
     }
 
     /// <summary>Where the decay controller of <see cref="Regret"/> gets its evidence of the decay response.</summary>
     public enum RegretEvidence
     {
         /// <summary>
-        /// As TinyGpt's controlled runs by default: a cooldown probe forked at 40% of the budget (linear to 0 over 4% of
-        /// it, on its own batches), fitted jointly with the run; no prior.
+        /// As TinyGpt's controlled runs by default: a cooldown probe forked at 40% of the budget, or at the fractions
+        /// given (linear to 0 over 4% of it, on its own batches), fitted jointly with the run; no prior.
         /// </summary>
         Probe,
         /// <summary>
@@ -132,11 +155,15 @@ internal static class TheoryExperiments
     /// the machine's load.
     /// </summary>
     /// <param name="threads">How many seeds run at once (each run is independent and deterministic: the result does not depend on it).</param>
+    /// <param name="observation">What the monitor sees of each step (the run's and its probes').</param>
+    /// <param name="probeAt">With probe evidence: the fractions of the budget at which a probe forks (null: 0.4 alone, as TinyGpt's default).</param>
     public static IReadOnlyList<RegretRun> Regret(KernelRegressionTask task, double peak, int steps, IReadOnlyList<int> seeds, int threads = 1,
-        RegretEvidence evidence = RegretEvidence.Probe)
+        RegretEvidence evidence = RegretEvidence.Probe, IReadOnlyList<double>? probeAt = null, RegretObservation observation = RegretObservation.Batch)
     {
         ArgumentNullException.ThrowIfNull(seeds);
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be >= 1.");
+        probeAt ??= [DefaultProbeAt];
+        if (probeAt.Count == 0 || probeAt.Any(f => !(f > 0 && f < 1))) throw new ArgumentOutOfRangeException(nameof(probeAt), "every probe fraction must lie in (0, 1).");
         double Exact(long start) => SgdSimulation.ExpectedRisk(task, Schedule.Wsd(peak, 0, start, steps).Sample(steps))[^1];
         var grid = Enumerable.Range(2, 89).Select(p => WsdSchedule.DecayStartForFraction(steps, p / 100.0)).Distinct()
             .Select(start => (Start: start, Risk: Exact(start))).ToList();
@@ -145,7 +172,7 @@ internal static class TheoryExperiments
         double fixedRisk = Exact(planned);
         var law = LossCurveLaws.Default;
         var prior = evidence == RegretEvidence.Prior ? CalibrationPrior(task, peak, (int)(0.3 * steps), law) : null;
-        long probeFork = (long)Math.Round(0.4 * steps);
+        var probeForks = probeAt.Select(f => (long)Math.Round(f * steps)).ToHashSet();
         int probeLength = (int)Math.Max(2, Math.Round(0.04 * steps));
 
         RegretRun Controlled(int seed)
@@ -159,12 +186,14 @@ internal static class TheoryExperiments
             });
             for (long k = 0; k < steps; k++)
             {
-                if (evidence == RegretEvidence.Probe && k == probeFork) monitor.AddProbe(Probe(run, seed, monitor.Schedule.GetLearningRate(k), probeLength));
-                double loss = run.Step(monitor.Schedule.GetLearningRate(k));
+                if (evidence == RegretEvidence.Probe && probeForks.Contains(k)) monitor.AddProbe(Probe(run, seed, monitor.Schedule.GetLearningRate(k), probeLength, observation));
+                double loss = Observed(run, monitor.Schedule.GetLearningRate(k), observation);
                 monitor.OnStepEnd(k, loss);
             }
             long chosen = ((WsdSchedule)monitor.Schedule).DecayStartStep;
-            return new RegretRun(seed, chosen, best.Start, Exact(chosen), best.Risk, fixedRisk, planned);
+            long evidenceStep = Math.Max(monitor.Controller!.EarliestStart, evidence == RegretEvidence.Probe ? probeForks.Min() + probeLength : 0);
+            double reachable = grid.Where(g => g.Start >= evidenceStep).Select(g => g.Risk).DefaultIfEmpty(fixedRisk).Min();
+            return new RegretRun(seed, chosen, best.Start, Exact(chosen), best.Risk, fixedRisk, planned, evidenceStep, Math.Min(reachable, fixedRisk));
         }
         var runs = new RegretRun[seeds.Count];
         Parallel.For(0, seeds.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => runs[i] = Controlled(seeds[i]));
@@ -172,12 +201,21 @@ internal static class TheoryExperiments
     }
 
     // A cooldown probe forked from `run` before its next step: linear from `rate` to 0 over `length` steps, on batches of its
-    // own (a seed derived from the run's), the run itself untouched.
-    private static CooldownProbe Probe(SgdRun run, int seed, double rate, int length)
+    // own (a seed derived from the run's), the run itself untouched; observed as the run is.
+    private static CooldownProbe Probe(SgdRun run, int seed, double rate, int length, RegretObservation observation)
     {
         var fork = run.Fork(unchecked(seed * 7919 + 104729));
         var rates = Enumerable.Range(0, length).Select(i => rate * (1 - (double)i / length)).ToArray();
-        return new CooldownProbe(run.Steps, rates, rates.Select(fork.Step).ToArray());
+        return new CooldownProbe(run.Steps, rates, rates.Select(rate => Observed(fork, rate, observation)).ToArray());
+    }
+
+    // One step of `run` at `rate`, and what the monitor sees of it: the batch's loss, or the population loss of the iterate
+    // the step started from (where the batch's loss was taken).
+    internal static double Observed(SgdRun run, double rate, RegretObservation observation)
+    {
+        double population = run.Risk + 0.5 * run.NoiseVariance;
+        double batch = run.Step(rate);
+        return observation == RegretObservation.Population ? population : batch;
     }
 
     // The default law fitted to two sampled calibration runs of `steps` steps (a 20% WSD and a cosine to 0, seeds −1 and

@@ -43,6 +43,9 @@ public sealed class SgdRun
     /// </summary>
     public SgdRun Fork(int seed) => new(this, seed);
 
+    /// <summary>σ², the task's label noise: the population loss of an iterate is <see cref="Risk"/> + σ²/2.</summary>
+    public double NoiseVariance => _sigma * _sigma;
+
     /// <summary>Steps taken.</summary>
     public long Steps { get; private set; }
 

@@ -46,6 +46,26 @@ public sealed class TheoryExperimentTests
             (code, _, error) = CliProcess.Run("theory", "optimal-schedule", "--out", folder.FullName);
             Assert.Equal(2, code);
             Assert.Contains("expected one of constant, ranking, fsl, regret", error);
+            // The regret study: probes where asked, the iterate's population loss observed, the reachable gap per run.
+            (code, output, error) = CliProcess.Run("theory", "regret", "--out", folder.FullName, "--source", "0.5", "--capacity", "2",
+                "--features", "50", "--steps", "100", "--seeds", "1", "--probe-at", "0.2", "0.3", "--observe", "population");
+            Assert.True(code == 0, output + error);
+            Assert.Contains("probes forked at 20%, 30% of the budget", output);
+            Assert.Contains("population loss", output);
+            var header = File.ReadLines(Path.Combine(folder.FullName, "regret.csv")).First().Split(',');
+            var run = File.ReadLines(Path.Combine(folder.FullName, "regret.csv")).Skip(1).Single().Split(',');
+            Assert.Equal("24", run[Array.IndexOf(header, "evidence_step")]); // the first probe's 4 steps from step 20
+            foreach (var (arguments, message) in new[]
+            {
+                (new[] { "--probe-at", "1" }, "--probe-at"),
+                (new[] { "--evidence", "prior", "--probe-at", "0.2" }, "--probe-at goes with --evidence probe"),
+                (new[] { "--observe", "eval" }, "--observe must be batch or population"),
+            })
+            {
+                (code, _, error) = CliProcess.Run(["theory", "regret", "--out", folder.FullName, "--features", "50", "--steps", "100", .. arguments]);
+                Assert.Equal(2, code);
+                Assert.Contains(message, error);
+            }
         }
         finally
         {
@@ -97,5 +117,52 @@ public sealed class TheoryExperimentTests
         double exactChosen = SgdSimulation.ExpectedRisk(task, FslTorch.Schedules.Schedule.Wsd(0.2, 0, run.ChosenStart, 300).Sample(300))[^1];
         Assert.Equal(exactChosen, run.ChosenRisk, 12);
         Assert.True(run.Regret >= -0.01 * run.BestRisk, $"regret {run.Regret:G3}");
+        // What a start after the evidence can reach lies between the best start and the plan (the plan is one of them).
+        Assert.InRange(run.ReachableRisk, run.BestRisk, run.FixedRisk);
+        double reachable = Enumerable.Range(2, 89).Select(p => FslTorch.Schedules.WsdSchedule.DecayStartForFraction(300, p / 100.0)).Distinct()
+            .Where(start => start >= run.EvidenceStep)
+            .Min(start => SgdSimulation.ExpectedRisk(task, FslTorch.Schedules.Schedule.Wsd(0.2, 0, start, 300).Sample(300))[^1]);
+        Assert.Equal(Math.Min(reachable, run.FixedRisk), run.ReachableRisk, 12);
+    }
+
+    [Fact]
+    public void ThePopulationObservationSeesTheIteratesRiskAndLeavesTheTrajectoryAsTheBatchOneDoes()
+    {
+        var task = new KernelRegressionTask(features: 50, capacity: 2, source: 0.5, noiseVariance: 2, batchSize: 4);
+        var (batch, population) = (new SgdRun(task, 7), new SgdRun(task, 7));
+        double batchSum = 0, populationSum = 0;
+        for (int k = 0; k < 200; k++)
+        {
+            double before = population.Risk;
+            double seen = TheoryExperiments.Observed(population, 0.1, TheoryExperiments.RegretObservation.Population);
+            // The iterate the step started from, with the label noise's share: E[½(xᵀe − ε)²] = ½·Σλe² + σ²/2.
+            Assert.Equal(before + 1.0, seen, 12);
+            double loss = TheoryExperiments.Observed(batch, 0.1, TheoryExperiments.RegretObservation.Batch);
+            Assert.NotEqual(seen, loss);
+            (batchSum, populationSum) = (batchSum + loss, populationSum + seen);
+            // The same batches: how the run is observed does not move it.
+            Assert.Equal(batch.Risk, population.Risk, 12);
+        }
+        // The batch losses scatter around the population loss (½r² per sample, relative SD √2; 4 samples a step over 200
+        // steps: about 5% standard error of the ratio, so this range is 3 of them).
+        Assert.InRange(batchSum / populationSum, 0.85, 1.15);
+    }
+
+    [Fact]
+    public void ProbesForkWhereTheyAreAskedAndTheEvidenceStartsAtTheFirstOnesEnd()
+    {
+        var task = new KernelRegressionTask(features: 100, capacity: 2, source: 0.25, noiseVariance: 1, batchSize: 8);
+        // 300 steps: probes of 12 steps; the controller's earliest start is step 30.
+        var late = Assert.Single(TheoryExperiments.Regret(task, 0.2, 300, [1]));
+        Assert.Equal(120 + 12, late.EvidenceStep);
+        var early = Assert.Single(TheoryExperiments.Regret(task, 0.2, 300, [1], probeAt: [0.4, 0.2]));
+        Assert.Equal(60 + 12, early.EvidenceStep);
+        Check(task, early);
+        // Evidence earlier in the run can only widen what is reachable.
+        Assert.True(early.ReachableRisk <= late.ReachableRisk);
+        var prior = Assert.Single(TheoryExperiments.Regret(task, 0.2, 300, [1], evidence: TheoryExperiments.RegretEvidence.Prior));
+        Assert.Equal(30, prior.EvidenceStep);
+        Assert.Throws<ArgumentOutOfRangeException>(() => TheoryExperiments.Regret(task, 0.2, 300, [1], probeAt: [1.0]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => TheoryExperiments.Regret(task, 0.2, 300, [1], probeAt: []));
     }
 }

@@ -37,9 +37,20 @@ internal static class TheoryCommand
             Description = "regret: the controller's evidence of the decay response: probe (a cooldown probe at 40% of the budget, as TinyGpt's controlled runs) or prior (calibration runs of 30% of the budget, as fsl bench decay).",
             DefaultValueFactory = _ => "probe",
         };
+        var probeAt = new Option<double[]>("--probe-at")
+        {
+            Description = "regret, probe evidence: where the cooldown probes fork, as fractions of the budget (one or more).",
+            DefaultValueFactory = _ => [TheoryExperiments.DefaultProbeAt],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var observe = new Option<string>("--observe")
+        {
+            Description = "regret: what the monitor sees of each step: batch (the training batch's loss, as a training loop logs it) or population (the iterate's population loss, as an evaluation on an unlimited held-out set).",
+            DefaultValueFactory = _ => "batch",
+        };
         var threads = new Option<int>("--threads") { Description = "regret: runs at once (the results do not depend on it).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("theory", "The laws and schedules against exact SGD on power-law kernel regression (the FSL's own setting).")
-            { experiment, output, steps, peak, features, source, capacity, noise, batch, seeds, evidence, threads };
+            { experiment, output, steps, peak, features, source, capacity, noise, batch, seeds, evidence, probeAt, observe, threads };
         command.SetAction(parse => CommandSupport.Run(() =>
         {
             string name = parse.GetValue(experiment)!.Trim().ToLowerInvariant();
@@ -58,6 +69,13 @@ internal static class TheoryCommand
             if (tasks.Count == 0) throw new ArgumentException("--source, --capacity and --noise need at least one value each.");
             if (!Enum.TryParse<TheoryExperiments.RegretEvidence>(parse.GetValue(evidence), ignoreCase: true, out var regretEvidence) || !Enum.IsDefined(regretEvidence))
                 throw new ArgumentException($"--evidence must be probe or prior; got {parse.GetValue(evidence)}.");
+            var probeFractions = parse.GetValue(probeAt)!.Distinct().ToList();
+            if (probeFractions.Count == 0 || probeFractions.Any(f => !(f > 0 && f < 1)))
+                throw new ArgumentException($"--probe-at: every fraction must lie in (0, 1); got {string.Join(", ", probeFractions)}.");
+            if (regretEvidence != TheoryExperiments.RegretEvidence.Probe && parse.GetResult(probeAt) is { Implicit: false })
+                throw new ArgumentException("--probe-at goes with --evidence probe.");
+            if (!Enum.TryParse<TheoryExperiments.RegretObservation>(parse.GetValue(observe), ignoreCase: true, out var observation) || !Enum.IsDefined(observation))
+                throw new ArgumentException($"--observe must be batch or population; got {parse.GetValue(observe)}.");
             int runsAtOnce = parse.GetValue(threads);
             if (runsAtOnce < 1) throw new ArgumentException($"--threads must be >= 1; got {runsAtOnce}.");
             string folder = parse.GetValue(output)!;
@@ -69,7 +87,7 @@ internal static class TheoryCommand
             {
                 case "constant": Constant(tasks, eta, n, csv, plot); break;
                 case "ranking": Ranking(tasks, eta, n, csv, plot); break;
-                case "regret": Regret(tasks, eta, budgets, parse.GetValue(seeds), regretEvidence, runsAtOnce, csv, plot); break;
+                case "regret": Regret(tasks, eta, budgets, parse.GetValue(seeds), regretEvidence, probeFractions, observation, runsAtOnce, csv, plot); break;
                 case "optimal": Optimal(tasks, eta, n, csv, plot, folder); break;
                 default: Fsl(tasks, eta, n, csv, plot); break;
             }
@@ -199,7 +217,7 @@ internal static class TheoryCommand
     // row per task and budget, then the runs pooled by budget, by σ², by regime and over all (the issue's target: mean
     // regret ≤ 10% of the mean gap between the fixed 20% cooldown and the best start).
     private static void Regret(IReadOnlyList<KernelRegressionTask> tasks, double eta, IReadOnlyList<int> budgets, int seeds,
-        TheoryExperiments.RegretEvidence evidence, int threads, StringBuilder csv, PlotModel plot)
+        TheoryExperiments.RegretEvidence evidence, IReadOnlyList<double> probeAt, TheoryExperiments.RegretObservation observation, int threads, StringBuilder csv, PlotModel plot)
     {
         if (seeds < 1) throw new ArgumentException($"--seeds must be >= 1; got {seeds}.");
         var cells = (from task in tasks from n in budgets select (Task: task, Steps: n)).ToList();
@@ -209,17 +227,22 @@ internal static class TheoryCommand
         plot.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "final excess risk above the best decay start", Minimum = 0 });
         var controlled = new BarSeries { Title = "controller (mean over seeds)" };
         var fixedPlan = new BarSeries { Title = "fixed 20% cooldown" };
-        Line(csv, $"source,capacity,noise,batch,steps,seed,chosen_start,best_start,chosen_risk,best_risk,fixed_risk,regret,fixed_gap");
-        Console.WriteLine($"Decay-response evidence: {evidence.ToString().ToLowerInvariant()}.");
+        Line(csv, $"source,capacity,noise,batch,steps,seed,chosen_start,best_start,chosen_risk,best_risk,fixed_risk,regret,fixed_gap,evidence_step,reachable_risk,reachable_gap");
+        Console.WriteLine(evidence == TheoryExperiments.RegretEvidence.Probe
+            ? $"Decay-response evidence: probes forked at {string.Join(", ", probeAt.Select(f => string.Create(CultureInfo.InvariantCulture, $"{100 * f:G3}%")))} of the budget."
+            : $"Decay-response evidence: {evidence.ToString().ToLowerInvariant()}.");
+        Console.WriteLine(observation == TheoryExperiments.RegretObservation.Batch
+            ? "The monitor sees each step's training-batch loss."
+            : "The monitor sees each iterate's population loss (no sampling noise).");
         Console.WriteLine("| task | σ² | N | best cooldown | chosen cooldowns (range) | kept the plan | mean regret | max regret | fixed 20% gap | mean regret / gap |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         var all = new List<(KernelRegressionTask Task, int Steps, TheoryExperiments.RegretRun Run)>();
         foreach (var (task, n) in cells)
         {
-            var runs = TheoryExperiments.Regret(task, eta, n, Enumerable.Range(1, seeds).ToList(), threads, evidence);
+            var runs = TheoryExperiments.Regret(task, eta, n, Enumerable.Range(1, seeds).ToList(), threads, evidence, probeAt, observation);
             all.AddRange(runs.Select(r => (task, n, r)));
             foreach (var r in runs)
-                Line(csv, $"{task.Source:R},{task.Capacity:R},{task.NoiseVariance:R},{task.BatchSize},{n},{r.Seed},{r.ChosenStart},{r.BestStart},{r.ChosenRisk:R},{r.BestRisk:R},{r.FixedRisk:R},{r.Regret:R},{r.FixedGap:R}");
+                Line(csv, $"{task.Source:R},{task.Capacity:R},{task.NoiseVariance:R},{task.BatchSize},{n},{r.Seed},{r.ChosenStart},{r.BestStart},{r.ChosenRisk:R},{r.BestRisk:R},{r.FixedRisk:R},{r.Regret:R},{r.FixedGap:R},{r.EvidenceStep},{r.ReachableRisk:R},{r.ReachableGap:R}");
             double mean = runs.Average(r => r.Regret), gap = runs[0].FixedGap;
             controlled.Items.Add(new BarItem(mean));
             fixedPlan.Items.Add(new BarItem(gap));
@@ -230,13 +253,16 @@ internal static class TheoryCommand
                 $"| {Label(task)} | {task.NoiseVariance:G3} | {n} | {Cooldown(runs[0].BestStart)} | {chosen} | {runs.Count(r => r.KeptThePlan)}/{runs.Count} | {mean:G3} | {runs.Max(r => r.Regret):G3} | {gap:G3} | {(gap > 0 ? (mean / gap).ToString("F2", CultureInfo.InvariantCulture) : "–")} |"));
         }
         Console.WriteLine();
-        Console.WriteLine("| runs pooled | runs | mean regret | max regret | mean fixed 20% gap | mean regret / mean gap | controller worse than the fixed plan |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
+        // The gap a start at or after the evidence could take (the rest lies before the controller has any): its share of
+        // the fixed plan's gap bounds what acting on the evidence can buy.
+        Console.WriteLine("| runs pooled | runs | mean regret | max regret | mean fixed 20% gap | mean regret / mean gap | controller worse than the fixed plan | gap reachable after the evidence (share) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
         void Pooled(string name, IReadOnlyCollection<TheoryExperiments.RegretRun> runs)
         {
-            double regret = runs.Average(r => r.Regret), gap = runs.Average(r => r.FixedGap);
+            double regret = runs.Average(r => r.Regret), gap = runs.Average(r => r.FixedGap), reachable = runs.Average(r => r.ReachableGap);
+            string Share(double part) => gap > 0 ? (part / gap).ToString("F2", CultureInfo.InvariantCulture) : "–";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {name} | {runs.Count} | {regret:G3} | {runs.Max(r => r.Regret):G3} | {gap:G3} | {(gap > 0 ? (regret / gap).ToString("F2", CultureInfo.InvariantCulture) : "–")} | {runs.Count(r => r.Regret > r.FixedGap)} |"));
+                $"| {name} | {runs.Count} | {regret:G3} | {runs.Max(r => r.Regret):G3} | {gap:G3} | {Share(regret)} | {runs.Count(r => r.Regret > r.FixedGap)} | {reachable:G3} ({Share(reachable)}) |"));
         }
         foreach (var g in all.GroupBy(a => a.Steps)) Pooled($"N = {g.Key}", g.Select(a => a.Run).ToList());
         foreach (var g in all.GroupBy(a => a.Task.NoiseVariance)) Pooled(string.Create(CultureInfo.InvariantCulture, $"σ² = {g.Key:G3}"), g.Select(a => a.Run).ToList());
