@@ -42,6 +42,25 @@ public sealed class HindcastTests
     }
 
     [Fact]
+    public void AFitThatStartsLateSpansAtLeastTwiceItsFirstStep()
+    {
+        // The fit starts at step 1000 (points every 40 steps): at t = 2961, t²/N = 1461 would fit 12 points hardly past
+        // that start; t' is raised to 2·1001 − 1 = 2001 instead.
+        var curve = SyntheticCurves.Generate(new FslLaw(), Raw, "constant", 1e-3, seed: 5).Where(step => step >= 1000);
+        var check = Run(curve, 3000);
+        Assert.NotNull(check);
+        Assert.Equal(2001, check.FittedThrough);
+        Assert.Equal(2960, check.CheckedThrough);
+        // The drop is measured from the window ending at t' = 2001 (points 1920–2000) to the checked later half of (2001, 2961).
+        double Mean(int from, int to) => Enumerable.Range(0, curve.Count).Where(i => curve.Steps[i] > from && curve.Steps[i] <= to).Average(i => curve.Losses[i]);
+        Assert.Equal(Mean(2001 - 120, 2001) - Mean(2960 - 480, 2960), check.ObservedDrop, 12);
+        // Where t' raised so leaves less than two windows (2 × 120 steps) before t, there is no check yet.
+        Assert.Null(Run(curve, 2200)); // t = 2161: 2001 ≥ 2161 − 1 − 240
+        // Once t²/N passes the least ratio, t' is t²/N again.
+        Assert.Equal(3961L * 3961 / SyntheticCurves.Steps - 1, Run(curve, 4000)!.FittedThrough);
+    }
+
+    [Fact]
     public void TooEarlyToCheckGivesNull()
     {
         var curve = SyntheticCurves.Generate(new FslLaw(), Raw, "constant", 1e-3, seed: 5);
