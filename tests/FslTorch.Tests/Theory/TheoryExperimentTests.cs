@@ -149,7 +149,7 @@ public sealed class TheoryExperimentTests
     }
 
     [Fact]
-    public void ProbesForkWhereTheyAreAskedAndTheEvidenceStartsAtTheFirstOnesEnd()
+    public void TheEvidenceStepIsTheEarliestProbesEndOrTheControllersEarliestStart()
     {
         var task = new KernelRegressionTask(features: 100, capacity: 2, source: 0.25, noiseVariance: 1, batchSize: 8);
         // 300 steps: probes of 12 steps; the controller's earliest start is step 30.
