@@ -34,10 +34,10 @@ public sealed record Hindcast(long FittedThrough, long CheckedThrough, double Pr
     /// The least ratio between the truncated fit's last step and its first (+1 each): t' is at least this times the curve's
     /// first step. At a quarter of a run t²/N is a sixteenth of it, which for a fit that starts after the warmup can be a
     /// few dozen points hardly past that start; such a fit says little about the law on this run, and its error, grown to
-    /// the forecast's horizon, made the bands of 48 GPU TinyGpt runs 1.8 (one corpus) and 3.8 nats (the other) wide at 25%
-    /// of their budget while the forecasts erred by 0.10 and 0.15. With t' at twice the fit's first step those bands were
-    /// 0.75–0.90 and 1.36–1.50 wide and still held every final loss; the forecasts at 50% and 75% were the same (README,
-    /// "Seventeenth session").
+    /// the forecast's horizon, made the bands of 48 GPU TinyGpt runs 1.8 (one corpus) and 3.8 nats (the other) wide on
+    /// average at 25% of their budget while the forecasts erred by 0.10 and 0.15. With t' at twice the fit's first step
+    /// those bands were 0.8 and 1.4 wide on average (8 of the 48 wider than before) and still held every final loss; the
+    /// forecasts at 50% and 75% were the same (README, "Seventeenth session").
     /// </summary>
     public const double MinFitRatio = 2;
 
