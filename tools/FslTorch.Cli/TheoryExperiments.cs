@@ -213,9 +213,10 @@ internal static class TheoryExperiments
     // the step started from (where the batch's loss was taken).
     internal static double Observed(SgdRun run, double rate, RegretObservation observation)
     {
-        double population = run.Risk + 0.5 * run.NoiseVariance;
-        double batch = run.Step(rate);
-        return observation == RegretObservation.Population ? population : batch;
+        if (observation == RegretObservation.Batch) return run.Step(rate);
+        double population = run.Risk + 0.5 * run.NoiseVariance; // O(M): only where it is seen
+        run.Step(rate);
+        return population;
     }
 
     // The default law fitted to two sampled calibration runs of `steps` steps (a 20% WSD and a cosine to 0, seeds −1 and
