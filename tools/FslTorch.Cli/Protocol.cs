@@ -22,7 +22,7 @@ internal sealed record LawScore(string Law, FitResult Fit, double FitSeconds, Cu
 internal static class Protocol
 {
     /// <summary>The laws of the benchmark, in the order of its JSON.</summary>
-    public static IReadOnlyList<string> DefaultLaws { get; } = ["fsl", "fsl-direct", "mpl", "momentum"];
+    public static IReadOnlyList<string> DefaultLaws { get; } = ["fsl", "fsl-direct", "fsl-direct-omega", "mpl", "momentum"];
 
     /// <summary>A law by name (see <see cref="LossCurveLaws.Names"/>).</summary>
     public static LossCurveLaw Law(string name) => LossCurveLaws.Create(name);

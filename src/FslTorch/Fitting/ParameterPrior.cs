@@ -93,7 +93,8 @@ public sealed class ParameterPrior
     /// <summary>
     /// Built-in defaults for when no earlier fit exists, in peak-normalised units: for <c>fsl-direct</c> the decay
     /// response of our fit of the Multi-Power Law paper's 100M curves (C 0.0014, τ 32, β 3.57, D 0.0032; the 25M fit
-    /// leaves C at 0); for <c>fsl</c> that of our fit of the 25M curves (B 0.15, r 0.01, c4 0.23, γ 0.26); for
+    /// leaves C at 0); for <c>fsl-direct-omega</c> that law's fit of the same curves (C 0.20, τ 4.3, β 1.17, D 0.0051,
+    /// ω 1.64); for <c>fsl</c> that of our fit of the 25M curves (B 0.15, r 0.01, c4 0.23, γ 0.26); for
     /// <c>mpl</c> the published 25M fit converted to peak-normalised units (B 0.109, C 0.113, β 0.583,
     /// γ 0.641). A broad spread (1.0 in log space, a factor e) leaves the run's own data in charge. Built-in
     /// priors are not measured on the run's kind of model (<see cref="IsMeasured"/> is false).
@@ -105,6 +106,7 @@ public sealed class ParameterPrior
         {
             "fsl" => [3.0, 30, 0.5, 0.15, 0.01, 0.23, 0.26],
             "fsl-direct" => [3.0, 5.1, 0.0014, 32, 0.47, 3.57, 0.0032],
+            "fsl-direct-omega" => [3.0, 11.1, 0.20, 4.3, 0.48, 1.17, 0.0051, 1.64],
             "mpl" => [3.0, 0.5, 0.5, 0.109, 0.113, 0.583, 0.641],
             _ => throw new ArgumentException($"No built-in prior for '{law.Name}'; fit a calibration run and use FromFit or FromFile.", nameof(law)),
         };

@@ -13,6 +13,13 @@ namespace FslTorch.Surrogates;
 /// The spec's form C·[e + ρ] is the same law with D = C·ρ; two amplitudes remove the ridge along which fits
 /// ran C → 0 with ρ → ∞ (docs/fsl-spec.md §6), so each is identified on its own and can carry a prior.
 /// Every step is a source, so the fast evaluation is O(N·Q) (or less with merged source blocks).
+/// <para>
+/// With <c>freeNoiseExponent</c> (the law <c>fsl-direct-omega</c>) the injected noise is [C·(1 + t_j/τ)^(−s) + D]·η_j^ω
+/// with the exponent ω fitted (an eighth parameter) instead of SGD's 2: at a constant LR the noise held then scales as
+/// η^(ω−1) instead of η, so ω sets how the loss responds to a cooldown's depth. Fitted free on the 124M and MPL curves it
+/// lands at 1.43–1.78 in the fits that predict well, and predicts long and late cooldowns better (README, "Which law
+/// by default"); a constant-LR curve alone cannot identify it (η^ω is then one more constant).
+/// </para>
 /// </summary>
 public sealed class FslDirectLaw : LossCurveLaw
 {
@@ -25,6 +32,15 @@ public sealed class FslDirectLaw : LossCurveLaw
         new("s", "source exponent") { Maximum = MaxSourceExponent },
         new("beta", "capacity exponent β > 1/2; the forgetting kernel has exponent 2 − 1/β"),
         new("D", "noise injected by the label noise: D·η² (the spec's C·ρ)"),
+    ];
+
+    private static readonly LawParameter[] NamesWithExponent =
+    [
+        .. Names[..2],
+        new("C", "noise injected in proportion to the excess risk: C·(1 + t/τ)^(−s)·η^ω"),
+        .. Names[3..6],
+        new("D", "noise injected by the label noise: D·η^ω"),
+        new("omega", "exponent ω of the LR in the injected noise (2 for SGD's η²)"),
     ];
 
     /// <summary>
@@ -48,11 +64,16 @@ public sealed class FslDirectLaw : LossCurveLaw
     /// block moves the modes on exactly (a geometric sum per mode) and deposits each step's noise with the
     /// signal factor of its middle step, an error of second order in the fraction.
     /// </param>
-    public FslDirectLaw(double tolerance = PowerKernelQuadrature.DefaultTolerance, double blockFraction = 0)
+    /// <param name="freeNoiseExponent">Whether the LR's exponent ω in the injected noise is fitted (an eighth parameter, "omega") instead of fixed at 2.</param>
+    public FslDirectLaw(double tolerance = PowerKernelQuadrature.DefaultTolerance, double blockFraction = 0, bool freeNoiseExponent = false)
     {
         Tolerance = Schedules.Guard.InRange(tolerance, 1e-15, 1e-3, nameof(tolerance));
         BlockFraction = Schedules.Guard.InRange(blockFraction, 0, 0.5, nameof(blockFraction));
+        FreeNoiseExponent = freeNoiseExponent;
     }
+
+    /// <summary>Whether the LR's exponent ω in the injected noise is a fitted parameter (<c>fsl-direct-omega</c>) rather than 2.</summary>
+    public bool FreeNoiseExponent { get; }
 
     /// <summary>Absolute tolerance of the kernel quadrature.</summary>
     public double Tolerance { get; }
@@ -61,13 +82,13 @@ public sealed class FslDirectLaw : LossCurveLaw
     public double BlockFraction { get; }
 
     /// <inheritdoc />
-    public override LossCurveLaw WithKernelTolerance(double tolerance) => new FslDirectLaw(tolerance, BlockFraction);
+    public override LossCurveLaw WithKernelTolerance(double tolerance) => new FslDirectLaw(tolerance, BlockFraction, FreeNoiseExponent);
 
     /// <inheritdoc />
-    public override LossCurveLaw WithSourceBlocks(double fraction) => new FslDirectLaw(Tolerance, fraction);
+    public override LossCurveLaw WithSourceBlocks(double fraction) => new FslDirectLaw(Tolerance, fraction, FreeNoiseExponent);
 
     /// <inheritdoc />
-    public override string Name => "fsl-direct";
+    public override string Name => FreeNoiseExponent ? "fsl-direct-omega" : "fsl-direct";
 
     /// <summary>
     /// 1%: the law's response to a block of steps depends on their LRs only through the intrinsic time (kept exact at
@@ -78,16 +99,18 @@ public sealed class FslDirectLaw : LossCurveLaw
     public override double FitScheduleBlockSpread => 0.01;
 
     /// <inheritdoc />
-    public override string Formula =>
-        "L_k = L0 + A·(1 + t_k/τ)^(−s) + C·Σ_{j<k} (1 + (t_k − t_{j+1})/τ)^(−(2−1/β))·[(1 + t_j/τ)^(−s) + ρ]·η_j²";
+    public override string Formula => FreeNoiseExponent
+        ? "L_k = L0 + A·(1 + t_k/τ)^(−s) + Σ_{j<k} (1 + (t_k − t_{j+1})/τ)^(−(2−1/β))·[C·(1 + t_j/τ)^(−s) + D]·η_j^ω"
+        : "L_k = L0 + A·(1 + t_k/τ)^(−s) + Σ_{j<k} (1 + (t_k − t_{j+1})/τ)^(−(2−1/β))·[C·(1 + t_j/τ)^(−s) + D]·η_j²";
 
     /// <inheritdoc />
-    public override IReadOnlyList<LawParameter> Parameters => Names;
+    public override IReadOnlyList<LawParameter> Parameters => FreeNoiseExponent ? NamesWithExponent : Names;
 
     /// <inheritdoc />
     // τ belongs here too: the forgetting kernel (1 + Δt/τ)^(−(2−1/β)) runs on it, so a constant-LR curve that
     // moved τ freely would move the decay response with it (the 124M replay's forecast errors halved with it pinned).
-    public override IReadOnlyList<string> DecayResponseParameters => ["C", "tau", "beta", "D"];
+    // ω too: it sets how the noise held scales with the LR, which only an LR decrease shows.
+    public override IReadOnlyList<string> DecayResponseParameters => FreeNoiseExponent ? ["C", "tau", "beta", "D", "omega"] : ["C", "tau", "beta", "D"];
 
     /// <inheritdoc />
     public override IEnumerable<double[]> InitialGuesses(double l0, double a, double alpha)
@@ -100,17 +123,24 @@ public sealed class FslDirectLaw : LossCurveLaw
         {
             double g = 2 - 1 / beta;
             double c = 0.15 * (g - 1) / (tau * (rho + 0.5));
-            yield return [l0, a * Math.Pow(tau, -alpha), c, tau, alpha, beta, c * rho];
+            if (!FreeNoiseExponent)
+            {
+                yield return [l0, a * Math.Pow(tau, -alpha), c, tau, alpha, beta, c * rho];
+                continue;
+            }
+            // SGD's exponent and one between it and the fits' usual 1.6–1.8 (the LRs are peak-normalised, η ≤ 1 mostly).
+            foreach (double omega in new[] { 1.5, 2.0 }) yield return [l0, a * Math.Pow(tau, -alpha), c, tau, alpha, beta, c * rho, omega];
         }
     }
 
     /// <inheritdoc />
     protected override void ConvertLearningRateUnitCore(double[] p, double ratio)
     {
-        // t/τ is unit-free, so τ scales with time; the noise terms C·η², D·η² keep their value.
-        p[2] /= ratio * ratio;
+        // t/τ is unit-free, so τ scales with time; the noise terms C·η^ω, D·η^ω keep their value.
+        double noiseUnit = FreeNoiseExponent ? Math.Pow(ratio, p[7]) : ratio * ratio;
+        p[2] /= noiseUnit;
         p[3] *= ratio;
-        p[6] /= ratio * ratio;
+        p[6] /= noiseUnit;
     }
 
     /// <inheritdoc />
@@ -118,35 +148,43 @@ public sealed class FslDirectLaw : LossCurveLaw
         Span<double> losses, Span<double> jacobian)
     {
         double l0 = p[0], a = p[1], c = p[2], tau = p[3], s = p[4], beta = p[5], d = p[6];
+        double omega = FreeNoiseExponent ? p[7] : 2;
+        int width = p.Length;
         double g = 2 - 1 / beta;
         if (g <= 0) throw new ArgumentOutOfRangeException(nameof(p), "beta must be > 1/2.");
         bool gradient = !jacobian.IsEmpty;
+        bool exponentGradient = gradient && FreeNoiseExponent;
         var eta = schedule.LearningRates;
         var time = schedule.IntrinsicTime;
         var kernel = PowerKernelQuadrature.Create(g, Tolerance, maxArgument: time[steps.IsEmpty ? 0 : steps[^1]] / tau);
         ReadOnlySpan<double> weights = kernel.Weights;
 
-        // Channels over sources q_j: e_j·η_j² (0), η_j² (1), with their derivatives in the decay rate 1/τ;
-        // ∂e_j/∂s·η_j² (2) and ∂e_j/∂τ·η_j² (3).
-        const int E = 0, One = 1, S = 2, T = 3;
-        var bank = new ModeBank(kernel.Nodes, gradient ? 4 : 2, gradient ? 2 : 0);
+        // Channels over sources q_j: e_j·η_j^ω (0), η_j^ω (1), with their derivatives in the decay rate 1/τ;
+        // ∂e_j/∂s·η_j^ω (2), ∂e_j/∂τ·η_j^ω (3), and with a free ω, ln η_j·e_j·η_j^ω (4) and ln η_j·η_j^ω (5).
+        const int E = 0, One = 1, S = 2, T = 3, EW = 4, OneW = 5;
+        int channels = !gradient ? 2 : exponentGradient ? 6 : 4;
+        var bank = new ModeBank(kernel.Nodes, channels, gradient ? 2 : 0);
         double inverseTau = 1 / tau;
         int at = 0; // the modes hold the sources j < at
-        var amounts = new double[gradient ? 4 : 2];
+        var amounts = new double[channels];
 
-        // The sources of step j at LR η: e_j·η² (0), η² (1), ∂e_j/∂s·η² (2) and ∂e_j/∂τ·η² (3).
+        // The sources of step j at LR η: e_j·η^ω (0), η^ω (1), ∂e_j/∂s·η^ω (2), ∂e_j/∂τ·η^ω (3), ln η·e_j·η^ω (4), ln η·η^ω (5).
         var times = schedule.IntrinsicTimeArray;
         void Sources(int j, double rate, double[] into)
         {
-            double eta2 = rate * rate;
+            double injected = FreeNoiseExponent ? Math.Pow(rate, omega) : rate * rate;
             double tj = j == 0 ? 0 : times[j - 1];
             double baseTime = 1 + tj * inverseTau;
             double ej = Math.Pow(baseTime, -s);
-            into[E] = ej * eta2;
-            into[One] = eta2;
+            into[E] = ej * injected;
+            into[One] = injected;
             if (!gradient) return;
-            into[S] = -Math.Log(baseTime) * ej * eta2;
-            into[T] = s * tj * inverseTau * inverseTau / baseTime * ej * eta2;
+            into[S] = -Math.Log(baseTime) * ej * injected;
+            into[T] = s * tj * inverseTau * inverseTau / baseTime * ej * injected;
+            if (!exponentGradient) return;
+            double logRate = Math.Log(rate);
+            into[EW] = logRate * ej * injected;
+            into[OneW] = logRate * injected;
         }
 
         for (int e = 0; e < steps.Length; e++)
@@ -182,7 +220,7 @@ public sealed class FslDirectLaw : LossCurveLaw
             double ke = bank.Read(E, weights), k1 = bank.Read(One, weights);
             losses[e] = l0 + a * signal + c * ke + d * k1;
             if (!gradient) continue;
-            var row = jacobian.Slice(e * 7, 7);
+            var row = jacobian.Slice(e * width, width);
             row[0] = 1;
             row[1] = signal;
             row[2] = ke;
@@ -193,6 +231,7 @@ public sealed class FslDirectLaw : LossCurveLaw
             row[4] = -a * Math.Log(signalBase) * signal + c * bank.Read(S, weights);
             row[5] = (c * bank.Read(E, kernel.WeightDerivatives) + d * bank.Read(One, kernel.WeightDerivatives)) / (beta * beta);
             row[6] = k1;
+            if (exponentGradient) row[7] = c * bank.Read(EW, weights) + d * bank.Read(OneW, weights);
         }
     }
 
@@ -214,6 +253,7 @@ public sealed class FslDirectLaw : LossCurveLaw
     protected override void PredictExactCore(ReadOnlySpan<double> p, SampledSchedule schedule, ReadOnlySpan<int> steps, Span<double> losses)
     {
         double l0 = p[0], a = p[1], c = p[2], tau = p[3], s = p[4], beta = p[5], d = p[6];
+        double omega = FreeNoiseExponent ? p[7] : 2;
         double g = 2 - 1 / beta;
         var eta = schedule.LearningRates;
         var time = schedule.IntrinsicTime;
@@ -226,7 +266,7 @@ public sealed class FslDirectLaw : LossCurveLaw
             {
                 double tj = j == 0 ? 0 : time[j - 1];
                 double tNext = time[j];
-                noise += Math.Pow(1 + (tk - tNext) / tau, -g) * (c * Math.Pow(1 + tj / tau, -s) + d) * eta[j] * eta[j];
+                noise += Math.Pow(1 + (tk - tNext) / tau, -g) * (c * Math.Pow(1 + tj / tau, -s) + d) * (eta[j] == 0 ? 0 : Math.Pow(eta[j], omega));
             }
             losses[e] = l0 + a * Math.Pow(1 + tk / tau, -s) + noise;
         }

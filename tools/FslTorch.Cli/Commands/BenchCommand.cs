@@ -13,7 +13,7 @@ internal static class BenchCommand
         var jsonOption = new Option<string?>("--json") { Description = "Write the results as JSON to this file." };
         var lawOption = new Option<string[]>("--law")
         {
-            Description = "Laws to benchmark (fsl, fsl-tied, fsl-decreases, fsl-direct, mpl, momentum); fsl, fsl-direct, mpl and momentum by default.",
+            Description = "Laws to benchmark (fsl, fsl-tied, fsl-decreases, fsl-direct, fsl-direct-omega, mpl, momentum); all but fsl-tied and fsl-decreases by default.",
             AllowMultipleArgumentsPerToken = true,
         };
         var blockOption = new Option<int>("--block-steps") { Description = "Fit on LR block means of this many steps (1 = exact).", DefaultValueFactory = _ => new FslTorch.Fitting.FitOptions().ScheduleBlockSteps };
