@@ -128,7 +128,7 @@ public sealed class FslDirectLaw : LossCurveLaw
                 yield return [l0, a * Math.Pow(tau, -alpha), c, tau, alpha, beta, c * rho];
                 continue;
             }
-            // SGD's exponent and one between it and the fits' usual 1.6–1.8 (the LRs are peak-normalised, η ≤ 1 mostly).
+            // SGD's exponent and 1.5, below the 1.6–1.8 that fits of LLM curves reach: a start on either side of them.
             foreach (double omega in new[] { 1.5, 2.0 }) yield return [l0, a * Math.Pow(tau, -alpha), c, tau, alpha, beta, c * rho, omega];
         }
     }
