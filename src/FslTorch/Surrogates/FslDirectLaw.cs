@@ -90,6 +90,12 @@ public sealed class FslDirectLaw : LossCurveLaw
     /// <inheritdoc />
     public override string Name => FreeNoiseExponent ? "fsl-direct-omega" : "fsl-direct";
 
+    /// <inheritdoc />
+    public override LossCurveLaw? NestedLaw => FreeNoiseExponent ? new FslDirectLaw(Tolerance, BlockFraction) : null;
+
+    /// <inheritdoc />
+    public override IReadOnlyList<double> NestedValues => FreeNoiseExponent ? [2.0] : [];
+
     /// <summary>
     /// 1%: the law's response to a block of steps depends on their LRs only through the intrinsic time (kept exact at
     /// block ends) and the injected η², whose block mean moves by a fraction of the spread squared. A cosine run's fit

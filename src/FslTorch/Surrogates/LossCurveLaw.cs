@@ -107,6 +107,17 @@ public abstract class LossCurveLaw
     /// </summary>
     public virtual double FitScheduleBlockSpread => 0;
 
+    /// <summary>
+    /// The law this one extends by parameters appended after the nested law's own, equal to this law when they take
+    /// <see cref="NestedValues"/>; null when it extends none. <see cref="Fitting.LawFitter"/> fits the nested law first
+    /// and also refines its optimum, so that a fit of this law starts where the nested law ends: with the extra
+    /// parameters free, the multi-start alone can end in another account of the curves that fits them worse.
+    /// </summary>
+    public virtual LossCurveLaw? NestedLaw => null;
+
+    /// <summary>The values of the parameters appended to <see cref="NestedLaw"/>'s at which this law is that law.</summary>
+    public virtual IReadOnlyList<double> NestedValues => [];
+
     /// <summary>The fast evaluation; <paramref name="jacobian"/> is zeroed or empty.</summary>
     protected abstract void EvaluateCore(ReadOnlySpan<double> parameters, SampledSchedule schedule, ReadOnlySpan<int> steps,
         Span<double> losses, Span<double> jacobian);

@@ -87,4 +87,24 @@ public sealed class SchaippDatasetTests
         var longer = Enumerable.Repeat(1e-4, 250_000).Concat(Enumerable.Range(1, 250_000).Select(k => 1e-4 * (1 - k / 250_000.0))).ToArray();
         Assert.True(double.IsFinite(result.Predict(longer, [longer.Length - 1])[0]));
     }
+
+    [SharedDataFact]
+    public void ALawThatFreesAParameterStartsFromTheFitOfTheLawItExtends()
+    {
+        // The horizon protocol at peak 1e-4: with the LR's exponent in the noise free, the multi-start alone ended in
+        // C-weighted noise with β ≈ 10⁷ (objective 363.5), while the η² law's optimum, refined with the exponent free,
+        // ends at 355.2 (ω 1.77). The fitter now refines that start too, and the lowest objective wins.
+        var runs = SchaippDataset.Load(SharedData.PathOf("schaipp-124m"));
+        var (fit, _) = SchaippDataset.HorizonProtocol(runs, 1e-4);
+        var omega = new FslDirectLaw(freeNoiseExponent: true);
+        var nested = LawFitter.Fit(new FslDirectLaw(), fit);
+        var result = LawFitter.Fit(omega, fit);
+        var fromNested = LawFitter.Fit(new FitProblem(omega, fit)
+        {
+            InitialGuess = [.. nested.Parameters, 2.0], WarmStartOnly = true, LearningRateScale = nested.LearningRateScale,
+        });
+        Assert.True(nested.Succeeded && result.Succeeded && fromNested.Succeeded, nested.Message + result.Message + fromNested.Message);
+        Assert.True(result.Objective <= fromNested.Objective * (1 + 1e-9), $"fit {result.Objective}, refined from the η² law's optimum {fromNested.Objective}");
+        Assert.True(result.Objective < nested.Objective, $"fit {result.Objective}, η² law {nested.Objective}");
+    }
 }
