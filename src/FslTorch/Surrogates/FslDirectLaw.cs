@@ -17,8 +17,9 @@ namespace FslTorch.Surrogates;
 /// With <c>freeNoiseExponent</c> (the law <c>fsl-direct-omega</c>) the injected noise is [C·(1 + t_j/τ)^(−s) + D]·η_j^ω
 /// with the exponent ω fitted (an eighth parameter) instead of SGD's 2: at a constant LR the noise held then scales as
 /// η^(ω−1) instead of η, so ω sets how the loss responds to a cooldown's depth. Fitted free on the 124M and MPL curves it
-/// lands at 1.43–1.78 in the fits that predict well, and predicts long and late cooldowns better (README, "Which law
-/// by default"); a constant-LR curve alone cannot identify it (η^ω is then one more constant).
+/// lands at 1.48–1.78, and predicts long and late cooldowns better (README, "Which law by default"); a constant-LR
+/// curve alone cannot identify it (η^ω is then one more constant). Fits start from the η² law's optimum too
+/// (<see cref="NestedLaw"/>).
 /// </para>
 /// </summary>
 public sealed class FslDirectLaw : LossCurveLaw

@@ -13,7 +13,7 @@ public static class LossCurveLaws
     /// protocol, whose cooldown response it cannot identify from one cooldown length (README, "Which law by default").
     /// <c>fsl-direct-omega</c> (the LR's exponent in the noise fitted) predicts finished runs of other schedules better on
     /// 9 of those 11 protocols, but forecasts runs in progress worse (TinyGpt's live runs, the 124M decay and probe replays),
-    /// where one schedule and a short probe cannot pin its exponent, and fails at the lowest peak LR; so it is not the default.
+    /// where one schedule and a short probe cannot pin its exponent, and is behind at the lowest peak LR; so it is not the default.
     /// </summary>
     public static LossCurveLaw Default => new FslDirectLaw();
 
