@@ -130,7 +130,7 @@ public static class LawFitter
     // The optimum of the law that `fit.Law` extends, with the extension's parameters at their nested values: a start that is
     // always screened, as a warm start is. Null when the law extends none, the fit has a start of its own, or the nested fit
     // fails. From its own starts alone the direct law with its noise exponent free ended above what the η² law's optimum
-    // reaches once refined with the exponent free, on four of the eight 124M protocols (at peak 1e-4 in another account of
+    // reaches once refined with the exponent free, on six of the eight 124M protocols (at peak 1e-4 in another account of
     // the noise that predicted 2.7–10× worse; README, "Which law by default").
     private static double[]? NestedStart(FitProblem fit, double scale, FitOptions options, CancellationToken cancellationToken)
     {
