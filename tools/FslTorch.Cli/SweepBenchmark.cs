@@ -38,8 +38,9 @@ internal static class SweepBenchmark
     public static readonly string[] Orders = ["middle-out", "ascending", "descending"];
 
     public static int Run(string folder, double margin, string order, double? priorSpread, IReadOnlyList<string>? priorOn, double refitFraction, bool widen, IReadOnlyList<string>? schedules,
-        IReadOnlyList<int>? budgets, string? json, TextWriter output)
+        IReadOnlyList<int>? budgets, string? json, TextWriter output, LossCurveLaw? law = null)
     {
+        law ??= LossCurveLaws.Default;
         var runs = SchaippDataset.Load(folder);
         var groups = runs.GroupBy(r => (r.Schedule, r.TotalSteps))
             .Where(g => g.Count() >= 4 && (schedules == null || schedules.Contains(g.Key.Schedule)) && (budgets == null || budgets.Contains(g.Key.TotalSteps)))
@@ -49,7 +50,7 @@ internal static class SweepBenchmark
         var results = new List<GroupResult>();
         foreach (var group in groups)
         {
-            var result = Replay(group.ToList(), margin, order, priorSpread, priorOn, refitFraction, widen);
+            var result = Replay(group.ToList(), margin, order, priorSpread, priorOn, refitFraction, widen, law);
             results.Add(result);
             string F(double v) => v.ToString("G3", CultureInfo.InvariantCulture);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -68,7 +69,7 @@ internal static class SweepBenchmark
         int stoppedHopeless = results.Sum(r => r.Runs.Count(x => x.StopReason != null && x.FinalValidationLoss > r.Runs.Min(b => b.FinalValidationLoss) + margin));
         int stopped = results.Sum(r => r.Runs.Count(x => x.StopReason != null));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{results.Count} sweeps ({order}, margin {margin}, prior {(priorSpread is double s ? (priorOn == null ? "on every parameter but the level, " : "on " + string.Join(" ", priorOn) + ", ") + "spread " + s.ToString(CultureInfo.InvariantCulture) : "none")}, {(widen ? "bands widened by the nearest finished run's forecast errors" : "bands not widened")}): mean regret {meanRegret:F4}, max {results.Max(r => r.Regret):F4}, {wrong} above the margin; steps saved {saved:P1} (a perfect abort: {perfect:P1}); stopped {stoppedHopeless} of {hopeless} hopeless runs and {stopped - stoppedHopeless} others; {clock.Elapsed.TotalSeconds:F0} s"));
+            $"{results.Count} sweeps ({law.Name}, {order}, margin {margin}, prior {(priorSpread is double s ? (priorOn == null ? "on every parameter but the level, " : "on " + string.Join(" ", priorOn) + ", ") + "spread " + s.ToString(CultureInfo.InvariantCulture) : "none")}, {(widen ? "bands widened by the nearest finished run's forecast errors" : "bands not widened")}): mean regret {meanRegret:F4}, max {results.Max(r => r.Regret):F4}, {wrong} above the margin; steps saved {saved:P1} (a perfect abort: {perfect:P1}); stopped {stoppedHopeless} of {hopeless} hopeless runs and {stopped - stoppedHopeless} others; {clock.Elapsed.TotalSeconds:F0} s"));
         if (json != null)
         {
             Report.WriteJson(new JsonObject
@@ -76,7 +77,8 @@ internal static class SweepBenchmark
                 ["margin"] = margin,
                 ["order"] = order,
                 ["prior_spread"] = priorSpread,
-                ["prior_on"] = string.Join(" ", priorOn ?? EarlyAbortSweep.ShapeParameters(LossCurveLaws.Default)),
+                ["law"] = law.Name,
+                ["prior_on"] = string.Join(" ", priorOn ?? EarlyAbortSweep.ShapeParameters(law)),
                 ["widened_by_reference"] = widen,
                 ["mean_regret"] = meanRegret,
                 ["max_regret"] = results.Max(r => r.Regret),
@@ -112,7 +114,8 @@ internal static class SweepBenchmark
     }
 
     /// <summary>One sweep over the runs of one schedule and budget.</summary>
-    public static GroupResult Replay(IReadOnlyList<SchaippRun> group, double margin, string order, double? priorSpread, IReadOnlyList<string>? priorOn, double refitFraction, bool widen = true)
+    public static GroupResult Replay(IReadOnlyList<SchaippRun> group, double margin, string order, double? priorSpread, IReadOnlyList<string>? priorOn, double refitFraction, bool widen = true,
+        LossCurveLaw? law = null)
     {
         var clock = Stopwatch.StartNew();
         var byRate = group.ToDictionary(r => r.PeakLearningRate);
@@ -133,7 +136,7 @@ internal static class SweepBenchmark
             {
                 Forecaster = new ForecasterOptions
                 {
-                    Law = LossCurveLaws.Default,
+                    Law = law ?? LossCurveLaws.Default,
                     RefitInterval = (int)Math.Max(10, run.TotalSteps * refitFraction),
                     FromStep = run.WarmupSteps,
                 },

@@ -94,6 +94,23 @@ public sealed class CurvesBenchmarkTests : IDisposable
     }
 
     [Fact]
+    public void ASweepReplayWithAnUnknownLawOrParameterIsRefusedBeforeAnyWork()
+    {
+        // The law is checked before the data folder is read: no such folder here, and the law is what is reported.
+        string missing = Path.Combine(_folder.FullName, "no-data");
+        var (code, _, error) = CliProcess.Run("bench", "sweep", "--data", missing, "--law", "nonsense");
+        Assert.Equal(2, code);
+        Assert.Contains("Unknown law", error);
+        // A prior parameter is checked against the law given: omega exists only in fsl-direct-omega.
+        (code, _, error) = CliProcess.Run("bench", "sweep", "--data", missing, "--prior-on", "omega");
+        Assert.Equal(2, code);
+        Assert.Contains("omega", error);
+        (code, _, error) = CliProcess.Run("bench", "sweep", "--data", missing, "--law", "fsl-direct-omega", "--prior-on", "omega");
+        Assert.Equal(2, code);
+        Assert.DoesNotContain("omega", error);
+    }
+
+    [Fact]
     public void BinningAveragesEachWindowAtItsMeanStep()
     {
         var schedule = Schedule.Constant(1).SampleWithIntrinsicTime(40);

@@ -119,7 +119,7 @@ internal static class BenchCommand
         }));
         bench.Subcommands.Add(probeCommand);
 
-        // fsl bench sweep --data ../shared/data/schaipp-124m [--margin 0.02] [--order middle-out] [--prior-spread 0.1] [--prior-on P…] [--no-prior] [--no-widen]
+        // fsl bench sweep --data ../shared/data/schaipp-124m [--margin 0.02] [--order middle-out] [--prior-spread 0.1] [--prior-on P…] [--no-prior] [--no-widen] [--law L]
         var sweepData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
         var sweepMargin = new Option<double>("--margin") { Description = "Stop a run forecast (calibrated band) to finish above the best finished run's final loss plus this (nats).", DefaultValueFactory = _ => 0.02 };
         var sweepOrder = new Option<string>("--order") { Description = $"The order the LRs run in ({string.Join(", ", SweepBenchmark.Orders)}).", DefaultValueFactory = _ => SweepBenchmark.Orders[0] };
@@ -131,8 +131,9 @@ internal static class BenchCommand
         var refitFraction = new Option<double>("--refit-every") { Description = "Refit every this fraction of the budget.", DefaultValueFactory = _ => 0.05 };
         var sweepSchedules = new Option<string[]>("--schedule") { Description = "Only these schedules of the grid (e.g. wsd-linear-cd0.2 cosine-to10pct); all run at four or more LRs by default.", AllowMultipleArgumentsPerToken = true };
         var sweepBudgets = new Option<int[]>("--total-steps") { Description = "Only these budgets (25000, 50000).", AllowMultipleArgumentsPerToken = true };
+        var sweepLaw = new Option<string?>("--law") { Description = "The law of the forecasts (the library default when not given)." };
         var sweepCommand = new Command("sweep", "Replays peak-LR sweeps with early abort on the real runs of the 124M grid: the LR chosen, its regret and the steps saved.")
-            { sweepData, sweepMargin, sweepOrder, sweepSpread, noPrior, priorOn, noWiden, refitFraction, sweepSchedules, sweepBudgets, jsonOption };
+            { sweepData, sweepMargin, sweepOrder, sweepSpread, noPrior, priorOn, noWiden, refitFraction, sweepSchedules, sweepBudgets, sweepLaw, jsonOption };
         sweepCommand.SetAction(parse => CommandSupport.Run(() =>
         {
             double margin = parse.GetValue(sweepMargin);
@@ -141,11 +142,12 @@ internal static class BenchCommand
             if (!(fraction > 0 && fraction <= 0.5)) throw new ArgumentException("--refit-every must be in (0, 0.5].");
             double? spread = parse.GetValue(noPrior) ? null : CommandSupport.PriorSpread(parse, sweepSpread);
             CurveFiles.CheckWritable(parse.GetValue(jsonOption), "--json");
+            var law = parse.GetValue(sweepLaw) is string lawName ? Protocol.Law(lawName) : FslTorch.Surrogates.LossCurveLaws.Default;
             var held = parse.GetValue(priorOn) is { Length: > 0 } names ? names : null;
-            foreach (var name in held ?? []) FslTorch.Surrogates.LossCurveLaws.Default.IndexOf(name); // unknown names throw before any work
+            foreach (var name in held ?? []) law.IndexOf(name); // unknown names throw before any work
             return SweepBenchmark.Run(parse.GetValue(sweepData)!, margin, parse.GetValue(sweepOrder)!, spread, held, fraction, !parse.GetValue(noWiden),
                 parse.GetValue(sweepSchedules) is { Length: > 0 } s ? s : null, parse.GetValue(sweepBudgets) is { Length: > 0 } b ? b : null,
-                parse.GetValue(jsonOption), Console.Out);
+                parse.GetValue(jsonOption), Console.Out, law);
         }));
         bench.Subcommands.Add(sweepCommand);
 
