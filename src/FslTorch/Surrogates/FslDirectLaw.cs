@@ -179,7 +179,7 @@ public sealed class FslDirectLaw : LossCurveLaw
         var times = schedule.IntrinsicTimeArray;
         void Sources(int j, double rate, double[] into)
         {
-            double injected = FreeNoiseExponent ? Math.Pow(rate, omega) : rate * rate;
+            double injected = Injected(rate, omega);
             double tj = j == 0 ? 0 : times[j - 1];
             double baseTime = 1 + tj * inverseTau;
             double ej = Math.Pow(baseTime, -s);
@@ -242,6 +242,9 @@ public sealed class FslDirectLaw : LossCurveLaw
         }
     }
 
+    // The LR's part of a step's injected noise: η^ω (ω > 0, so 0 at η = 0), η·η when ω is SGD's fixed 2.
+    private double Injected(double rate, double omega) => FreeNoiseExponent ? Math.Pow(rate, omega) : rate * rate;
+
     // How many steps from j on form one merged block: a constant LR, not past the target, and short enough that
     // the signal factor (1 + t/τ)^(−s) changes by at most the block fraction across it (its relative change over
     // Δt is about s·Δt/(t + τ); fits can reach s in the thousands with τ as large, an exponential in disguise);
@@ -273,7 +276,7 @@ public sealed class FslDirectLaw : LossCurveLaw
             {
                 double tj = j == 0 ? 0 : time[j - 1];
                 double tNext = time[j];
-                noise += Math.Pow(1 + (tk - tNext) / tau, -g) * (c * Math.Pow(1 + tj / tau, -s) + d) * (eta[j] == 0 ? 0 : Math.Pow(eta[j], omega));
+                noise += Math.Pow(1 + (tk - tNext) / tau, -g) * (c * Math.Pow(1 + tj / tau, -s) + d) * Injected(eta[j], omega);
             }
             losses[e] = l0 + a * Math.Pow(1 + tk / tau, -s) + noise;
         }
