@@ -1,3 +1,4 @@
+using FslTorch.Control;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -34,9 +35,15 @@ internal static class TinyRegression
         return (tensor(x, [BatchSize, Inputs]), tensor(y, [BatchSize, 1]));
     }
 
-    /// <summary>One forward/backward/optimizer step; returns the loss.</summary>
+    /// <summary>
+    /// One forward/backward/optimizer step; returns the loss. The finalizer thread is held for the step
+    /// (<see cref="FinalizerGate"/>): the test runner's own threads allocate while the step is in native code, and with
+    /// TorchSharp 0.107 a collection they start can free the step's implicit scalars under it (a resume test aborted
+    /// once in <c>c10::Scalar::toFloat</c> that way).
+    /// </summary>
     public static double TrainStep(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, long step)
     {
+        using var hold = FinalizerGate.Close();
         using var scope = NewDisposeScope();
         var (x, y) = Batch(step);
         optimizer.zero_grad();

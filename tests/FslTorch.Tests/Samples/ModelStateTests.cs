@@ -11,6 +11,7 @@ namespace FslTorch.Tests.Samples;
 /// made on them keeps working. Runs on the device "auto" picks: on a CPU-only machine the contract is checked on the
 /// CPU (where TorchSharp's own <c>Module.load</c> also keeps handles); on a GPU machine it is the check that matters.
 /// </summary>
+[Collection(TestSupport.TorchSharpCollection.Name)]
 public sealed class ModelStateTests : IDisposable
 {
     private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("model-state-");
@@ -28,6 +29,7 @@ public sealed class ModelStateTests : IDisposable
 
     private static float Step(GptModel model, optim.Optimizer optimizer, int seed)
     {
+        using var hold = FinalizerGate.Close(); // see TinyRegression.TrainStep
         using var scope = NewDisposeScope();
         var generator = new Generator((ulong)seed);
         var x = randint(0, 32, [4, 8], generator: generator).to(model.parameters().First().device);

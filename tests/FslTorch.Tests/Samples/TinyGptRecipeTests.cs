@@ -7,6 +7,7 @@ using Xunit;
 namespace FslTorch.Tests.Samples;
 
 /// <summary>TinyGpt's optimisation recipe: the residual initialisation, the presets, and runs made before it.</summary>
+[Collection(TestSupport.TorchSharpCollection.Name)]
 public sealed class TinyGptRecipeTests : IDisposable
 {
     private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("tinygpt-recipe-");
