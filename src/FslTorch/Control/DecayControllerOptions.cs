@@ -30,15 +30,16 @@ public sealed record DecayControllerOptions
     public double MaxGainUncertainty { get; init; } = 0.01;
 
     /// <summary>
-    /// The decay only starts by the margin rule once this many consecutive decisions predicted best final
-    /// losses within <see cref="ForecastTolerance"/> of each other: early fits, before the law is pinned down,
-    /// jump around, and acting on one of them would commit a run to a cooldown on a whim. With
+    /// The decay only starts by the margin rule once this many consecutive decisions agree: the last fit predicts, for
+    /// the decay start that each of the decisions before it found best, a final loss within <see cref="ForecastTolerance"/>
+    /// of that decision's. Early fits, before the law is pinned down, jump around, and acting on one of them would commit
+    /// a run to a cooldown on a whim. With
     /// <see cref="RequireDecayEvidence"/> only decisions whose forecasts had decay evidence count: one made before
     /// the run had any guessed the cooldown's response.
     /// </summary>
     public int StableForecasts { get; init; } = 3;
 
-    /// <summary>How far (nats) the consecutive predicted best final losses may spread and still count as stable.</summary>
+    /// <summary>How far (nats) the last fit's final loss for an earlier decision's best decay start may lie from that decision's and still count as stable.</summary>
     public double ForecastTolerance { get; init; } = 0.02;
 
     /// <summary>

@@ -173,14 +173,21 @@ public sealed class WsdDecayController
         }
         // Stability counts only forecasts made with decay evidence (with RequireDecayEvidence): one made before the run
         // had any guessed the cooldown's response, and its agreement with a later one says nothing about the later one.
-        var recent = _decisions.Where(d => d.HasDecayEvidence || !Options.RequireDecayEvidence)
-            .Select(d => d.Candidates.Count > 0 ? d.Candidates.Min(c => c.PredictedFinalLoss) : double.NaN)
-            .Where(double.IsFinite).TakeLast(Options.StableForecasts - 1).Append(best.PredictedFinalLoss).ToList();
-        if (recent.Count < Options.StableForecasts || recent.Max() - recent.Min() > Options.ForecastTolerance)
+        // It compares predictions for the same schedules: this fit's final loss for the decay start that each of the last
+        // decisions found best against what that decision predicted for it. (Their best losses are no such measure: once
+        // starting now is predicted best, each is the loss of a decay from that decision's own step, which rises from one
+        // decision to the next by what the later start costs even where the fits agree.)
+        var earlier = _decisions.Where(d => (d.HasDecayEvidence || !Options.RequireDecayEvidence) && d.Candidates.Count > 0)
+            .Select(d => d.Candidates.MinBy(c => c.PredictedFinalLoss)!).Where(c => double.IsFinite(c.PredictedFinalLoss))
+            .TakeLast(Options.StableForecasts - 1).ToList();
+        if (earlier.Count + 1 < Options.StableForecasts)
         {
-            return Wait(recent.Count < Options.StableForecasts
-                ? $"the forecasts are not yet stable (only {recent.Count} of the {Options.StableForecasts} needed{(Options.RequireDecayEvidence ? " with decay evidence" : "")})"
-                : $"the forecasts are not yet stable (the last {recent.Count} best final losses span {recent.Max() - recent.Min():F4} nats)");
+            return Wait($"the forecasts are not yet stable (only {earlier.Count + 1} of the {Options.StableForecasts} needed{(Options.RequireDecayEvidence ? " with decay evidence" : "")})");
+        }
+        double moved = earlier.Select(c => Math.Abs(FinalLoss(parameters, c.DecayStartStep) - c.PredictedFinalLoss)).DefaultIfEmpty(0).Max();
+        if (!(moved <= Options.ForecastTolerance))
+        {
+            return Wait($"the forecasts are not yet stable (this fit's final loss for the best start of one of the last {earlier.Count} decisions lies {moved:F4} nats from that decision's)");
         }
         if (GainUncertainty(fit, s => FinalLoss(s, now.DecayStartStep) - FinalLoss(s, later.DecayStartStep)) is not { } measured)
         {

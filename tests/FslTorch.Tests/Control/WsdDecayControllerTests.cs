@@ -228,6 +228,30 @@ public sealed class WsdDecayControllerTests
     }
 
     [Fact]
+    public void StabilityComparesTheFitsOnTheSameScheduleNotTheLossOfStartingAtEachDecisionsOwnStep()
+    {
+        // The optimum (a decay from 30% of N) has passed: every decision predicts starting now to be best, and the loss of
+        // starting now rises from one decision to the next by what the later start costs (here 0.0018 nats over two
+        // decisions) although the fit is the same. With a tolerance below that rise the third decision still acts.
+        var options = new DecayControllerOptions { ForecastTolerance = 0.001 };
+        var controller = new DecisionLoop(Schedule(), options);
+        var fit = FakeDecayLaw.Fit(new FakeDecayLaw(0.3));
+        var decisions = Enumerable.Range(0, 3).Select(i => controller.Decide(500 + 20 * i, fit, 520 + 20 * i)!).ToList();
+        var bestLosses = decisions.Select(d => d.Candidates.Min(c => c.PredictedFinalLoss)).ToList();
+        Assert.True(bestLosses.Max() - bestLosses.Min() > options.ForecastTolerance);
+        Assert.All(decisions, d => Assert.Equal(d.Step, d.Candidates.MinBy(c => c.PredictedFinalLoss)!.DecayStartStep));
+        Assert.Equal([false, false, true], decisions.Select(d => d.StartNow));
+        // A fit that moves by more than the tolerance on the schedule an earlier decision found best keeps it waiting.
+        var moving = new DecisionLoop(Schedule(), options);
+        for (int i = 0; i < 4; i++)
+        {
+            var decision = moving.Decide(500 + 20 * i, FakeDecayLaw.Fit(new FakeDecayLaw(0.3), offset: 0.002 * i), 520 + 20 * i)!;
+            Assert.False(decision.StartNow);
+            if (i >= 2) Assert.Contains("not yet stable", decision.Reason);
+        }
+    }
+
+    [Fact]
     public void OnlyForecastsWithDecayEvidenceCountTowardsStability()
     {
         // Two decisions without decay evidence, then the same forecast with it: the evidence-less ones agree with it,
