@@ -57,42 +57,57 @@ internal static class TheoryExperiments
             .OrderBy(r => r.FinalRisk).ToList();
 
     /// <summary>The direct FSL's prediction of one schedule's final excess risk, against the simulator's.</summary>
-    public sealed record LawCheck(string Schedule, double TrueRisk, double PredictedRisk)
+    /// <param name="Fitted">Whether the law was fitted to this schedule's run (an in-sample check) or predicts it.</param>
+    public sealed record LawCheck(string Schedule, double TrueRisk, double PredictedRisk, bool Fitted = false)
     {
         /// <summary>(predicted − true) / true, on the excess risk.</summary>
         public double RelativeError => (PredictedRisk - TrueRisk) / TrueRisk;
     }
 
+    /// <summary>The schedule the direct FSL is fitted to by default in <see cref="FslAgainstSimulation"/>, as in [P1].</summary>
+    public const string DefaultFitSchedule = "8-1-1";
+
     /// <summary>
-    /// Fits the direct FSL to the population loss (excess risk + σ²/2) of the 8-1-1 schedule's run, at 200
-    /// log-spaced steps, and predicts every other schedule's final excess risk: the law checked against its own
-    /// theory. Null when the fit fails.
+    /// Fits the direct FSL to the population loss (excess risk + σ²/2) of the runs of <paramref name="fitOn"/> (names of
+    /// <see cref="Schedules"/>; the 8-1-1 schedule when null), at 200 log-spaced steps each, and predicts every
+    /// schedule's final excess risk (those it was fitted to as well, marked <see cref="LawCheck.Fitted"/>): the law
+    /// checked against its own theory. Null when the fit fails.
     /// </summary>
-    public static (FitResult Fit, IReadOnlyList<LawCheck> Checks)? FslAgainstSimulation(KernelRegressionTask task, double peak, int steps)
+    /// <exception cref="ArgumentException">A name in <paramref name="fitOn"/> is not one of <see cref="Schedules"/>, or none is given.</exception>
+    public static (FitResult Fit, IReadOnlyList<LawCheck> Checks)? FslAgainstSimulation(KernelRegressionTask task, double peak, int steps,
+        IReadOnlyCollection<string>? fitOn = null)
     {
         double floor = 0.5 * task.NoiseVariance;
         var schedules = Schedules(peak, steps);
-        var fitted = schedules.Single(s => s.Name == "8-1-1");
-        var rates = fitted.Schedule.Sample(steps);
-        var risk = SgdSimulation.ExpectedRisk(task, rates);
+        fitOn ??= [DefaultFitSchedule];
+        if (fitOn.Count == 0) throw new ArgumentException("Name at least one schedule to fit.", nameof(fitOn));
+        foreach (string name in fitOn)
+        {
+            if (schedules.All(s => s.Name != name))
+                throw new ArgumentException($"No schedule {name}: expected one of {string.Join(", ", schedules.Select(s => s.Name))}.", nameof(fitOn));
+        }
         var at = LogSteps(steps - 1, 200);
-        var curve = new ObservedCurve(fitted.Name, new SampledSchedule(rates), at, at.Select(k => risk[k] + floor).ToList());
-        var fit = LawFitter.Fit(LossCurveLaws.Create("fsl-direct"), [curve]);
-        if (!fit.Succeeded) return null;
-        var checks = schedules.Where(s => s.Name != fitted.Name).Select(s =>
+        var runs = schedules.Select(s =>
         {
             var sampled = s.Schedule.Sample(steps);
-            double truth = SgdSimulation.ExpectedRisk(task, sampled)[steps - 1];
+            return (s.Name, Rates: sampled, Risk: SgdSimulation.ExpectedRisk(task, sampled));
+        }).ToList();
+        var curves = runs.Where(r => fitOn.Contains(r.Name))
+            .Select(r => new ObservedCurve(r.Name, new SampledSchedule(r.Rates), at, at.Select(k => r.Risk[k] + floor).ToList())).ToList();
+        var fit = LawFitter.Fit(LossCurveLaws.Create("fsl-direct"), curves);
+        if (!fit.Succeeded) return null;
+        var checks = runs.Select(r =>
+        {
             double predicted;
             try
             {
-                predicted = fit.Predict(sampled, [steps - 1])[0] - floor;
+                predicted = fit.Predict(r.Rates, [steps - 1])[0] - floor;
             }
             catch (ArgumentException)
             {
                 predicted = double.NaN; // outside what the fitted law can evaluate
             }
-            return new LawCheck(s.Name, truth, predicted);
+            return new LawCheck(r.Name, r.Risk[steps - 1], predicted, fitOn.Contains(r.Name));
         }).ToList();
         return (fit, checks);
     }

@@ -49,8 +49,14 @@ internal static class TheoryCommand
             DefaultValueFactory = _ => "batch",
         };
         var threads = new Option<int>("--threads") { Description = "regret: runs at once (the results do not depend on it).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var fitOn = new Option<string[]>("--fit-on")
+        {
+            Description = "fsl: the schedules whose runs the law is fitted to (constant, cosine, exponential, wsd-0.2, 8-1-1), or all; the table then gives the others' errors, or every schedule's in-sample error when all are fitted.",
+            DefaultValueFactory = _ => [TheoryExperiments.DefaultFitSchedule],
+            AllowMultipleArgumentsPerToken = true,
+        };
         var command = new Command("theory", "The laws and schedules against exact SGD on power-law kernel regression (the FSL's own setting).")
-            { experiment, output, steps, peak, features, source, capacity, noise, batch, seeds, evidence, probeAt, observe, threads };
+            { experiment, output, steps, peak, features, source, capacity, noise, batch, seeds, evidence, probeAt, observe, threads, fitOn };
         command.SetAction(parse => CommandSupport.Run(() =>
         {
             string name = parse.GetValue(experiment)!.Trim().ToLowerInvariant();
@@ -76,6 +82,12 @@ internal static class TheoryCommand
                 throw new ArgumentException("--probe-at goes with --evidence probe.");
             if (!Enum.TryParse<TheoryExperiments.RegretObservation>(parse.GetValue(observe), ignoreCase: true, out var observation) || !Enum.IsDefined(observation))
                 throw new ArgumentException($"--observe must be batch or population; got {parse.GetValue(observe)}.");
+            var scheduleNames = TheoryExperiments.Schedules(eta, n).Select(s => s.Name).ToList();
+            var fitted = parse.GetValue(fitOn)!.SelectMany(f => f == "all" ? scheduleNames : [f]).Distinct().ToList();
+            if (fitted.Count == 0) throw new ArgumentException("--fit-on needs a schedule.");
+            foreach (string f in fitted)
+                if (!scheduleNames.Contains(f)) throw new ArgumentException($"--fit-on: no schedule {f}; expected all or some of {string.Join(", ", scheduleNames)}.");
+            if (name != "fsl" && parse.GetResult(fitOn) is { Implicit: false }) throw new ArgumentException("--fit-on goes with theory fsl.");
             int runsAtOnce = parse.GetValue(threads);
             if (runsAtOnce < 1) throw new ArgumentException($"--threads must be >= 1; got {runsAtOnce}.");
             string folder = parse.GetValue(output)!;
@@ -89,7 +101,7 @@ internal static class TheoryCommand
                 case "ranking": Ranking(tasks, eta, n, csv, plot); break;
                 case "regret": Regret(tasks, eta, budgets, parse.GetValue(seeds), regretEvidence, probeFractions, observation, runsAtOnce, csv, plot); break;
                 case "optimal": Optimal(tasks, eta, n, csv, plot, folder); break;
-                default: Fsl(tasks, eta, n, csv, plot); break;
+                default: Fsl(tasks, eta, n, fitted, csv, plot); break;
             }
             AtomicFile.WriteAllText(Path.Combine(folder, $"{name}.csv"), csv.ToString());
             SvgPicture.Write(plot, Path.Combine(folder, $"{name}.svg"), 1000, 500);
@@ -185,30 +197,37 @@ internal static class TheoryCommand
         AtomicFile.WriteAllText(Path.Combine(folder, "optimal-rates.csv"), rates.ToString());
     }
 
-    private static void Fsl(IReadOnlyList<KernelRegressionTask> tasks, double eta, int n, StringBuilder csv, PlotModel plot)
+    private static void Fsl(IReadOnlyList<KernelRegressionTask> tasks, double eta, int n, IReadOnlyList<string> fitOn, StringBuilder csv, PlotModel plot)
     {
-        var others = TheoryExperiments.Schedules(eta, n).Select(s => s.Name).Where(s => s != "8-1-1").ToList();
+        var all = TheoryExperiments.Schedules(eta, n).Select(s => s.Name).ToList();
+        // The schedules the fit predicts; when it was fitted to every one, their in-sample errors.
+        var shown = all.Where(s => !fitOn.Contains(s)).ToList();
+        if (shown.Count == 0) shown = all;
+        string fittedText = string.Join(" + ", fitOn);
+        bool inSample = shown.All(fitOn.Contains);
         plot.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, ItemsSource = tasks.Select(Label).ToList() });
-        plot.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "relative error of the predicted final excess risk (fit on 8-1-1)" });
-        var bars = others.ToDictionary(s => s, s => new BarSeries { Title = s });
-        Line(csv, $"task,schedule,true_risk,predicted_risk,relative_error");
-        Console.WriteLine($"Direct FSL fitted to the 8-1-1 run, predicting the final excess risk of the others (relative error):");
-        Console.WriteLine($"| task | {string.Join(" | ", others)} | fitted s, β |");
-        Console.WriteLine($"|---|{string.Concat(others.Select(_ => "---|"))}---|");
+        plot.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = $"relative error of the {(inSample ? "fitted" : "predicted")} final excess risk (fit on {fittedText})" });
+        var bars = shown.ToDictionary(s => s, s => new BarSeries { Title = s });
+        Line(csv, $"task,schedule,fitted,true_risk,predicted_risk,relative_error");
+        Console.WriteLine(inSample
+            ? $"Direct FSL fitted to the runs of every schedule ({fittedText}), its final excess risk against each run's (relative error, in sample):"
+            : $"Direct FSL fitted to the {fittedText} run{(fitOn.Count > 1 ? "s" : "")}, predicting the final excess risk of the others (relative error):");
+        Console.WriteLine($"| task | {string.Join(" | ", shown)} | fitted s, β |");
+        Console.WriteLine($"|---|{string.Concat(shown.Select(_ => "---|"))}---|");
         foreach (var task in tasks)
         {
-            var result = TheoryExperiments.FslAgainstSimulation(task, eta, n);
+            var result = TheoryExperiments.FslAgainstSimulation(task, eta, n, fitOn.ToHashSet());
             if (result is not { } done)
             {
-                Console.WriteLine($"| {Label(task)} | {string.Join(" | ", others.Select(_ => "fit failed"))} | – |");
-                foreach (var s in others) bars[s].Items.Add(new BarItem(0));
+                Console.WriteLine($"| {Label(task)} | {string.Join(" | ", shown.Select(_ => "fit failed"))} | – |");
+                foreach (var s in shown) bars[s].Items.Add(new BarItem(0));
                 continue;
             }
-            foreach (var c in done.Checks) Line(csv, $"{Label(task)},{c.Schedule},{c.TrueRisk:R},{c.PredictedRisk:R},{c.RelativeError:R}");
-            foreach (string s in others) bars[s].Items.Add(new BarItem(done.Checks.Single(c => c.Schedule == s).RelativeError));
+            foreach (var c in done.Checks) Line(csv, $"{Label(task)},{c.Schedule},{(c.Fitted ? 1 : 0)},{c.TrueRisk:R},{c.PredictedRisk:R},{c.RelativeError:R}");
+            foreach (string s in shown) bars[s].Items.Add(new BarItem(done.Checks.Single(c => c.Schedule == s).RelativeError));
             var p = done.Fit.NamedParameters;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {Label(task)} | {string.Join(" | ", others.Select(s => done.Checks.Single(c => c.Schedule == s).RelativeError.ToString("+0.000;-0.000;+0.000", CultureInfo.InvariantCulture)))} | {p["s"]:G3}, {p["beta"]:G3} |"));
+                $"| {Label(task)} | {string.Join(" | ", shown.Select(s => done.Checks.Single(c => c.Schedule == s).RelativeError.ToString("+0.000;-0.000;+0.000", CultureInfo.InvariantCulture)))} | {p["s"]:G3}, {p["beta"]:G3} |"));
         }
         foreach (var series in bars.Values) plot.Series.Add(series);
     }
