@@ -42,7 +42,31 @@ public static class LiveReplay
         Func<ForecasterOptions, ForecasterOptions>? adjust = null, IReadOnlyList<double>? probeFractions = null, string? probesFrom = null) =>
         Forecasts(runFolder, 0, refitSteps, adjust, probeFractions, probesFrom);
 
+    /// <summary>
+    /// Every forecast of the replay of <paramref name="runFolder"/> refitting at <paramref name="refitSteps"/> (each fit
+    /// warm-started from the one before), oldest first; a step where no forecast could be made (too early, a failed fit)
+    /// has none. Nothing is written into the run folder.
+    /// </summary>
+    public static IReadOnlyList<Forecast> ForecastSeries(string runFolder, IReadOnlyList<long> refitSteps) =>
+        Replay(runFolder, 0, refitSteps, null, null, null);
+
     private static IReadOnlyList<ForecastCheck> Forecasts(string runFolder, int refitInterval, IReadOnlyList<long>? refitSteps,
+        Func<ForecasterOptions, ForecasterOptions>? adjust, IReadOnlyList<double>? probeFractions, string? probesFrom)
+    {
+        var made = Replay(runFolder, refitInterval, refitSteps, adjust, probeFractions, probesFrom);
+        long total = RunFolder.ReadConfig(runFolder).Steps;
+        // Every forecast of the replay, for side-by-side study of the forecasting choices (replay-forecasts.jsonl).
+        File.WriteAllLines(Path.Combine(runFolder, "replay-forecasts.jsonl"), made.Select(RunFolder.ForecastLine));
+        return RunSummary.CheckedFractions
+            .Select(fraction => (fraction, forecast: made.LastOrDefault(f => f.Step < fraction * total)))
+            .Where(x => x.forecast != null)
+            .Select(x => new ForecastCheck(x.fraction, x.forecast!.Step, x.forecast.FinalLoss, x.forecast.Lower, x.forecast.Upper, x.forecast.FinalLoss)
+            {
+                Calibrated = x.forecast.Calibrated,
+            }).ToList();
+    }
+
+    private static List<Forecast> Replay(string runFolder, int refitInterval, IReadOnlyList<long>? refitSteps,
         Func<ForecasterOptions, ForecasterOptions>? adjust, IReadOnlyList<double>? probeFractions, string? probesFrom)
     {
         var settings = RunFolder.ReadConfig(runFolder);
@@ -69,15 +93,7 @@ public static class LiveReplay
             monitor.Tracker.Record(step, schedule.GetLearningRate(step), loss);
             if (at.Contains(step) && monitor.Forecaster.ForecastNow(step) is { } now) made.Add(now);
         }
-        // Every forecast of the replay, for side-by-side study of the forecasting choices (replay-forecasts.jsonl).
-        File.WriteAllLines(Path.Combine(runFolder, "replay-forecasts.jsonl"), made.Select(RunFolder.ForecastLine));
-        return RunSummary.CheckedFractions
-            .Select(fraction => (fraction, forecast: made.LastOrDefault(f => f.Step < fraction * total)))
-            .Where(x => x.forecast != null)
-            .Select(x => new ForecastCheck(x.fraction, x.forecast!.Step, x.forecast.FinalLoss, x.forecast.Lower, x.forecast.Upper, x.forecast.FinalLoss)
-            {
-                Calibrated = x.forecast.Calibrated,
-            }).ToList();
+        return made;
     }
 
     /// <summary>

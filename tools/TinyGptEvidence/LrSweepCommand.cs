@@ -40,8 +40,13 @@ public static class LrSweepCommand
         order.AcceptOnlyFromAmong("middle-out", "given");
         var spread = new Option<double>("--prior-spread") { Description = "The spread (log units) of the prior each run takes from the finished run nearest in LR.", DefaultValueFactory = _ => EarlyAbortSweep.DefaultPriorSpread };
         var noWiden = new Option<bool>("--no-widen") { Description = "Do not widen each run's abort band by the errors of the finished run nearest in LR (--abort-reference)." };
+        var sideBySide = new Option<bool>("--side-by-side")
+        {
+            Description = "Instead of the sequential aborting sweep, the sweep with every LR advancing together (SideBySideSweep), replayed from the full runs: at every check each run's forecast is refitted from its logged losses, and a run whose calibrated band lies above the lowest calibrated forecast of the runs still going plus the margin is stopped there (TinyGpt's runs are deterministic, so a run stopped at step k has the full run's losses up to k). Results in lrs-side-by-side.md/json.",
+        };
+        var checkEvery = new Option<double>("--check-every") { Description = "With --side-by-side: the spacing of the checks, as a fraction of the budget.", DefaultValueFactory = _ => 0.05 };
         var command = new Command("lrs", "LR sweep with early abort from calibrated forecasts, against the full sweep: the LR chosen, its regret and the compute saved.")
-            { output, rates, seeds, steps, preset, width, margin, schedule, threads, data, order, spread, noWiden };
+            { output, rates, seeds, steps, preset, width, margin, schedule, threads, data, order, spread, noWiden, sideBySide, checkEvery };
         command.SetAction(parse =>
         {
             var lrList = parse.GetValue(rates)!;
@@ -53,6 +58,10 @@ public static class LrSweepCommand
             if (total < 100) return Fail("--steps must be at least 100.");
             if (!(slack >= 0)) return Fail("--margin must be >= 0.");
             if (!(parse.GetValue(spread) > 0 && double.IsFinite(parse.GetValue(spread)))) return Fail("--prior-spread must be a finite number > 0.");
+            bool together = parse.GetValue(sideBySide);
+            double every = parse.GetValue(checkEvery);
+            if (!(every > 0 && every <= 0.5)) return Fail("--check-every must lie in (0, 0.5].");
+            if (!together && parse.GetResult(checkEvery) is { Implicit: false }) return Fail("--check-every goes with --side-by-side.");
 
             string folder = Path.GetFullPath(parse.GetValue(output)!);
             Directory.CreateDirectory(folder);
@@ -66,6 +75,12 @@ public static class LrSweepCommand
             foreach (long seed in seedList)
             {
                 var full = lrList.Select(lr => runs.Run($"seed{seed}-lr{F(lr)}-full", Common(lr, seed))).ToList();
+                if (together)
+                {
+                    var replayed = SideBySide(lrList.Select(lr => runs.Folder($"seed{seed}-lr{F(lr)}-full")).ToList(), full, slack, every);
+                    sweeps.Add(Score(seed, lrList, full, replayed));
+                    continue;
+                }
                 var sweep = new EarlyAbortSweep(slack, parse.GetValue(spread), widenByReference: !parse.GetValue(noWiden));
                 var folders = new Dictionary<double, string>();
                 var aborting = new Dictionary<double, RunSummary>();
@@ -105,7 +120,9 @@ public static class LrSweepCommand
             }
 
             var report = new StringBuilder();
-            report.AppendLine(CultureInfo.InvariantCulture, $"# LR sweep with early abort: TinyGpt width {parse.GetValue(width)}, {total} steps, {parse.GetValue(schedule)}, margin {F(slack)}, order {parse.GetValue(order)}, prior from the finished run nearest in LR on every parameter but the level (spread {F(parse.GetValue(spread))}){(parse.GetValue(noWiden) ? "" : ", abort bands widened by that run's forecast errors")}");
+            report.AppendLine(together
+                ? FormattableString.Invariant($"# LR sweep with early abort, every LR side by side (replayed from the full runs): TinyGpt width {parse.GetValue(width)}, {total} steps, {parse.GetValue(schedule)}, margin {F(slack)}, checks every {every:P0} of the budget, no prior (each run's own probe is its decay evidence)")
+                : FormattableString.Invariant($"# LR sweep with early abort: TinyGpt width {parse.GetValue(width)}, {total} steps, {parse.GetValue(schedule)}, margin {F(slack)}, order {parse.GetValue(order)}, prior from the finished run nearest in LR on every parameter but the level (spread {F(parse.GetValue(spread))}){(parse.GetValue(noWiden) ? "" : ", abort bands widened by that run's forecast errors")}"));
             report.AppendLine();
             report.AppendLine("| seed | LR | final eval (full run) | final training (full run) | steps in the aborting sweep | aborted because |");
             report.AppendLine("|---|---|---|---|---|---|");
@@ -127,8 +144,9 @@ public static class LrSweepCommand
             report.AppendLine();
             report.AppendLine(CultureInfo.InvariantCulture,
                 $"Mean regret {meanRegret:F4} nats (target ≤ 0.01: {(meanRegret <= 0.01 ? "met" : "missed")}); compute saved {saved:P0} of the full sweeps' steps (target ≥ 40%: {(saved >= 0.4 ? "met" : "missed")}). Wall time of this command: {clock.Elapsed.TotalMinutes:F1} min.");
-            File.WriteAllText(Path.Combine(folder, "lrs.md"), report.ToString());
-            AtomicFile.WriteAllText(Path.Combine(folder, "lrs.json"), JsonSerializer.Serialize(new { steps = total, margin = slack, sweeps, mean_regret = meanRegret, saved },
+            string results = together ? "lrs-side-by-side" : "lrs";
+            File.WriteAllText(Path.Combine(folder, $"{results}.md"), report.ToString());
+            AtomicFile.WriteAllText(Path.Combine(folder, $"{results}.json"), JsonSerializer.Serialize(new { steps = total, margin = slack, sweeps, mean_regret = meanRegret, saved },
                 new JsonSerializerOptions { WriteIndented = true }));
             Console.Write(report);
             return 0;
@@ -150,6 +168,32 @@ public static class LrSweepCommand
         return new SweepResult(seed, learningRates[chosen], learningRates[truth], full[chosen].FinalEvalLoss - full[truth].FinalEvalLoss,
             aborting.Sum(r => r.StepsTaken), full.Sum(r => r.StepsTaken),
             learningRates.Select((lr, i) => new LrRun(lr, full[i].FinalEvalLoss, full[i].FinalTrainingLoss, aborting[i].StepsTaken, aborting[i].AbortReason)).ToList());
+    }
+
+    /// <summary>
+    /// A seed's full runs replayed as a sweep whose LRs advance together (<see cref="SideBySideSweep{TKey}"/>): at every
+    /// check (every <paramref name="checkEvery"/> of the budget) each run still going is refitted from its logged losses
+    /// (<see cref="LiveReplay.ForecastSeries"/>, its own probes included) and reported, and the runs the sweep stops end
+    /// there. Returns each run as that sweep leaves it: a stopped one with the steps it took and why.
+    /// </summary>
+    public static IReadOnlyList<RunSummary> SideBySide(IReadOnlyList<string> folders, IReadOnlyList<RunSummary> full, double margin, double checkEvery)
+    {
+        if (folders.Count != full.Count) throw new ArgumentException("One folder per full run is needed.");
+        long total = full[0].Steps;
+        var checks = Enumerable.Range(1, (int)Math.Ceiling(1 / checkEvery)).Select(i => (long)Math.Round(i * checkEvery * total) - 1)
+            .Where(k => k >= 0 && k < total - 1).Distinct().ToList();
+        var series = folders.Select(f => LiveReplay.ForecastSeries(f, checks).ToDictionary(forecast => forecast.Step)).ToList();
+        var sweep = new SideBySideSweep<int>(margin);
+        var stoppedAt = new Dictionary<int, long>();
+        foreach (long step in checks)
+        {
+            for (int i = 0; i < full.Count; i++)
+            {
+                if (series[i].TryGetValue(step, out var forecast)) sweep.Report(i, ForecastRecord.Of(forecast));
+            }
+            foreach (int i in sweep.Check()) stoppedAt[i] = step + 1;
+        }
+        return full.Select((run, i) => stoppedAt.TryGetValue(i, out long taken) ? run with { StepsRun = taken, AbortReason = sweep.Stopped[i] } : run).ToList();
     }
 
     /// <summary>One LR of one seed's sweep.</summary>

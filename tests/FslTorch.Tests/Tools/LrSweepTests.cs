@@ -69,5 +69,26 @@ public sealed class LrSweepTests : IDisposable
         Assert.Contains(sweep.GetProperty("Chosen").GetDouble(), new[] { 2e-3, 6e-3 });
         Assert.True(sweep.GetProperty("Regret").GetDouble() >= 0);
         Assert.Contains("LR chosen", File.ReadAllText(Path.Combine(output, "lrs.md")));
+
+        // The same LRs side by side, replayed from the full runs (no training: they are reused).
+        var sideBySide = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(5),
+            ["lrs", "--out", output, "--lrs", "2e-3", "6e-3", "--seeds", "1", "--steps", "100", "--preset", "tiny", "--width", "16", "--data", text,
+             "--side-by-side", "--check-every", "0.1"]);
+        Assert.True(sideBySide.ExitCode == 0, sideBySide.Output + sideBySide.Error);
+        Assert.Contains("done earlier", sideBySide.Output);
+        using var together = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "lrs-side-by-side.json")));
+        var replayed = together.RootElement.GetProperty("sweeps")[0];
+        var runs = replayed.GetProperty("Runs").EnumerateArray().ToList();
+        Assert.Equal(200, replayed.GetProperty("StepsFull").GetInt64());
+        Assert.Equal(runs.Sum(r => r.GetProperty("StepsTaken").GetInt64()), replayed.GetProperty("StepsUsed").GetInt64());
+        // A run the sweep stopped says why, and is never the one chosen; at most one of the two can be stopped.
+        var stopped = runs.Where(r => r.GetProperty("AbortReason").ValueKind == JsonValueKind.String).ToList();
+        Assert.True(stopped.Count <= 1);
+        Assert.All(stopped, r => Assert.Contains("above the sweep's best", r.GetProperty("AbortReason").GetString()));
+        Assert.All(stopped, r => Assert.NotEqual(replayed.GetProperty("Chosen").GetDouble(), r.GetProperty("LearningRate").GetDouble()));
+        Assert.Contains("side by side", File.ReadAllText(Path.Combine(output, "lrs-side-by-side.md")));
+        var refused = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), ["lrs", "--out", output, "--check-every", "0.1"]);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("--check-every goes with --side-by-side", refused.Error);
     }
 }
