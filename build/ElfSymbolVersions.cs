@@ -153,6 +153,24 @@ namespace FslTorch.Build
             image[requirement.FlagsOffset + 1] = (byte)(flags >> 8);
         }
 
+        /// <summary>
+        /// Writes <paramref name="image"/> as the new content of <paramref name="path"/> through a new file that
+        /// replaces the old directory entry, never through the old file: an output file that the build
+        /// hard-linked (or symlinked) to the package cache then changes alone, and the cache stays as it was.
+        /// The new file keeps the old one's permissions and last-write time, so that incremental builds do
+        /// not copy the package's original over it again.
+        /// </summary>
+        public static void ReplaceFile(string path, byte[] image)
+        {
+            var stamp = System.IO.File.GetLastWriteTimeUtc(path);
+            string staging = path + ".fsltorch-tmp";
+            System.IO.File.Copy(path, staging, overwrite: true); // a new inode with the old one's permissions
+            System.IO.File.WriteAllBytes(staging, image);
+            System.IO.File.SetLastWriteTimeUtc(staging, stamp);
+            System.IO.File.Delete(path);
+            System.IO.File.Move(staging, path);
+        }
+
         private static Dictionary<ushort, List<string>> SymbolsByVersionIndex(byte[] image, List<Section> sections,
             out HashSet<string> relocated)
         {
@@ -303,10 +321,7 @@ namespace FslTorch.Build
                     continue;
                 }
                 foreach (var requirement in toWeaken) ElfSymbolVersions.MarkWeak(image, requirement);
-                var stamp = System.IO.File.GetLastWriteTimeUtc(path);
-                System.IO.File.WriteAllBytes(path, image);
-                // Keep the timestamp so that incremental builds do not copy the package's original over it again.
-                System.IO.File.SetLastWriteTimeUtc(path, stamp);
+                ElfSymbolVersions.ReplaceFile(path, image);
                 Log.LogMessage(MessageImportance.High,
                     $"FslTorch: {system} lacks {string.Join(", ", toWeaken.Select(r => r.Version))}; marked that requirement weak in " +
                     $"{path} (only unreferenced symbols use it: {string.Join(", ", toWeaken.SelectMany(r => r.Symbols))}).");

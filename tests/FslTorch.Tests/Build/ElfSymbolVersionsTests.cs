@@ -91,6 +91,45 @@ public sealed class ElfSymbolVersionsTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void ReplacingAHardLinkedOrSymlinkedOutputLeavesTheFileItPointsToUnchanged()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "hard links are created with libc's link()");
+        string dir = Directory.CreateTempSubdirectory("fsltorch-elf-").FullName;
+        try
+        {
+            string cache = Path.Combine(dir, "cache.so");
+            byte[] original = [1, 2, 3, 4];
+            File.WriteAllBytes(cache, original);
+            File.SetUnixFileMode(cache, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var stamp = new DateTime(2020, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+            File.SetLastWriteTimeUtc(cache, stamp);
+            string hard = Path.Combine(dir, "hard.so");
+            Assert.True(Link(cache, hard) == 0, $"link() failed with errno {Marshal.GetLastPInvokeError()}");
+            string soft = Path.Combine(dir, "soft.so");
+            File.CreateSymbolicLink(soft, cache);
+
+            ElfSymbolVersions.ReplaceFile(hard, [9, 9]);
+            ElfSymbolVersions.ReplaceFile(soft, [8]);
+
+            Assert.Equal(original, File.ReadAllBytes(cache));
+            Assert.Equal([9, 9], File.ReadAllBytes(hard));
+            Assert.Equal([8], File.ReadAllBytes(soft));
+            Assert.Null(new FileInfo(soft).LinkTarget);
+            Assert.Equal(File.GetUnixFileMode(cache), File.GetUnixFileMode(hard));
+            Assert.Equal(stamp, File.GetLastWriteTimeUtc(hard));
+            Assert.Equal(["cache.so", "hard.so", "soft.so"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "link", SetLastError = true)]
+    private static extern int Link(string existing, string created);
+
+    [Fact]
     public void ThePackageCacheCopyIsNeverModified()
     {
         string home = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
