@@ -20,6 +20,9 @@ internal static class AllBenchmark
     {
         /// <summary>The prior a law is fitted with (null: none).</summary>
         public Func<FslTorch.Surrogates.LossCurveLaw, ParameterPrior?> Prior { get; init; } = _ => null;
+
+        /// <summary>The runs behind the fit, prior included, that <c>auto</c> picks its law for (null: <see cref="Fit"/>).</summary>
+        public IReadOnlyList<ObservedCurve>? Runs { get; init; }
     }
 
     /// <summary>The protocols found under <paramref name="dataFolder"/> (mpl/ and schaipp-124m/; a missing one is skipped with a line).</summary>
@@ -63,11 +66,7 @@ internal static class AllBenchmark
         var results = new List<(ProtocolData Protocol, IReadOnlyList<LawScore> Scores)>();
         foreach (var protocol in protocols)
         {
-            var scores = laws.Select(name =>
-            {
-                var law = Protocol.Law(name);
-                return Protocol.Run(law, protocol.Fit, protocol.Predict, options, protocol.Prior(law));
-            }).ToList();
+            var scores = Protocol.RunAll(laws, protocol.Fit, protocol.Predict, options, protocol.Prior, protocol.Runs);
             results.Add((protocol, scores));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{protocol.Name,-18} {string.Join("  ", scores.Select(s => $"{s.Law} {s.Strict.PredE:F5}"))}"));
@@ -92,6 +91,7 @@ internal static class AllBenchmark
         {
             ["law"] = law,
             ["worst_ratio_to_best_strict_prede"] = Report.Number(results.Max(r => RatioToBest(r.Scores, i))),
+            ["protocols_within_10pct_of_best"] = results.Count(r => RatioToBest(r.Scores, i) <= 1.1),
             ["failures"] = results.Sum(r => Failures(r.Scores[i])),
             ["fit_seconds_max"] = Report.Number(results.Max(r => r.Scores[i].FitSeconds)),
         }).ToArray());
@@ -121,5 +121,7 @@ internal static class AllBenchmark
         }
         output.WriteLine($"{"worst ratio to best",-18} " + string.Join(" ", laws.Select((_, i) =>
             $"{results.Max(r => RatioToBest(r.Scores, i)).ToString("F2", CultureInfo.InvariantCulture),-34}")));
+        output.WriteLine($"{"within 10% of best",-18} " + string.Join(" ", laws.Select((_, i) =>
+            $"{$"{results.Count(r => RatioToBest(r.Scores, i) <= 1.1)} of {results.Count}",-34}")));
     }
 }

@@ -36,7 +36,7 @@ internal static class CommandSupport
         var names = parse.GetValue(laws) is { Length: > 0 } chosen
             ? chosen.SelectMany(n => n.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList()
             : Protocol.DefaultLaws.ToList();
-        foreach (var name in names) Protocol.Law(name); // reject unknown names before any work
+        foreach (var name in names) Protocol.CheckLawName(name); // reject unknown names before any work
         CurveFiles.CheckWritable(parse.GetValue(json), "--json");
         return new BenchSettings(names, new FslTorch.Fitting.FitOptions { ScheduleBlockSteps = parse.GetValue(block) }, parse.GetValue(json));
     }
@@ -45,7 +45,7 @@ internal static class CommandSupport
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fit on: {string.Join(", ", fit.Select(c => c.Name))}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"predict: {string.Join(", ", predict.Select(c => c.Name))}"));
-        var scores = settings.Laws.Select(name => Protocol.Run(Protocol.Law(name), fit, predict, settings.FitOptions)).ToList();
+        var scores = Protocol.RunAll(settings.Laws, fit, predict, settings.FitOptions);
         Report.PrintTable(dataset, scores, Console.Out);
         if (settings.Json != null) Report.WriteJson(Report.ToJson(dataset, scores), settings.Json);
         return 0;

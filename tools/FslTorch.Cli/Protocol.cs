@@ -21,11 +21,47 @@ internal sealed record LawScore(string Law, FitResult Fit, double FitSeconds, Cu
 /// </summary>
 internal static class Protocol
 {
-    /// <summary>The laws of the benchmark, in the order of its JSON.</summary>
-    public static IReadOnlyList<string> DefaultLaws { get; } = ["fsl", "fsl-direct", "fsl-direct-omega", "mpl", "momentum"];
+    /// <summary>
+    /// The laws of the benchmark, in the order of its JSON: first <c>auto</c>, the law <c>fsl fit</c> picks for the runs fitted
+    /// (<see cref="LossCurveLaws.ForRuns"/>), then each law.
+    /// </summary>
+    public static IReadOnlyList<string> DefaultLaws { get; } = [LossCurveLaws.Auto, "fsl", "fsl-direct", "fsl-direct-omega", "mpl", "momentum"];
 
     /// <summary>A law by name (see <see cref="LossCurveLaws.Names"/>).</summary>
     public static LossCurveLaw Law(string name) => LossCurveLaws.Create(name);
+
+    /// <summary>A law by name, or (<c>auto</c>) the one <see cref="LossCurveLaws.ForRuns"/> picks for <paramref name="runs"/>.</summary>
+    public static LossCurveLaw Law(string name, IReadOnlyList<ObservedCurve> runs) =>
+        name == LossCurveLaws.Auto ? LossCurveLaws.ForRuns(runs) : LossCurveLaws.Create(name);
+
+    /// <summary>Throws the usual message for a name that is neither a law nor <c>auto</c>, before any work.</summary>
+    public static void CheckLawName(string name)
+    {
+        if (name != LossCurveLaws.Auto) LossCurveLaws.Create(name);
+    }
+
+    /// <summary>
+    /// Each named law fitted to <paramref name="fit"/> (with <paramref name="prior"/>'s prior for it) and scored on
+    /// <paramref name="predict"/>; <c>auto</c> is the law picked for <paramref name="choiceRuns"/> (the fitted runs when null),
+    /// labelled <c>auto (law)</c>, and a law named twice this way is fitted once.
+    /// </summary>
+    public static List<LawScore> RunAll(IReadOnlyList<string> names, IReadOnlyList<ObservedCurve> fit, IReadOnlyList<ObservedCurve> predict,
+        FitOptions? options = null, Func<LossCurveLaw, ParameterPrior?>? prior = null, IReadOnlyList<ObservedCurve>? choiceRuns = null)
+    {
+        var done = new Dictionary<string, LawScore>();
+        LawScore Scored(LossCurveLaw law)
+        {
+            if (!done.TryGetValue(law.Name, out var score)) done[law.Name] = score = Run(law, fit, predict, options, prior?.Invoke(law));
+            return score;
+        }
+        LawScore ScoreOf(string name)
+        {
+            if (name != LossCurveLaws.Auto) return Scored(LossCurveLaws.Create(name));
+            var picked = Scored(LossCurveLaws.ForRuns(choiceRuns ?? fit));
+            return picked with { Law = $"{LossCurveLaws.Auto} ({picked.Law})" };
+        }
+        return names.Select(ScoreOf).ToList();
+    }
 
     public static LawScore Run(LossCurveLaw law, IReadOnlyList<ObservedCurve> fit, IReadOnlyList<ObservedCurve> predict, FitOptions? options = null,
         ParameterPrior? prior = null)

@@ -29,6 +29,7 @@ internal static class TransferBenchmark
         return new AllBenchmark.ProtocolData($"transfer-{from}-{to}", [stretch], targetPredict)
         {
             Prior = law => LawFitter.Fit(law, sourceFit) is { Succeeded: true } source ? ShapePrior(law, source, spread) : null,
+            Runs = [.. sourceFit, stretch],
         };
     }
 
@@ -56,9 +57,11 @@ internal static class TransferBenchmark
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{to} predicted from {from}: the shape from {from}'s fit runs ({string.Join(", ", sourceFit.Select(c => c.Name))}), the level from {to} {stretch.Name} through step {stretch.Steps[^1]} ({stretch.Count} points); prior spread {spread} (log space)"));
         var tables = new JsonArray();
-        foreach (string name in laws)
+        foreach (string given in laws)
         {
-            var law = Cli.Protocol.Law(name);
+            // auto: the law picked for every run behind the transfer (the smaller size's fit runs and the stretch).
+            var law = Cli.Protocol.Law(given, [.. sourceFit, stretch]);
+            string name = given == LossCurveLaws.Auto ? $"{given} ({law.Name})" : given;
             var source = LawFitter.Fit(law, sourceFit);
             if (!source.Succeeded)
             {

@@ -80,6 +80,45 @@ public sealed class CurvesBenchmarkTests : IDisposable
     }
 
     [Fact]
+    public void FitPicksTheLawForTheRunsItIsGivenUnlessTold()
+    {
+        string constant = Write("constant", Schedule.WithWarmup(Schedule.Constant(3e-4), 100), 3000, 10);
+        string wsd = Write("wsd", Schedule.Wsd(3e-4, 100, 2000, 3000), 3000, 10);
+        string Fit(params string[] arguments)
+        {
+            string output = Path.Combine(_folder.FullName, $"fit{Guid.NewGuid():N}.json");
+            var (code, _, error) = CliProcess.Run(["fit", "--from-step", "200", "--out", output, .. arguments]);
+            Assert.True(code == 0, error);
+            return FitResult.LoadParameters(output).Law.Name;
+        }
+        // Two schedules: the LR's exponent in the noise is fitted; one schedule (or two logs of it): the default law.
+        Assert.Equal("fsl-direct-omega", Fit("--curves", constant, wsd));
+        Assert.Equal("fsl-direct", Fit("--curves", constant));
+        Assert.Equal("fsl-direct", Fit("--curves", constant, Write("constant-again", Schedule.WithWarmup(Schedule.Constant(3e-4), 100), 2000, 10)));
+        Assert.Equal("momentum", Fit("--curves", constant, wsd, "--law", "momentum"));
+        // With a prior the fit is of the prior's law, whatever the runs.
+        string prior = Path.Combine(_folder.FullName, "prior.json");
+        Assert.Equal(0, CliProcess.Run("fit", "--curves", constant, "--from-step", "200", "--out", prior).ExitCode);
+        Assert.Equal("fsl-direct", Fit("--curves", constant, wsd, "--prior", prior));
+    }
+
+    [Fact]
+    public void TheBenchmarksAutoLawIsTheLawItPicksFittedOnce()
+    {
+        string constant = Write("constant", Schedule.WithWarmup(Schedule.Constant(3e-4), 100), 3000, 10);
+        string cosine = Write("cosine", Schedule.WarmupCosine(3e-4, 100, 3000, DecayTarget.FractionOfPeak(0.1)), 3000, 10);
+        string wsd = Write("wsd", Schedule.Wsd(3e-4, 100, 2000, 3000), 3000, 10);
+        string json = Path.Combine(_folder.FullName, "auto.json");
+        var (code, _, error) = CliProcess.Run("bench", "curves", "--fit", constant, cosine, "--predict", wsd, "--from-step", "200",
+            "--law", "auto", "fsl-direct-omega", "--json", json);
+        Assert.True(code == 0, error);
+        var results = JsonNode.Parse(File.ReadAllText(json))!["results"]!.AsArray();
+        Assert.Equal(["auto (fsl-direct-omega)", "fsl-direct-omega"], results.Select(r => (string?)r!["law"]));
+        Assert.Equal(results[0]!["parameters"]!.ToJsonString(), results[1]!["parameters"]!.ToJsonString());
+        Assert.Equal((double)results[0]!["fit_seconds"]!, (double)results[1]!["fit_seconds"]!);
+    }
+
+    [Fact]
     public void BadInputGivesAMessageAndExitCodeTwo()
     {
         var (code, _, error) = CliProcess.Run("bench", "curves", "--fit", Path.Combine(_folder.FullName, "missing.csv"), "--predict", "x.csv");

@@ -28,7 +28,7 @@ public sealed class PredictAndDecayCommandTests : IDisposable
             return SyntheticCurves.WriteCsv(curve, Path(name + ".csv"));
         }).ToArray();
         string parameters = Path("params.json");
-        var (code, output, error) = CliProcess.Run(["fit", "--curves", .. files, "--out", parameters]);
+        var (code, output, error) = CliProcess.Run(["fit", "--curves", .. files, "--law", "fsl-direct", "--out", parameters]);
         Assert.True(code == 0, output + error);
         return parameters;
     }

@@ -86,7 +86,7 @@ internal static class ReadmeExample
     {
         // README:begin
         var curves = new[] { ObservedCurve.FromCsv("run-a.csv"), ObservedCurve.FromCsv("run-b.csv") }; // step,lr,loss
-        FitResult fit = LawFitter.Fit(LossCurveLaws.Default, curves);                  // never throws for a bad fit
+        FitResult fit = LawFitter.Fit(LossCurveLaws.ForRuns(curves), curves);         // never throws for a bad fit
         if (fit.Succeeded) Console.WriteLine(fit.Predict(otherRunLearningRates, [9999])[0]);
         // README:end
     }

@@ -106,6 +106,28 @@ public sealed class LawFitterTests
     }
 
     [Fact]
+    public void RunsOfSeveralSchedulesGetTheLawThatFitsTheNoiseExponentAndOneScheduleTheDefault()
+    {
+        var (law, _, raw) = Truth("fsl-direct-omega");
+        var constant = SyntheticCurves.Generate(law, raw, "constant", Noise, seed: 1);
+        var otherSeed = SyntheticCurves.Generate(law, raw, "constant", Noise, seed: 2);
+        var cosine = SyntheticCurves.Generate(law, raw, "cosine", Noise, seed: 3);
+        // The same schedule logged with LRs rounded to three digits, and one 2% above it.
+        ObservedCurve Scaled(string name, Func<double, double> change) =>
+            new(name, new FslTorch.Schedules.SampledSchedule(constant.Schedule.LearningRates.ToArray().Select(change).ToArray()), constant.Steps, constant.Losses);
+        var rounded = Scaled("rounded", r => double.Parse(r.ToString("G3", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture));
+        var higher = Scaled("higher", r => 1.02 * r);
+
+        Assert.Equal(1, LossCurveLaws.DistinctSchedules([constant, otherSeed, rounded]));
+        Assert.Equal(2, LossCurveLaws.DistinctSchedules([constant, otherSeed, cosine]));
+        Assert.Equal(2, LossCurveLaws.DistinctSchedules([constant, higher]));
+        Assert.Equal("fsl-direct", LossCurveLaws.ForRuns([constant]).Name);
+        Assert.Equal("fsl-direct", LossCurveLaws.ForRuns([constant, otherSeed, rounded]).Name);
+        Assert.Equal("fsl-direct-omega", LossCurveLaws.ForRuns([constant, cosine]).Name);
+        Assert.Equal(LossCurveLaws.Default.Name, LossCurveLaws.ForRuns([]).Name);
+    }
+
+    [Fact]
     public void FitsAreDeterministic()
     {
         var (law, _, raw) = Truth("fsl");

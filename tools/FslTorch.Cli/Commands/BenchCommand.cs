@@ -13,7 +13,7 @@ internal static class BenchCommand
         var jsonOption = new Option<string?>("--json") { Description = "Write the results as JSON to this file." };
         var lawOption = new Option<string[]>("--law")
         {
-            Description = "Laws to benchmark (fsl, fsl-tied, fsl-decreases, fsl-direct, fsl-direct-omega, mpl, momentum); all but fsl-tied and fsl-decreases by default.",
+            Description = "Laws to benchmark (fsl, fsl-tied, fsl-decreases, fsl-direct, fsl-direct-omega, mpl, momentum, or auto: the one fsl fit picks for the runs fitted); auto and all but fsl-tied and fsl-decreases by default.",
             AllowMultipleArgumentsPerToken = true,
         };
         var blockOption = new Option<int>("--block-steps") { Description = "Fit on LR block means of this many steps (1 = exact).", DefaultValueFactory = _ => new FslTorch.Fitting.FitOptions().ScheduleBlockSteps };
@@ -40,8 +40,8 @@ internal static class BenchCommand
         transfer.SetAction(parse => CommandSupport.Run(() =>
         {
             double spread = CommandSupport.PriorSpread(parse, transferSpread);
-            var laws = parse.GetValue(lawOption) is { Length: > 0 } given ? given : [FslTorch.Surrogates.LossCurveLaws.Default.Name];
-            foreach (var name in laws) Protocol.Law(name); // reject unknown names before any work
+            var laws = parse.GetValue(lawOption) is { Length: > 0 } given ? given : [FslTorch.Surrogates.LossCurveLaws.Auto];
+            foreach (var name in laws) Protocol.CheckLawName(name); // reject unknown names before any work
             CurveFiles.CheckWritable(parse.GetValue(jsonOption), "--json");
             return TransferBenchmark.Run(parse.GetValue(transferData)!, parse.GetValue(transferFrom)!, parse.GetValue(transferTo)!, parse.GetValue(shortSteps), spread,
                 laws, parse.GetValue(jsonOption), Console.Out);

@@ -17,7 +17,11 @@ internal static class FitCommand
         var logFormats = new LogFormats.Options();
         // fsl fit --curves a.csv b.csv [--law fsl] --out params.json
         var curvesToFit = new Option<string[]>("--curves") { Description = "Logged curves fitted jointly (see --format).", Required = true, AllowMultipleArgumentsPerToken = true };
-        var fitLaw = new Option<string>("--law") { Description = $"The law ({FslTorch.Surrogates.LossCurveLaws.Default.Name} by default).", DefaultValueFactory = _ => FslTorch.Surrogates.LossCurveLaws.Default.Name };
+        var fitLaw = new Option<string>("--law")
+        {
+            Description = $"The law, or auto (the default): fsl-direct-omega for runs of two or more LR schedules, else {FslTorch.Surrogates.LossCurveLaws.Default.Name}; with --prior, the prior's law.",
+            DefaultValueFactory = _ => FslTorch.Surrogates.LossCurveLaws.Auto,
+        };
         var schedules = new Option<string[]>("--schedules")
         {
             Description = "One per curve, in the order of --curves: a schedule spec (with total=) or step,lr CSV giving the LR of every step, for logs that record the LR only at some steps (otherwise interpolated between them, and a warmup before the first is lost); an LR the log recorded must agree within 1%.",
@@ -42,7 +46,10 @@ internal static class FitCommand
             var given = parse.GetValue(schedules) ?? [];
             if (given.Length != 0 && given.Length != files.Length) throw new ArgumentException($"--schedules: give one per curve ({files.Length}); got {given.Length}.");
             var curves = files.Select((f, i) => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption), formats, given.Length == 0 ? null : given[i], parse.GetValue(untilStep))).ToList();
-            var law = Protocol.Law(parse.GetValue(fitLaw)!);
+            string lawName = parse.GetValue(fitLaw)!;
+            // auto with a prior: the prior's law (its parameters are that law's).
+            if (lawName == FslTorch.Surrogates.LossCurveLaws.Auto && parse.GetValue(prior) is string priorFile) lawName = FslTorch.Fitting.FitResult.LoadParameters(priorFile).Law.Name;
+            var law = Protocol.Law(lawName, curves);
             FslTorch.Fitting.ParameterPrior? held = null;
             if (parse.GetValue(prior) is string file)
             {
