@@ -37,8 +37,13 @@ internal static class SweepBenchmark
     /// <summary>Orders the sweep may run its LRs in.</summary>
     public static readonly string[] Orders = ["middle-out", "ascending", "descending"];
 
+    /// <summary>
+    /// Replays every sweep of the grid (filtered by <paramref name="schedules"/> and <paramref name="budgets"/>) and prints and
+    /// writes the results; one after another through <see cref="EarlyAbortSweep"/>, or with <paramref name="checkEvery"/>
+    /// side by side (<see cref="ReplaySideBySide"/>: order, prior and widening then do not apply).
+    /// </summary>
     public static int Run(string folder, double margin, string order, double? priorSpread, IReadOnlyList<string>? priorOn, double refitFraction, bool widen, IReadOnlyList<string>? schedules,
-        IReadOnlyList<int>? budgets, string? json, TextWriter output, LossCurveLaw? law = null)
+        IReadOnlyList<int>? budgets, string? json, TextWriter output, LossCurveLaw? law = null, double? checkEvery = null)
     {
         law ??= LossCurveLaws.Default;
         var runs = SchaippDataset.Load(folder);
@@ -50,7 +55,9 @@ internal static class SweepBenchmark
         var results = new List<GroupResult>();
         foreach (var group in groups)
         {
-            var result = Replay(group.ToList(), margin, order, priorSpread, priorOn, refitFraction, widen, law);
+            var result = checkEvery is double every
+                ? ReplaySideBySide(group.ToList(), margin, refitFraction, every, law)
+                : Replay(group.ToList(), margin, order, priorSpread, priorOn, refitFraction, widen, law);
             results.Add(result);
             string F(double v) => v.ToString("G3", CultureInfo.InvariantCulture);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -68,13 +75,18 @@ internal static class SweepBenchmark
         int hopeless = results.Sum(r => r.Hopeless(margin));
         int stoppedHopeless = results.Sum(r => r.Runs.Count(x => x.StopReason != null && x.FinalValidationLoss > r.Runs.Min(b => b.FinalValidationLoss) + margin));
         int stopped = results.Sum(r => r.Runs.Count(x => x.StopReason != null));
+        string mode = checkEvery is double spacing
+            ? string.Create(CultureInfo.InvariantCulture, $"side by side, checked every {spacing:P0} of the budget, no prior, margin {margin}")
+            : string.Create(CultureInfo.InvariantCulture, $"{order}, margin {margin}, prior {(priorSpread is double s ? (priorOn == null ? "on every parameter but the level, " : "on " + string.Join(" ", priorOn) + ", ") + "spread " + s.ToString(CultureInfo.InvariantCulture) : "none")}, {(widen ? "bands widened by the nearest finished run's forecast errors" : "bands not widened")}");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{results.Count} sweeps ({law.Name}, {order}, margin {margin}, prior {(priorSpread is double s ? (priorOn == null ? "on every parameter but the level, " : "on " + string.Join(" ", priorOn) + ", ") + "spread " + s.ToString(CultureInfo.InvariantCulture) : "none")}, {(widen ? "bands widened by the nearest finished run's forecast errors" : "bands not widened")}): mean regret {meanRegret:F4}, max {results.Max(r => r.Regret):F4}, {wrong} above the margin; steps saved {saved:P1} (a perfect abort: {perfect:P1}); stopped {stoppedHopeless} of {hopeless} hopeless runs and {stopped - stoppedHopeless} others; {clock.Elapsed.TotalSeconds:F0} s"));
+            $"{results.Count} sweeps ({law.Name}, {mode}): mean regret {meanRegret:F4}, max {results.Max(r => r.Regret):F4}, {wrong} above the margin; steps saved {saved:P1} (a perfect abort: {perfect:P1}); stopped {stoppedHopeless} of {hopeless} hopeless runs and {stopped - stoppedHopeless} others; {clock.Elapsed.TotalSeconds:F0} s"));
         if (json != null)
         {
             Report.WriteJson(new JsonObject
             {
                 ["margin"] = margin,
+                ["side_by_side"] = checkEvery != null,
+                ["check_every"] = checkEvery,
                 ["order"] = order,
                 ["prior_spread"] = priorSpread,
                 ["law"] = law.Name,
@@ -111,6 +123,77 @@ internal static class SweepBenchmark
             }, json);
         }
         return 0;
+    }
+
+    /// <summary>
+    /// One sweep over the runs of one schedule and budget with every LR advancing together (<see cref="SideBySideSweep{TKey}"/>):
+    /// each run has a <see cref="TrainingMonitor"/> of its own (no prior, no early stopping of its own) and every
+    /// <paramref name="checkEvery"/> of the budget each run still going reports its latest forecast; the runs the sweep
+    /// stops end there. No run has finished before the others, so none gives a prior or a reference.
+    /// </summary>
+    public static GroupResult ReplaySideBySide(IReadOnlyList<SchaippRun> group, double margin, double refitFraction, double checkEvery, LossCurveLaw? law = null)
+    {
+        var clock = Stopwatch.StartNew();
+        var runs = group.OrderBy(r => r.PeakLearningRate).ToList();
+        long total = runs[0].TotalSteps;
+        if (runs.Any(r => r.TotalSteps != total)) throw new ArgumentException("The runs of a side-by-side sweep share one budget.");
+        var monitors = runs.Select(run => new TrainingMonitor(run.LearningRates, run.TotalSteps, new TrainingMonitorOptions
+        {
+            Forecaster = new ForecasterOptions
+            {
+                Law = law ?? LossCurveLaws.Default,
+                RefitInterval = (int)Math.Max(10, run.TotalSteps * refitFraction),
+                FromStep = run.WarmupSteps,
+            },
+            DecayControl = null,
+            MaxNonFiniteLosses = int.MaxValue, // steps the log skips arrive as NaN
+        })).ToList();
+        try
+        {
+            var logged = runs.Select(r => r.StepLosses()).ToList();
+            var checks = Enumerable.Range(1, (int)Math.Ceiling(1 / checkEvery)).Select(i => (long)Math.Round(i * checkEvery * total) - 1)
+                .Where(k => k >= 0 && k < total - 1).ToHashSet();
+            var sweep = new SideBySideSweep<double>(margin);
+            var taken = runs.Select(r => (long)r.TotalSteps).ToArray();
+            var forecasts = new int[runs.Count];
+            var calibrated = new int[runs.Count];
+            var going = Enumerable.Range(0, runs.Count).ToHashSet();
+            for (long step = 0; step < total && going.Count > 0; step++)
+            {
+                foreach (int i in going)
+                {
+                    if (!monitors[i].OnStepEnd(step, logged[i][step]).HasFlag(TrainingSignal.Forecast)) continue;
+                    forecasts[i]++;
+                    if (monitors[i].LatestForecast is { Calibrated: true }) calibrated[i]++;
+                }
+                if (!checks.Contains(step)) continue;
+                foreach (int i in going.Where(i => monitors[i].Forecasts.Count > 0)) sweep.Report(runs[i].PeakLearningRate, monitors[i].Forecasts[^1]);
+                foreach (double rate in sweep.Check())
+                {
+                    int i = runs.FindIndex(r => r.PeakLearningRate == rate);
+                    taken[i] = step + 1;
+                    going.Remove(i);
+                }
+            }
+            var results = runs.Select((run, i) => new RunResult(run.PeakLearningRate, taken[i], run.FinalValidationLoss,
+                sweep.Stopped.TryGetValue(run.PeakLearningRate, out var reason) ? reason : null, null, false, forecasts[i], calibrated[i])).ToList();
+            return Score(runs, results, clock);
+        }
+        finally
+        {
+            foreach (var monitor in monitors) monitor.Dispose();
+        }
+    }
+
+    // The sweep's choice (the lowest final loss among the runs it finished) against the grid's best, and the steps used.
+    private static GroupResult Score(IReadOnlyList<SchaippRun> group, List<RunResult> results, Stopwatch clock)
+    {
+        var byRate = group.ToDictionary(r => r.PeakLearningRate);
+        var finished = results.Where(r => r.StopReason == null).ToList();
+        double chosen = finished.MinBy(r => r.FinalValidationLoss)!.PeakLearningRate;
+        double best = group.MinBy(r => r.FinalValidationLoss)!.PeakLearningRate;
+        return new GroupResult(group[0].Schedule, group[0].TotalSteps, chosen, best, byRate[chosen].FinalValidationLoss - byRate[best].FinalValidationLoss,
+            results.Sum(r => r.StepsTaken), group.Sum(r => (long)r.TotalSteps), results, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>One sweep over the runs of one schedule and budget.</summary>
@@ -170,10 +253,6 @@ internal static class SweepBenchmark
             sweep.Record(rate, monitor, taken, last);
             results.Add(new RunResult(rate, taken, run.FinalValidationLoss, monitor.StopReason, threshold, options.Forecaster.Prior != null, forecasts, calibrated));
         }
-        var finished = results.Where(r => r.StopReason == null).ToList();
-        double chosen = finished.MinBy(r => r.FinalValidationLoss)!.PeakLearningRate;
-        double best = group.MinBy(r => r.FinalValidationLoss)!.PeakLearningRate;
-        return new GroupResult(group[0].Schedule, group[0].TotalSteps, chosen, best, byRate[chosen].FinalValidationLoss - byRate[best].FinalValidationLoss,
-            results.Sum(r => r.StepsTaken), group.Sum(r => (long)r.TotalSteps), results, clock.Elapsed.TotalSeconds);
+        return Score(group, results, clock);
     }
 }

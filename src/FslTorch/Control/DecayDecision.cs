@@ -4,7 +4,7 @@ namespace FslTorch.Control;
 /// <param name="Step">The step not yet taken when the decision was made.</param>
 /// <param name="StartNow">Whether the decay starts at <see cref="Step"/>.</param>
 /// <param name="DecayStartStep">The decay start in force after the decision (the plan while waiting).</param>
-/// <param name="PredictedFinalLoss">The predicted loss at the last step with that start.</param>
+/// <param name="PredictedFinalLoss">The predicted loss at the last step with that start (weighed as the forecast weighs a decay longer than the run has seen, <see cref="Forecast.UnseenCooldownGain"/>).</param>
 /// <param name="GainOfWaiting">Predicted final loss of starting now minus that of the best later start.</param>
 /// <param name="GainUncertainty">Standard deviation of that gain over parameter draws (0 when unknown).</param>
 /// <param name="Reason">Why, in words.</param>

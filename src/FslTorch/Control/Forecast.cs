@@ -49,6 +49,13 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
     /// </summary>
     public double UnseenCooldownGain { get; init; }
 
+    /// <summary>
+    /// The decay the run has seen when it is shorter than the decay ahead (its longest cooldown probe, or its own decay so
+    /// far), as multiples of the LR before it; null otherwise. <see cref="WsdDecayController"/> weighs every candidate decay
+    /// start with it as this forecast weighs the planned one (<see cref="UnseenCooldownGain"/>).
+    /// </summary>
+    public IReadOnlyList<double>? SeenDecayShape { get; init; }
+
     /// <summary>The share of <see cref="UnseenCooldownGain"/> that the forecast takes: the middle between its two ends.</summary>
     public const double UnseenGainShare = 0.5;
 

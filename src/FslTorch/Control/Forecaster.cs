@@ -767,6 +767,7 @@ public sealed class Forecaster : IDisposable
                     : null,
             Hindcast = hindcast,
             HasDecayEvidence = decayEvidence,
+            SeenDecayShape = decayEvidence ? inputs.ProbeRamp : null,
             UnseenCooldownGain = decayEvidence ? unseen : 0,
         };
     }

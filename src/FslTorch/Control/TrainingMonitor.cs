@@ -261,7 +261,8 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
                         var decision = _prepared is { Decision: { } ready } prepared && prepared.Next == next && ReferenceEquals(prepared.Schedule, current)
                                        && prepared.Decisions == Controller.Decisions.Count
                             ? ready
-                            : Controller.Evaluate(next, current, forecast.Fit, next + Forecaster.RefitInterval, hindcast, forecast.HasDecayEvidence);
+                            : Controller.Evaluate(next, current, forecast.Fit, next + Forecaster.RefitInterval, hindcast, forecast.HasDecayEvidence,
+                                forecast.SeenDecayShape);
                         Apply(decision, next);
                         AskForDecisionRefits(next);
                     }
@@ -310,7 +311,8 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
                 if (forecast?.Fit is not { Succeeded: true } fit) return;
                 try
                 {
-                    prepared.Decision = controller.Evaluate(next, wsd, fit, nextDecision, () => forecast.Hindcast, forecast.HasDecayEvidence);
+                    prepared.Decision = controller.Evaluate(next, wsd, fit, nextDecision, () => forecast.Hindcast, forecast.HasDecayEvidence,
+                        forecast.SeenDecayShape);
                 }
                 catch (Exception e) when (e is ArgumentException or ArithmeticException or InvalidOperationException)
                 {

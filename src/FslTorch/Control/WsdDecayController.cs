@@ -106,9 +106,14 @@ public sealed class WsdDecayController
     /// <paramref name="hindcast"/>, when given, is asked for a <see cref="Control.Hindcast"/> before the margin rule
     /// starts the decay (see <see cref="DecayControllerOptions.HindcastTolerance"/>). Without
     /// <paramref name="hasDecayEvidence"/> (and <see cref="DecayControllerOptions.RequireDecayEvidence"/> on) the plan stays.
+    /// With <paramref name="seenDecayShape"/> (<see cref="Forecast.SeenDecayShape"/>: the run's evidence is a decay shorter
+    /// than the candidates') each candidate's final loss is weighed as the forecast weighs the planned decay's: the fit's
+    /// prediction plus <see cref="Forecast.UnseenGainShare"/> of the gain it predicts beyond what a decay of the seen shape,
+    /// started at the candidate's start, buys by its end.
     /// </summary>
     /// <exception cref="ArgumentException">The fit did not succeed, or its law cannot evaluate the candidates.</exception>
-    public DecayDecision Evaluate(long nextStep, WsdSchedule current, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null, bool hasDecayEvidence = true)
+    public DecayDecision Evaluate(long nextStep, WsdSchedule current, FitResult fit, long nextDecisionStep, Func<Hindcast?>? hindcast = null, bool hasDecayEvidence = true,
+        IReadOnlyList<double>? seenDecayShape = null)
     {
         ArgumentNullException.ThrowIfNull(current);
         ArgumentNullException.ThrowIfNull(fit);
@@ -117,11 +122,17 @@ public sealed class WsdDecayController
         var parameters = fit.Parameters.ToArray();
         // Every candidate trajectory (also those of the uncertainty draws) lives in one buffer of the budget's length.
         var trajectories = new WsdTrajectoryBuffer(current, fit.LearningRateScale);
-        double FinalLoss(double[] theta, long start) => WsdDecayController.FinalLoss(fit, theta, trajectories, start);
+        var unseen = seenDecayShape is { Count: > 0 } ? new UnseenDecayGain(fit, current, seenDecayShape) : null;
+        // The final losses of decays from `starts`, weighed for the part of each decay the run has not seen.
+        double[] FinalLosses(double[] theta, IReadOnlyList<long> starts)
+        {
+            var losses = starts.Select(s => WsdDecayController.FinalLoss(fit, theta, trajectories, s)).ToArray();
+            return unseen == null ? losses : unseen.Weigh(theta, starts, losses);
+        }
 
         if (nextStep >= LatestStart)
         {
-            double forced = FinalLoss(parameters, nextStep);
+            double forced = FinalLosses(parameters, [nextStep])[0];
             return new DecayDecision(nextStep, true, nextStep, forced, 0, 0, $"the latest start the rails allow ({LatestStart}) has come",
                 [new DecayCandidate(nextStep, forced)]);
         }
@@ -129,7 +140,7 @@ public sealed class WsdDecayController
         var starts = Enumerable.Range(0, Options.Candidates)
             .Select(i => first + (long)Math.Round((double)(LatestStart - first) * i / (Options.Candidates - 1)))
             .Distinct().ToList();
-        var candidates = starts.Select(s => new DecayCandidate(s, FinalLoss(parameters, s))).ToList();
+        var candidates = starts.Zip(FinalLosses(parameters, starts), (s, loss) => new DecayCandidate(s, loss)).ToList();
         var best = candidates.MinBy(c => c.PredictedFinalLoss)!;
         long Plan(long start) => Math.Min(Math.Max(start, nextDecisionStep), LatestStart);
 
@@ -184,12 +195,18 @@ public sealed class WsdDecayController
         {
             return Wait($"the forecasts are not yet stable (only {earlier.Count + 1} of the {Options.StableForecasts} needed{(Options.RequireDecayEvidence ? " with decay evidence" : "")})");
         }
-        double moved = earlier.Select(c => Math.Abs(FinalLoss(parameters, c.DecayStartStep) - c.PredictedFinalLoss)).DefaultIfEmpty(0).Max();
+        var again = FinalLosses(parameters, earlier.Select(c => c.DecayStartStep).ToList());
+        double moved = earlier.Select((c, i) => Math.Abs(again[i] - c.PredictedFinalLoss)).DefaultIfEmpty(0).Max();
         if (!(moved <= Options.ForecastTolerance))
         {
             return Wait($"the forecasts are not yet stable (this fit's final loss for the best start of one of the last {earlier.Count} decisions lies {moved:F4} nats from that decision's)");
         }
-        if (GainUncertainty(fit, s => FinalLoss(s, now.DecayStartStep) - FinalLoss(s, later.DecayStartStep)) is not { } measured)
+        double GainOfWaiting(double[] theta)
+        {
+            var pair = FinalLosses(theta, [now.DecayStartStep, later.DecayStartStep]);
+            return pair[0] - pair[1];
+        }
+        if (GainUncertainty(fit, GainOfWaiting) is not { } measured)
         {
             // A fit without a usable covariance (e.g. at the edge of the law's domain) says nothing about how sure it is;
             // taking its uncertainty as 0 would act on it as if it were certain.
@@ -251,6 +268,56 @@ public sealed class WsdDecayController
             }
         }
         return values.Count < 2 ? null : values.StandardDeviation();
+    }
+
+    // What a candidate decay's final loss is weighed by when the run has seen a shorter decay (`shape`: its LRs as multiples
+    // of the LR before it), as the forecaster weighs the planned one's (Forecast.UnseenCooldownGain): the fit's prediction
+    // plus the share taken of the gain it predicts over holding the stable LR to the end beyond what a decay of the seen
+    // shape, started where the candidate starts, buys by its own end. One pair of budget-length arrays serves every candidate.
+    private sealed class UnseenDecayGain
+    {
+        private readonly FitResult _fit;
+        private readonly IReadOnlyList<double> _shape;
+        private readonly double _stable;
+        private readonly SampledSchedule _held;
+        private readonly double[] _probeRates;
+        private readonly SampledSchedule _probe;
+
+        public UnseenDecayGain(FitResult fit, WsdSchedule current, IReadOnlyList<double> shape)
+        {
+            _fit = fit;
+            _shape = shape;
+            long decay = Math.Max(current.DecayStartStep, 1);
+            _stable = current.Evaluate(decay - 1) / fit.LearningRateScale;
+            var held = new double[current.TotalSteps];
+            for (long k = 0; k < held.Length; k++) held[k] = k < decay ? current.Evaluate(k) / fit.LearningRateScale : _stable;
+            _held = new SampledSchedule(held, ownedByBuffer: true);
+            _probeRates = (double[])held.Clone();
+            _probe = new SampledSchedule(_probeRates, ownedByBuffer: true);
+        }
+
+        public double[] Weigh(double[] theta, IReadOnlyList<long> starts, double[] finalLosses)
+        {
+            int n = _probeRates.Length;
+            var ends = starts.Select(s => (int)Math.Min(n, s + _shape.Count) - 1).ToArray();
+            var steps = ends.Append(n - 1).Distinct().Order().ToArray();
+            var held = _fit.PredictNormalised(_held, steps, theta);
+            double At(int step) => held[Array.BinarySearch(steps, step)];
+            var weighed = new double[starts.Count];
+            for (int i = 0; i < starts.Count; i++)
+            {
+                int from = (int)starts[i];
+                for (int k = from; k <= ends[i]; k++) _probeRates[k] = _shape[k - from] * _stable;
+                _probe.RewriteFrom(from);
+                double cooled = _fit.PredictNormalised(_probe, [ends[i]], theta)[0];
+                for (int k = from; k <= ends[i]; k++) _probeRates[k] = _stable;
+                _probe.RewriteFrom(from);
+                double seen = Math.Max(0, At(ends[i]) - cooled);
+                double beyond = Math.Max(0, At(n - 1) - finalLosses[i] - seen);
+                weighed[i] = finalLosses[i] + Forecast.UnseenGainShare * beyond;
+            }
+            return weighed;
+        }
     }
 
     // The loss at the last step N − 1 if the decay starts at `decayStartStep`, with the LR in the fit's unit.

@@ -150,6 +150,24 @@ public sealed class CurvesBenchmarkTests : IDisposable
     }
 
     [Fact]
+    public void ASideBySideSweepReplayRefusesTheSequentialSweepsOptionsBeforeAnyWork()
+    {
+        string missing = Path.Combine(_folder.FullName, "no-data");
+        foreach (var (extra, message) in new (string[], string)[]
+                 {
+                     (["--side-by-side", "--order", "ascending"], "--order does not go with --side-by-side"),
+                     (["--side-by-side", "--no-widen"], "--no-widen does not go with --side-by-side"),
+                     (["--side-by-side", "--check-every", "0"], "--check-every must be in (0, 0.5]"),
+                     (["--check-every", "0.1"], "--check-every goes with --side-by-side"),
+                 })
+        {
+            var (code, _, error) = CliProcess.Run(["bench", "sweep", "--data", missing, .. extra]);
+            Assert.Equal(2, code);
+            Assert.Contains(message, error);
+        }
+    }
+
+    [Fact]
     public void BinningAveragesEachWindowAtItsMeanStep()
     {
         var schedule = Schedule.Constant(1).SampleWithIntrinsicTime(40);

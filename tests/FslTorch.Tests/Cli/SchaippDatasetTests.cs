@@ -74,6 +74,25 @@ public sealed class SchaippDatasetTests
     }
 
     [SharedDataFact]
+    public void ASideBySideReplayStopsTheHighLrConstantRunsAndKeepsTheBest()
+    {
+        // The constant runs of 50k steps at peak LRs 1e-4, 5e-4, 1e-3, 2e-3 (final loss 3.130, 3.112, 3.141, 3.194), all
+        // advancing together, checked every 5%: 2e-3 and 1e-3 end more than the margin above the best and are stopped
+        // once their calibrated bands lie above the lowest calibrated forecast; 1e-4 (0.018 above) and 5e-4 run to the end.
+        var runs = SchaippDataset.Load(SharedData.PathOf("schaipp-124m")).Where(r => r.Schedule == "constant" && r.TotalSteps == 50000).ToList();
+        Assert.Equal(4, runs.Count);
+        var result = SweepBenchmark.ReplaySideBySide(runs, margin: 0.02, refitFraction: 0.05, checkEvery: 0.05);
+        Assert.Equal([1e-4, 5e-4, 1e-3, 2e-3], result.Runs.Select(r => r.PeakLearningRate));
+        Assert.Equal(5e-4, result.Chosen);
+        Assert.Equal(0, result.Regret);
+        Assert.Equal([false, false, true, true], result.Runs.Select(r => r.StopReason != null));
+        var high = result.Runs.Single(r => r.PeakLearningRate == 2e-3);
+        Assert.True(high.StepsTaken <= 25000 && high.StepsTaken % 2500 == 0, $"{high.StepsTaken}"); // at a check, in the first half
+        Assert.Equal(result.Runs.Sum(r => r.StepsTaken), result.StepsTaken);
+        Assert.True(result.StepsTaken < result.StepsFull);
+    }
+
+    [SharedDataFact]
     public void AnMplFitWhoseBestStartCannotBeEvaluatedFitsFromTheNextStartThatCan()
     {
         // The horizon protocol at peak 1e-4: the best screened start of MPL runs to parameters whose kernel spans more than

@@ -274,6 +274,39 @@ public sealed class WsdDecayControllerTests
     }
 
     [Fact]
+    public void WithASeenDecayShorterThanTheCandidatesEachIsWeighedAsTheForecastWeighsThePlannedOne()
+    {
+        // A direct-FSL fit (peak-normalised parameters, LR unit the peak) and a probe of 80 steps that decayed linearly to 0.
+        const double peak = 1e-3;
+        const int total = 2000;
+        var fit = FslTorch.Fitting.FitResult.FromParameters(new FslTorch.Surrogates.FslDirectLaw(), peak, [3.0, 1.5, 0.02, 50, 0.5, 1.6, 0.016]);
+        var plan = new WsdSchedule(peak, 100, 1600, total);
+        double[] ramp = Enumerable.Range(1, 80).Select(j => 1 - j / 80.0).ToArray();
+        var raw = new WsdDecayController(plan).Evaluate(900, plan, fit, 940);
+        var weighed = new WsdDecayController(plan).Evaluate(900, plan, fit, 940, seenDecayShape: ramp);
+        Assert.Equal(raw.Candidates.Select(c => c.DecayStartStep), weighed.Candidates.Select(c => c.DecayStartStep));
+
+        // Worked out here from whole schedules: the run holding its peak to the end, and the probe's shape from each start.
+        var held = Enumerable.Range(0, total).Select(k => k < 1600 ? plan.GetLearningRate(k) : peak).ToArray();
+        var beyond = new List<double>();
+        foreach (var (plain, candidate) in raw.Candidates.Zip(weighed.Candidates))
+        {
+            int start = (int)plain.DecayStartStep, end = Math.Min(total, start + ramp.Length) - 1;
+            var probe = held.ToArray();
+            for (int k = start; k <= end; k++) probe[k] = ramp[k - start] * peak;
+            // Evaluated as the controller and forecasts evaluate (fast).
+            var holding = fit.Predict(held, [end, total - 1], fast: true);
+            double seen = Math.Max(0, holding[0] - fit.Predict(probe, [end], fast: true)[0]);
+            beyond.Add(Math.Max(0, holding[1] - plain.PredictedFinalLoss - seen));
+            // Fast evaluations merge constant-LR stretches between the steps asked for: 1e-4 apart for other step lists.
+            Assert.Equal(plain.PredictedFinalLoss + Forecast.UnseenGainShare * beyond[^1], candidate.PredictedFinalLoss, 1e-4);
+        }
+        // The law predicts more than the probe's shape buys for every decay longer than it, and most for the longest.
+        Assert.All(beyond, b => Assert.True(b > 0.01, $"{b}"));
+        Assert.Equal(beyond.Max(), beyond[0]);
+    }
+
+    [Fact]
     public void BadRailsThrowAtConfiguration()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new WsdDecayController(Schedule(), new DecayControllerOptions { Margin = -1 }));

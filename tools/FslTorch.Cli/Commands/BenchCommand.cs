@@ -132,8 +132,13 @@ internal static class BenchCommand
         var sweepSchedules = new Option<string[]>("--schedule") { Description = "Only these schedules of the grid (e.g. wsd-linear-cd0.2 cosine-to10pct); all run at four or more LRs by default.", AllowMultipleArgumentsPerToken = true };
         var sweepBudgets = new Option<int[]>("--total-steps") { Description = "Only these budgets (25000, 50000).", AllowMultipleArgumentsPerToken = true };
         var sweepLaw = new Option<string?>("--law") { Description = "The law of the forecasts (the library default when not given)." };
+        var sweepSideBySide = new Option<bool>("--side-by-side")
+        {
+            Description = "Every LR of a sweep advancing together (SideBySideSweep): a run whose calibrated band lies above the lowest calibrated forecast of the runs still going plus the margin is stopped at a check. --order, the prior options and --no-widen do not apply.",
+        };
+        var sweepCheckEvery = new Option<double>("--check-every") { Description = "With --side-by-side: the spacing of the checks, as a fraction of the budget.", DefaultValueFactory = _ => 0.05 };
         var sweepCommand = new Command("sweep", "Replays peak-LR sweeps with early abort on the real runs of the 124M grid: the LR chosen, its regret and the steps saved.")
-            { sweepData, sweepMargin, sweepOrder, sweepSpread, noPrior, priorOn, noWiden, refitFraction, sweepSchedules, sweepBudgets, sweepLaw, jsonOption };
+            { sweepData, sweepMargin, sweepOrder, sweepSpread, noPrior, priorOn, noWiden, refitFraction, sweepSchedules, sweepBudgets, sweepLaw, sweepSideBySide, sweepCheckEvery, jsonOption };
         sweepCommand.SetAction(parse => CommandSupport.Run(() =>
         {
             double margin = parse.GetValue(sweepMargin);
@@ -145,9 +150,21 @@ internal static class BenchCommand
             var law = parse.GetValue(sweepLaw) is string lawName ? Protocol.Law(lawName) : FslTorch.Surrogates.LossCurveLaws.Default;
             var held = parse.GetValue(priorOn) is { Length: > 0 } names ? names : null;
             foreach (var name in held ?? []) law.IndexOf(name); // unknown names throw before any work
+            double? checkEvery = null;
+            if (parse.GetValue(sweepSideBySide))
+            {
+                foreach (var sequentialOnly in new Option[] { sweepOrder, sweepSpread, noPrior, priorOn, noWiden })
+                {
+                    if (parse.GetResult(sequentialOnly) is { Implicit: false }) throw new ArgumentException($"{sequentialOnly.Name} does not go with --side-by-side.");
+                }
+                double every = parse.GetValue(sweepCheckEvery);
+                if (!(every > 0 && every <= 0.5)) throw new ArgumentException("--check-every must be in (0, 0.5].");
+                checkEvery = every;
+            }
+            else if (parse.GetResult(sweepCheckEvery) is { Implicit: false }) throw new ArgumentException("--check-every goes with --side-by-side.");
             return SweepBenchmark.Run(parse.GetValue(sweepData)!, margin, parse.GetValue(sweepOrder)!, spread, held, fraction, !parse.GetValue(noWiden),
                 parse.GetValue(sweepSchedules) is { Length: > 0 } s ? s : null, parse.GetValue(sweepBudgets) is { Length: > 0 } b ? b : null,
-                parse.GetValue(jsonOption), Console.Out, law);
+                parse.GetValue(jsonOption), Console.Out, law, checkEvery);
         }));
         bench.Subcommands.Add(sweepCommand);
 
