@@ -69,7 +69,10 @@ public sealed class ParameterPrior
         var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))?.AsObject()
                    ?? throw new InvalidDataException($"{path} holds no JSON object.");
         string? name = (string?)root["law"];
-        if (name != law.Name) throw new InvalidDataException($"{path} holds a fit of '{name}', not of '{law.Name}'.");
+        if (name != law.Name)
+        {
+            throw new InvalidDataException($"{path} holds a fit of '{name}', not of '{law.Name}', the law the prior is for (`fsl fit --law {law.Name}` writes one).");
+        }
         var values = root["parameters"]?.AsObject() ?? throw new InvalidDataException($"{path} has no parameters.");
         var mean = law.Parameters.Select(p => (double?)values[p.Name] ?? throw new InvalidDataException($"{path} has no value for {p.Name}.")).ToArray();
         double? scale = (double?)root["learning_rate_scale"];

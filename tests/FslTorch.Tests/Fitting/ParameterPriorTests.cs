@@ -22,7 +22,9 @@ public sealed class ParameterPriorTests
             var prior = ParameterPrior.FromFile(path, law, 0.1);
             Assert.Equal(fit.Parameters, prior.Mean);
             Assert.Equal([double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity, 0.1, 0.1, 0.1, 0.1], prior.StandardDeviations);
-            Assert.Throws<InvalidDataException>(() => ParameterPrior.FromFile(path, new MultiPowerLaw(), 0.1));
+            var wrongLaw = Assert.Throws<InvalidDataException>(() => ParameterPrior.FromFile(path, new MultiPowerLaw(), 0.1));
+            Assert.Contains("holds a fit of 'fsl', not of 'mpl'", wrongLaw.Message);
+            Assert.Contains("fsl fit --law mpl", wrongLaw.Message); // says how to make a prior of the law wanted
         }
         finally
         {
