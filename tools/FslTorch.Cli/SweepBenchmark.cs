@@ -137,17 +137,7 @@ internal static class SweepBenchmark
         var runs = group.OrderBy(r => r.PeakLearningRate).ToList();
         long total = runs[0].TotalSteps;
         if (runs.Any(r => r.TotalSteps != total)) throw new ArgumentException("The runs of a side-by-side sweep share one budget.");
-        var monitors = runs.Select(run => new TrainingMonitor(run.LearningRates, run.TotalSteps, new TrainingMonitorOptions
-        {
-            Forecaster = new ForecasterOptions
-            {
-                Law = law ?? LossCurveLaws.Default,
-                RefitInterval = (int)Math.Max(10, run.TotalSteps * refitFraction),
-                FromStep = run.WarmupSteps,
-            },
-            DecayControl = null,
-            MaxNonFiniteLosses = int.MaxValue, // steps the log skips arrive as NaN
-        })).ToList();
+        var monitors = runs.Select(run => new TrainingMonitor(run.LearningRates, run.TotalSteps, MonitorOptions(run, refitFraction, law))).ToList();
         try
         {
             var logged = runs.Select(r => r.StepLosses()).ToList();
@@ -185,6 +175,20 @@ internal static class SweepBenchmark
         }
     }
 
+    // A replayed run's monitor: the run's own fixed schedule (no decay control), refits every `refitFraction` of its budget
+    // from the warmup's end.
+    private static TrainingMonitorOptions MonitorOptions(SchaippRun run, double refitFraction, LossCurveLaw? law) => new()
+    {
+        Forecaster = new ForecasterOptions
+        {
+            Law = law ?? LossCurveLaws.Default,
+            RefitInterval = (int)Math.Max(10, run.TotalSteps * refitFraction),
+            FromStep = run.WarmupSteps,
+        },
+        DecayControl = null,
+        MaxNonFiniteLosses = int.MaxValue, // steps the log skips arrive as NaN
+    };
+
     // The sweep's choice (the lowest final loss among the runs it finished) against the grid's best, and the steps used.
     private static GroupResult Score(IReadOnlyList<SchaippRun> group, List<RunResult> results, Stopwatch clock)
     {
@@ -215,17 +219,7 @@ internal static class SweepBenchmark
         foreach (double rate in sequence)
         {
             var run = byRate[rate];
-            var options = new TrainingMonitorOptions
-            {
-                Forecaster = new ForecasterOptions
-                {
-                    Law = law ?? LossCurveLaws.Default,
-                    RefitInterval = (int)Math.Max(10, run.TotalSteps * refitFraction),
-                    FromStep = run.WarmupSteps,
-                },
-                DecayControl = null,
-                MaxNonFiniteLosses = int.MaxValue, // steps the log skips arrive as NaN
-            };
+            var options = MonitorOptions(run, refitFraction, law);
             double? threshold = sweep.Threshold;
             options = sweep.OptionsFor(rate, options);
             if (priorSpread == null) options = options with { Forecaster = options.Forecaster with { Prior = null } };
