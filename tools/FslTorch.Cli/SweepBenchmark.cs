@@ -141,8 +141,7 @@ internal static class SweepBenchmark
         try
         {
             var logged = runs.Select(r => r.StepLosses()).ToList();
-            var checks = Enumerable.Range(1, (int)Math.Ceiling(1 / checkEvery)).Select(i => (long)Math.Round(i * checkEvery * total) - 1)
-                .Where(k => k >= 0 && k < total - 1).ToHashSet();
+            var checks = SideBySideSweep<double>.CheckSteps(total, checkEvery).ToHashSet();
             var sweep = new SideBySideSweep<double>(margin);
             var taken = runs.Select(r => (long)r.TotalSteps).ToArray();
             var forecasts = new int[runs.Count];

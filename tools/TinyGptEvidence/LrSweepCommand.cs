@@ -180,8 +180,7 @@ public static class LrSweepCommand
     {
         if (folders.Count != full.Count) throw new ArgumentException("One folder per full run is needed.");
         long total = full[0].Steps;
-        var checks = Enumerable.Range(1, (int)Math.Ceiling(1 / checkEvery)).Select(i => (long)Math.Round(i * checkEvery * total) - 1)
-            .Where(k => k >= 0 && k < total - 1).Distinct().ToList();
+        var checks = SideBySideSweep<int>.CheckSteps(total, checkEvery);
         var series = folders.Select(f => LiveReplay.ForecastSeries(f, checks).ToDictionary(forecast => forecast.Step)).ToList();
         var sweep = new SideBySideSweep<int>(margin);
         var stoppedAt = new Dictionary<int, long>();

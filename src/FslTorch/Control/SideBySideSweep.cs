@@ -33,6 +33,19 @@ public sealed class SideBySideSweep<TKey> where TKey : notnull
         Margin = margin;
     }
 
+    /// <summary>
+    /// The steps after which a sweep of <paramref name="totalSteps"/>-step runs checks, every <paramref name="every"/> of the
+    /// budget (the last step of each stretch, 0-based), in order and without the budget's last step, where every run ends.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="every"/> is not in (0, 0.5], or <paramref name="totalSteps"/> &lt; 2.</exception>
+    public static IReadOnlyList<long> CheckSteps(long totalSteps, double every)
+    {
+        if (!(every > 0 && every <= 0.5)) throw new ArgumentOutOfRangeException(nameof(every), every, "every must lie in (0, 0.5].");
+        if (totalSteps < 2) throw new ArgumentOutOfRangeException(nameof(totalSteps), totalSteps, "A sweep's runs need at least two steps.");
+        return Enumerable.Range(1, (int)Math.Ceiling(1 / every)).Select(i => (long)Math.Round(i * every * totalSteps) - 1)
+            .Where(k => k >= 0 && k < totalSteps - 1).Distinct().ToList();
+    }
+
     /// <summary>How far (nats) above the sweep's best a run's band must lie to stop it.</summary>
     public double Margin { get; }
 

@@ -65,4 +65,15 @@ public sealed class SideBySideSweepTests
     [InlineData(double.PositiveInfinity)]
     public void AMarginNoSweepCanUseIsRefusedAtConstruction(double margin) =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new SideBySideSweep<double>(margin));
+
+    [Fact]
+    public void ChecksComeAtTheEndOfEachStretchOfTheBudgetAndNeverAtItsLastStep()
+    {
+        Assert.Equal(Enumerable.Range(1, 19).Select(i => 50L * i - 1), SideBySideSweep<int>.CheckSteps(1000, 0.05));
+        Assert.Equal([332L, 666L], SideBySideSweep<int>.CheckSteps(1000, 1.0 / 3));
+        Assert.Equal(49, SideBySideSweep<int>.CheckSteps(2000, 0.02).Count);
+        Assert.Throws<ArgumentOutOfRangeException>(() => SideBySideSweep<int>.CheckSteps(1000, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SideBySideSweep<int>.CheckSteps(1000, 0.6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SideBySideSweep<int>.CheckSteps(1, 0.05));
+    }
 }
