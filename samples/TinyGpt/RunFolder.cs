@@ -181,17 +181,26 @@ public sealed class RunFolder
         if (!System.IO.File.Exists(run.File("summary.json"))) throw new InvalidDataException($"{folder}: no summary.json there (not a finished run).");
         var summary = RunSummary.Read(run.File("summary.json"));
         if (summary.AbortReason != null) throw new InvalidDataException($"{folder}: that run was aborted, so it has no final loss to score its forecasts by.");
-        static bool Flag(JsonElement f, string name) => f.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
-        var forecasts = System.IO.File.Exists(run.File("forecasts.jsonl"))
-            ? run.ReadLog("forecasts.jsonl", header: false).Select(l => JsonDocument.Parse(l.Line).RootElement).Select(f => new ForecastRecord(
-                f.GetProperty("step").GetInt64(), f.GetProperty("final_loss").GetDouble(), f.GetProperty("lower").GetDouble(), f.GetProperty("upper").GetDouble(),
-                Flag(f, "calibrated"), Flag(f, "decay_evidence") || !f.TryGetProperty("horizon_step", out _),
-                f.TryGetProperty("horizon_step", out var horizon) ? horizon.GetInt64() : summary.Steps - 1,
-                f.TryGetProperty("horizon_loss", out var loss) && loss.ValueKind == JsonValueKind.Number ? loss.GetDouble() : double.NaN)).ToList()
-            : [];
+        var forecasts = run.ForecastRecords(summary.Steps);
         var curve = run.ReadLog("losses.csv", header: true).Select(l => l.Line.Split(','))
             .Select(c => (Step: long.Parse(c[0], CultureInfo.InvariantCulture), Loss: double.Parse(c[2], CultureInfo.InvariantCulture))).ToList();
         return ForecastError.Of(forecasts, summary.Steps, summary.FinalTrainingLoss, curve);
+    }
+
+    /// <summary>
+    /// The forecasts logged so far (forecasts.jsonl; none when there is no such file), as a monitor keeps them; a run
+    /// of <paramref name="totalSteps"/> steps. Forecasts logged by a build without horizons (no <c>horizon_step</c>) count
+    /// as reaching the end.
+    /// </summary>
+    public IReadOnlyList<ForecastRecord> ForecastRecords(long totalSteps)
+    {
+        if (!System.IO.File.Exists(File("forecasts.jsonl"))) return [];
+        static bool Flag(JsonElement f, string name) => f.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
+        return ReadLog("forecasts.jsonl", header: false).Select(l => JsonDocument.Parse(l.Line).RootElement).Select(f => new ForecastRecord(
+            f.GetProperty("step").GetInt64(), f.GetProperty("final_loss").GetDouble(), f.GetProperty("lower").GetDouble(), f.GetProperty("upper").GetDouble(),
+            Flag(f, "calibrated"), Flag(f, "decay_evidence") || !f.TryGetProperty("horizon_step", out _),
+            f.TryGetProperty("horizon_step", out var horizon) ? horizon.GetInt64() : totalSteps - 1,
+            f.TryGetProperty("horizon_loss", out var loss) && loss.ValueKind == JsonValueKind.Number ? loss.GetDouble() : double.NaN)).ToList();
     }
 
     public static Settings ReadConfig(string folder)

@@ -42,11 +42,20 @@ public static class LrSweepCommand
         var noWiden = new Option<bool>("--no-widen") { Description = "Do not widen each run's abort band by the errors of the finished run nearest in LR (--abort-reference)." };
         var sideBySide = new Option<bool>("--side-by-side")
         {
-            Description = "Instead of the sequential aborting sweep, the sweep with every LR advancing together (SideBySideSweep), replayed from the full runs: at every check each run's forecast is refitted from its logged losses, and a run whose calibrated band lies above the lowest calibrated forecast of the runs still going plus the margin is stopped there (TinyGpt's runs are deterministic, so a run stopped at step k has the full run's losses up to k). Results in lrs-side-by-side.md/json.",
+            Description = "Instead of the sequential aborting sweep, the sweep with every LR advancing together (SideBySideSweep), replayed from the full runs: at every check each run's forecast is refitted from its logged losses (--live: the sweep run for real), and a run whose calibrated band lies above the lowest calibrated forecast of the runs still going plus the margin is stopped there (TinyGpt's runs are deterministic, so a run stopped at step k has the full run's losses up to k). Results in lrs-side-by-side.md/json.",
+        };
+        var live = new Option<bool>("--live")
+        {
+            Description = "With --side-by-side: run that sweep for real instead of replaying it: every LR's run (seedS-lrX-together) trains to the next check in turn (TinyGpt --stop-at, then --resume), refitting at every check (--refit-every), and a run the sweep stops is not resumed. The full runs are still run (or reused) to score the choice. Results in lrs-side-by-side-live.md/json.",
+        };
+        var probeAt = new Option<double[]>("--probe-at")
+        {
+            Description = "Fractions of the budget at which the aborting sweep's runs fork cooldown probes (TinyGpt --probe-at; TinyGpt's default when absent). The full runs keep TinyGpt's default: a probe forks beside a run and leaves its losses as they are.",
+            AllowMultipleArgumentsPerToken = true,
         };
         var checkEvery = new Option<double>("--check-every") { Description = "With --side-by-side: the spacing of the checks, as a fraction of the budget.", DefaultValueFactory = _ => 0.05 };
         var command = new Command("lrs", "LR sweep with early abort from calibrated forecasts, against the full sweep: the LR chosen, its regret and the compute saved.")
-            { output, rates, seeds, steps, preset, width, margin, schedule, threads, data, order, spread, noWiden, sideBySide, checkEvery };
+            { output, rates, seeds, steps, preset, width, margin, schedule, threads, data, order, spread, noWiden, sideBySide, live, probeAt, checkEvery };
         command.SetAction(parse =>
         {
             var lrList = parse.GetValue(rates)!;
@@ -62,6 +71,11 @@ public static class LrSweepCommand
             double every = parse.GetValue(checkEvery);
             if (!(every > 0 && every <= 0.5)) return Fail("--check-every must lie in (0, 0.5].");
             if (!together && parse.GetResult(checkEvery) is { Implicit: false }) return Fail("--check-every goes with --side-by-side.");
+            var probes = parse.GetValue(probeAt) is { Length: > 0 } asked ? asked : null;
+            if (probes != null && probes.Any(f => !(f > 0 && f < 1))) return Fail("--probe-at: give fractions of the budget in (0, 1).");
+            bool running = parse.GetValue(live);
+            if (running && !together) return Fail("--live goes with --side-by-side.");
+            if (probes != null && together && !running) return Fail("--probe-at: a side-by-side replay has the full runs' own probes; give it with --live, or to the sequential sweep.");
 
             string folder = Path.GetFullPath(parse.GetValue(output)!);
             Directory.CreateDirectory(folder);
@@ -70,6 +84,9 @@ public static class LrSweepCommand
             string F(double v) => v.ToString("0.####", CultureInfo.InvariantCulture);
             List<string> Common(double lr, long seed) => RunArguments.Of(parse.GetValue(preset)!, total, seed, parse.GetValue(threads), parse.GetValue(data),
                 "--width", parse.GetValue(width).ToString(CultureInfo.InvariantCulture), "--lr", F(lr), "--schedule", parse.GetValue(schedule)!);
+            // A run of the aborting sweep: the full run's flags and the probes asked for.
+            List<string> Aborting(double lr, long seed) =>
+                probes == null ? Common(lr, seed) : [.. Common(lr, seed), "--probe-at", .. probes.Select(f => f.ToString("R", CultureInfo.InvariantCulture))];
 
             var sweeps = new List<SweepResult>();
             foreach (long seed in seedList)
@@ -77,7 +94,12 @@ public static class LrSweepCommand
                 var full = lrList.Select(lr => runs.Run($"seed{seed}-lr{F(lr)}-full", Common(lr, seed))).ToList();
                 if (together)
                 {
-                    var replayed = SideBySide(lrList.Select(lr => runs.Folder($"seed{seed}-lr{F(lr)}-full")).ToList(), full, slack, every);
+                    // A live run refits at every check, where the replay refits each full run.
+                    string interval = Math.Max(1, (long)Math.Round(every * total)).ToString(CultureInfo.InvariantCulture);
+                    var replayed = running
+                        ? SideBySideLive(runs, lrList.Select(lr => ($"seed{seed}-lr{F(lr)}-together", (IReadOnlyList<string>)[.. Aborting(lr, seed), "--refit-every", interval])).ToList(),
+                            full, slack, every)
+                        : SideBySide(lrList.Select(lr => runs.Folder($"seed{seed}-lr{F(lr)}-full")).ToList(), full, slack, every);
                     sweeps.Add(Score(seed, lrList, full, replayed));
                     continue;
                 }
@@ -97,7 +119,7 @@ public static class LrSweepCommand
                     else
                     {
                         runFolder = runs.Folder($"seed{seed}-lr{F(lr)}-abort");
-                        var arguments = Common(lr, seed);
+                        var arguments = Aborting(lr, seed);
                         arguments.AddRange(["--abort-above", threshold.ToString("R", CultureInfo.InvariantCulture)]);
                         // The finished run nearest in LR gives this run's forecasts the law's parameters but the level as its prior.
                         if (sweep.NearestFinished(lr) is { } nearest)
@@ -121,8 +143,9 @@ public static class LrSweepCommand
 
             var report = new StringBuilder();
             report.AppendLine(together
-                ? FormattableString.Invariant($"# LR sweep with early abort, every LR side by side (replayed from the full runs): TinyGpt width {parse.GetValue(width)}, {total} steps, {parse.GetValue(schedule)}, margin {F(slack)}, checks every {every:P0} of the budget, no prior (each run's own probe is its decay evidence)")
+                ? FormattableString.Invariant($"# LR sweep with early abort, every LR side by side ({(running ? "run live, each run trained to each check in turn" : "replayed from the full runs")}): TinyGpt width {parse.GetValue(width)}, {total} steps, {parse.GetValue(schedule)}, margin {F(slack)}, checks every {every:P0} of the budget, no prior (each run's own probe is its decay evidence)")
                 : FormattableString.Invariant($"# LR sweep with early abort: TinyGpt width {parse.GetValue(width)}, {total} steps, {parse.GetValue(schedule)}, margin {F(slack)}, order {parse.GetValue(order)}, prior from the finished run nearest in LR on every parameter but the level (spread {F(parse.GetValue(spread))}){(parse.GetValue(noWiden) ? "" : ", abort bands widened by that run's forecast errors")}"));
+            if (probes != null) report.AppendLine(CultureInfo.InvariantCulture, $"The aborting sweep's runs fork cooldown probes at {string.Join(", ", probes.Select(f => f.ToString("0.##", CultureInfo.InvariantCulture)))} of their budget.");
             report.AppendLine();
             report.AppendLine("| seed | LR | final eval (full run) | final training (full run) | steps in the aborting sweep | aborted because |");
             report.AppendLine("|---|---|---|---|---|---|");
@@ -144,9 +167,12 @@ public static class LrSweepCommand
             report.AppendLine();
             report.AppendLine(CultureInfo.InvariantCulture,
                 $"Mean regret {meanRegret:F4} nats (target ≤ 0.01: {(meanRegret <= 0.01 ? "met" : "missed")}); compute saved {saved:P0} of the full sweeps' steps (target ≥ 40%: {(saved >= 0.4 ? "met" : "missed")}). Wall time of this command: {clock.Elapsed.TotalMinutes:F1} min.");
-            string results = together ? "lrs-side-by-side" : "lrs";
+            // What no abort rule of a side-by-side sweep can beat: every run that ended more than the margin above the best stopped at once.
+            double? perfect = together ? PerfectSaving(sweeps, slack) : null;
+            if (perfect is double bound) report.AppendLine(CultureInfo.InvariantCulture, $"A perfect abort (every run whose full run ended more than the margin above the best run's final training loss, stopped at its first step) would save {bound:P0}.");
+            string results = together ? running ? "lrs-side-by-side-live" : "lrs-side-by-side" : "lrs";
             File.WriteAllText(Path.Combine(folder, $"{results}.md"), report.ToString());
-            AtomicFile.WriteAllText(Path.Combine(folder, $"{results}.json"), JsonSerializer.Serialize(new { steps = total, margin = slack, sweeps, mean_regret = meanRegret, saved },
+            AtomicFile.WriteAllText(Path.Combine(folder, $"{results}.json"), JsonSerializer.Serialize(new { steps = total, margin = slack, sweeps, mean_regret = meanRegret, saved, perfect_saved = perfect },
                 new JsonSerializerOptions { WriteIndented = true }));
             Console.Write(report);
             return 0;
@@ -193,6 +219,51 @@ public static class LrSweepCommand
             foreach (int i in sweep.Check()) stoppedAt[i] = step + 1;
         }
         return full.Select((run, i) => stoppedAt.TryGetValue(i, out long taken) ? run with { StepsRun = taken, AbortReason = sweep.Stopped[i] } : run).ToList();
+    }
+
+    /// <summary>
+    /// A seed's sweep run live with its LRs advancing together (<see cref="SideBySideSweep{TKey}"/>): at every check (every
+    /// <paramref name="checkEvery"/> of the budget) each run still going trains up to it (<see cref="TrainingRuns.RunUntil"/>)
+    /// and reports its latest logged forecast, and the runs the sweep stops are never resumed; the others finish. Returns
+    /// each run as the sweep leaves it: a finished one with its own summary, a stopped one as its full run
+    /// (<paramref name="full"/>, the same LR and seed run whole) with the steps it took and why.
+    /// </summary>
+    public static IReadOnlyList<RunSummary> SideBySideLive(TrainingRuns runs, IReadOnlyList<(string Name, IReadOnlyList<string> Arguments)> settings,
+        IReadOnlyList<RunSummary> full, double margin, double checkEvery)
+    {
+        if (settings.Count != full.Count) throw new ArgumentException("One full run per run of the sweep is needed.");
+        long total = full[0].Steps;
+        var sweep = new SideBySideSweep<int>(margin);
+        var stoppedAt = new Dictionary<int, long>();
+        foreach (long step in SideBySideSweep<int>.CheckSteps(total, checkEvery))
+        {
+            for (int i = 0; i < settings.Count; i++)
+            {
+                if (sweep.Stopped.ContainsKey(i)) continue;
+                runs.RunUntil(settings[i].Name, settings[i].Arguments, step + 1);
+                var latest = new RunFolder(runs.Folder(settings[i].Name)).ForecastRecords(total).LastOrDefault(f => f.Step <= step);
+                if (latest != null) sweep.Report(i, latest);
+            }
+            foreach (int i in sweep.Check()) stoppedAt[i] = step + 1;
+        }
+        return settings.Select((run, i) => stoppedAt.TryGetValue(i, out long taken)
+            ? full[i] with { StepsRun = taken, AbortReason = sweep.Stopped[i] }
+            : runs.Run(run.Name, run.Arguments)).ToList();
+    }
+
+    /// <summary>
+    /// The share of the full sweeps' steps a perfect abort saves: each run whose full run ended more than
+    /// <paramref name="margin"/> above its sweep's lowest final training loss, stopped before its first step.
+    /// </summary>
+    public static double PerfectSaving(IReadOnlyList<SweepResult> sweeps, double margin)
+    {
+        long hopeless = 0;
+        foreach (var sweep in sweeps)
+        {
+            double best = sweep.Runs.Min(r => r.FinalTraining);
+            hopeless += sweep.Runs.Count(r => r.FinalTraining > best + margin) * (sweep.StepsFull / sweep.Runs.Count);
+        }
+        return (double)hopeless / sweeps.Sum(s => s.StepsFull);
     }
 
     /// <summary>One LR of one seed's sweep.</summary>

@@ -19,40 +19,72 @@ public sealed class TrainingRuns(string root, TextWriter progress)
     /// <summary>Runs (or resumes, or reuses) one TinyGpt run and returns its summary.</summary>
     public RunSummary Run(string name, IReadOnlyList<string> arguments)
     {
-        string folder = Folder(name), summary = Path.Combine(folder, "summary.json"), recorded = Path.Combine(folder, "arguments.txt");
-        if (File.Exists(recorded) && File.ReadAllLines(recorded) is var earlier && !earlier.SequenceEqual(arguments))
-        {
-            throw new InvalidOperationException(
-                $"{name}: {folder} holds a run started with other TinyGpt flags ({string.Join(' ', earlier)}) than these ({string.Join(' ', arguments)}); use another --out.");
-        }
+        string folder = Folder(name), summary = Path.Combine(folder, "summary.json");
+        CheckArguments(name, arguments);
         if (File.Exists(summary))
         {
             progress.WriteLine($"{name}: done earlier");
             return RunSummary.Read(summary);
         }
+        var clock = Stopwatch.StartNew();
+        Train(name, arguments, []);
+        if (!File.Exists(summary)) throw Failed(name, 0);
+        var result = RunSummary.Read(summary);
+        progress.WriteLine($"{name}: final eval loss {result.FinalEvalLoss:F4} ({clock.Elapsed.TotalSeconds:F0} s)");
+        return result;
+    }
+
+    /// <summary>
+    /// Trains one TinyGpt run (started afresh, or resumed from its checkpoint) until it has taken <paramref name="steps"/>
+    /// steps, and leaves it there, resumable (<c>--stop-at</c>): a sweep that advances its runs together takes each one
+    /// stretch at a time. A run that has already got that far, or has finished, is left as it is.
+    /// </summary>
+    public void RunUntil(string name, IReadOnlyList<string> arguments, long steps)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        string folder = Folder(name);
+        CheckArguments(name, arguments);
+        if (File.Exists(Path.Combine(folder, "summary.json"))
+            || new TinyGpt.RunFolder(folder).ResumableCheckpoint() is string checkpoint && TinyGpt.RunFolder.NextStep(checkpoint) >= steps) return;
+        Train(name, arguments, ["--stop-at", steps.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+    }
+
+    // A folder holding a run started with other flags is refused rather than reused.
+    private void CheckArguments(string name, IReadOnlyList<string> arguments)
+    {
+        string recorded = Path.Combine(Folder(name), "arguments.txt");
+        if (File.Exists(recorded) && File.ReadAllLines(recorded) is var earlier && !earlier.SequenceEqual(arguments))
+        {
+            throw new InvalidOperationException(
+                $"{name}: {Folder(name)} holds a run started with other TinyGpt flags ({string.Join(' ', earlier)}) than these ({string.Join(' ', arguments)}); use another --out.");
+        }
+    }
+
+    // Starts the run, or resumes it from its checkpoint, with `extra` flags for this invocation only.
+    private void Train(string name, IReadOnlyList<string> arguments, IReadOnlyList<string> extra)
+    {
+        string folder = Folder(name), recorded = Path.Combine(folder, "arguments.txt");
         List<string> command;
         if (new TinyGpt.RunFolder(folder).ResumableCheckpoint() != null && File.Exists(Path.Combine(folder, "config.json")))
         {
-            command = ["--resume", folder];
+            command = ["--resume", folder, .. extra];
         }
         else
         {
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
-            command = [.. arguments, "--out", folder];
+            command = [.. arguments, "--out", folder, .. extra];
         }
         Directory.CreateDirectory(folder);
         if (!File.Exists(recorded)) File.WriteAllLines(recorded, arguments);
         progress.WriteLine($"{name}: tinygpt {string.Join(' ', command)}");
-        var clock = Stopwatch.StartNew();
         int code = Execute(command, Path.Combine(folder, "run.log"));
-        if (code != 0 || !File.Exists(summary))
-        {
-            var tail = File.ReadLines(Path.Combine(folder, "run.log")).TakeLast(10);
-            throw new InvalidOperationException($"{name}: TinyGpt exited with {code}:\n{string.Join('\n', tail)}");
-        }
-        var result = RunSummary.Read(summary);
-        progress.WriteLine($"{name}: final eval loss {result.FinalEvalLoss:F4} ({clock.Elapsed.TotalSeconds:F0} s)");
-        return result;
+        if (code != 0) throw Failed(name, code);
+    }
+
+    private InvalidOperationException Failed(string name, int code)
+    {
+        var tail = File.ReadLines(Path.Combine(Folder(name), "run.log")).TakeLast(10);
+        return new InvalidOperationException($"{name}: TinyGpt exited with {code}:\n{string.Join('\n', tail)}");
     }
 
     private int Execute(IReadOnlyList<string> arguments, string logFile)

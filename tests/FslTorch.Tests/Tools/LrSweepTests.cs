@@ -30,6 +30,9 @@ public sealed class LrSweepTests : IDisposable
         Assert.Equal(2300, result.StepsUsed);
         Assert.Equal(3000, result.StepsFull);
         Assert.Equal(300, result.Runs[2].StepsTaken);
+        // A perfect abort stops at once every run that ended more than the margin above the best (training losses 1.55, 1.45, 1.95).
+        Assert.Equal(2.0 / 3, LrSweepCommand.PerfectSaving([result], margin: 0.05), 12);
+        Assert.Equal(1.0 / 3, LrSweepCommand.PerfectSaving([result], margin: 0.2), 12);
 
         // A winner aborted by mistake costs regret: the sweep keeps the best it finished.
         var wrong = new[] { full[0], Summary(1.60, stepsRun: 400, aborted: "forecast above 1.55"), full[2] };
@@ -90,5 +93,37 @@ public sealed class LrSweepTests : IDisposable
         var refused = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), ["lrs", "--out", output, "--check-every", "0.1"]);
         Assert.NotEqual(0, refused.ExitCode);
         Assert.Contains("--check-every goes with --side-by-side", refused.Error);
+
+        // The same sweep run live: each LR's run trains to each check in turn and resumes from its checkpoint.
+        var live = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(5),
+            ["lrs", "--out", output, "--lrs", "2e-3", "6e-3", "--seeds", "1", "--steps", "100", "--preset", "tiny", "--width", "16", "--data", text,
+             "--side-by-side", "--live", "--check-every", "0.5"]);
+        Assert.True(live.ExitCode == 0, live.Output + live.Error);
+        Assert.Contains("--resume", live.Output);
+        using var liveReport = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "lrs-side-by-side-live.json")));
+        var liveSweep = liveReport.RootElement.GetProperty("sweeps")[0];
+        var liveRuns = liveSweep.GetProperty("Runs").EnumerateArray().ToList();
+        Assert.Equal(liveRuns.Sum(r => r.GetProperty("StepsTaken").GetInt64()), liveSweep.GetProperty("StepsUsed").GetInt64());
+        Assert.True(liveRuns.Count(r => r.GetProperty("AbortReason").ValueKind == JsonValueKind.String) <= 1);
+        foreach (var run in liveRuns)
+        {
+            string name = $"seed1-lr{run.GetProperty("LearningRate").GetDouble().ToString("0.####", System.Globalization.CultureInfo.InvariantCulture)}";
+            string runFolder = Path.Combine(output, $"{name}-together");
+            long taken = run.GetProperty("StepsTaken").GetInt64();
+            // Stopped at a check and never resumed, or trained to the end: its losses are the full run's, step for step.
+            var fullLosses = File.ReadLines(Path.Combine(output, $"{name}-full", "losses.csv")).Select(l => string.Join(',', l.Split(',').Take(3))).Take((int)taken + 1);
+            Assert.Equal(fullLosses, File.ReadLines(Path.Combine(runFolder, "losses.csv")).Select(l => string.Join(',', l.Split(',').Take(3))));
+            bool halted = run.GetProperty("AbortReason").ValueKind == JsonValueKind.String;
+            Assert.Equal(!halted, File.Exists(Path.Combine(runFolder, "summary.json")));
+            Assert.Equal(halted ? 50 : 100, taken);
+            // Its refits came at the checks (every 50 steps).
+            Assert.All(new RunFolder(runFolder).ForecastRecords(100), f => Assert.Equal(0, (f.Step + 1) % 50));
+        }
+        var alone = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), ["lrs", "--out", output, "--live"]);
+        Assert.NotEqual(0, alone.ExitCode);
+        Assert.Contains("--live goes with --side-by-side", alone.Error);
+        var replayedProbes = BuiltTool.Run("tinygpt-evidence.dll", TimeSpan.FromMinutes(1), ["lrs", "--out", output, "--side-by-side", "--probe-at", "0.2"]);
+        Assert.NotEqual(0, replayedProbes.ExitCode);
+        Assert.Contains("a side-by-side replay has the full runs' own probes", replayedProbes.Error);
     }
 }
