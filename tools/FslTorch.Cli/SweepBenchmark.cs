@@ -31,7 +31,7 @@ internal static class SweepBenchmark
 
         /// <summary>The share of the steps saved by stopping every hopeless run at its first step (what a perfect abort saves).</summary>
         public double PerfectSaving(double margin) =>
-            (double)Runs.Where(r => r.FinalValidationLoss > Runs.Min(b => b.FinalValidationLoss) + margin).Sum(r => (long)TotalSteps) / StepsFull;
+            EarlyAbortSweep.PerfectAbortSaving(Runs.Select(r => (r.FinalValidationLoss, (long)TotalSteps)).ToList(), margin);
     }
 
     /// <summary>Orders the sweep may run its LRs in.</summary>

@@ -252,19 +252,12 @@ public static class LrSweepCommand
     }
 
     /// <summary>
-    /// The share of the full sweeps' steps a perfect abort saves: each run whose full run ended more than
-    /// <paramref name="margin"/> above its sweep's lowest final training loss, stopped before its first step.
+    /// The share of the full sweeps' steps a perfect abort saves (<see cref="EarlyAbortSweep.PerfectAbortSaving"/> per seed,
+    /// by final training loss, pooled over the seeds' steps).
     /// </summary>
-    public static double PerfectSaving(IReadOnlyList<SweepResult> sweeps, double margin)
-    {
-        long hopeless = 0;
-        foreach (var sweep in sweeps)
-        {
-            double best = sweep.Runs.Min(r => r.FinalTraining);
-            hopeless += sweep.Runs.Count(r => r.FinalTraining > best + margin) * (sweep.StepsFull / sweep.Runs.Count);
-        }
-        return (double)hopeless / sweeps.Sum(s => s.StepsFull);
-    }
+    public static double PerfectSaving(IReadOnlyList<SweepResult> sweeps, double margin) =>
+        sweeps.Sum(s => EarlyAbortSweep.PerfectAbortSaving(s.Runs.Select(r => (r.FinalTraining, s.StepsFull / s.Runs.Count)).ToList(), margin) * s.StepsFull)
+        / sweeps.Sum(s => s.StepsFull);
 
     /// <summary>One LR of one seed's sweep.</summary>
     public sealed record LrRun(double LearningRate, double FinalEval, double FinalTraining, long StepsTaken, string? AbortReason);

@@ -211,6 +211,23 @@ public sealed class EarlyAbortSweep
         return order;
     }
 
+    /// <summary>
+    /// The share of a sweep's steps that a perfect abort saves, the bound an abort rule is measured against: every run whose
+    /// final loss lies more than <paramref name="margin"/> above the sweep's lowest, stopped before its first step.
+    /// </summary>
+    /// <param name="runs">Each run of the sweep run whole: its final loss and its steps.</param>
+    /// <param name="margin">How far above the best a run must end to count as hopeless (nats, ≥ 0).</param>
+    /// <exception cref="ArgumentException">No runs, a final loss that is not finite, or steps &lt; 1.</exception>
+    public static double PerfectAbortSaving(IReadOnlyList<(double FinalLoss, long Steps)> runs, double margin)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        if (runs.Count == 0) throw new ArgumentException("A sweep needs at least one run.", nameof(runs));
+        if (runs.Any(r => !double.IsFinite(r.FinalLoss) || r.Steps < 1)) throw new ArgumentException("Every run needs a finite final loss and at least one step.", nameof(runs));
+        if (!(margin >= 0) || double.IsPositiveInfinity(margin)) throw new ArgumentOutOfRangeException(nameof(margin), margin, "margin must be a finite number >= 0.");
+        double best = runs.Min(r => r.FinalLoss);
+        return (double)runs.Where(r => r.FinalLoss > best + margin).Sum(r => r.Steps) / runs.Sum(r => r.Steps);
+    }
+
     private static void CheckSetting(double setting)
     {
         if (!(setting > 0) || double.IsPositiveInfinity(setting)) throw new ArgumentOutOfRangeException(nameof(setting), setting, "A sweep's setting (a peak LR, a model size) must be a finite number > 0.");

@@ -220,6 +220,20 @@ public sealed class EarlyAbortSweepTests
     }
 
     [Fact]
+    public void APerfectAbortSavesTheStepsOfEveryRunThatEndsMoreThanTheMarginAboveTheBest()
+    {
+        // Best 1.40; 1.44 lies within a margin of 0.05, 1.50 and 2.00 beyond it; the runs' steps differ.
+        (double, long)[] runs = [(1.40, 1000), (1.44, 1000), (1.50, 500), (2.00, 1500)];
+        Assert.Equal(2000.0 / 4000, EarlyAbortSweep.PerfectAbortSaving(runs, margin: 0.05), 12);
+        Assert.Equal(1500.0 / 4000, EarlyAbortSweep.PerfectAbortSaving(runs, margin: 0.2), 12);
+        Assert.Equal(3000.0 / 4000, EarlyAbortSweep.PerfectAbortSaving(runs, margin: 0), 12);
+        Assert.Equal(0, EarlyAbortSweep.PerfectAbortSaving([(1.40, 1000)], margin: 0.05));
+        Assert.Throws<ArgumentException>(() => EarlyAbortSweep.PerfectAbortSaving([], 0.05));
+        Assert.Throws<ArgumentException>(() => EarlyAbortSweep.PerfectAbortSaving([(double.NaN, 1000)], 0.05));
+        Assert.Throws<ArgumentOutOfRangeException>(() => EarlyAbortSweep.PerfectAbortSaving(runs, -0.1));
+    }
+
+    [Fact]
     public void MiddleOutRunsTheMiddleSettingFirstThenAlternatesOutward()
     {
         Assert.Equal([3, 4, 2, 5, 1, 6], EarlyAbortSweep.MiddleOut([6, 1, 5, 2, 4, 3]));
