@@ -26,7 +26,7 @@ internal static class ProbeBenchmark
     private static readonly double[] Cooldowns = [0.2, 0.4];
 
     // How far a branch's logged loss may lie from the constant run's before the fork (evaluation noise).
-    private const double BranchTolerance = 0.005;
+    internal const double BranchTolerance = 0.005;
 
     internal sealed record Row(double PeakLearningRate, int TotalSteps, double Cooldown, long Step, long ProbeFork, int ProbeSteps,
         double Forecast, double Lower, double Upper, double Fitted, double Unseen, double HorizonError, double Observed)

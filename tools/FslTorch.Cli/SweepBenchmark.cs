@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using FslTorch.Control;
+using FslTorch.Schedules;
 using FslTorch.Surrogates;
 
 namespace FslTorch.Cli;
@@ -20,7 +21,11 @@ internal static class SweepBenchmark
 {
     /// <summary>One run of one replayed sweep.</summary>
     internal sealed record RunResult(double PeakLearningRate, long StepsTaken, double FinalValidationLoss, string? StopReason, double? Threshold,
-        bool HadPrior, int Forecasts, int Calibrated);
+        bool HadPrior, int Forecasts, int Calibrated)
+    {
+        /// <summary>The step its cooldown probe forked at (<see cref="GridProbe"/>); null when it had none.</summary>
+        public long? ProbeFork { get; init; }
+    }
 
     /// <summary>One replayed sweep (one schedule and budget).</summary>
     internal sealed record GroupResult(string Schedule, int TotalSteps, double Chosen, double Best, double Regret, long StepsTaken, long StepsFull,
@@ -40,11 +45,13 @@ internal static class SweepBenchmark
     /// <summary>
     /// Replays every sweep of the grid (filtered by <paramref name="schedules"/> and <paramref name="budgets"/>) and prints and
     /// writes the results; one after another through <see cref="EarlyAbortSweep"/>, or with <paramref name="checkEvery"/>
-    /// side by side (<see cref="ReplaySideBySide"/>: order, prior and widening then do not apply).
+    /// side by side (<see cref="ReplaySideBySide"/>: order, prior and widening then do not apply), where with
+    /// <paramref name="probes"/> each WSD run forks the cooldown probe the grid holds for it (<see cref="GridProbe"/>).
     /// </summary>
     public static int Run(string folder, double margin, string order, double? priorSpread, IReadOnlyList<string>? priorOn, double refitFraction, bool widen, IReadOnlyList<string>? schedules,
-        IReadOnlyList<int>? budgets, string? json, TextWriter output, LossCurveLaw? law = null, double? checkEvery = null)
+        IReadOnlyList<int>? budgets, string? json, TextWriter output, LossCurveLaw? law = null, double? checkEvery = null, bool probes = false)
     {
+        if (probes && checkEvery == null) throw new ArgumentException("Probes go with the side-by-side sweep (checkEvery).");
         law ??= LossCurveLaws.Default;
         var runs = SchaippDataset.Load(folder);
         var groups = runs.GroupBy(r => (r.Schedule, r.TotalSteps))
@@ -56,7 +63,7 @@ internal static class SweepBenchmark
         foreach (var group in groups)
         {
             var result = checkEvery is double every
-                ? ReplaySideBySide(group.ToList(), margin, refitFraction, every, law)
+                ? ReplaySideBySide(group.ToList(), margin, refitFraction, every, law, probes ? run => GridProbe(run, runs) : null)
                 : Replay(group.ToList(), margin, order, priorSpread, priorOn, refitFraction, widen, law);
             results.Add(result);
             string F(double v) => v.ToString("G3", CultureInfo.InvariantCulture);
@@ -65,7 +72,7 @@ internal static class SweepBenchmark
             foreach (var run in result.Runs)
             {
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"    lr {F(run.PeakLearningRate),-7} {run.StepsTaken,6} steps  final {run.FinalValidationLoss:F4}  threshold {(run.Threshold is double t ? t.ToString("F4", CultureInfo.InvariantCulture) : "–"),-7} prior {(run.HadPrior ? "yes" : "no ")}  calibrated forecasts {run.Calibrated}/{run.Forecasts}{(run.StopReason != null ? "  stopped: " + run.StopReason : "")}"));
+                    $"    lr {F(run.PeakLearningRate),-7} {run.StepsTaken,6} steps  final {run.FinalValidationLoss:F4}  threshold {(run.Threshold is double t ? t.ToString("F4", CultureInfo.InvariantCulture) : "–"),-7} prior {(run.HadPrior ? "yes" : "no ")}{(run.ProbeFork is long fork ? $"  probe at {fork}" : "")}  calibrated forecasts {run.Calibrated}/{run.Forecasts}{(run.StopReason != null ? "  stopped: " + run.StopReason : "")}"));
             }
         }
         double meanRegret = results.Average(r => r.Regret);
@@ -76,7 +83,7 @@ internal static class SweepBenchmark
         int stoppedHopeless = results.Sum(r => r.Runs.Count(x => x.StopReason != null && x.FinalValidationLoss > r.Runs.Min(b => b.FinalValidationLoss) + margin));
         int stopped = results.Sum(r => r.Runs.Count(x => x.StopReason != null));
         string mode = checkEvery is double spacing
-            ? string.Create(CultureInfo.InvariantCulture, $"side by side, checked every {spacing:P0} of the budget, no prior, margin {margin}")
+            ? string.Create(CultureInfo.InvariantCulture, $"side by side, checked every {spacing:P0} of the budget, no prior, {(probes ? "a probe from the grid's shortest 10% cooldown where it has one" : "no probes")}, margin {margin}")
             : string.Create(CultureInfo.InvariantCulture, $"{order}, margin {margin}, prior {(priorSpread is double s ? (priorOn == null ? "on every parameter but the level, " : "on " + string.Join(" ", priorOn) + ", ") + "spread " + s.ToString(CultureInfo.InvariantCulture) : "none")}, {(widen ? "bands widened by the nearest finished run's forecast errors" : "bands not widened")}");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{results.Count} sweeps ({law.Name}, {mode}): mean regret {meanRegret:F4}, max {results.Max(r => r.Regret):F4}, {wrong} above the margin; steps saved {saved:P1} (a perfect abort: {perfect:P1}); stopped {stoppedHopeless} of {hopeless} hopeless runs and {stopped - stoppedHopeless} others; {clock.Elapsed.TotalSeconds:F0} s"));
@@ -86,6 +93,7 @@ internal static class SweepBenchmark
             {
                 ["margin"] = margin,
                 ["side_by_side"] = checkEvery != null,
+                ["probes"] = probes,
                 ["check_every"] = checkEvery,
                 ["order"] = order,
                 ["prior_spread"] = priorSpread,
@@ -117,6 +125,7 @@ internal static class SweepBenchmark
                         ["had_prior"] = run.HadPrior,
                         ["forecasts"] = run.Forecasts,
                         ["calibrated_forecasts"] = run.Calibrated,
+                        ["probe_fork"] = run.ProbeFork,
                         ["stop_reason"] = run.StopReason,
                     }).ToArray()),
                 }).ToArray()),
@@ -129,9 +138,11 @@ internal static class SweepBenchmark
     /// One sweep over the runs of one schedule and budget with every LR advancing together (<see cref="SideBySideSweep{TKey}"/>):
     /// each run has a <see cref="TrainingMonitor"/> of its own (no prior, no early stopping of its own) and every
     /// <paramref name="checkEvery"/> of the budget each run still going reports its latest forecast; the runs the sweep
-    /// stops end there. No run has finished before the others, so none gives a prior or a reference.
+    /// stops end there. No run has finished before the others, so none gives a prior or a reference; a run's decay
+    /// evidence before its own decay can only be a cooldown probe, which <paramref name="probeFor"/> gives (null: none).
     /// </summary>
-    public static GroupResult ReplaySideBySide(IReadOnlyList<SchaippRun> group, double margin, double refitFraction, double checkEvery, LossCurveLaw? law = null)
+    public static GroupResult ReplaySideBySide(IReadOnlyList<SchaippRun> group, double margin, double refitFraction, double checkEvery, LossCurveLaw? law = null,
+        Func<SchaippRun, CooldownProbe?>? probeFor = null)
     {
         var clock = Stopwatch.StartNew();
         var runs = group.OrderBy(r => r.PeakLearningRate).ToList();
@@ -141,6 +152,7 @@ internal static class SweepBenchmark
         try
         {
             var logged = runs.Select(r => r.StepLosses()).ToList();
+            var probes = runs.Select(r => probeFor?.Invoke(r)).ToList();
             var checks = SideBySideSweep<double>.CheckSteps(total, checkEvery).ToHashSet();
             var sweep = new SideBySideSweep<double>(margin);
             var taken = runs.Select(r => (long)r.TotalSteps).ToArray();
@@ -151,6 +163,7 @@ internal static class SweepBenchmark
             {
                 foreach (int i in going)
                 {
+                    if (probes[i] is { } probe && probe.ForkStep == step) monitors[i].AddProbe(probe);
                     if (!monitors[i].OnStepEnd(step, logged[i][step]).HasFlag(TrainingSignal.Forecast)) continue;
                     forecasts[i]++;
                     if (monitors[i].LatestForecast is { Calibrated: true }) calibrated[i]++;
@@ -165,13 +178,35 @@ internal static class SweepBenchmark
                 }
             }
             var results = runs.Select((run, i) => new RunResult(run.PeakLearningRate, taken[i], run.FinalValidationLoss,
-                sweep.Stopped.TryGetValue(run.PeakLearningRate, out var reason) ? reason : null, null, false, forecasts[i], calibrated[i])).ToList();
+                sweep.Stopped.TryGetValue(run.PeakLearningRate, out var reason) ? reason : null, null, false, forecasts[i], calibrated[i])
+            { ProbeFork = probes[i]?.ForkStep }).ToList();
             return Score(runs, results, clock);
         }
         finally
         {
             foreach (var monitor in monitors) monitor.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The cooldown probe the grid holds for a WSD run: the grid's WSD runs branch from the constant run of their peak LR, so the
+    /// shortest 10% cooldown at that peak with a shorter budget is a probe forked from the constant run (<see cref="ProbeBenchmark.Probe"/>),
+    /// and so from this run, when the probe ends before this run's own decay begins and this run's logged losses up to there
+    /// are the constant run's. Null otherwise (a cosine or constant run, the shortest budget, a decay that begins first).
+    /// </summary>
+    internal static CooldownProbe? GridProbe(SchaippRun run, IReadOnlyList<SchaippRun> grid)
+    {
+        if (run.LearningRates is not WsdSchedule wsd) return null;
+        var constant = grid.SingleOrDefault(r => r.Schedule == "constant" && r.PeakLearningRate == run.PeakLearningRate);
+        var source = grid.Where(r => r.Schedule == "wsd-linear-cd0.1" && r.PeakLearningRate == run.PeakLearningRate && r.TotalSteps < run.TotalSteps).MinBy(r => r.TotalSteps);
+        if (constant == null || source == null) return null;
+        var probe = ProbeBenchmark.Probe(source, constant);
+        long end = probe.ForkStep + probe.LearningRates.Count - 1;
+        if (end >= wsd.DecayStartStep) return null;
+        var constantLosses = constant.StepLosses();
+        bool branch = run.Logged.Steps.Zip(run.Logged.Losses).Where(p => p.First <= end)
+            .All(p => Math.Abs(constantLosses[p.First] - p.Second) <= ProbeBenchmark.BranchTolerance);
+        return branch ? probe : null;
     }
 
     // A replayed run's monitor: the run's own fixed schedule (no decay control), refits every `refitFraction` of its budget

@@ -159,6 +159,7 @@ public sealed class CurvesBenchmarkTests : IDisposable
                      (["--side-by-side", "--no-widen"], "--no-widen does not go with --side-by-side"),
                      (["--side-by-side", "--check-every", "0"], "--check-every must be in (0, 0.5]"),
                      (["--check-every", "0.1"], "--check-every goes with --side-by-side"),
+                     (["--probes"], "--probes goes with --side-by-side"),
                  })
         {
             var (code, _, error) = CliProcess.Run(["bench", "sweep", "--data", missing, .. extra]);

@@ -93,6 +93,46 @@ public sealed class SchaippDatasetTests
     }
 
     [SharedDataFact]
+    public void AWsdRunOfTheGridTakesTheShortestTenPercentCooldownAtItsPeakAsItsProbeWhenThatEndsBeforeItsOwnDecay()
+    {
+        var grid = SchaippDataset.Load(SharedData.PathOf("schaipp-124m"));
+        SchaippRun Run(string schedule, double peak, int total) => grid.Single(r => r.Schedule == schedule && r.PeakLearningRate == peak && r.TotalSteps == total);
+        // 5e-4 at 50k steps, a 20% cooldown from step 40,000: the 15k-step run's 10% cooldown, forked from the constant run.
+        var probe = SweepBenchmark.GridProbe(Run("wsd-linear-cd0.2", 5e-4, 50000), grid);
+        Assert.NotNull(probe);
+        Assert.Equal(13500, probe.ForkStep);
+        Assert.Equal(1500, probe.LearningRates.Count);
+        Assert.Equal(ProbeBenchmark.Probe(Run("wsd-linear-cd0.1", 5e-4, 15000), Run("constant", 5e-4, 50000)).Losses, probe.Losses);
+        // 1e-4 has no 15k-step runs: its shortest 10% cooldown is the 25k-step one's, from step 22,500.
+        Assert.Equal(22500, SweepBenchmark.GridProbe(Run("wsd-linear-cd0.2", 1e-4, 50000), grid)!.ForkStep);
+        // None for 1e-4's shortest budget (no shorter run), for a decay that begins before the probe would end (a 60%
+        // cooldown of 25k steps, from 10,000), or for a cosine, which is no branch of the constant run.
+        Assert.Null(SweepBenchmark.GridProbe(Run("wsd-linear-cd0.2", 1e-4, 25000), grid));
+        Assert.Null(SweepBenchmark.GridProbe(Run("wsd-linear-cd0.6", 5e-4, 25000), grid));
+        Assert.Null(SweepBenchmark.GridProbe(Run("cosine-to10pct", 5e-4, 25000), grid));
+    }
+
+    [SharedDataFact]
+    public void WithTheGridsProbesASideBySideSweepStopsAHopelessWsdRunBeforeItsCooldown()
+    {
+        // The 10% cooldowns of 50k steps at 1e-4 and 1e-3 (final loss 3.066 and 2.983), side by side, refitted and checked
+        // every 20%: each forks the grid's probe (1e-4 at 22,500, 1e-3 at 13,500), so its forecasts have decay evidence
+        // long before its own cooldown (from 45,000), and 1e-4 is stopped at the first check after its probe. Without a
+        // probe no forecast before the cooldown could be calibrated, and none could stop a run there.
+        var grid = SchaippDataset.Load(SharedData.PathOf("schaipp-124m"));
+        var runs = grid.Where(r => r.Schedule == "wsd-linear-cd0.1" && r.TotalSteps == 50000 && r.PeakLearningRate is 1e-4 or 1e-3).ToList();
+        var result = SweepBenchmark.ReplaySideBySide(runs, margin: 0.02, refitFraction: 0.2, checkEvery: 0.2, probeFor: run => SweepBenchmark.GridProbe(run, grid));
+        Assert.Equal([22500L, 13500L], result.Runs.Select(r => r.ProbeFork));
+        Assert.Equal(1e-3, result.Chosen);
+        Assert.Equal(0, result.Regret);
+        var low = result.Runs[0];
+        Assert.NotNull(low.StopReason);
+        Assert.InRange(low.StepsTaken, 25000, 40000); // after its probe ended, before its cooldown
+        Assert.True(low.Calibrated > 0);
+        Assert.Null(result.Runs[1].StopReason);
+    }
+
+    [SharedDataFact]
     public void AnMplFitWhoseBestStartCannotBeEvaluatedFitsFromTheNextStartThatCan()
     {
         // The horizon protocol at peak 1e-4: the best screened start of MPL runs to parameters whose kernel spans more than

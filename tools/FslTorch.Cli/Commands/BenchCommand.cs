@@ -137,8 +137,12 @@ internal static class BenchCommand
             Description = "Every LR of a sweep advancing together (SideBySideSweep): a run whose calibrated band lies above the lowest calibrated forecast of the runs still going plus the margin is stopped at a check. --order, the prior options and --no-widen do not apply.",
         };
         var sweepCheckEvery = new Option<double>("--check-every") { Description = "With --side-by-side: the spacing of the checks, as a fraction of the budget.", DefaultValueFactory = _ => 0.05 };
+        var sweepProbes = new Option<bool>("--probes")
+        {
+            Description = "With --side-by-side: each WSD run forks a cooldown probe, the grid's shortest 10% cooldown at its peak LR (a branch of the constant run, as in bench probe), where that ends before the run's own decay.",
+        };
         var sweepCommand = new Command("sweep", "Replays peak-LR sweeps with early abort on the real runs of the 124M grid: the LR chosen, its regret and the steps saved.")
-            { sweepData, sweepMargin, sweepOrder, sweepSpread, noPrior, priorOn, noWiden, refitFraction, sweepSchedules, sweepBudgets, sweepLaw, sweepSideBySide, sweepCheckEvery, jsonOption };
+            { sweepData, sweepMargin, sweepOrder, sweepSpread, noPrior, priorOn, noWiden, refitFraction, sweepSchedules, sweepBudgets, sweepLaw, sweepSideBySide, sweepCheckEvery, sweepProbes, jsonOption };
         sweepCommand.SetAction(parse => CommandSupport.Run(() =>
         {
             double margin = parse.GetValue(sweepMargin);
@@ -162,9 +166,10 @@ internal static class BenchCommand
                 checkEvery = every;
             }
             else if (parse.GetResult(sweepCheckEvery) is { Implicit: false }) throw new ArgumentException("--check-every goes with --side-by-side.");
+            else if (parse.GetValue(sweepProbes)) throw new ArgumentException("--probes goes with --side-by-side (the sequential sweep's runs take a prior from the finished ones).");
             return SweepBenchmark.Run(parse.GetValue(sweepData)!, margin, parse.GetValue(sweepOrder)!, spread, held, fraction, !parse.GetValue(noWiden),
                 parse.GetValue(sweepSchedules) is { Length: > 0 } s ? s : null, parse.GetValue(sweepBudgets) is { Length: > 0 } b ? b : null,
-                parse.GetValue(jsonOption), Console.Out, law, checkEvery);
+                parse.GetValue(jsonOption), Console.Out, law, checkEvery, parse.GetValue(sweepProbes));
         }));
         bench.Subcommands.Add(sweepCommand);
 
