@@ -117,7 +117,7 @@ public sealed class SchaippDatasetTests
     {
         // The 10% cooldowns of 50k steps at 1e-4 and 1e-3 (final loss 3.066 and 2.983), side by side, refitted and checked
         // every 20%: each forks the grid's probe (1e-4 at 22,500, 1e-3 at 13,500), so its forecasts have decay evidence
-        // long before its own cooldown (from 45,000), and 1e-4 is stopped at the first check after its probe. Without a
+        // long before its own cooldown (from 45,000), and 1e-4 is stopped at a check after its probe ended. Without a
         // probe no forecast before the cooldown could be calibrated, and none could stop a run there.
         var grid = SchaippDataset.Load(SharedData.PathOf("schaipp-124m"));
         var runs = grid.Where(r => r.Schedule == "wsd-linear-cd0.1" && r.TotalSteps == 50000 && r.PeakLearningRate is 1e-4 or 1e-3).ToList();
