@@ -26,7 +26,7 @@ internal static class ProbeBenchmark
     private static readonly double[] Cooldowns = [0.2, 0.4];
 
     // How far a branch's logged loss may lie from the constant run's before the fork (evaluation noise).
-    internal const double BranchTolerance = 0.005;
+    private const double BranchTolerance = 0.005;
 
     internal sealed record Row(double PeakLearningRate, int TotalSteps, double Cooldown, long Step, long ProbeFork, int ProbeSteps,
         double Forecast, double Lower, double Upper, double Fitted, double Unseen, double HorizonError, double Observed)
@@ -108,15 +108,24 @@ internal static class ProbeBenchmark
     internal static CooldownProbe Probe(SchaippRun cooldown, SchaippRun constant)
     {
         int fork = (int)WsdSchedule.DecayStartForFraction(cooldown.TotalSteps, cooldown.CooldownFraction);
-        var before = cooldown.Logged.Steps.Zip(cooldown.Logged.Losses).Where(p => p.First < fork).ToList();
-        var constantLosses = constant.StepLosses();
-        if (before.Any(p => !(Math.Abs(constantLosses[p.First] - p.Second) <= BranchTolerance)))
+        if (!FollowsUntil(cooldown, constant, fork))
         {
             throw new InvalidDataException($"{cooldown.File}: its losses before step {fork} are not the constant run's; it is not a branch of it.");
         }
         var losses = cooldown.StepLosses();
         var rates = Enumerable.Range(fork, cooldown.TotalSteps - fork).Select(k => cooldown.LearningRates.GetLearningRate(k)).ToArray();
         return new CooldownProbe(fork, rates, losses[fork..]);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="run"/>'s logged losses before <paramref name="step"/> are the constant run's within the
+    /// evaluation's noise (the grid's branches differ from the constant run there by up to 0.003): a branch of it up to there.
+    /// </summary>
+    internal static bool FollowsUntil(SchaippRun run, SchaippRun constant, long step)
+    {
+        var constantLosses = constant.StepLosses();
+        return run.Logged.Steps.Zip(run.Logged.Losses).Where(p => p.First < step)
+            .All(p => Math.Abs(constantLosses[p.First] - p.Second) <= BranchTolerance);
     }
 
     // The forecasts of `target`'s final loss from the constant run with the probe: at the probe's last step and at the step

@@ -202,11 +202,7 @@ internal static class SweepBenchmark
         if (constant == null || source == null) return null;
         var probe = ProbeBenchmark.Probe(source, constant);
         long end = probe.ForkStep + probe.LearningRates.Count - 1;
-        if (end >= wsd.DecayStartStep) return null;
-        var constantLosses = constant.StepLosses();
-        bool branch = run.Logged.Steps.Zip(run.Logged.Losses).Where(p => p.First <= end)
-            .All(p => Math.Abs(constantLosses[p.First] - p.Second) <= ProbeBenchmark.BranchTolerance);
-        return branch ? probe : null;
+        return end < wsd.DecayStartStep && ProbeBenchmark.FollowsUntil(run, constant, end + 1) ? probe : null;
     }
 
     // A replayed run's monitor: the run's own fixed schedule (no decay control), refits every `refitFraction` of its budget
