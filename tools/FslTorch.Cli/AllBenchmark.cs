@@ -25,7 +25,12 @@ internal static class AllBenchmark
         public IReadOnlyList<ObservedCurve>? Runs { get; init; }
     }
 
-    /// <summary>The protocols found under <paramref name="dataFolder"/> (mpl/ and schaipp-124m/; a missing one is skipped with a line).</summary>
+    /// <summary>
+    /// The protocols found under <paramref name="dataFolder"/>: mpl/, and every folder holding a schedule grid's manifest
+    /// (<see cref="SchaippDataset.IsGrid"/>: schaipp-124m/ in the shared data, and any other grid of that layout, whose
+    /// protocol names then carry the folder's name), or <paramref name="dataFolder"/> itself when it is a grid. A missing
+    /// folder, or a protocol a grid lacks the runs for, is skipped with a line.
+    /// </summary>
     public static IReadOnlyList<ProtocolData> Protocols(string dataFolder, TextWriter output)
     {
         if (!Directory.Exists(dataFolder)) throw new DirectoryNotFoundException($"{dataFolder}: no such folder (--data is the shared data folder, with mpl/ and schaipp-124m/).");
@@ -41,21 +46,35 @@ internal static class AllBenchmark
             protocols.Add(TransferBenchmark.Protocol(mpl, "25M", "100M", TransferBenchmark.DefaultShortSteps, TransferBenchmark.DefaultSpread));
         }
         else output.WriteLine($"skipped: {mpl} has no manifest.csv");
-        string schaipp = Path.Combine(dataFolder, "schaipp-124m");
-        if (File.Exists(Path.Combine(schaipp, "manifest.csv")))
+        // A grid's own folder given as --data is that grid.
+        var grids = SchaippDataset.IsGrid(dataFolder) ? [dataFolder]
+            : Directory.GetDirectories(dataFolder).Order(StringComparer.Ordinal).Where(SchaippDataset.IsGrid).ToList();
+        if (grids.Count == 0) output.WriteLine($"skipped: no folder of {dataFolder} holds a schedule grid (a manifest.csv with {string.Join(", ", SchaippDataset.RequiredColumns)}), as schaipp-124m/ does");
+        foreach (var grid in grids)
         {
-            var runs = SchaippDataset.Load(schaipp);
+            // One grid keeps the short names (schedules-0.001); with several, each name says its grid's folder.
+            string prefix = grids.Count == 1 ? "" : Path.GetFileName(grid) + "/";
+            var runs = SchaippDataset.Load(grid, output);
             foreach (double peak in SchaippDataset.Peaks(runs))
             {
                 string lr = peak.ToString("G", CultureInfo.InvariantCulture);
-                var (fit, predict) = SchaippDataset.SchedulesProtocol(runs, peak);
-                protocols.Add(new ProtocolData($"schedules-{lr}", fit, predict));
-                var (hFit, hPredict) = SchaippDataset.HorizonProtocol(runs, peak);
-                protocols.Add(new ProtocolData($"horizon-{lr}", hFit, hPredict));
+                foreach (var (name, protocol) in new (string, Func<IReadOnlyList<SchaippRun>, double, (IReadOnlyList<ObservedCurve>, IReadOnlyList<ObservedCurve>)>)[]
+                    { ("schedules", SchaippDataset.SchedulesProtocol), ("horizon", SchaippDataset.HorizonProtocol) })
+                {
+                    try
+                    {
+                        var (fit, predict) = protocol(runs, peak);
+                        if (predict.Count == 0) output.WriteLine($"skipped: {prefix}{name}-{lr}: no run left to predict");
+                        else protocols.Add(new ProtocolData($"{prefix}{name}-{lr}", fit, predict));
+                    }
+                    catch (InvalidDataException e)
+                    {
+                        output.WriteLine($"skipped: {prefix}{name}-{lr}: {e.Message}");
+                    }
+                }
             }
         }
-        else output.WriteLine($"skipped: {schaipp} has no manifest.csv");
-        if (protocols.Count == 0) throw new InvalidDataException($"{dataFolder} holds neither mpl/ nor schaipp-124m/.");
+        if (protocols.Count == 0) throw new InvalidDataException($"{dataFolder} holds neither mpl/ nor a schedule grid with the runs of a protocol.");
         return protocols;
     }
 

@@ -18,8 +18,6 @@ namespace FslTorch.Cli;
 /// </summary>
 internal static class DecayBenchmark
 {
-    private static readonly double[] GridFractions = [0.1, 0.2, 0.4, 0.6, 0.8, 0.9];
-
     /// <summary>
     /// The prior's spread (log-space standard deviation) on the decay-response parameters: 0.02 keeps the live
     /// run's warmup from moving them; with 0.1 the mean forecast error was 0.0133 (README).
@@ -35,15 +33,15 @@ internal static class DecayBenchmark
         IReadOnlyList<double>? peaks = null, string? priorFolder = null)
     {
         law ??= LossCurveLaws.Default;
-        var runs = SchaippDataset.Load(folder);
+        var runs = SchaippDataset.Load(folder, output);
         var cells = new List<Cell>();
         var priors = new Dictionary<double, FitResult>();
-        foreach (double peak in peaks ?? [1e-4, 5e-4, 1e-3, 2e-3])
+        foreach (double peak in peaks ?? SchaippDataset.Peaks(runs))
         {
-            foreach (int total in new[] { 25000, 35000, 50000 })
+            if (Budgets(runs, peak, output) is not { } budgets) continue;
+            foreach (int total in budgets)
             {
-                if (peak == 1e-4 && total == 25000) continue;
-                if (Grid(runs, peak, total) is not { } grid) continue;
+                var grid = Grid(runs, peak, total)!;
                 string? priorFile = priorFolder == null ? null : Path.Combine(priorFolder, string.Create(CultureInfo.InvariantCulture, $"prior-{peak}.json"));
                 if (!priors.TryGetValue(peak, out var calibration))
                 {
@@ -51,7 +49,7 @@ internal static class DecayBenchmark
                     priors[peak] = calibration;
                     if (priorFile != null) calibration.SaveParameters(priorFile);
                 }
-                var constant = runs.Single(r => r.Schedule == "constant" && r.PeakLearningRate == peak);
+                var constant = SchaippDataset.Constant(runs, peak);
                 var cell = Replay(constant, total, calibration, grid, options);
                 cells.Add(cell);
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -63,7 +61,10 @@ internal static class DecayBenchmark
                 }
             }
         }
-        var baselines = GridFractions.ToDictionary(f => f, f => cells.Select(c => c.GridFinalLoss[f] - c.GridFinalLoss.Values.Min()).ToList());
+        if (cells.Count == 0) throw new ArgumentException($"{folder}: no peak LR with a constant run, a 20% cooldown run to calibrate on and a grid of cooldowns at a longer budget.");
+        // The fixed fractions every cell's grid has, as baselines.
+        var common = cells.Select(c => c.GridFinalLoss.Keys).Aggregate((a, b) => a.Intersect(b).ToList()).Order().ToList();
+        var baselines = common.ToDictionary(f => f, f => cells.Select(c => c.GridFinalLoss[f] - c.GridFinalLoss.Values.Min()).ToList());
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"controller: mean regret {cells.Average(c => c.Regret):F4}, max {cells.Max(c => c.Regret):F4}; mean forecast error {cells.Average(c => c.ForecastError):F4}"));
         foreach (var (fraction, regrets) in baselines)
@@ -96,12 +97,41 @@ internal static class DecayBenchmark
         return 0;
     }
 
-    /// <summary>The real WSD runs of a cell by cooldown fraction (null when the grid lacks one).</summary>
+    /// <summary>
+    /// The budgets of a peak's cells, ascending: those at which the grid has linear cooldowns of two or more fractions,
+    /// longer than the shortest 20% cooldown (a calibration run, <see cref="Calibration"/>) and no longer than the constant
+    /// run the replay follows. Null, with a line, when the peak has no constant run or no calibration runs. (On the 124M
+    /// grid: 25k, 35k and 50k steps; only 50k at 1e-4, whose shortest runs are 25k steps long.)
+    /// </summary>
+    public static IReadOnlyList<int>? Budgets(IReadOnlyList<SchaippRun> runs, double peak, TextWriter output)
+    {
+        int calibration, longest;
+        try
+        {
+            longest = SchaippDataset.Constant(runs, peak).TotalSteps;
+            _ = SchaippDataset.SchedulesProtocol(runs, peak); // throws when the peak lacks a run of it
+            calibration = runs.Where(r => r.Schedule == "wsd-linear-cd0.2" && SamePeak(r, peak)).Min(r => r.TotalSteps);
+        }
+        catch (InvalidDataException e)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"skipped: peak {peak}: {e.Message}"));
+            return null;
+        }
+        return runs.Where(r => IsLinearCooldown(r) && SamePeak(r, peak) && r.TotalSteps > calibration && r.TotalSteps <= longest)
+            .Select(r => r.TotalSteps).Distinct().Order().Where(total => Grid(runs, peak, total) != null).ToList();
+    }
+
+    /// <summary>The real linear-cooldown WSD runs of a cell by cooldown fraction (null when the grid has fewer than two).</summary>
     public static IReadOnlyDictionary<double, SchaippRun>? Grid(IReadOnlyList<SchaippRun> runs, double peak, int total)
     {
-        var grid = GridFractions.ToDictionary(f => f, f => runs.SingleOrDefault(r => r.Schedule == $"wsd-linear-cd{f.ToString(CultureInfo.InvariantCulture)}" && r.PeakLearningRate == peak && r.TotalSteps == total));
-        return grid.Values.Any(r => r is null) ? null : grid.ToDictionary(g => g.Key, g => g.Value!);
+        var grid = new SortedDictionary<double, SchaippRun>(runs.Where(r => IsLinearCooldown(r) && SamePeak(r, peak) && r.TotalSteps == total)
+            .GroupBy(r => r.CooldownFraction).ToDictionary(g => g.Key, g => g.First()));
+        return grid.Count >= 2 ? grid : null;
     }
+
+    private static bool IsLinearCooldown(SchaippRun run) => run.Schedule.StartsWith("wsd-linear-cd", StringComparison.Ordinal) && run.CooldownFraction > 0;
+
+    private static bool SamePeak(SchaippRun run, double peak) => Math.Abs(run.PeakLearningRate - peak) <= 1e-9 * peak;
 
     /// <summary>The prior of a peak's cells: the law fitted to the two calibration runs of the schedules protocol (a WSD and a cut cosine run).</summary>
     public static FitResult Calibration(IReadOnlyList<SchaippRun> runs, double peak, LossCurveLaw law) =>
@@ -135,9 +165,9 @@ internal static class DecayBenchmark
         double nearest = grid.Keys.MinBy(f => Math.Abs(f - fraction));
         double best = grid.Values.Min(r => r.FinalValidationLoss);
         var gridRun = grid[nearest];
-        int probe = total - 200;
-        int index = gridRun.Curve.Steps.ToList().IndexOf(probe);
-        double observedLoss = gridRun.Curve.Losses[index];
+        // The grid run's last regular loss (200 steps before T on the 124M grid), where the forecast is scored.
+        int probe = gridRun.Curve.Steps[^1];
+        double observedLoss = gridRun.Curve.Losses[^1];
         double forecast = fitAtStart.Predict(initial.WithDecayStart(start).Sample(total), [probe])[0];
         int refits = (int)(Math.Min(total, start) / interval);
         return new Cell(peak, total, start, fraction, gridRun.FinalValidationLoss - best, forecast, observedLoss, Math.Abs(forecast - observedLoss),

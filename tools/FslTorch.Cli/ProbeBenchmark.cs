@@ -17,7 +17,7 @@ namespace FslTorch.Cli;
 /// from the constant run: at 27–45% of a longer budget, 3–5% of it long. A <see cref="TrainingMonitor"/> set up as
 /// <c>fsl watch</c> sets it up (the law's built-in prior, which is not measured) follows the constant run's logged losses
 /// with that probe, and forecasts a longer run's 20% and 40% cooldowns at the probe's end and just before the cooldown
-/// begins; each forecast is scored against the real run's loss 200 steps before its end. Besides the error and whether
+/// begins; each forecast is scored against the real run's last regular loss (200 steps before its end). Besides the error and whether
 /// the 80% band held it, each row gives the share of the unseen gain (<see cref="Forecast.UnseenCooldownGain"/>, the law's
 /// extrapolation from the probe to the whole cooldown) that the real run realised (<see cref="Row.RealisedShare"/>).
 /// </summary>
@@ -47,13 +47,17 @@ internal static class ProbeBenchmark
     {
         law ??= LossCurveLaws.Default;
         var clock = Stopwatch.StartNew();
-        var runs = SchaippDataset.Load(folder);
+        var runs = SchaippDataset.Load(folder, output);
         var rows = new List<Row>();
-        foreach (double peak in peaks ?? [1e-4, 5e-4, 1e-3, 2e-3])
+        foreach (double peak in peaks ?? SchaippDataset.Peaks(runs))
         {
-            var constant = runs.Single(r => r.Schedule == "constant" && r.PeakLearningRate == peak);
             var probeRun = runs.Where(r => r.Schedule == "wsd-linear-cd0.1" && r.PeakLearningRate == peak).MinBy(r => r.TotalSteps);
-            if (probeRun == null) continue;
+            var constant = runs.Where(r => r.Schedule == "constant" && r.PeakLearningRate == peak).MaxBy(r => r.TotalSteps);
+            if (probeRun == null || constant == null)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"skipped: peak {peak}: no {(constant == null ? "constant" : "wsd-linear-cd0.1")} run"));
+                continue;
+            }
             var probe = Probe(probeRun, constant);
             foreach (var target in runs.Where(r => r.PeakLearningRate == peak && r.TotalSteps > probeRun.TotalSteps
                 && Cooldowns.Any(f => r.Schedule == $"wsd-linear-cd{f.ToString(CultureInfo.InvariantCulture)}")).OrderBy(r => r.TotalSteps).ThenBy(r => r.CooldownFraction))
@@ -140,8 +144,9 @@ internal static class ProbeBenchmark
         var options = WatchCommand.MonitorOptions(law, schedule, total, WatchCommand.BuiltInPrior(law)) with { DecayControl = null };
         using var monitor = new TrainingMonitor(schedule, total, options);
         var losses = constant.StepLosses();
-        int observedIndex = target.Curve.Steps.ToList().IndexOf(total - 200);
-        double observed = target.Curve.Losses[observedIndex];
+        // Scored at the target's last regular loss (200 steps before its end on the 124M grid).
+        int scored = target.Curve.Steps[^1];
+        double observed = target.Curve.Losses[^1];
         var sampled = schedule.Sample(total);
         for (long step = 0; step <= at.Max(); step++)
         {
@@ -151,7 +156,7 @@ internal static class ProbeBenchmark
             // The law at the scored step and where the decay begins (the constant run's last logged loss before it).
             long horizon = forecast.HorizonStep;
             int logged = constant.Logged.Steps.ToList().FindLastIndex(s => s <= horizon);
-            var predicted = forecast.Fit.Predict(sampled, [(int)constant.Logged.Steps[logged], total - 200]); // ascending
+            var predicted = forecast.Fit.Predict(sampled, [(int)constant.Logged.Steps[logged], scored]); // ascending
             double fitted = predicted[1];
             yield return new Row(target.PeakLearningRate, total, target.CooldownFraction, step, probe.ForkStep, probe.LearningRates.Count,
                 fitted + Forecast.UnseenGainShare * forecast.UnseenCooldownGain, forecast.Lower, forecast.Upper, fitted, forecast.UnseenCooldownGain,

@@ -8,8 +8,8 @@ using FslTorch.Surrogates;
 namespace FslTorch.Cli;
 
 /// <summary>
-/// <c>fsl bench sweep</c>: peak-LR sweeps with early abort replayed on the real runs of the 124M grid. For every
-/// schedule and budget run at four or more peak LRs, the runs arrive one after another (middle LR first by default)
+/// <c>fsl bench sweep</c>: peak-LR sweeps with early abort replayed on the real runs of the 124M grid (or of any grid in its layout). For every
+/// schedule and budget run at four or more peak LRs (at every peak of a grid with fewer, at least two), the runs arrive one after another (middle LR first by default)
 /// through <see cref="EarlyAbortSweep"/> and a <see cref="TrainingMonitor"/> each (the run's own fixed schedule, no
 /// decay control, Abort early stopping against the best finished run plus the margin, the prior from the finished run
 /// nearest in LR, and by default each vote's band widened by that run's forecast errors at the same fraction of its
@@ -53,11 +53,13 @@ internal static class SweepBenchmark
     {
         if (probes && checkEvery == null) throw new ArgumentException("Probes go with the side-by-side sweep (checkEvery).");
         law ??= LossCurveLaws.Default;
-        var runs = SchaippDataset.Load(folder);
+        var runs = SchaippDataset.Load(folder, output);
+        // A sweep is a schedule and budget run at every peak LR of the grid, or at four or more (at least two).
+        int needed = Math.Max(2, Math.Min(4, SchaippDataset.Peaks(runs).Count));
         var groups = runs.GroupBy(r => (r.Schedule, r.TotalSteps))
-            .Where(g => g.Count() >= 4 && (schedules == null || schedules.Contains(g.Key.Schedule)) && (budgets == null || budgets.Contains(g.Key.TotalSteps)))
+            .Where(g => g.Count() >= needed && (schedules == null || schedules.Contains(g.Key.Schedule)) && (budgets == null || budgets.Contains(g.Key.TotalSteps)))
             .OrderBy(g => g.Key.Schedule, StringComparer.Ordinal).ThenBy(g => g.Key.TotalSteps).ToList();
-        if (groups.Count == 0) throw new ArgumentException("No schedule and budget of the grid has runs at four or more peak LRs with these filters.");
+        if (groups.Count == 0) throw new ArgumentException($"No schedule and budget of the grid has runs at {needed} or more peak LRs with these filters.");
         var clock = Stopwatch.StartNew();
         var results = new List<GroupResult>();
         foreach (var group in groups)

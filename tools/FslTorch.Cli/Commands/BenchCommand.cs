@@ -49,15 +49,16 @@ internal static class BenchCommand
         bench.Subcommands.Add(transfer);
 
         // fsl bench schedules --data ../shared/data/schaipp-124m --peak-lr 1e-3 --json out.json
-        var schaippData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
-        var peakOption = new Option<double>("--peak-lr") { Description = "The peak LR whose runs are used (1e-4, 5e-4, 1e-3 or 2e-3).", Required = true };
+        var schaippData = new Option<string>("--data") { Description = "A schedule grid's folder: schaipp-124m/ of the shared data, or another grid with its manifest layout.", Required = true };
+        var peakOption = new Option<double>("--peak-lr") { Description = "The peak LR whose runs are used (one of the grid's: 1e-4, 5e-4, 1e-3 or 2e-3 on the 124M grid).", Required = true };
         var schedulesCommand = new Command("schedules", "Fit on a constant, a short WSD and a cut cosine run at one peak LR; predict every other run at that peak.")
             { schaippData, peakOption, jsonOption, lawOption, blockOption };
         schedulesCommand.SetAction(parse => CommandSupport.Run(() =>
         {
             double peak = parse.GetValue(peakOption);
-            var (fit, predict) = SchaippDataset.SchedulesProtocol(SchaippDataset.Load(parse.GetValue(schaippData)!), peak);
-            return CommandSupport.Bench(string.Create(CultureInfo.InvariantCulture, $"schaipp-124m-lr{peak}"), fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
+            string data = parse.GetValue(schaippData)!;
+            var (fit, predict) = SchaippDataset.SchedulesProtocol(SchaippDataset.Load(data, Console.Out), peak);
+            return CommandSupport.Bench(string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}-lr{peak}"), fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
         }));
         bench.Subcommands.Add(schedulesCommand);
 
@@ -81,12 +82,12 @@ internal static class BenchCommand
         bench.Subcommands.Add(curvesCommand);
 
         // fsl bench decay --data ../shared/data/schaipp-124m --json out.json
-        var decayData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
+        var decayData = new Option<string>("--data") { Description = "A schedule grid's folder: schaipp-124m/ of the shared data, or another grid with its manifest layout.", Required = true };
         var marginOption = new Option<double?>("--margin") { Description = "Override the controller's margin (nats); the library default otherwise." };
         var uncertaintyOption = new Option<double?>("--uncertainty-weight") { Description = "Override the controller's uncertainty weight; the library default otherwise." };
         var hindcastOption = new Option<double?>("--hindcast-tolerance") { Description = "Override the controller's hindcast tolerance (fraction of the drop; inf turns the check off)." };
         var decayLaw = new Option<string?>("--law") { Description = "The law of the forecasts (the library default when not given)." };
-        var decayPeaks = new Option<double[]>("--peak-lr") { Description = "Only these peak LRs (all four by default).", AllowMultipleArgumentsPerToken = true };
+        var decayPeaks = new Option<double[]>("--peak-lr") { Description = "Only these peak LRs (every peak of the grid by default).", AllowMultipleArgumentsPerToken = true };
         var writePriors = new Option<string?>("--write-priors") { Description = "Write each peak's calibration fit to this folder (prior-PEAK.json) and print, per cell, the fsl watch command that makes the same decision from the run's log." };
         var decayCommand = new Command("decay", "Replays real runs through the TrainingMonitor (library defaults) and scores its decay starts.")
             { decayData, jsonOption, marginOption, uncertaintyOption, hindcastOption, decayLaw, decayPeaks, writePriors };
@@ -105,9 +106,9 @@ internal static class BenchCommand
         bench.Subcommands.Add(decayCommand);
 
         // fsl bench probe --data ../shared/data/schaipp-124m [--law L] [--peak-lr X…]
-        var probeData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
+        var probeData = new Option<string>("--data") { Description = "A schedule grid's folder: schaipp-124m/ of the shared data, or another grid with its manifest layout.", Required = true };
         var probeLaw = new Option<string?>("--law") { Description = "The law of the forecasts (the library default when not given)." };
-        var probePeaks = new Option<double[]>("--peak-lr") { Description = "Only these peak LRs (all four by default).", AllowMultipleArgumentsPerToken = true };
+        var probePeaks = new Option<double[]>("--peak-lr") { Description = "Only these peak LRs (every peak of the grid by default).", AllowMultipleArgumentsPerToken = true };
         var probeCommand = new Command("probe", "Forecasts of longer cooldowns from a short one (a cooldown probe) on the real runs of the 124M grid, without a measured prior.")
             { probeData, probeLaw, probePeaks, jsonOption };
         probeCommand.SetAction(parse => CommandSupport.Run(() =>
@@ -120,7 +121,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(probeCommand);
 
         // fsl bench sweep --data ../shared/data/schaipp-124m [--margin 0.02] [--order middle-out] [--prior-spread 0.1] [--prior-on P…] [--no-prior] [--no-widen] [--law L]
-        var sweepData = new Option<string>("--data") { Description = "The schaipp-124m/ folder of the shared data.", Required = true };
+        var sweepData = new Option<string>("--data") { Description = "A schedule grid's folder: schaipp-124m/ of the shared data, or another grid with its manifest layout.", Required = true };
         var sweepMargin = new Option<double>("--margin") { Description = "Stop a run forecast (calibrated band) to finish above the best finished run's final loss plus this (nats).", DefaultValueFactory = _ => 0.02 };
         var sweepOrder = new Option<string>("--order") { Description = $"The order the LRs run in ({string.Join(", ", SweepBenchmark.Orders)}).", DefaultValueFactory = _ => SweepBenchmark.Orders[0] };
         sweepOrder.AcceptOnlyFromAmong(SweepBenchmark.Orders);
@@ -129,7 +130,7 @@ internal static class BenchCommand
         var priorOn = new Option<string[]>("--prior-on") { Description = "The parameters the prior holds (every parameter but the level L0, A when not given; e.g. all seven, or the decay response C tau beta D as for a size sweep).", AllowMultipleArgumentsPerToken = true };
         var noWiden = new Option<bool>("--no-widen") { Description = "Do not widen a run's abort band by the forecast errors of the finished run nearest in LR." };
         var refitFraction = new Option<double>("--refit-every") { Description = "Refit every this fraction of the budget.", DefaultValueFactory = _ => 0.05 };
-        var sweepSchedules = new Option<string[]>("--schedule") { Description = "Only these schedules of the grid (e.g. wsd-linear-cd0.2 cosine-to10pct); all run at four or more LRs by default.", AllowMultipleArgumentsPerToken = true };
+        var sweepSchedules = new Option<string[]>("--schedule") { Description = "Only these schedules of the grid (e.g. wsd-linear-cd0.2 cosine-to10pct); all that run at four or more LRs (at every LR of a grid with fewer) by default.", AllowMultipleArgumentsPerToken = true };
         var sweepBudgets = new Option<int[]>("--total-steps") { Description = "Only these budgets (25000, 50000).", AllowMultipleArgumentsPerToken = true };
         var sweepLaw = new Option<string?>("--law") { Description = "The law of the forecasts (the library default when not given)." };
         var sweepSideBySide = new Option<bool>("--side-by-side")
@@ -174,7 +175,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(sweepCommand);
 
         // fsl bench all --data ../shared/data --json all.json
-        var allData = new Option<string>("--data") { Description = "The shared data folder (with mpl/ and schaipp-124m/).", Required = true };
+        var allData = new Option<string>("--data") { Description = "The shared data folder (with mpl/ and schedule grids such as schaipp-124m/).", Required = true };
         var allCommand = new Command("all", "Every protocol on the shared data: one table of laws × protocols (strict/standard PredE, WorstE, fit seconds, failures).")
             { allData, jsonOption, lawOption, blockOption };
         allCommand.SetAction(parse => CommandSupport.Run(() =>
