@@ -26,7 +26,8 @@ internal static class AllBenchmark
     }
 
     /// <summary>
-    /// The protocols found under <paramref name="dataFolder"/>: mpl/, and every folder holding a schedule grid's manifest
+    /// The protocols found under <paramref name="dataFolder"/>: every folder in the MPL paper's layout (mpl/; each size's
+    /// protocol and each larger size from the next smaller one), and every folder holding a schedule grid's manifest
     /// (<see cref="SchaippDataset.IsGrid"/>: schaipp-124m/ in the shared data, and any other grid of that layout, whose
     /// protocol names then carry the folder's name), or <paramref name="dataFolder"/> itself when it is a grid. A missing
     /// folder, or a protocol a grid lacks the runs for, is skipped with a line.
@@ -35,17 +36,33 @@ internal static class AllBenchmark
     {
         if (!Directory.Exists(dataFolder)) throw new DirectoryNotFoundException($"{dataFolder}: no such folder (--data is the shared data folder, with mpl/ and schaipp-124m/).");
         var protocols = new List<ProtocolData>();
-        string mpl = Path.Combine(dataFolder, "mpl");
-        if (File.Exists(Path.Combine(mpl, "manifest.csv")))
+        // Every folder in the MPL paper's layout (mpl/ in the shared data): each model size's protocol, and each larger size
+        // predicted from the next smaller one (transfer-25M-100M there).
+        var mplFolders = MplDataset.IsMplLayout(dataFolder) ? [dataFolder]
+            : Directory.GetDirectories(dataFolder).Order(StringComparer.Ordinal).Where(MplDataset.IsMplLayout).ToList();
+        if (mplFolders.Count == 0) output.WriteLine($"skipped: no folder of {dataFolder} holds curves in the MPL paper's layout, as mpl/ does");
+        foreach (var mpl in mplFolders)
         {
-            foreach (var size in new[] { "25M", "100M" })
+            string prefix = mplFolders.Count == 1 ? "" : Path.GetFileName(mpl) + "/";
+            var sizes = MplDataset.Sizes(mpl);
+            foreach (var size in sizes)
             {
                 var (fit, predict) = MplDataset.Load(mpl, size);
-                protocols.Add(new ProtocolData($"mpl-{size}", fit, predict));
+                protocols.Add(new ProtocolData($"{prefix}mpl-{size}", fit, predict));
             }
-            protocols.Add(TransferBenchmark.Protocol(mpl, "25M", "100M", TransferBenchmark.DefaultShortSteps, TransferBenchmark.DefaultSpread));
+            foreach (var (from, to) in sizes.Zip(sizes.Skip(1)))
+            {
+                try
+                {
+                    var transfer = TransferBenchmark.Protocol(mpl, from, to, TransferBenchmark.DefaultShortSteps, TransferBenchmark.DefaultSpread);
+                    protocols.Add(transfer with { Name = prefix + transfer.Name });
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidDataException)
+                {
+                    output.WriteLine($"skipped: {prefix}transfer-{from}-{to}: {e.Message}");
+                }
+            }
         }
-        else output.WriteLine($"skipped: {mpl} has no manifest.csv");
         // A grid's own folder given as --data is that grid.
         var grids = SchaippDataset.IsGrid(dataFolder) ? [dataFolder]
             : Directory.GetDirectories(dataFolder).Order(StringComparer.Ordinal).Where(SchaippDataset.IsGrid).ToList();

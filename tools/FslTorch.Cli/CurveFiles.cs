@@ -7,6 +7,15 @@ namespace FslTorch.Cli;
 /// <summary>Loss curves from any trainer: step,lr,loss CSV, JSON Lines, trainer_state.json or TensorBoard events (<see cref="LogFormats"/>).</summary>
 internal static class CurveFiles
 {
+    /// <summary>Whether <paramref name="folder"/> holds a <c>manifest.csv</c> whose header has every one of <paramref name="columns"/>.</summary>
+    public static bool ManifestHas(string folder, IEnumerable<string> columns)
+    {
+        string manifest = Path.Combine(folder, "manifest.csv");
+        if (!File.Exists(manifest)) return false;
+        var header = File.ReadLines(manifest).FirstOrDefault()?.Split(',') ?? [];
+        return columns.All(header.Contains);
+    }
+
     /// <summary>
     /// Reads a curve; the LR of steps between logged rows is interpolated linearly (exact when every step is
     /// logged). <paramref name="fromStep"/> drops earlier points; <paramref name="bin"/> &gt; 1 averages the

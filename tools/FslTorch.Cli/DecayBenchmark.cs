@@ -110,28 +110,26 @@ internal static class DecayBenchmark
         {
             longest = SchaippDataset.Constant(runs, peak).TotalSteps;
             _ = SchaippDataset.SchedulesProtocol(runs, peak); // throws when the peak lacks a run of it
-            calibration = runs.Where(r => r.Schedule == "wsd-linear-cd0.2" && SamePeak(r, peak)).Min(r => r.TotalSteps);
+            calibration = runs.Where(r => r.Schedule == "wsd-linear-cd0.2" && SchaippDataset.SamePeak(r, peak)).Min(r => r.TotalSteps);
         }
         catch (InvalidDataException e)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"skipped: peak {peak}: {e.Message}"));
             return null;
         }
-        return runs.Where(r => IsLinearCooldown(r) && SamePeak(r, peak) && r.TotalSteps > calibration && r.TotalSteps <= longest)
+        return runs.Where(r => IsLinearCooldown(r) && SchaippDataset.SamePeak(r, peak) && r.TotalSteps > calibration && r.TotalSteps <= longest)
             .Select(r => r.TotalSteps).Distinct().Order().Where(total => Grid(runs, peak, total) != null).ToList();
     }
 
     /// <summary>The real linear-cooldown WSD runs of a cell by cooldown fraction (null when the grid has fewer than two).</summary>
     public static IReadOnlyDictionary<double, SchaippRun>? Grid(IReadOnlyList<SchaippRun> runs, double peak, int total)
     {
-        var grid = new SortedDictionary<double, SchaippRun>(runs.Where(r => IsLinearCooldown(r) && SamePeak(r, peak) && r.TotalSteps == total)
+        var grid = new SortedDictionary<double, SchaippRun>(runs.Where(r => IsLinearCooldown(r) && SchaippDataset.SamePeak(r, peak) && r.TotalSteps == total)
             .GroupBy(r => r.CooldownFraction).ToDictionary(g => g.Key, g => g.First()));
         return grid.Count >= 2 ? grid : null;
     }
 
     private static bool IsLinearCooldown(SchaippRun run) => run.Schedule.StartsWith("wsd-linear-cd", StringComparison.Ordinal) && run.CooldownFraction > 0;
-
-    private static bool SamePeak(SchaippRun run, double peak) => Math.Abs(run.PeakLearningRate - peak) <= 1e-9 * peak;
 
     /// <summary>The prior of a peak's cells: the law fitted to the two calibration runs of the schedules protocol (a WSD and a cut cosine run).</summary>
     public static FitResult Calibration(IReadOnlyList<SchaippRun> runs, double peak, LossCurveLaw law) =>

@@ -47,13 +47,7 @@ internal static class SchaippDataset
     public static readonly string[] RequiredColumns = ["file", "schedule", "base_lr", "iterations", "warmup", "cooldown_frac", "cos_final_lr", "final_val_loss"];
 
     /// <summary>Whether <paramref name="folder"/> holds a grid manifest (its header has every required column).</summary>
-    public static bool IsGrid(string folder)
-    {
-        string manifest = Path.Combine(folder, "manifest.csv");
-        if (!File.Exists(manifest)) return false;
-        var header = File.ReadLines(manifest).FirstOrDefault()?.Split(',') ?? [];
-        return RequiredColumns.All(header.Contains);
-    }
+    public static bool IsGrid(string folder) => CurveFiles.ManifestHas(folder, RequiredColumns);
 
     public static IReadOnlyList<SchaippRun> Load(string folder, TextWriter? notes = null)
     {
@@ -210,7 +204,8 @@ internal static class SchaippDataset
         atPeak.Where(r => r.Schedule == schedule).MinBy(r => r.TotalSteps)
         ?? throw new InvalidDataException($"The grid has no {schedule} run at peak LR {Format(peak)}.");
 
-    private static bool SamePeak(SchaippRun run, double peak) => Math.Abs(run.PeakLearningRate - peak) <= 1e-9 * peak;
+    /// <summary>Whether a run's peak LR is <paramref name="peak"/> (to 1e-9 of it).</summary>
+    public static bool SamePeak(SchaippRun run, double peak) => Math.Abs(run.PeakLearningRate - peak) <= 1e-9 * peak;
 
     private static string Format(double peak) => peak.ToString("G", CultureInfo.InvariantCulture);
 

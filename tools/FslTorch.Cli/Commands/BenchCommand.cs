@@ -20,7 +20,7 @@ internal static class BenchCommand
 
         // fsl bench mpl --data ../shared/data/mpl --size 25M --json out.json
         var mplData = new Option<string>("--data") { Description = "The mpl/ folder of the shared data.", Required = true };
-        var mplSize = new Option<string>("--size") { Description = "Model size: 25M or 100M.", DefaultValueFactory = _ => "25M" };
+        var mplSize = new Option<string>("--size") { Description = "A model size of the manifest (25M or 100M in the shared data).", DefaultValueFactory = _ => "25M" };
         var mpl = new Command("mpl", "The Multi-Power Law paper's protocol: fit on the three 'fit' runs, predict the six others.") { mplData, mplSize, jsonOption, lawOption, blockOption };
         mpl.SetAction(parse => CommandSupport.Run(() =>
         {

@@ -8,17 +8,18 @@ using Xunit;
 namespace FslTorch.Tests.Cli;
 
 /// <summary>
-/// The grid benchmarks on a grid that is not the 124M one: other peak LRs, budgets, cooldown fractions, warmup and
-/// logging interval, a diverged run and a run of a schedule the grid does not know. Everything is read from the manifest.
+/// The benchmarks on data laid out as the shared data is but not the same: a grid that is not the 124M one (other peak
+/// LRs, budgets, cooldown fractions, warmup and logging interval, a diverged run and a run of a schedule the grid does not
+/// know), and curves in the MPL paper's layout at other model sizes. Everything is read from the manifests.
 /// </summary>
-public sealed class GridLayoutTests : IDisposable
+public sealed class DataLayoutTests : IDisposable
 {
     private static readonly double[] Peaks = [3e-4, 1.2e-3];
     private static readonly int[] Budgets = [4000, 8000, 12000];
     private static readonly double[] Cooldowns = [0.1, 0.2, 0.5];
     private const int Warmup = 100, Every = 100;
 
-    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("fsl-grid-");
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("fsl-layout-");
 
     public void Dispose() => _folder.Delete(recursive: true);
 
@@ -90,7 +91,7 @@ public sealed class GridLayoutTests : IDisposable
         var output = new StringWriter();
         var protocols = AllBenchmark.Protocols(_folder.FullName, output);
         Assert.Equal(["schedules-0.0003", "horizon-0.0003", "schedules-0.0012", "horizon-0.0012"], protocols.Select(p => p.Name));
-        Assert.Contains("has no manifest.csv", output.ToString()); // no mpl/ here
+        Assert.Contains("holds curves in the MPL paper's layout", output.ToString()); // no mpl/ here
         // The grid's own folder is that grid; with two grids, each protocol says which.
         Assert.Equal(4, AllBenchmark.Protocols(grid, TextWriter.Null).Count);
         WriteGrid("other");
@@ -136,5 +137,59 @@ public sealed class GridLayoutTests : IDisposable
         Assert.NotEmpty(rows);
         Assert.All(rows, r => Assert.Equal(3600, (long)r!["probe_fork"]!));
         Assert.All(rows, r => Assert.True((int)r!["total_steps"]! > 4000 && double.IsFinite((double)r["error"]!)));
+    }
+
+    // Curves in the MPL paper's layout (mpl/ of the shared data) at three sizes, listed out of order: per size a constant, a
+    // cosine and a WSD fit run and a longer constant run to predict, from the direct FSL with a level that falls with size.
+    private string WriteMplLayout(string name)
+    {
+        string folder = Path.Combine(_folder.FullName, name);
+        Directory.CreateDirectory(Path.Combine(folder, "schedules"));
+        const double peak = 3e-4;
+        var schedules = new Dictionary<string, FslTorch.Schedules.LearningRateSchedule>
+        {
+            ["constant_6000"] = FslTorch.Schedules.Schedule.WithWarmup(FslTorch.Schedules.Schedule.Constant(peak), 200),
+            ["cosine_6000"] = FslTorch.Schedules.Schedule.WarmupCosine(peak, 200, 6000, FslTorch.Schedules.DecayTarget.FractionOfPeak(0.1)),
+            ["wsd_5000_6000"] = FslTorch.Schedules.Schedule.Wsd(peak, 200, 5000, 6000, FslTorch.Schedules.DecayShape.Linear, FslTorch.Schedules.DecayTarget.FractionOfPeak(0.1)),
+            ["constant_12000"] = FslTorch.Schedules.Schedule.WithWarmup(FslTorch.Schedules.Schedule.Constant(peak), 200),
+        };
+        var manifest = new StringBuilder("file,model,run,schedule,role,schedule_file\n");
+        foreach (var (size, level) in new[] { ("350M", 2.9), ("1.3B", 2.6), ("70M", 3.3) })
+        {
+            foreach (var (run, schedule) in schedules)
+            {
+                int total = int.Parse(run[(run.LastIndexOf('_') + 1)..], CultureInfo.InvariantCulture);
+                var rates = schedule.Sample(total);
+                string scheduleFile = $"schedules/schedule-{run}.csv";
+                File.WriteAllLines(Path.Combine(folder, scheduleFile), ["step,lr", .. rates.Select((r, k) => string.Create(CultureInfo.InvariantCulture, $"{k},{r:R}"))]);
+                var steps = Enumerable.Range(1, total / 100 - 3).Select(i => 200 + i * 100).ToArray();
+                double[] truth = [level, .. Truth[1..]];
+                var losses = new FslDirectLaw().Predict(truth, new FslTorch.Schedules.SampledSchedule(rates), steps);
+                string file = $"mpl-{size}-{run}.csv";
+                File.WriteAllLines(Path.Combine(folder, file), ["step,lr,loss", .. steps.Select((k, i) => string.Create(CultureInfo.InvariantCulture, $"{k},{rates[k]:R},{losses[i]:R}"))]);
+                manifest.Append(CultureInfo.InvariantCulture, $"{file},{size},{run},{run[..run.IndexOf('_')]},{(run == "constant_12000" ? "predict" : "fit")},{scheduleFile}\n");
+            }
+        }
+        File.WriteAllText(Path.Combine(folder, "manifest.csv"), manifest.ToString());
+        return folder;
+    }
+
+    [Fact]
+    public void BenchAllFindsCurvesInTheMplLayoutAtOtherSizesAndPredictsEachSizeFromTheNextSmallerOne()
+    {
+        string mpl = WriteMplLayout("scaling");
+        Assert.Equal(["70M", "350M", "1.3B"], MplDataset.Sizes(mpl));
+        var output = new StringWriter();
+        var protocols = AllBenchmark.Protocols(_folder.FullName, output);
+        Assert.Equal(["mpl-70M", "mpl-350M", "mpl-1.3B", "transfer-70M-350M", "transfer-350M-1.3B"], protocols.Select(p => p.Name));
+        Assert.Contains("holds a schedule grid", output.ToString()); // no grid here
+        Assert.All(protocols.Take(3), p => Assert.True(p.Fit.Count == 3 && p.Predict.Count == 1, p.Name));
+        // The transfer sees the first steps of the larger size's constant run, with the smaller size's fit as its prior.
+        var transfer = protocols.Single(p => p.Name == "transfer-350M-1.3B");
+        Assert.True(transfer.Fit.Single().Steps[^1] <= TransferBenchmark.DefaultShortSteps);
+        Assert.NotNull(transfer.Prior(LossCurveLaws.Default));
+        // Beside a grid, both are found.
+        WriteGrid("grid");
+        Assert.Equal(9, AllBenchmark.Protocols(_folder.FullName, TextWriter.Null).Count);
     }
 }
