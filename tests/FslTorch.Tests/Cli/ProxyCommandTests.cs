@@ -69,4 +69,57 @@ public sealed class ProxyCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("--schedule needs --predict-size", output + error);
     }
+
+    [Fact]
+    public void SizesFromAManifestAndTheLargerSizesBestDecayStartForABudget()
+    {
+        var (files, sizes) = Runs([1e6, 2e6, 4e6, 8e6]);
+        // The manifest names each log relative to its own folder, with its size.
+        string manifest = Path("runs.csv");
+        File.WriteAllLines(manifest, ["file,size", .. files.Select((f, i) => $"{System.IO.Path.GetFileName(f)},{sizes[i]}")]);
+        var (code, output, error) = CliProcess.Run("proxy", "fit", "--manifest", manifest, "--predict-size", "3.2e7", "--total-steps", "6000", "--peak-lr", "3e-4", "--warmup", "300");
+        Assert.True(code == 0, output + error);
+        Assert.Contains("8 runs of 4 sizes", output);
+        // The candidates' table of fsl decay for the predicted size, then that run's final loss with the held-out band.
+        var best = output.Split("\n").Single(l => l.StartsWith("best: decay from step", StringComparison.Ordinal));
+        long start = long.Parse(System.Text.RegularExpressions.Regex.Match(best, @"step (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
+        var law = new FslDirectLaw();
+        double Final(long decayStart) => law.Predict(Truth(3.2e7), new WsdSchedule(3e-4, 300, decayStart, 6000).SampleWithIntrinsicTime(6000), [5999])[0];
+        // The start it finds ends within 0.002 of the truth's best start (a grid of starts, as fsl decay tries them), and
+        // the loss it predicts for that run within 0.03 of the truth.
+        double bestTrue = Enumerable.Range(0, 48).Select(i => 600 + (long)Math.Round((5700.0 - 600) * i / 47)).Min(Final);
+        Assert.InRange(Final(start) - bestTrue, 0, 0.002);
+        var line = output.Split("\n").Single(l => l.Contains(": final loss at step 5999", StringComparison.Ordinal));
+        double predicted = double.Parse(System.Text.RegularExpressions.Regex.Match(line, @"step 5999 (\d+\.\d{4})").Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.InRange(predicted - Final(start), -0.03, 0.03);
+        Assert.Contains("held out, the largest proxy", output);
+    }
+
+    [Fact]
+    public void AManifestAndThePeakLrAreCheckedBeforeAnyFit()
+    {
+        var (files, sizes) = Runs([1e6, 2e6, 4e6]);
+        string manifest = Path("runs.csv");
+        File.WriteAllLines(manifest, ["file,parameters", .. files.Select((f, i) => $"{System.IO.Path.GetFileName(f)},{sizes[i]}")]);
+        var (code, output, error) = CliProcess.Run("proxy", "fit", "--manifest", manifest);
+        Assert.Equal(2, code);
+        Assert.Contains("its header needs the columns file and size", output + error);
+        File.WriteAllLines(manifest, ["file,size", .. files.Select((f, i) => $"{System.IO.Path.GetFileName(f)},{(i == 2 ? "big" : sizes[i])}")]);
+        (code, output, error) = CliProcess.Run("proxy", "fit", "--manifest", manifest);
+        Assert.Equal(2, code);
+        Assert.Contains("line 4: the size 'big' is not a positive number", output + error);
+        (code, output, error) = CliProcess.Run(["proxy", "fit", .. files, "--manifest", manifest]);
+        Assert.Equal(2, code);
+        Assert.Contains("give it instead of the logs", output + error);
+        (code, output, error) = CliProcess.Run(["proxy", "fit", .. files, "--sizes", .. sizes, "--predict-size", "3.2e7", "--peak-lr", "3e-4"]);
+        Assert.Equal(2, code);
+        Assert.Contains("--peak-lr needs --predict-size and --total-steps", output + error);
+        (code, output, error) = CliProcess.Run(["proxy", "fit", .. files, "--sizes", .. sizes, "--predict-size", "3.2e7", "--total-steps", "6000", "--peak-lr", "3e-4",
+            "--schedule", "wsd:peak=3e-4,total=6000"]);
+        Assert.Equal(2, code);
+        Assert.Contains("Give --schedule", output + error);
+        (code, output, error) = CliProcess.Run("proxy", "fit");
+        Assert.Equal(2, code);
+        Assert.Contains("Give the proxy runs' logs", output + error);
+    }
 }

@@ -32,31 +32,9 @@ internal static class DecayCommand
             var plan = new WsdSchedule(parse.GetValue(peak), parse.GetValue(warmup), WsdSchedule.DecayStartForFraction(n, 0.2), n,
                 DecayShape.Parse(parse.GetValue(shape)!), fraction == 0 ? DecayTarget.Zero : DecayTarget.FractionOfPeak(fraction));
             var options = parse.GetValue(minStable) is double stable ? new DecayControllerOptions { MinStableFraction = stable } : new DecayControllerOptions();
-            var controller = new WsdDecayController(plan, options);
             var fit = FitResult.LoadParameters(parse.GetValue(parameters)!);
-            (double Loss, double Lower, double Upper) Final(long start)
-            {
-                var band = fit.PredictWithBand(plan.WithDecayStart(start).Sample(n), [(int)n - 1], draws: 32);
-                return (band.Loss[0], band.Lower[0], band.Upper[0]);
-            }
-
-            int count = options.Candidates;
-            var starts = Enumerable.Range(0, count)
-                .Select(i => controller.EarliestStart + (long)Math.Round((double)(controller.LatestStart - controller.EarliestStart) * i / (count - 1)))
-                .Append(plan.DecayStartStep).Distinct().Order().ToList();
-            var candidates = starts.Select(s => (Start: s, Prediction: Final(s))).ToList();
-            var best = candidates.MinBy(c => c.Prediction.Loss);
-            var fixed20 = candidates.Single(c => c.Start == plan.DecayStartStep);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{fit.Law.Name}, N = {n}, peak {plan.PeakLearningRate:0.###e+0}, {plan.DecayShape.Name} decay to {fraction:0.###} of the peak"));
-            Console.WriteLine("decay start  cooldown  final loss  [10%, 90%]");
-            foreach (var (start, p) in candidates)
-            {
-                string mark = start == best.Start ? "  <- best" : start == plan.DecayStartStep ? "  (fixed 20%)" : "";
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{start,11}  {(double)(n - start) / n,8:0.000}  {p.Loss,10:F4}  [{p.Lower:F4}, {p.Upper:F4}]{mark}"));
-            }
-            double gain = fixed20.Prediction.Loss - best.Prediction.Loss;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"best: decay from step {best.Start} ({(double)(n - best.Start) / n:0.000} cooldown), final loss {best.Prediction.Loss:F4}; {gain:F4} nats below a fixed 20% cooldown"));
+            var candidates = Candidates(fit, plan, options);
+            var (best, gain) = Print(fit, plan, candidates, Console.Out);
             if (parse.GetValue(json) is string path)
             {
                 AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new
@@ -65,11 +43,53 @@ internal static class DecayCommand
                     total_steps = n,
                     best_decay_start = best.Start,
                     gain_over_fixed_20 = gain,
-                    candidates = candidates.Select(c => new { decay_start = c.Start, cooldown = (double)(n - c.Start) / n, final_loss = c.Prediction.Loss, lower = c.Prediction.Lower, upper = c.Prediction.Upper }),
+                    candidates = candidates.Select(c => new { decay_start = c.Start, cooldown = (double)(n - c.Start) / n, final_loss = c.Loss, lower = c.Lower, upper = c.Upper }),
                 }, new JsonSerializerOptions { WriteIndented = true }));
             }
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>One decay start and the final loss the fit predicts for it, with its 10–90% parameter band.</summary>
+    internal sealed record Candidate(long Start, double Loss, double Lower, double Upper);
+
+    /// <summary>
+    /// The final loss <paramref name="fit"/> predicts for each of the controller's candidate decay starts of
+    /// <paramref name="plan"/> (evenly spaced from its earliest to its latest start) and for the plan's own (a fixed 20% cooldown), ascending.
+    /// </summary>
+    internal static IReadOnlyList<Candidate> Candidates(FitResult fit, WsdSchedule plan, DecayControllerOptions options)
+    {
+        long n = plan.TotalSteps;
+        var controller = new WsdDecayController(plan, options);
+        int count = options.Candidates;
+        return Enumerable.Range(0, count)
+            .Select(i => controller.EarliestStart + (long)Math.Round((double)(controller.LatestStart - controller.EarliestStart) * i / (count - 1)))
+            .Append(plan.DecayStartStep).Distinct().Order()
+            .Select(start =>
+            {
+                var band = fit.PredictWithBand(plan.WithDecayStart(start).Sample(n), [(int)n - 1], draws: 32);
+                return new Candidate(start, band.Loss[0], band.Lower[0], band.Upper[0]);
+            }).ToList();
+    }
+
+    /// <summary>Prints the candidates' table and the best start; returns it and its gain over the plan's fixed 20% cooldown.</summary>
+    internal static (Candidate Best, double Gain) Print(FitResult fit, WsdSchedule plan, IReadOnlyList<Candidate> candidates, TextWriter output)
+    {
+        long n = plan.TotalSteps;
+        var best = candidates.MinBy(c => c.Loss)!;
+        var fixed20 = candidates.Single(c => c.Start == plan.DecayStartStep);
+        double final = plan.FinalLearningRate / plan.PeakLearningRate;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{fit.Law.Name}, N = {n}, peak {plan.PeakLearningRate:0.###e+0}, {plan.DecayShape.Name} decay to {final:0.###} of the peak"));
+        output.WriteLine("decay start  cooldown  final loss  [10%, 90%]");
+        foreach (var c in candidates)
+        {
+            string mark = c.Start == best.Start ? "  <- best" : c.Start == plan.DecayStartStep ? "  (fixed 20%)" : "";
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{c.Start,11}  {(double)(n - c.Start) / n,8:0.000}  {c.Loss,10:F4}  [{c.Lower:F4}, {c.Upper:F4}]{mark}"));
+        }
+        double gain = fixed20.Loss - best.Loss;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"best: decay from step {best.Start} ({(double)(n - best.Start) / n:0.000} cooldown), final loss {best.Loss:F4}; {gain:F4} nats below a fixed 20% cooldown"));
+        return (best, gain);
     }
 }

@@ -2,6 +2,7 @@ using FslTorch;
 using System.CommandLine;
 using System.Globalization;
 using FslTorch.Fitting;
+using FslTorch.Schedules;
 
 namespace FslTorch.Cli.Commands;
 
@@ -10,8 +11,11 @@ internal static class ProxyCommand
 {
     public static Command Create()
     {
-        var logs = new Argument<string[]>("logs") { Description = "The proxy runs' logged curves (see --format), one file per run.", Arity = ArgumentArity.OneOrMore };
-        var sizes = new Option<double[]>("--sizes") { Description = "Each run's model size (e.g. its parameter count), in the order of the logs; at least 3 distinct sizes.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var logs = new Argument<string[]>("logs") { Description = "The proxy runs' logged curves (see --format), one file per run (or --manifest).", Arity = ArgumentArity.ZeroOrMore };
+        var sizes = new Option<double[]>("--sizes") { Description = "Each run's model size (e.g. its parameter count), in the order of the logs; at least 3 distinct sizes.", AllowMultipleArgumentsPerToken = true };
+        var manifest = new Option<string?>("--manifest") { Description = "Instead of the logs, --sizes and --schedules: a CSV with a row per run, its columns file and size (and schedule, optional: a step,lr CSV); files relative to the manifest's folder." };
+        var peakLr = new Option<double?>("--peak-lr") { Description = "With --predict-size and --total-steps, instead of --schedule: the predicted size's best decay start for a linear WSD cooldown to 0 at this peak, and its final loss." };
+        var warmup = new Option<long>("--warmup") { Description = "With --peak-lr: the predicted run's warmup steps (linear from 0).", DefaultValueFactory = _ => 0 };
         var schedules = new Option<string[]>("--schedules") { Description = "One per log, as in fsl fit: a spec (with total=) or step,lr CSV giving the LR of every step.", AllowMultipleArgumentsPerToken = true };
         var law = new Option<string>("--law") { Description = $"The law ({FslTorch.Surrogates.LossCurveLaws.Default.Name} by default).", DefaultValueFactory = _ => FslTorch.Surrogates.LossCurveLaws.Default.Name };
         var fromStep = new Option<int>("--from-step") { Description = "Drop points before this step (e.g. the warmup).", DefaultValueFactory = _ => 0 };
@@ -21,23 +25,32 @@ internal static class ProxyCommand
         var output = new Option<string?>("--out") { Description = "Write the predicted size's parameters (a parameter file for fsl predict, fsl decay, fsl plot or a run's --prior)." };
         var logFormats = new LogFormats.Options();
         var fit = new Command("fit", "Fits a law to proxy runs of several model sizes at once (shared time exponents and decay response, L0 and the amplitude as power laws in the size) and predicts another size.")
-            { logs, sizes, schedules, law, fromStep, predictSize, schedule, totalSteps, output };
+            { logs, sizes, schedules, manifest, law, fromStep, predictSize, schedule, totalSteps, peakLr, warmup, output };
         foreach (var option in logFormats.All) fit.Options.Add(option);
         fit.SetAction(parse => CommandSupport.Run(() =>
         {
             CurveFiles.CheckWritable(parse.GetValue(output), "--out");
-            var files = parse.GetValue(logs)!;
-            var sizeList = parse.GetValue(sizes)!;
-            if (sizeList.Length != files.Length) throw new ArgumentException($"--sizes: give one per log ({files.Length}); got {sizeList.Length}.");
-            var given = parse.GetValue(schedules) ?? [];
-            if (given.Length != 0 && given.Length != files.Length) throw new ArgumentException($"--schedules: give one per log ({files.Length}); got {given.Length}.");
+            var (files, sizeList, given) = Runs(parse.GetValue(logs) ?? [], parse.GetValue(sizes), parse.GetValue(schedules), parse.GetValue(manifest));
             string? target = parse.GetValue(schedule);
             double? size = parse.GetValue(predictSize);
+            double? peak = parse.GetValue(peakLr);
             if (target != null && size == null) throw new ArgumentException("--schedule needs --predict-size (the size whose run it is).");
             if (parse.GetValue(output) != null && size == null) throw new ArgumentException("--out needs --predict-size (the size whose parameters it writes).");
+            if (peak != null && target != null) throw new ArgumentException("Give --schedule (the run to predict) or --peak-lr (its best decay start is looked for), not both.");
+            if (peak != null && (size == null || parse.GetValue(totalSteps) == null)) throw new ArgumentException("--peak-lr needs --predict-size and --total-steps (the run whose decay start it looks for).");
+            if (peak is double q && !(q > 0 && double.IsFinite(q))) throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--peak-lr must be a positive number; got {q}."));
             (double[] Rates, int Total)? targetSchedule = target == null ? null : CurveFiles.ReadSchedule(target, parse.GetValue(totalSteps)); // refused before any fit
+            WsdSchedule? plan = null;
+            if (peak is double p)
+            {
+                long budget = parse.GetValue(totalSteps)!.Value;
+                if (budget < 20 || budget > ObservedCurve.MaxSteps) throw new ArgumentException($"--total-steps must lie in [20, {ObservedCurve.MaxSteps:N0}]; got {budget}.");
+                long warm = parse.GetValue(warmup), decayStart = WsdSchedule.DecayStartForFraction(budget, 0.2);
+                if (warm < 0 || warm >= decayStart) throw new ArgumentException($"--warmup must lie in [0, {decayStart}) (the 20% cooldown's start); got {warm}.");
+                plan = new WsdSchedule(p, warm, decayStart, budget);
+            }
             var formats = logFormats.Read(parse);
-            var curves = files.Select((f, i) => new SizedCurve(CurveFiles.Load(f, parse.GetValue(fromStep), 1, formats, given.Length == 0 ? null : given[i]), sizeList[i])).ToList();
+            var curves = files.Select((f, i) => new SizedCurve(CurveFiles.Load(f, parse.GetValue(fromStep), 1, formats, given?[i]), sizeList[i])).ToList();
 
             var result = SizeLawFitter.Fit(Protocol.Law(parse.GetValue(law)!), curves);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -58,6 +71,13 @@ internal static class ProxyCommand
             }
             if (size is not double n) return 0;
             var predicted = result.ForSize(n);
+            if (plan != null)
+            {
+                // The predicted size's best decay start for the budget, as fsl decay finds it; then that run as the one predicted.
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"size {n:g4}: decay starts for a budget of {plan.TotalSteps} steps"));
+                var (best, _) = DecayCommand.Print(predicted, plan, DecayCommand.Candidates(predicted, plan, new FslTorch.Control.DecayControllerOptions()), Console.Out);
+                targetSchedule = (plan.WithDecayStart(best.Start).Sample(plan.TotalSteps), (int)plan.TotalSteps);
+            }
             if (targetSchedule is { } known)
             {
                 var (rates, total) = known;
@@ -85,5 +105,50 @@ internal static class ProxyCommand
             return 0;
         }));
         return new Command("proxy", "Proxy runs of several model sizes: fit them jointly and predict a larger run.") { fit };
+    }
+
+    // The runs to fit: the logs with --sizes (and --schedules), or the rows of a manifest (file, size, schedule).
+    private static (string[] Files, double[] Sizes, string?[]? Schedules) Runs(string[] logs, double[]? sizes, string[]? schedules, string? manifest)
+    {
+        if (manifest == null)
+        {
+            if (logs.Length == 0) throw new ArgumentException("Give the proxy runs' logs (with --sizes), or --manifest.");
+            if (sizes is not { Length: > 0 }) throw new ArgumentException("--sizes: give each log's model size, in the order of the logs (or use --manifest).");
+            if (sizes.Length != logs.Length) throw new ArgumentException($"--sizes: give one per log ({logs.Length}); got {sizes.Length}.");
+            var given = schedules ?? [];
+            if (given.Length != 0 && given.Length != logs.Length) throw new ArgumentException($"--schedules: give one per log ({logs.Length}); got {given.Length}.");
+            return (logs, sizes, given.Length == 0 ? null : given);
+        }
+        if (logs.Length > 0 || sizes is { Length: > 0 } || schedules is { Length: > 0 })
+        {
+            throw new ArgumentException("--manifest lists the runs, their sizes and schedules: give it instead of the logs, --sizes and --schedules.");
+        }
+        if (!File.Exists(manifest)) throw new ArgumentException($"--manifest {manifest}: no such file.");
+        var lines = File.ReadAllLines(manifest).Where(l => l.Trim().Length > 0).ToArray();
+        var header = lines.FirstOrDefault()?.Split(',').Select(c => c.Trim()).ToList() ?? [];
+        int file = header.IndexOf("file"), size = header.IndexOf("size"), schedule = header.IndexOf("schedule");
+        if (file < 0 || size < 0) throw new ArgumentException($"--manifest {manifest}: its header needs the columns file and size (and may have schedule); it has {string.Join(", ", header)}.");
+        if (lines.Length < 2) throw new ArgumentException($"--manifest {manifest}: no runs listed.");
+        string folder = Path.GetDirectoryName(Path.GetFullPath(manifest))!;
+        var rows = lines.Skip(1).Select((l, i) => (Cells: l.Split(',').Select(c => c.Trim()).ToArray(), Line: i + 2)).ToList();
+        var files = new string[rows.Count];
+        var sizeList = new double[rows.Count];
+        var scheduleList = new string?[rows.Count];
+        foreach (var (cells, line, i) in rows.Select((r, i) => (r.Cells, r.Line, i)))
+        {
+            if (cells.Length <= Math.Max(file, size)) throw new ArgumentException($"--manifest {manifest}, line {line}: it has {cells.Length} cells, the header {header.Count}.");
+            files[i] = Path.Combine(folder, cells[file]);
+            if (!double.TryParse(cells[size], NumberStyles.Float, CultureInfo.InvariantCulture, out sizeList[i]) || !(sizeList[i] > 0) || !double.IsFinite(sizeList[i]))
+            {
+                throw new ArgumentException($"--manifest {manifest}, line {line}: the size '{cells[size]}' is not a positive number (a parameter count, e.g. 1.2e8).");
+            }
+            if (schedule >= 0 && schedule < cells.Length && cells[schedule].Length > 0)
+            {
+                // A spec has commas of its own, so a manifest's schedule is a step,lr CSV.
+                scheduleList[i] = Path.Combine(folder, cells[schedule]);
+                if (!File.Exists(scheduleList[i])) throw new ArgumentException($"--manifest {manifest}, line {line}: the schedule file {cells[schedule]} does not exist (a step,lr CSV, relative to the manifest's folder).");
+            }
+        }
+        return (files, sizeList, scheduleList.Any(s => s != null) ? scheduleList : null);
     }
 }
