@@ -88,6 +88,12 @@ public sealed class DataLayoutTests : IDisposable
         var (_, horizon) = SchaippDataset.HorizonProtocol(runs, 3e-4);
         Assert.Equal(["wsd-linear-cd0.2-lr0.0003-T8000", "wsd-linear-cd0.2-lr0.0003-T12000"], horizon.Select(c => c.Name));
 
+        // The protocol on the command line, at one peak of this grid.
+        var (code, printed, error) = CliProcess.Run("bench", "horizon", "--data", grid, "--peak-lr", "3e-4", "--law", "fsl-direct");
+        Assert.True(code == 0, printed + error);
+        Assert.Contains("predict: wsd-linear-cd0.2-lr0.0003-T8000, wsd-linear-cd0.2-lr0.0003-T12000", printed);
+        Assert.Contains("left out rsqrt-lr0.0003-T4000.csv", printed);
+
         var output = new StringWriter();
         var protocols = AllBenchmark.Protocols(_folder.FullName, output);
         Assert.Equal(["schedules-0.0003", "horizon-0.0003", "schedules-0.0012", "horizon-0.0012"], protocols.Select(p => p.Name));

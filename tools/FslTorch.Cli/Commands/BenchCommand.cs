@@ -62,6 +62,18 @@ internal static class BenchCommand
         }));
         bench.Subcommands.Add(schedulesCommand);
 
+        // fsl bench horizon --data ../shared/data/schaipp-124m --peak-lr 1e-3 --json out.json
+        var horizonCommand = new Command("horizon", "Fit on the constant run and the shortest 20%-cooldown run at one peak LR; predict the longer 20%-cooldown runs (a longer budget from a shorter one).")
+            { schaippData, peakOption, jsonOption, lawOption, blockOption };
+        horizonCommand.SetAction(parse => CommandSupport.Run(() =>
+        {
+            double peak = parse.GetValue(peakOption);
+            string data = parse.GetValue(schaippData)!;
+            var (fit, predict) = SchaippDataset.HorizonProtocol(SchaippDataset.Load(data, Console.Out), peak);
+            return CommandSupport.Bench(string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}-horizon-lr{peak}"), fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
+        }));
+        bench.Subcommands.Add(horizonCommand);
+
         // fsl bench curves --fit a.csv b.csv --predict c.csv [--from-step K] [--bin N] --json out.json
         var fitFiles = new Option<string[]>("--fit") { Description = "CSV curves (step,lr,loss) to fit on.", Required = true, AllowMultipleArgumentsPerToken = true };
         var predictFiles = new Option<string[]>("--predict") { Description = "CSV curves (step,lr,loss) to predict and score.", Required = true, AllowMultipleArgumentsPerToken = true };
