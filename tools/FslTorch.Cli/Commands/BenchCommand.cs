@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using FslTorch.Fitting;
 
 namespace FslTorch.Cli.Commands;
 
@@ -48,31 +49,25 @@ internal static class BenchCommand
         }));
         bench.Subcommands.Add(transfer);
 
-        // fsl bench schedules --data ../shared/data/schaipp-124m --peak-lr 1e-3 --json out.json
         var schaippData = new Option<string>("--data") { Description = "A schedule grid's folder: schaipp-124m/ of the shared data, or another grid with its manifest layout.", Required = true };
         var peakOption = new Option<double>("--peak-lr") { Description = "The peak LR whose runs are used (one of the grid's: 1e-4, 5e-4, 1e-3 or 2e-3 on the 124M grid).", Required = true };
-        var schedulesCommand = new Command("schedules", "Fit on a constant, a short WSD and a cut cosine run at one peak LR; predict every other run at that peak.")
-            { schaippData, peakOption, jsonOption, lawOption, blockOption };
-        schedulesCommand.SetAction(parse => CommandSupport.Run(() =>
+        // One grid protocol at one peak LR (fsl bench schedules, fsl bench horizon --data ../shared/data/schaipp-124m --peak-lr 1e-3).
+        foreach (var (name, description, protocol, tag) in new (string, string, Func<IReadOnlyList<SchaippRun>, double, (IReadOnlyList<ObservedCurve>, IReadOnlyList<ObservedCurve>)>, string)[]
         {
-            double peak = parse.GetValue(peakOption);
-            string data = parse.GetValue(schaippData)!;
-            var (fit, predict) = SchaippDataset.SchedulesProtocol(SchaippDataset.Load(data, Console.Out), peak);
-            return CommandSupport.Bench(string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}-lr{peak}"), fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
-        }));
-        bench.Subcommands.Add(schedulesCommand);
-
-        // fsl bench horizon --data ../shared/data/schaipp-124m --peak-lr 1e-3 --json out.json
-        var horizonCommand = new Command("horizon", "Fit on the constant run and the shortest 20%-cooldown run at one peak LR; predict the longer 20%-cooldown runs (a longer budget from a shorter one).")
-            { schaippData, peakOption, jsonOption, lawOption, blockOption };
-        horizonCommand.SetAction(parse => CommandSupport.Run(() =>
+            ("schedules", "Fit on a constant, a short WSD and a cut cosine run at one peak LR; predict every other run at that peak.", SchaippDataset.SchedulesProtocol, ""),
+            ("horizon", "Fit on the constant run and the shortest 20%-cooldown run at one peak LR; predict the longer 20%-cooldown runs (a longer budget from a shorter one).", SchaippDataset.HorizonProtocol, "-horizon"),
+        })
         {
-            double peak = parse.GetValue(peakOption);
-            string data = parse.GetValue(schaippData)!;
-            var (fit, predict) = SchaippDataset.HorizonProtocol(SchaippDataset.Load(data, Console.Out), peak);
-            return CommandSupport.Bench(string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}-horizon-lr{peak}"), fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
-        }));
-        bench.Subcommands.Add(horizonCommand);
+            var command = new Command(name, description) { schaippData, peakOption, jsonOption, lawOption, blockOption };
+            command.SetAction(parse => CommandSupport.Run(() =>
+            {
+                double peak = parse.GetValue(peakOption);
+                string data = parse.GetValue(schaippData)!;
+                var (fit, predict) = protocol(SchaippDataset.Load(data, Console.Out), peak);
+                return CommandSupport.Bench(string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}{tag}-lr{peak}"), fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
+            }));
+            bench.Subcommands.Add(command);
+        }
 
         // fsl bench curves --fit a.csv b.csv --predict c.csv [--from-step K] [--bin N] --json out.json
         var fitFiles = new Option<string[]>("--fit") { Description = "CSV curves (step,lr,loss) to fit on.", Required = true, AllowMultipleArgumentsPerToken = true };
@@ -121,7 +116,7 @@ internal static class BenchCommand
         var probeData = new Option<string>("--data") { Description = "A schedule grid's folder: schaipp-124m/ of the shared data, or another grid with its manifest layout.", Required = true };
         var probeLaw = new Option<string?>("--law") { Description = "The law of the forecasts (the library default when not given)." };
         var probePeaks = new Option<double[]>("--peak-lr") { Description = "Only these peak LRs (every peak of the grid by default).", AllowMultipleArgumentsPerToken = true };
-        var probeCommand = new Command("probe", "Forecasts of longer cooldowns from a short one (a cooldown probe) on the real runs of the 124M grid, without a measured prior.")
+        var probeCommand = new Command("probe", "Forecasts of longer cooldowns from a short one (a cooldown probe) on the real runs of a schedule grid (the shared data's 124M one), without a measured prior.")
             { probeData, probeLaw, probePeaks, jsonOption };
         probeCommand.SetAction(parse => CommandSupport.Run(() =>
         {
@@ -154,7 +149,7 @@ internal static class BenchCommand
         {
             Description = "With --side-by-side: each WSD run forks a cooldown probe, the grid's shortest 10% cooldown at its peak LR (a branch of the constant run, as in bench probe), where that ends before the run's own decay.",
         };
-        var sweepCommand = new Command("sweep", "Replays peak-LR sweeps with early abort on the real runs of the 124M grid: the LR chosen, its regret and the steps saved.")
+        var sweepCommand = new Command("sweep", "Replays peak-LR sweeps with early abort on the real runs of a schedule grid (the shared data's 124M one): the LR chosen, its regret and the steps saved.")
             { sweepData, sweepMargin, sweepOrder, sweepSpread, noPrior, priorOn, noWiden, refitFraction, sweepSchedules, sweepBudgets, sweepLaw, sweepSideBySide, sweepCheckEvery, sweepProbes, jsonOption };
         sweepCommand.SetAction(parse => CommandSupport.Run(() =>
         {
