@@ -61,14 +61,19 @@ internal static class SchaippDataset
         string Cell(string[] row, string name) => row[header.IndexOf(name)];
         double Number(string text) => double.Parse(text, CultureInfo.InvariantCulture);
         var groupColumns = GroupColumns.Where(header.Contains).ToList();
-        var groups = rows.Select(row => string.Join(" ", groupColumns.Select(c => Cell(row, c)))).Distinct().ToList();
+        var groups = rows.Where(row => row.Length >= header.Count).Select(row => string.Join(" ", groupColumns.Select(c => Cell(row, c)))).Distinct().ToList();
         if (groups.Count > 1)
         {
             throw new InvalidDataException($"{manifest} mixes {groups.Count} models or data sets ({string.Join("; ", groups)}): a grid's runs are fitted together, so give each its own folder.");
         }
         var runs = new List<SchaippRun>();
-        foreach (var row in rows)
+        foreach (var (row, line) in rows.Select((r, i) => (r, i + 2)))
         {
+            if (row.Length < header.Count)
+            {
+                notes?.WriteLine($"left out line {line} of {manifest}: {row.Length} cells, where the header has {header.Count}");
+                continue;
+            }
             string name = Cell(row, "file");
             double peak = Number(Cell(row, "base_lr"));
             string schedule = Cell(row, "schedule");
@@ -157,7 +162,7 @@ internal static class SchaippDataset
             double logged = double.Parse(cells[1], CultureInfo.InvariantCulture);
             if (Math.Abs(rebuilt.LearningRates[step] - logged) > 1e-6 * Math.Max(logged, 1e-12) + 1e-15)
             {
-                return $"the LR its manifest row describes is {rebuilt.LearningRates[step]:R} at step {step}, the log says {logged:R}";
+                return string.Create(CultureInfo.InvariantCulture, $"the LR its manifest row describes is {rebuilt.LearningRates[step]:R} at step {step}, the log says {logged:R}");
             }
         }
         return null;

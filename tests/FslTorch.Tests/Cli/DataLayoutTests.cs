@@ -64,6 +64,7 @@ public sealed class DataLayoutTests : IDisposable
         }
         Run("cosine-final1e-07", 5e-3, Budgets[^1], 0, lossAt: (step, _) => 3 + step / 1000.0); // diverged: its loss climbs to 15
         Run("rsqrt", 3e-4, Budgets[0], 0); // a schedule the grid does not know
+        manifest.Append("a-row-cut-short.csv,constant\n");
         File.WriteAllText(Path.Combine(folder, "manifest.csv"), manifest.ToString());
         return folder;
     }
@@ -79,6 +80,7 @@ public sealed class DataLayoutTests : IDisposable
         Assert.Contains("left out cosine-final1e-07-lr0.005-T12000.csv: its loss ends at", notes.ToString());
         Assert.Contains("(diverged)", notes.ToString());
         Assert.Contains("left out rsqrt-lr0.0003-T4000.csv: its schedule 'rsqrt' is none of the grid's kinds", notes.ToString());
+        Assert.Matches(@"left out line \d+ of .*manifest.csv: 2 cells, where the header has 10", notes.ToString());
         Assert.Equal(Peaks, SchaippDataset.Peaks(runs));
 
         // Fitted: the constant run, the shortest 20% cooldown and the shortest cosine; predicted: every other run of the peak.
