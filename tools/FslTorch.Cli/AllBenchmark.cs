@@ -38,8 +38,10 @@ internal static class AllBenchmark
         var protocols = new List<ProtocolData>();
         // Every folder in the MPL paper's layout (mpl/ in the shared data): each model size's protocol, and each larger size
         // predicted from the next smaller one (transfer-25M-100M there).
-        var mplFolders = MplDataset.IsMplLayout(dataFolder) ? [dataFolder]
-            : Directory.GetDirectories(dataFolder).Order(StringComparer.Ordinal).Where(MplDataset.IsMplLayout).ToList();
+        // --data itself when it is in a layout, else its folders that are.
+        List<string> Folders(Func<string, bool> isLayout) => isLayout(dataFolder) ? [dataFolder]
+            : Directory.GetDirectories(dataFolder).Order(StringComparer.Ordinal).Where(isLayout).ToList();
+        var mplFolders = Folders(MplDataset.IsMplLayout);
         if (mplFolders.Count == 0) output.WriteLine($"skipped: no folder of {dataFolder} holds curves in the MPL paper's layout, as mpl/ does");
         foreach (var mpl in mplFolders)
         {
@@ -47,8 +49,16 @@ internal static class AllBenchmark
             var sizes = MplDataset.Sizes(mpl);
             foreach (var size in sizes)
             {
-                var (fit, predict) = MplDataset.Load(mpl, size);
-                protocols.Add(new ProtocolData($"{prefix}mpl-{size}", fit, predict));
+                try
+                {
+                    var (fit, predict) = MplDataset.Load(mpl, size);
+                    if (predict.Count == 0) output.WriteLine($"skipped: {prefix}mpl-{size}: no 'predict' run");
+                    else protocols.Add(new ProtocolData($"{prefix}mpl-{size}", fit, predict));
+                }
+                catch (InvalidDataException e)
+                {
+                    output.WriteLine($"skipped: {prefix}mpl-{size}: {e.Message}");
+                }
             }
             foreach (var (from, to) in sizes.Zip(sizes.Skip(1)))
             {
@@ -63,9 +73,7 @@ internal static class AllBenchmark
                 }
             }
         }
-        // A grid's own folder given as --data is that grid.
-        var grids = SchaippDataset.IsGrid(dataFolder) ? [dataFolder]
-            : Directory.GetDirectories(dataFolder).Order(StringComparer.Ordinal).Where(SchaippDataset.IsGrid).ToList();
+        var grids = Folders(SchaippDataset.IsGrid);
         if (grids.Count == 0) output.WriteLine($"skipped: no folder of {dataFolder} holds a schedule grid (a manifest.csv with {string.Join(", ", SchaippDataset.RequiredColumns)}), as schaipp-124m/ does");
         foreach (var grid in grids)
         {
