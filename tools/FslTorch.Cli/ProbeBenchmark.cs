@@ -51,8 +51,8 @@ internal static class ProbeBenchmark
         var rows = new List<Row>();
         foreach (double peak in peaks ?? SchaippDataset.Peaks(runs))
         {
-            var probeRun = runs.Where(r => r.Schedule == "wsd-linear-cd0.1" && r.PeakLearningRate == peak).MinBy(r => r.TotalSteps);
-            var constant = runs.Where(r => r.Schedule == "constant" && r.PeakLearningRate == peak).MaxBy(r => r.TotalSteps);
+            var probeRun = runs.Where(r => r.Schedule == "wsd-linear-cd0.1" && SchaippDataset.SamePeak(r, peak)).MinBy(r => r.TotalSteps);
+            var constant = SchaippDataset.FindConstant(runs, peak);
             if (probeRun == null || constant == null)
             {
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"skipped: peak {peak}: no {(constant == null ? "constant" : "wsd-linear-cd0.1")} run"));

@@ -201,8 +201,11 @@ internal static class SchaippDataset
 
     /// <summary>The constant run at a peak, which the protocols and replays fit or follow (the grid's longest one).</summary>
     public static SchaippRun Constant(IReadOnlyList<SchaippRun> runs, double peak) =>
-        runs.Where(r => r.Schedule == "constant" && SamePeak(r, peak)).MaxBy(r => r.TotalSteps)
-        ?? throw new InvalidDataException($"The grid has no constant run at peak LR {Format(peak)}.");
+        FindConstant(runs, peak) ?? throw new InvalidDataException($"The grid has no constant run at peak LR {Format(peak)}.");
+
+    /// <summary>As <see cref="Constant"/>, null when the peak has no constant run.</summary>
+    public static SchaippRun? FindConstant(IReadOnlyList<SchaippRun> runs, double peak) =>
+        runs.Where(r => r.Schedule == "constant" && SamePeak(r, peak)).MaxBy(r => r.TotalSteps);
 
     // The shortest run of a schedule at a peak.
     private static SchaippRun Shortest(IReadOnlyList<SchaippRun> atPeak, string schedule, double peak) =>
