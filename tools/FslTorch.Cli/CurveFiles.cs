@@ -19,33 +19,48 @@ internal static class CurveFiles
     /// <summary>
     /// Reads a curve; the LR of steps between logged rows is interpolated linearly (exact when every step is
     /// logged). <paramref name="fromStep"/> drops earlier points; <paramref name="bin"/> &gt; 1 averages the
-    /// losses of each window [j·N, (j+1)·N) into one point at the window's mean step.
+    /// losses of each window [j·N, (j+1)·N) into one point at the window's mean step; <paramref name="dropLast"/> leaves
+    /// out the curve's last logged points (a final evaluation on another set, as the 124M grid's logs end with).
     /// </summary>
-    public static ObservedCurve Load(string path, int fromStep, int bin, LogFormats? formats = null, string? schedule = null, long? untilStep = null)
+    public static ObservedCurve Load(string path, int fromStep, int bin, LogFormats? formats = null, string? schedule = null, long? untilStep = null,
+        int dropLast = 0)
     {
         if (bin < 1) throw new ArgumentException($"--bin must be >= 1; got {bin}.");
         if (fromStep < 0) throw new ArgumentException($"--from-step must be >= 0; got {fromStep}.");
         if (untilStep < fromStep) throw new ArgumentException($"--until-step must be >= --from-step ({fromStep}); got {untilStep}.");
+        if (dropLast < 0) throw new ArgumentException($"--drop-last must be >= 0; got {dropLast}.");
         SampledSchedule? rates = schedule == null ? null : new SampledSchedule(ReadSchedule(schedule, null).Rates);
         var curve = (formats ?? LogFormats.Default).Load(path, message => Console.Error.WriteLine($"fsl: note: {message}"), rates);
-        return Trim(curve, fromStep, bin, path, untilStep);
+        return Trim(curve, fromStep, bin, path, untilStep, dropLast);
     }
 
     /// <summary>
-    /// Drops the points before <paramref name="fromStep"/> and after <paramref name="untilStep"/> (none when null) and, for
-    /// <paramref name="bin"/> &gt; 1, bins the rest (see <see cref="Load"/>).
+    /// Drops the last <paramref name="dropLast"/> logged points, then the points before <paramref name="fromStep"/> and after
+    /// <paramref name="untilStep"/> (none when null) and, for <paramref name="bin"/> &gt; 1, bins the rest (see <see cref="Load"/>).
+    /// The schedule stays whole.
     /// </summary>
-    public static ObservedCurve Trim(ObservedCurve curve, int fromStep, int bin, string path, long? untilStep = null)
+    public static ObservedCurve Trim(ObservedCurve curve, int fromStep, int bin, string path, long? untilStep = null, int dropLast = 0)
     {
         if (bin < 1) throw new ArgumentException($"--bin must be >= 1; got {bin}.");
         if (fromStep < 0) throw new ArgumentException($"--from-step must be >= 0; got {fromStep}.");
-        var kept = curve.Where(step => step >= fromStep && (untilStep == null || step <= untilStep));
+        if (dropLast < 0) throw new ArgumentException($"--drop-last must be >= 0; got {dropLast}.");
+        if (dropLast >= curve.Count) throw new InvalidDataException($"{path}: --drop-last {dropLast} leaves none of its {curve.Count} points.");
+        // Logged steps ascend, so the last points are those from the dropLast-th last step on.
+        long cut = dropLast == 0 ? long.MaxValue : curve.Steps[curve.Count - dropLast];
+        var kept = curve.Where(step => step >= fromStep && step < cut && (untilStep == null || step <= untilStep));
         if (kept.Count == 0)
         {
             throw new InvalidDataException(untilStep == null ? $"{path}: no points at or after step {fromStep}." : $"{path}: no points in steps {fromStep}–{untilStep}.");
         }
         return bin > 1 ? Bin(kept, bin) : kept;
     }
+
+    /// <summary><c>--drop-last N</c>: each curve's last N logged points left out (a final evaluation on another set).</summary>
+    public static System.CommandLine.Option<int> DropLastOption() => new("--drop-last")
+    {
+        Description = "Leave out each curve's last N logged points: a final evaluation on another set that some logs end with (each run of ../shared/data/schaipp-124m/ ends with one, about 0.036 above its trend).",
+        DefaultValueFactory = _ => 0,
+    };
 
     /// <summary>
     /// Refuses an output file that cannot be written (no permission, a file where its folder should be) before any

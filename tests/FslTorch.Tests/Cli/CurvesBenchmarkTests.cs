@@ -66,6 +66,40 @@ public sealed class CurvesBenchmarkTests : IDisposable
     }
 
     [Fact]
+    public void DropLastLeavesOutAFinalEvaluationRowAndScoresAsIfTheLogHadNone()
+    {
+        string constant = Write("constant", Schedule.WithWarmup(Schedule.Constant(3e-4), 100), 3000, 10);
+        string wsd = Write("wsd", Schedule.Wsd(3e-4, 100, 2000, 3000), 3000, 10);
+        // The same logs ending with a separate evaluation at the last step, 0.036 above the trend (as the 124M grid's do).
+        string WithFinalRow(string path)
+        {
+            var last = File.ReadLines(path).Last().Split(',');
+            double loss = double.Parse(last[2], CultureInfo.InvariantCulture) + 0.036;
+            string copy = Path.Combine(_folder.FullName, Path.GetFileNameWithoutExtension(path) + "-final.csv");
+            File.WriteAllText(copy, File.ReadAllText(path) + string.Create(CultureInfo.InvariantCulture, $"3000,{last[1]},{loss:R}\n"));
+            return copy;
+        }
+        string constantFinal = WithFinalRow(constant), wsdFinal = WithFinalRow(wsd);
+        JsonNode Scores(string name, params string[] extra)
+        {
+            string json = Path.Combine(_folder.FullName, name + ".json");
+            var (code, _, error) = CliProcess.Run(["bench", "curves", "--fit", extra[0], "--predict", extra[1], "--law", "momentum", "--json", json, .. extra[2..]]);
+            Assert.True(code == 0, error);
+            return JsonNode.Parse(File.ReadAllText(json))!["results"]![0]!["strict"]!;
+        }
+        var clean = Scores("clean", constant, wsd);
+        var dropped = Scores("dropped", constantFinal, wsdFinal, "--drop-last", "1");
+        var kept = Scores("kept", constantFinal, wsdFinal);
+        Assert.Equal((double)clean["prede"]!, (double)dropped["prede"]!, 12);
+        Assert.Equal((double)clean["worste"]!, (double)dropped["worste"]!, 12);
+        Assert.True((double)kept["worste"]! > 0.005, $"the final row should dominate the worst error when kept ({kept["worste"]})");
+
+        var (refused, _, message) = CliProcess.Run("bench", "curves", "--fit", constant, "--predict", wsd, "--drop-last", "100000");
+        Assert.Equal(2, refused);
+        Assert.Contains("--drop-last 100000 leaves none of its", message);
+    }
+
+    [Fact]
     public void FitWritesAParameterFileThatBecomesAPrior()
     {
         string constant = Write("constant", Schedule.WithWarmup(Schedule.Constant(3e-4), 100), 3000, 1);

@@ -74,16 +74,17 @@ internal static class BenchCommand
         var predictFiles = new Option<string[]>("--predict") { Description = "CSV curves (step,lr,loss) to predict and score.", Required = true, AllowMultipleArgumentsPerToken = true };
         var fromStep = new Option<int>("--from-step") { Description = "Drop points before this step (e.g. the warmup).", DefaultValueFactory = _ => 0 };
         var binOption = new Option<int>("--bin") { Description = "Average raw per-step losses over windows of N steps before fitting and scoring.", DefaultValueFactory = _ => 1 };
+        var dropLast = CurveFiles.DropLastOption();
         var logFormats = new LogFormats.Options();
         var curvesCommand = new Command("curves", "The same protocol on your own curves (step,lr,loss CSV, JSON Lines, trainer_state.json or TensorBoard events).")
-            { fitFiles, predictFiles, fromStep, binOption, jsonOption, lawOption, blockOption };
+            { fitFiles, predictFiles, fromStep, binOption, dropLast, jsonOption, lawOption, blockOption };
         foreach (var option in logFormats.All) curvesCommand.Options.Add(option);
         curvesCommand.SetAction(parse => CommandSupport.Run(() =>
         {
-            int from = parse.GetValue(fromStep), bin = parse.GetValue(binOption);
+            int from = parse.GetValue(fromStep), bin = parse.GetValue(binOption), last = parse.GetValue(dropLast);
             var formats = logFormats.Read(parse);
-            var fit = parse.GetValue(fitFiles)!.Select(f => CurveFiles.Load(f, from, bin, formats)).ToList();
-            var predict = parse.GetValue(predictFiles)!.Select(f => CurveFiles.Load(f, from, bin, formats)).ToList();
+            var fit = parse.GetValue(fitFiles)!.Select(f => CurveFiles.Load(f, from, bin, formats, dropLast: last)).ToList();
+            var predict = parse.GetValue(predictFiles)!.Select(f => CurveFiles.Load(f, from, bin, formats, dropLast: last)).ToList();
             return CommandSupport.Bench("curves", fit, predict, CommandSupport.Settings(parse, lawOption, blockOption, jsonOption));
         }));
         bench.Subcommands.Add(curvesCommand);

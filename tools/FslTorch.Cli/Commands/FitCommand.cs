@@ -14,6 +14,7 @@ internal static class FitCommand
             Description = "Drop points after this step: the fit a run had at that step (predict then says what it forecast).",
         };
         var binOption = new Option<int>("--bin") { Description = "Average raw per-step losses over windows of N steps before fitting.", DefaultValueFactory = _ => 1 };
+        var dropLast = CurveFiles.DropLastOption();
         var logFormats = new LogFormats.Options();
         // fsl fit --curves a.csv b.csv [--law fsl] --out params.json
         var curvesToFit = new Option<string[]>("--curves") { Description = "Logged curves fitted jointly (see --format).", Required = true, AllowMultipleArgumentsPerToken = true };
@@ -36,7 +37,7 @@ internal static class FitCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var fitCommand = new Command("fit", "Fits a law to curves (step,lr,loss CSV, JSON Lines, trainer_state.json or TensorBoard events) and writes its parameters.")
-            { curvesToFit, schedules, fitLaw, fitOut, fromStep, untilStep, binOption, prior, priorSpread, priorOn };
+            { curvesToFit, schedules, fitLaw, fitOut, fromStep, untilStep, binOption, dropLast, prior, priorSpread, priorOn };
         foreach (var option in logFormats.All) fitCommand.Options.Add(option);
         fitCommand.SetAction(parse => CommandSupport.Run(() =>
         {
@@ -45,7 +46,8 @@ internal static class FitCommand
             var files = parse.GetValue(curvesToFit)!;
             var given = parse.GetValue(schedules) ?? [];
             if (given.Length != 0 && given.Length != files.Length) throw new ArgumentException($"--schedules: give one per curve ({files.Length}); got {given.Length}.");
-            var curves = files.Select((f, i) => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption), formats, given.Length == 0 ? null : given[i], parse.GetValue(untilStep))).ToList();
+            var curves = files.Select((f, i) => CurveFiles.Load(f, parse.GetValue(fromStep), parse.GetValue(binOption), formats, given.Length == 0 ? null : given[i], parse.GetValue(untilStep),
+                parse.GetValue(dropLast))).ToList();
             string lawName = parse.GetValue(fitLaw)!;
             // auto with a prior: the prior's law (its parameters are that law's).
             if (lawName == FslTorch.Surrogates.LossCurveLaws.Auto && parse.GetValue(prior) is string priorFile) lawName = FslTorch.Fitting.FitResult.LoadParameters(priorFile).Law.Name;
