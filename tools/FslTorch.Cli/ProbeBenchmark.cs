@@ -59,7 +59,7 @@ internal static class ProbeBenchmark
                 continue;
             }
             var probe = Probe(probeRun, constant);
-            foreach (var target in runs.Where(r => r.PeakLearningRate == peak && r.TotalSteps > probeRun.TotalSteps
+            foreach (var target in runs.Where(r => SchaippDataset.SamePeak(r, peak) && r.TotalSteps > probeRun.TotalSteps
                 && Cooldowns.Any(f => r.Schedule == $"wsd-linear-cd{f.ToString(CultureInfo.InvariantCulture)}")).OrderBy(r => r.TotalSteps).ThenBy(r => r.CooldownFraction))
             {
                 var made = Replay(constant, probe, target, law).ToList();
