@@ -282,7 +282,8 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
     var planned = RunSchedule.Build(settings);
     bool controlled = RunSchedule.IsControlled(settings);
     var scheduler = new FslScheduler(optimizer, planned);
-    var monitor = scheduler.Monitor(total, RunSchedule.MonitorOptions(settings, RunSchedule.BackgroundRefits(settings, compute)), logger);
+    // The finalizer thread held between step ends: a collection from another thread cannot free a native call's implicit Scalar.
+    var monitor = scheduler.Monitor(total, RunSchedule.MonitorOptions(settings, RunSchedule.BackgroundRefits(settings, compute)) with { HoldFinalizersDuringSteps = true }, logger);
 
     // ---- the run folder (only now that data, device and prior are known to be good), then resume or branch ----------
     prepare?.Invoke(run);

@@ -118,7 +118,7 @@ public static class SizesCommand
             report.AppendLine(holdout == null
                 ? "Held-out check: none (it needs four proxy sizes and a fit without the largest); the band is the parameter band alone."
                 : string.Create(CultureInfo.InvariantCulture,
-                    $"Held-out check: fitted without the largest proxy ({holdout.HeldOutSize:N0} parameters), the size law predicted its final loss with an error of {holdout.FinalError:+0.0000;-0.0000;+0.0000} (PredE {holdout.PredE:F4}); grown with the distance in log size, {holdout.ErrorAt(targetSize, fit.Sizes[^1]):F4} at the target gives its band."));
+                    $"Held-out check: fitted without the largest proxy ({holdout.HeldOutSize:N0} parameters), the size law predicted its final loss with an error of {holdout.FinalError:+0.0000;-0.0000;+0.0000}, and erred by {holdout.TailError:F4} on average over its last fifth (PredE {holdout.PredE:F4}); the larger of the two, grown with the distance in log size, {holdout.ErrorAt(targetSize, fit.Sizes[^1]):F4} at the target gives its band."));
             report.AppendLine();
             report.AppendLine("| cooldown | real final (training, mean of last 10) | real final eval | predicted [10%, 90%] | error | band holds | parameter band alone (holds) | largest proxy alone | PredE (whole curve) |");
             report.AppendLine("|---|---|---|---|---|---|---|---|---|");
@@ -140,7 +140,7 @@ public static class SizesCommand
                 sizes = sized.Select(s => s.ModelSize).Append(targetSize).ToArray(),
                 fit = named,
                 target_l0 = atTarget.NamedParameters["L0"],
-                holdout = holdout == null ? null : new { held_out_size = holdout.HeldOutSize, largest_fitted = holdout.LargestFitted, final_error = holdout.FinalError, pred_e = holdout.PredE, error_at_target = holdout.ErrorAt(targetSize, fit.Sizes[^1]) },
+                holdout = holdout == null ? null : new { held_out_size = holdout.HeldOutSize, largest_fitted = holdout.LargestFitted, final_error = holdout.FinalError, tail_error = holdout.TailError, pred_e = holdout.PredE, error_at_target = holdout.ErrorAt(targetSize, fit.Sizes[^1]) },
                 rows,
                 predicted_best = bestPredicted.Fraction,
                 real_best = bestReal.Fraction,

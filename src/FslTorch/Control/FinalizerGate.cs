@@ -110,6 +110,9 @@ internal static class FinalizerGate
             return true;
         }
 
+        /// <summary>Whether the hold has been released.</summary>
+        public bool IsReleased => Volatile.Read(ref _released) != 0;
+
         /// <summary>Releases the hold; false when it was released already.</summary>
         public bool TryRelease()
         {

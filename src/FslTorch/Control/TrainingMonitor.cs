@@ -41,6 +41,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     private int _pendingCount;
     private readonly List<ForecastRecord> _forecasts = [];
     private PreparedDecision? _prepared;       // the decision a background refit prepares for the step that collects it
+    private readonly StepFinalizerHold? _finalizerHold; // with HoldFinalizersDuringSteps
 
     // A decision made in the background task from the forecast of the refit pending, for the step (Next), the schedule and
     // the decision count expected when it is collected; used only if all three still hold then (Decision is null when
@@ -85,6 +86,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         {
             throw new ArgumentException("Target early stopping starts a cooldown: it needs a WsdSchedule and DecayControl options.", nameof(options));
         }
+        if (Options.HoldFinalizersDuringSteps) _finalizerHold = new StepFinalizerHold();
     }
 
     /// <summary>
@@ -122,6 +124,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
+            _finalizerHold?.AtStepEnd();
             return Record(step, learningRate, loss);
         }
         finally
@@ -149,6 +152,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
+            _finalizerHold?.AtStepEnd();
             int interval = Options.LossReadInterval;
             if (_pendingLosses is null || _pendingLosses.device.ToString() != loss.device.ToString())
             {
@@ -389,12 +393,14 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
             Log.MonitorFailed(_logger, e, step);
         }
         Forecaster.Dispose();
+        _finalizerHold?.Dispose();
     }
 
-    /// <summary>Waits for a background refit still running and frees the gathered losses.</summary>
+    /// <summary>Waits for a background refit still running, lets the finalizer thread go (<see cref="TrainingMonitorOptions.HoldFinalizersDuringSteps"/>) and frees the gathered losses.</summary>
     public void Dispose()
     {
         Forecaster.Dispose();
+        _finalizerHold?.Dispose();
         _pendingLosses?.Dispose();
         _pendingLosses = null;
     }

@@ -26,6 +26,17 @@ public sealed record TrainingMonitorOptions
     /// </summary>
     public int LossReadInterval { get; init; } = 16;
 
+    /// <summary>
+    /// Whether the monitor keeps the runtime's finalizer thread parked while the loop runs and lets the finalizers it held
+    /// back run at its step ends (at most once a second), where the training thread is between native calls. With
+    /// TorchSharp 0.107 a garbage collection started by any other thread during a native call can finalize that call's
+    /// implicit <c>Scalar</c> and abort the process (TorchSharp PRs #1434/#1496); held, such finalizers wait until the call
+    /// has returned. Call <see cref="TrainingMonitor.OnStepEnd(long, double)"/> on the training thread after every step
+    /// and dispose of the monitor when the loop ends. A loop that calls <c>GC.WaitForPendingFinalizers</c> waits up to 30 s
+    /// (the hold then lets go by itself until the next step end). Off by default; TinyGpt turns it on.
+    /// </summary>
+    public bool HoldFinalizersDuringSteps { get; init; }
+
     /// <summary>Throws an <see cref="ArgumentException"/> for options no run can use.</summary>
     public void Validate()
     {

@@ -16,16 +16,38 @@ namespace FslTorch.Fitting;
 /// <param name="Fit">The size-law fit without the held-out size.</param>
 public sealed record SizeHoldout(double HeldOutSize, double LargestFitted, double FinalError, double PredE, SizeLawFit Fit)
 {
+    /// <summary>The windows of 2% of a held-out curve's points that <see cref="TailError"/> averages over: its last fifth.</summary>
+    public const int TailWindows = 10;
+
+    private readonly double _tailError;
+
+    /// <summary>
+    /// The held-out curves' error over their last fifth (nats): the mean of |predicted − logged| over windows of 2% of
+    /// each curve's points (<see cref="TailWindows"/>), each window's error its mean, so that per-step noise averages
+    /// out. The final error is the last window's, signed; a prediction that crosses the logged curve near its end can
+    /// leave it near 0 by chance (one live size sweep's check erred by 0.0005 at the end, its target by 0.007), where
+    /// the last fifth shows how far apart the two curves run. 0 when not measured.
+    /// </summary>
+    public double TailError
+    {
+        get => _tailError;
+        init => _tailError = value >= 0 && double.IsFinite(value) ? value
+            : throw new ArgumentOutOfRangeException(nameof(TailError), value, "TailError must be a finite number >= 0.");
+    }
+
+    /// <summary>The size of the check's error that a band carries: the larger of |<see cref="FinalError"/>| and <see cref="TailError"/>.</summary>
+    public double ErrorScale => Math.Max(Math.Abs(FinalError), TailError);
+
     /// <summary>
     /// The extrapolation error expected at <paramref name="size"/> from a fit whose largest size is
-    /// <paramref name="largestFitted"/>: |<see cref="FinalError"/>| grown in proportion to the distance in log size
+    /// <paramref name="largestFitted"/>: <see cref="ErrorScale"/> grown in proportion to the distance in log size
     /// (as a forecast's drift grows with the steps it extrapolates); 0 at or below the largest fitted size.
     /// </summary>
     public double ErrorAt(double size, double largestFitted)
     {
         if (!(size > 0)) throw new ArgumentOutOfRangeException(nameof(size), size, "The size must be > 0.");
         if (!(largestFitted > 0)) throw new ArgumentOutOfRangeException(nameof(largestFitted), largestFitted, "The largest fitted size must be > 0.");
-        return size <= largestFitted ? 0 : Math.Abs(FinalError) * Math.Log(size / largestFitted) / Math.Log(HeldOutSize / LargestFitted);
+        return size <= largestFitted ? 0 : ErrorScale * Math.Log(size / largestFitted) / Math.Log(HeldOutSize / LargestFitted);
     }
 
     /// <summary>

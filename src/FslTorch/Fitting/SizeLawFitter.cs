@@ -97,6 +97,7 @@ public static class SizeLawFitter
         if (!fit.Succeeded) return null;
         var atHeld = fit.ForSize(held);
         var finalErrors = new List<double>();
+        var tailErrors = new List<double>();
         var relative = new List<double>();
         foreach (var curve in curves.Where(c => c.ModelSize == held).Select(c => c.Curve))
         {
@@ -111,11 +112,20 @@ public static class SizeLawFitter
                 return null;
             }
             if (!predicted.All(double.IsFinite)) return null;
-            int tail = Math.Max(1, curve.Steps.Count / 50);
-            finalErrors.Add(predicted.TakeLast(tail).Average() - curve.Losses.TakeLast(tail).Average());
+            // The curve's last fifth in windows of 2% of its points (the last one the final error's): each window's mean
+            // error, with the per-step noise averaged out.
+            int window = Math.Max(1, curve.Steps.Count / 50);
+            var windowErrors = new List<double>();
+            for (int end = curve.Steps.Count; end > 0 && windowErrors.Count < Math.Max(1, SizeHoldout.TailWindows); end -= window)
+            {
+                int start = Math.Max(0, end - window);
+                windowErrors.Add(Enumerable.Range(start, end - start).Average(i => predicted[i] - curve.Losses[i]));
+            }
+            finalErrors.Add(windowErrors[0]);
+            tailErrors.AddRange(windowErrors.Select(Math.Abs));
             relative.AddRange(curve.Losses.Select((loss, i) => Math.Abs(predicted[i] - loss) / loss));
         }
-        return finalErrors.Count == 0 ? null : new SizeHoldout(held, sizes[^2], finalErrors.Average(), relative.Average(), fit);
+        return finalErrors.Count == 0 ? null : new SizeHoldout(held, sizes[^2], finalErrors.Average(), relative.Average(), fit) { TailError = tailErrors.Average() };
     }
 
     /// <summary>

@@ -105,6 +105,66 @@ public sealed class FinalizerGateTests
     }
 
     [Fact]
+    public void AMonitorThatHoldsFinalizersDuringStepsKeepsAnAdamWLoopBesideAThreadCollectingGarbageAlive()
+    {
+        // The loop above, the hold taken and renewed by the monitor's step ends instead of by hand and the step not
+        // holding it itself. With HoldFinalizersDuringSteps = false this test aborted the test host 3 times in 3 within
+        // 4 s, in TorchSharp ("toFloat at Scalar.h:140", a freed implicit Scalar), as a CPU TinyGpt run once did.
+        var model = TinyRegression.CreateModel(3);
+        using var optimizer = optim.AdamW(model.parameters(), lr: 1e-2, weight_decay: 0.1);
+        var monitor = new TrainingMonitor(new ConstantSchedule(1e-2), 100_000, new TrainingMonitorOptions
+        {
+            DecayControl = null,
+            HoldFinalizersDuringSteps = true,
+            Forecaster = new ForecasterOptions { RefitInterval = 50_000 },
+        });
+        int finalized = 0;
+        var stop = false;
+        var collector = new Thread(() =>
+        {
+            while (!Volatile.Read(ref stop))
+            {
+                GC.Collect(0);
+                Thread.Sleep(1);
+            }
+        });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long step = 0;
+        double loss = double.NaN;
+        int heldAtStepEnds = 0;
+        int finalizedDuringLoop = 0;
+        try
+        {
+            collector.Start();
+            while (clock.Elapsed < TimeSpan.FromSeconds(4))
+            {
+                loss = TinyRegression.TrainStep(model, optimizer, step, holdFinalizers: false); // the monitor's hold alone
+                using var scaled = ones(4) * 0.5 + 1.0; // implicit scalars, as user code has them
+                Drop(() => Interlocked.Increment(ref finalized));
+                monitor.OnStepEnd(step++, loss);
+                if (FinalizerGate.IsClosed) heldAtStepEnds++;
+            }
+            finalizedDuringLoop = Volatile.Read(ref finalized);
+        }
+        finally
+        {
+            Volatile.Write(ref stop, true);
+            if (collector.IsAlive) collector.Join();
+            monitor.Dispose();
+            model.Dispose();
+        }
+        Assert.True(step > 100, $"{step} steps");
+        Assert.True(double.IsFinite(loss));
+        Assert.Equal(step, heldAtStepEnds); // held from the first step end on
+        // The finalizers held back ran at the step ends about once a second, not only at the end.
+        Assert.True(finalizedDuringLoop > 0, $"{finalizedDuringLoop} of {step} finalized during the loop");
+        Assert.False(FinalizerGate.IsClosed); // disposing of the monitor lets the thread go
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.True(Volatile.Read(ref finalized) > finalizedDuringLoop);
+    }
+
+    [Fact]
     public void ABackgroundRefitHoldsTheGateUntilItIsCollected()
     {
         var schedule = new WsdSchedule(1e-2, 10, 250, 300, DecayShape.Linear, DecayTarget.Zero);

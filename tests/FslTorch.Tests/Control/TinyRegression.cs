@@ -37,13 +37,13 @@ internal static class TinyRegression
 
     /// <summary>
     /// One forward/backward/optimizer step; returns the loss. The finalizer thread is held for the step
-    /// (<see cref="FinalizerGate"/>): the test runner's own threads allocate while the step is in native code, and with
-    /// TorchSharp 0.107 a collection they start can free the step's implicit scalars under it (a resume test aborted
-    /// once in <c>c10::Scalar::toFloat</c> that way).
+    /// (<see cref="FinalizerGate"/>) unless <paramref name="holdFinalizers"/> is false: the test runner's own threads
+    /// allocate while the step is in native code, and with TorchSharp 0.107 a collection they start can free the step's
+    /// implicit scalars under it (a resume test aborted once in <c>c10::Scalar::toFloat</c> that way).
     /// </summary>
-    public static double TrainStep(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, long step)
+    public static double TrainStep(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, long step, bool holdFinalizers = true)
     {
-        using var hold = FinalizerGate.Close();
+        using var hold = holdFinalizers ? FinalizerGate.Close() : null;
         using var scope = NewDisposeScope();
         var (x, y) = Batch(step);
         optimizer.zero_grad();

@@ -92,8 +92,11 @@ public sealed class SizeLawFitterTests
             : r with { Curve = new ObservedCurve(r.Curve.Name, r.Curve.Schedule, r.Curve.Steps, r.Curve.Losses.Select(l => l + 0.08).ToList()) }).ToList();
         var check = SizeLawFitter.HoldOutLargest(new FslDirectLaw(), biased)!;
         Assert.InRange(check.FinalError, -0.10, -0.06);
+        // A constant offset: the last fifth errs as the end does.
+        Assert.InRange(check.TailError, 0.06, 0.10);
+        Assert.Equal(Math.Max(Math.Abs(check.FinalError), check.TailError), check.ErrorScale);
         // Extrapolating from 8e6 to 3.2e7 is twice the log distance of 4e6 to 8e6: twice the error.
-        Assert.Equal(2 * Math.Abs(check.FinalError), check.ErrorAt(3.2e7, 8e6), 9);
+        Assert.Equal(2 * check.ErrorScale, check.ErrorAt(3.2e7, 8e6), 9);
         Assert.Equal(0, check.ErrorAt(8e6, 8e6));
         // The band replaces the parameter band (here one-sided and far too wide, as on the live sweep): ±z·1.25·error.
         var lopsided = new PredictionBand([99], [3.0], [3.0], [5.0], 0.1, 64);
@@ -106,6 +109,33 @@ public sealed class SizeLawFitterTests
 
         // Three sizes leave two to fit: no check.
         Assert.Null(SizeLawFitter.HoldOutLargest(new FslDirectLaw(), Runs([1e6, 2e6, 4e6], seed: 6)));
+    }
+
+    [Fact]
+    public void AHeldOutCurveThatMeetsThePredictionAtItsEndStillGivesABandFromItsLastFifth()
+    {
+        var runs = Runs([1e6, 2e6, 4e6, 8e6], seed: 5);
+        // The largest proxy runs 0.12 above the law until its last fifth and then closes the gap, reaching the law at its
+        // last step: a check scored at the end alone finds no more error than on curves the law describes (within 0.02,
+        // as above) and gives the target a band about that narrow.
+        var crossing = runs.Select(r => r.ModelSize < 8e6 ? r : r with
+        {
+            Curve = new ObservedCurve(r.Curve.Name, r.Curve.Schedule, r.Curve.Steps, r.Curve.Losses.Select((loss, i) =>
+            {
+                int n = r.Curve.Losses.Count, fifth = n / 5;
+                return loss + (i < n - fifth ? 0.12 : 0.12 * (n - 1 - i) / fifth);
+            }).ToList()),
+        }).ToList();
+        var check = SizeLawFitter.HoldOutLargest(new FslDirectLaw(), crossing)!;
+        Assert.InRange(check.FinalError, -0.02, 0.02);
+        // Over the last fifth the gap falls from 0.12 to 0: 0.06 on average, less the prediction's own error there.
+        Assert.InRange(check.TailError, 0.025, 0.08);
+        Assert.Equal(check.TailError, check.ErrorScale);
+        var band = check.Band(new PredictionBand([99], [3.0], [3.0], [3.0], 0.1, 64), 3.2e7, 8e6);
+        double z = MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, 0.9);
+        Assert.Equal(z * 1.25 * 2 * check.TailError, band.Upper[0] - 3.0, 9);
+        Assert.Throws<ArgumentOutOfRangeException>(() => check with { TailError = double.NaN });
+        Assert.Throws<ArgumentOutOfRangeException>(() => check with { TailError = -0.1 });
     }
 
     [Fact]

@@ -89,7 +89,7 @@ internal static class ProxyCommand
                 {
                     var band = holdout.Band(curve, n, result.Sizes[^1]);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  held out, the largest proxy ({holdout.HeldOutSize:g4}) was predicted from the others with a final-loss error of {holdout.FinalError:+0.0000;-0.0000;+0.0000} (PredE {holdout.PredE:F4}); grown to {holdout.ErrorAt(n, result.Sizes[^1]):F4} at size {n:g4}, the band from it is [{band.Lower[0]:F4}, {band.Upper[0]:F4}] (10–90%)"));
+                        $"  held out, the largest proxy ({holdout.HeldOutSize:g4}) was predicted from the others with a final-loss error of {holdout.FinalError:+0.0000;-0.0000;+0.0000}, {holdout.TailError:F4} over its last fifth (PredE {holdout.PredE:F4}); the larger grown to {holdout.ErrorAt(n, result.Sizes[^1]):F4} at size {n:g4}, the band from it is [{band.Lower[0]:F4}, {band.Upper[0]:F4}] (10–90%)"));
                 }
                 else
                 {

@@ -1,0 +1,66 @@
+namespace FslTorch.Control;
+
+/// <summary>
+/// Keeps the runtime's finalizer thread parked while a TorchSharp loop runs its steps and lets the finalizers held back
+/// run at the loop's step ends (<see cref="TrainingMonitorOptions.HoldFinalizersDuringSteps"/>). With TorchSharp 0.107
+/// a garbage collection started by any other thread (a logger's writer, a timer, the runtime's own) while the training
+/// thread is inside a native call can finalize that call's implicit <c>Scalar</c> (TorchSharp PRs #1434/#1496); one
+/// TinyGpt run with inline refits aborted that way in <c>Tensor.add</c> after 2,519 steps (README, "What happens when things go wrong").
+/// Held, such finalizers wait in the queue; at a step end, where the training thread is between native calls, every
+/// call they could belong to has returned, so they may run: the hold is let go and taken anew (<see cref="FinalizerGate"/>).
+/// </summary>
+/// <remarks>
+/// Taking the hold anew costs a gen-0 collection on the training thread, so it is done at most once per
+/// <see cref="CycleInterval"/>; in between the hold stays out and the finalizers of that stretch wait. A loop that calls
+/// <c>GC.WaitForPendingFinalizers</c> while the hold is out waits for its release: a hold that no step end renewed for
+/// <see cref="ReleaseAfter"/> lets the thread go by itself (the next step end takes it again).
+/// </remarks>
+internal sealed class StepFinalizerHold : IDisposable
+{
+    /// <summary>How often at most a step end lets the held-back finalizers run and parks the thread again.</summary>
+    public static readonly TimeSpan CycleInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a hold lasts without a step end before it lets the thread go by itself.</summary>
+    public static readonly TimeSpan ReleaseAfter = TimeSpan.FromSeconds(30);
+
+    private FinalizerGate.Hold? _hold;
+    private long _taken;   // timestamp of the last time the hold was taken
+    private readonly Timer _timer;
+    private bool _disposed;
+
+    public StepFinalizerHold()
+    {
+        _timer = new Timer(_ => Volatile.Read(ref _hold)?.TryRelease(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The hold is out now (taken at a step end and not let go since).</summary>
+    public bool IsHeld => Volatile.Read(ref _hold) is { IsReleased: false };
+
+    /// <summary>
+    /// At a step end, on the training thread, between its native calls: takes the hold, or, once per
+    /// <see cref="CycleInterval"/>, lets the finalizers held back run and takes it anew.
+    /// </summary>
+    public void AtStepEnd()
+    {
+        if (_disposed) return;
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_hold is { IsReleased: false } && System.Diagnostics.Stopwatch.GetElapsedTime(_taken, now) < CycleInterval)
+        {
+            _timer.Change(ReleaseAfter, Timeout.InfiniteTimeSpan);
+            return;
+        }
+        _hold?.TryRelease();
+        Volatile.Write(ref _hold, FinalizerGate.Close());
+        _taken = now;
+        _timer.Change(ReleaseAfter, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Lets the finalizer thread go for good.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _timer.Dispose();
+        _hold?.TryRelease();
+    }
+}
