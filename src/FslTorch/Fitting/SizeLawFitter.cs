@@ -116,7 +116,7 @@ public static class SizeLawFitter
             // error, with the per-step noise averaged out.
             int window = Math.Max(1, curve.Steps.Count / 50);
             var windowErrors = new List<double>();
-            for (int end = curve.Steps.Count; end > 0 && windowErrors.Count < Math.Max(1, SizeHoldout.TailWindows); end -= window)
+            for (int end = curve.Steps.Count; end > 0 && windowErrors.Count < SizeHoldout.TailWindows; end -= window)
             {
                 int start = Math.Max(0, end - window);
                 windowErrors.Add(Enumerable.Range(start, end - start).Average(i => predicted[i] - curve.Losses[i]));
