@@ -5,7 +5,9 @@ namespace FslTorch;
 /// <summary>
 /// Files written whole or not at all: the text goes to a temporary file beside the target, is flushed to disk, and
 /// is renamed over the target. A process killed at any moment leaves the old file or the new one, never a torn one.
-/// The library's state and parameter files are written this way; the samples and tools use it for theirs.
+/// Each write has a temporary file of its own, so writers of one target in several threads or processes (a benchmark's
+/// processes sharing a results folder) each leave a whole file and the last rename wins. The library's state and
+/// parameter files are written this way; the samples and tools use it for theirs.
 /// </summary>
 public static class AtomicFile
 {
@@ -20,12 +22,20 @@ public static class AtomicFile
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
         ArgumentNullException.ThrowIfNull(path);
-        string temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        string temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+        try
         {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, path, overwrite: true);
         }
-        File.Move(temporary, path, overwrite: true);
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
     }
 }
