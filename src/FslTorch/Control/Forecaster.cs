@@ -34,6 +34,8 @@ public sealed class Forecaster : IDisposable
     private long _firstCheckable;   // step + 1 of the first refit step whose forecast can have a hindcast (0: not known)
     private long? _budgetStart;     // clock timestamp at the first step this forecaster saw (null: none yet)
     private long _budgetFirstStep;
+    private ForecasterBudgetState? _restoredBudget; // the budget of a checkpoint, until the first step after it
+    private bool _awaitRestartedRefit; // a checkpoint's pending refit was started again in the background at LoadState
     private TimeSpan _lastRefitCost; // the last refit step's work on this thread, with the work the caller added for it
     private int _refitsBefore;      // refit steps before the last one
     private TimeSpan _laterRefitCosts; // the work of the refit steps before the last one, the first left out
@@ -89,11 +91,7 @@ public sealed class Forecaster : IDisposable
     public Forecast? OnStepEnd(long step, LearningRateSchedule schedule)
     {
         _schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
-        if (_budgetStart == null)
-        {
-            _budgetStart = Clock.GetTimestamp();
-            _budgetFirstStep = step;
-        }
+        if (_budgetStart == null) StartBudget(step);
         if (!IsRefitStep(step)) return null;
         long started = Clock.GetTimestamp();
         Forecast? arrived = Collect();
@@ -124,6 +122,38 @@ public sealed class Forecaster : IDisposable
     }
 
     private TimeProvider Clock => Options.TimeProvider ?? TimeProvider.System;
+
+    // The budget's clock starts at the first step this forecaster sees; a resumed one goes on from its checkpoint's
+    // (the time in between left out), and with the adaptive interval collects the refit its checkpoint had pending,
+    // started again at LoadState, no sooner than that refit's last time allows, as any background refit (a fixed
+    // interval collects it at the next refit step, as the run would have): the resumed TinyGpt GPU runs waited for it
+    // 20 steps after the resumption (40 were planned), and that wait, charged to a budget that had started afresh,
+    // left them no refit between 1319 and their end at 2000.
+    private void StartBudget(long step)
+    {
+        long now = Clock.GetTimestamp();
+        if (_restoredBudget is { } restored)
+        {
+            _budgetStart = now - (long)(restored.Elapsed.TotalSeconds * Clock.TimestampFrequency);
+            _restoredBudget = null;
+            if (_awaitRestartedRefit && Options.RefitInterval == null && _background != null && step > _budgetFirstStep)
+            {
+                _nextRefit = Math.Max(_nextRefit, BackgroundReady(step, Pace(step, now).LoopPerStep));
+            }
+        }
+        else
+        {
+            _budgetStart = now;
+            _budgetFirstStep = step;
+        }
+        _awaitRestartedRefit = false;
+    }
+
+    // The step (+1) of the first refit step by which a background refit started at `step` is expected to be done: its
+    // last time (a fifth more) at the loop's pace (0 before any background refit finished).
+    private long BackgroundReady(long step, double loopPerStep) => BackgroundFitSeconds is { } fit
+        ? (long)Math.Ceiling((step + 1 + 1.2 * fit / loopPerStep) / RefitInterval) * RefitInterval
+        : 0;
 
     /// <summary>The schedule in force, as last passed to <see cref="OnStepEnd(long, LearningRateSchedule)"/> (read on the training thread).</summary>
     public LearningRateSchedule CurrentSchedule => _schedule;
@@ -203,11 +233,7 @@ public sealed class Forecaster : IDisposable
         // In the background the refit just started is collected at the next refit step, waiting for it if it is still
         // running: that step comes no sooner than the last background fit's time (a fifth more) after this one, at the
         // loop's pace (on a 23-second GPU run TinyGpt's fits took about as long as the 40 steps between refit steps).
-        if (_background != null && BackgroundFitSeconds is { } fit)
-        {
-            long ready = _lastRefitStep + 1 + (long)Math.Ceiling(1.2 * fit / loopPerStep / RefitInterval) * RefitInterval;
-            next = Math.Max(next, ready);
-        }
+        if (_background != null) next = Math.Max(next, BackgroundReady(_lastRefitStep, loopPerStep));
         // A refit at the last step forecasts nothing that is not already observed.
         _nextRefit = next - 1 >= TotalSteps - 1 ? long.MaxValue : next;
     }
@@ -508,6 +534,22 @@ public sealed class Forecaster : IDisposable
         LatestParameters = Latest?.Fit.Parameters ?? _restoredWarmStart,
         FitStart = _fitStart,
         FitStartSearchedAt = _fitStartSearchedAt,
+        Budget = _budgetStart is { } start
+            ? new ForecasterBudgetState
+            {
+                Elapsed = Clock.GetElapsedTime(start),
+                FirstStep = _budgetFirstStep,
+                Work = WallTime,
+                BackgroundWork = BackgroundWallTime,
+                LastBackgroundRefit = TimeSpan.FromTicks(Interlocked.Read(ref _lastBackgroundTicks)),
+                LastRefitStep = _lastRefitStep,
+                LastRefitWork = _lastRefitCost,
+                RefitsBefore = _refitsBefore,
+                LaterRefitWork = _laterRefitCosts,
+                FirstCheckable = _firstCheckable,
+                RefitBy = _refitBy,
+            }
+            : _restoredBudget,
     };
 
     /// <summary>
@@ -526,6 +568,7 @@ public sealed class Forecaster : IDisposable
         _fitStartSearchedAt = state.FitStartSearchedAt;
         _probes.Clear();
         _probes.AddRange(state.Probes);
+        RestoreBudget(state.Budget);
         if (state.PendingStep < 0) return;
         var curve = new ObservedCurve("run", inForce.SampleWithIntrinsicTime(state.PendingStep + 1),
             state.PendingPoints.Select(p => (int)p[0]).ToList(), state.PendingPoints.Select(p => p[1]).ToList(), state.PendingPoints.Select(p => p[2]).ToList());
@@ -539,6 +582,26 @@ public sealed class Forecaster : IDisposable
             FitStartSearchedAt = _fitStartSearchedAt,
         };
         if (!(Options.Background && TryStart(inputs))) Publish(Refit(inputs));
+        else _awaitRestartedRefit = _restoredBudget != null;
+    }
+
+    // The checkpoint's work budget, or a fresh one (an older checkpoint has none).
+    private void RestoreBudget(ForecasterBudgetState? budget)
+    {
+        var kept = budget ?? new ForecasterBudgetState();
+        _restoredBudget = budget;
+        _budgetStart = null;
+        _budgetFirstStep = kept.FirstStep;
+        WallTime = kept.Work;
+        Interlocked.Exchange(ref _backgroundTicks, kept.BackgroundWork.Ticks);
+        Interlocked.Exchange(ref _lastBackgroundTicks, kept.LastBackgroundRefit.Ticks);
+        _lastRefitStep = kept.LastRefitStep;
+        _lastRefitCost = kept.LastRefitWork;
+        _refitsBefore = kept.RefitsBefore;
+        _laterRefitCosts = kept.LaterRefitWork;
+        _firstCheckable = kept.FirstCheckable;
+        _refitBy = kept.RefitBy;
+        _awaitRestartedRefit = false;
     }
 
     private Forecast? Publish(Forecast? forecast)

@@ -33,9 +33,6 @@ internal sealed class StepFinalizerHold : IDisposable
         _timer = new Timer(_ => Volatile.Read(ref _hold)?.TryRelease(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>The hold is out now (taken at a step end and not let go since).</summary>
-    public bool IsHeld => Volatile.Read(ref _hold) is { IsReleased: false };
-
     /// <summary>
     /// At a step end, on the training thread, between its native calls: takes the hold, or, once per
     /// <see cref="CycleInterval"/>, lets the finalizers held back run and takes it anew.
@@ -44,11 +41,9 @@ internal sealed class StepFinalizerHold : IDisposable
     {
         if (_disposed) return;
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (_hold is { IsReleased: false } && System.Diagnostics.Stopwatch.GetElapsedTime(_taken, now) < CycleInterval)
-        {
-            _timer.Change(ReleaseAfter, Timeout.InfiniteTimeSpan);
-            return;
-        }
+        // (The release timer is armed when the hold is taken: a loop that stops calling lets the thread go at most
+        // one CycleInterval later than ReleaseAfter after its last step end, and a step costs no timer call.)
+        if (_hold is { IsReleased: false } && System.Diagnostics.Stopwatch.GetElapsedTime(_taken, now) < CycleInterval) return;
         _hold?.TryRelease();
         Volatile.Write(ref _hold, FinalizerGate.Close());
         _taken = now;

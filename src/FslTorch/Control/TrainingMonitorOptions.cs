@@ -32,7 +32,7 @@ public sealed record TrainingMonitorOptions
     /// TorchSharp 0.107 a garbage collection started by any other thread during a native call can finalize that call's
     /// implicit <c>Scalar</c> and abort the process (TorchSharp PRs #1434/#1496); held, such finalizers wait until the call
     /// has returned. Call <see cref="TrainingMonitor.OnStepEnd(long, double)"/> on the training thread after every step
-    /// and dispose of the monitor when the loop ends. A loop that calls <c>GC.WaitForPendingFinalizers</c> waits up to 30 s
+    /// and dispose of the monitor when the loop ends. A loop that calls <c>GC.WaitForPendingFinalizers</c> waits up to 31 s
     /// (the hold then lets go by itself until the next step end). Off by default; TinyGpt turns it on.
     /// </summary>
     public bool HoldFinalizersDuringSteps { get; init; }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using FslTorch.Control;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
@@ -103,6 +104,99 @@ public sealed class AdaptiveRefitTests
             Assert.True(steps[i] - steps[i - 1] <= 1000, $"refits at {string.Join(", ", steps)}");
         Assert.True(steps[^1] >= 3000, $"refits at {string.Join(", ", steps)}");
         Assert.True(share > 0.01, $"the share this took, {share:P1}, is over 1% and reported as such");
+    }
+
+    // The refit steps of a 5000-step run (100 ms a step, slow fits) with the adaptive interval; with `checkpointAt`, the
+    // forecaster and tracker are checkpointed after that many steps (through JSON, as a run folder keeps them), an hour
+    // passes, and new ones resume from the checkpoint.
+    private static List<long> RefitStepsAcrossACheckpoint(long? checkpointAt)
+    {
+        const int n = 5000;
+        var clock = new ManualClock();
+        var schedule = Schedule.Wsd(1.0, 50, 4000, n);
+        var options = new ForecasterOptions { Law = new SlowLaw(clock), TimeProvider = clock, BandSamples = 0, CalibrateBands = false, MaxForecastAge = 1 };
+        var tracker = new LossTracker();
+        var forecaster = new Forecaster(schedule, n, tracker, options);
+        var steps = new List<long>();
+        try
+        {
+            for (long step = 0; step < n; step++)
+            {
+                if (step == checkpointAt)
+                {
+                    string saved = JsonSerializer.Serialize(forecaster.GetState()), track = JsonSerializer.Serialize(tracker.GetState());
+                    forecaster.Dispose();
+                    clock.Ticks += TimeSpan.FromHours(1).Ticks;
+                    tracker = new LossTracker();
+                    tracker.Restore(JsonSerializer.Deserialize<LossTrackerState>(track)!);
+                    forecaster = new Forecaster(schedule, n, tracker, options);
+                    forecaster.LoadState(JsonSerializer.Deserialize<ForecasterState>(saved)!);
+                }
+                clock.Ticks += TimeSpan.FromMilliseconds(100).Ticks;
+                tracker.Record(step, schedule.GetLearningRate(step), 3 + 2 / Math.Sqrt(1 + step));
+                if (forecaster.IsRefitStep(step)) steps.Add(step);
+                forecaster.OnStepEnd(step);
+            }
+        }
+        finally
+        {
+            forecaster.Dispose();
+        }
+        return steps;
+    }
+
+    [Fact]
+    public void AResumedRunRefitsWhereTheUninterruptedOneDid()
+    {
+        var uninterrupted = RefitStepsAcrossACheckpoint(checkpointAt: null);
+        var resumed = RefitStepsAcrossACheckpoint(checkpointAt: 2550);
+        Assert.True(uninterrupted.Count(step => step >= 2550) >= 3, $"refits at {string.Join(", ", uninterrupted)}");
+        Assert.Equal(uninterrupted, resumed);
+    }
+
+    [Fact]
+    public void AResumedRunCollectsTheRefitItsCheckpointHadPendingNoSoonerThanItsLastTimeAllows()
+    {
+        // Background refits, 100 ms a step; the checkpoint after step 2549 holds the refit started at 2499 (collected
+        // at 2599 in the run that went on). Its last background refit took 30 s by the checkpoint's account: the one
+        // started again at the resumption needs about 360 of these steps, so it is collected at the first refit step
+        // after 2550 + 360, not at 2599 (where the training thread would wait for it).
+        const int n = 5000, checkpointAt = 2550;
+        var clock = new ManualClock();
+        var schedule = Schedule.Wsd(1.0, 50, 4000, n);
+        var options = new ForecasterOptions { TimeProvider = clock, BandSamples = 0, CalibrateBands = false, Background = true, MaxForecastAge = 1 };
+        var losses = Enumerable.Range(0, n).Select(step => 3 + 2 / Math.Sqrt(1 + step)).ToArray();
+        var tracker = new LossTracker();
+        ForecasterState state;
+        using (var forecaster = new Forecaster(schedule, n, tracker, options))
+        {
+            for (long step = 0; step < checkpointAt; step++)
+            {
+                clock.Ticks += TimeSpan.FromMilliseconds(100).Ticks;
+                tracker.Record(step, schedule.GetLearningRate(step), losses[step]);
+                forecaster.OnStepEnd(step);
+            }
+            state = forecaster.GetState();
+        }
+        Assert.Equal(2499, state.PendingStep);
+        Assert.Equal(2600, state.NextRefit);
+        Assert.NotNull(state.Budget);
+        state = state with { Budget = state.Budget with { LastBackgroundRefit = TimeSpan.FromSeconds(30) } };
+        long firstRefit = -1;
+        using (var resumed = new Forecaster(schedule, n, tracker, options))
+        {
+            resumed.LoadState(state);
+            for (long step = checkpointAt; step < n && firstRefit < 0; step++)
+            {
+                clock.Ticks += TimeSpan.FromMilliseconds(100).Ticks;
+                tracker.Record(step, schedule.GetLearningRate(step), losses[step]);
+                if (resumed.IsRefitStep(step)) firstRefit = step;
+                resumed.OnStepEnd(step);
+            }
+            Assert.NotNull(resumed.Latest);
+            Assert.Equal(2499, resumed.Latest.Step);
+        }
+        Assert.Equal(2999, firstRefit);
     }
 
     private const int FastRunSteps = 2000;
