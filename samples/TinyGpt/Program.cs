@@ -397,6 +397,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
     var probeSteps = settings.ProbeSteps();
 
     var clock = Stopwatch.StartNew();
+    var backgroundBefore = monitor.Forecaster.BackgroundWallTime; // a resumed forecaster counts its checkpoint's too
     long step = first;
     double lastEval = run.LastEvalLoss(); // a run resumed at its end reports its logged final evaluation
     for (; step < total; step++)
@@ -490,7 +491,7 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         started?.Reason ?? outsideMove, checks, clock.Elapsed.TotalSeconds)
     {
         MonitorSeconds = monitor.WallTime.TotalSeconds,
-        BackgroundRefitSeconds = monitor.Forecaster.BackgroundWallTime.TotalSeconds,
+        BackgroundRefitSeconds = (monitor.Forecaster.BackgroundWallTime - backgroundBefore).TotalSeconds,
         ProbeSteps = monitor.Forecaster.Probes.Sum(p => (long)p.LearningRates.Count),
         ProbeSeconds = probeClock.Elapsed.TotalSeconds,
         StepsRun = step,

@@ -27,7 +27,7 @@ public sealed record RunSummary(
 
     /// <summary>
     /// The wall time of the refits that ran in the background (<c>--background-refits</c>), off the training thread and
-    /// not in <see cref="MonitorSeconds"/>; 0 when they ran inline.
+    /// not in <see cref="MonitorSeconds"/>, in this process (as the other times); 0 when they ran inline.
     /// </summary>
     public double BackgroundRefitSeconds { get; init; }
 

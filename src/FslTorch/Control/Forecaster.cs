@@ -75,7 +75,7 @@ public sealed class Forecaster : IDisposable
     /// <summary>Whether <paramref name="step"/> (just taken) is a refit step.</summary>
     public bool IsRefitStep(long step) => (step + 1) % RefitInterval == 0 && step + 1 >= _nextRefit;
 
-    /// <summary>The wall time the forecaster has spent on the training thread (refits, hindcasts, forecasts).</summary>
+    /// <summary>The wall time the forecaster has spent on the training thread (refits, hindcasts, forecasts), since the run's first step (a resumed forecaster counts its checkpoint's).</summary>
     public TimeSpan WallTime { get; private set; }
 
     /// <summary>
@@ -505,7 +505,7 @@ public sealed class Forecaster : IDisposable
         return next <= TotalSteps - 1 ? next : null;
     }
 
-    /// <summary>The wall time of the refits that ran in the background, off the training thread (not in <see cref="WallTime"/>).</summary>
+    /// <summary>The wall time of the refits that ran in the background, off the training thread (not in <see cref="WallTime"/>), since the run's first step as <see cref="WallTime"/>.</summary>
     public TimeSpan BackgroundWallTime => TimeSpan.FromTicks(Interlocked.Read(ref _backgroundTicks));
 
     // The wall seconds of the last background fit that finished (null before the first).
