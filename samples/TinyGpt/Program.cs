@@ -397,7 +397,9 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
     var probeSteps = settings.ProbeSteps();
 
     var clock = Stopwatch.StartNew();
-    var backgroundBefore = monitor.Forecaster.BackgroundWallTime; // a resumed forecaster counts its checkpoint's too
+    // A resumed forecaster counts its checkpoint's time too; the summary's times are this process's.
+    var backgroundBefore = monitor.Forecaster.BackgroundWallTime;
+    var forecasterBefore = monitor.Forecaster.WallTime;
     long step = first;
     double lastEval = run.LastEvalLoss(); // a run resumed at its end reports its logged final evaluation
     for (; step < total; step++)
@@ -491,6 +493,8 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
         started?.Reason ?? outsideMove, checks, clock.Elapsed.TotalSeconds)
     {
         MonitorSeconds = monitor.WallTime.TotalSeconds,
+        ForecasterSeconds = (monitor.Forecaster.WallTime - forecasterBefore).TotalSeconds,
+        FinalizerHoldSeconds = monitor.FinalizerHoldWallTime.TotalSeconds,
         BackgroundRefitSeconds = (monitor.Forecaster.BackgroundWallTime - backgroundBefore).TotalSeconds,
         ProbeSteps = monitor.Forecaster.Probes.Sum(p => (long)p.LearningRates.Count),
         ProbeSeconds = probeClock.Elapsed.TotalSeconds,

@@ -25,6 +25,12 @@ public sealed record RunSummary(
     /// <summary>The wall time the monitor took inside the loop (refits, hindcasts, decisions), in this process.</summary>
     public double MonitorSeconds { get; init; }
 
+    /// <summary>The part of <see cref="MonitorSeconds"/> that the forecaster's refits, hindcasts and forecasts and the decisions made from them took on the training thread (Forecaster.WallTime), in this process.</summary>
+    public double ForecasterSeconds { get; init; }
+
+    /// <summary>The part of <see cref="MonitorSeconds"/> spent holding the finalizer thread (TrainingMonitor.FinalizerHoldWallTime).</summary>
+    public double FinalizerHoldSeconds { get; init; }
+
     /// <summary>
     /// The wall time of the refits that ran in the background (<c>--background-refits</c>), off the training thread and
     /// not in <see cref="MonitorSeconds"/>, in this process (as the other times); 0 when they ran inline.
@@ -120,7 +126,10 @@ public sealed record RunSummary(
         string background = BackgroundRefitSeconds > 0
             ? string.Create(CultureInfo.InvariantCulture, $" on the training thread; its refits ran {BackgroundRefitSeconds:F1} s in the background")
             : "";
-        yield return string.Create(CultureInfo.InvariantCulture, $"the monitor took {MonitorSeconds:F1} s of {WallSeconds:F1} s ({MonitorShare:P1}){background}{probes}");
+        string parts = MonitorSeconds > 0
+            ? string.Create(CultureInfo.InvariantCulture, $" (refits, hindcasts and decisions {ForecasterSeconds:F1} s; finalizer hold {FinalizerHoldSeconds:F1} s)")
+            : "";
+        yield return string.Create(CultureInfo.InvariantCulture, $"the monitor took {MonitorSeconds:F1} s of {WallSeconds:F1} s ({MonitorShare:P1}){parts}{background}{probes}");
         if (DecayStartStep is long decay)
         {
             yield return DecayReason == null

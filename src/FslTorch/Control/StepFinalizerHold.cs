@@ -33,6 +33,9 @@ internal sealed class StepFinalizerHold : IDisposable
         _timer = new Timer(_ => Volatile.Read(ref _hold)?.TryRelease(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
+    /// <summary>The wall time the step ends spent taking the hold (anew): the hold's cost to the loop.</summary>
+    public TimeSpan WallTime { get; private set; }
+
     /// <summary>
     /// At a step end, on the training thread, between its native calls: takes the hold, or, once per
     /// <see cref="CycleInterval"/>, lets the finalizers held back run and takes it anew.
@@ -48,6 +51,7 @@ internal sealed class StepFinalizerHold : IDisposable
         Volatile.Write(ref _hold, FinalizerGate.Close());
         _taken = now;
         _timer.Change(ReleaseAfter, Timeout.InfiniteTimeSpan);
+        WallTime += System.Diagnostics.Stopwatch.GetElapsedTime(now);
     }
 
     /// <summary>Lets the finalizer thread go for good.</summary>

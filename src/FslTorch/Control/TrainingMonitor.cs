@@ -239,6 +239,12 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     /// <summary>The wall time spent inside <c>OnStepEnd</c> (tracking, refits, hindcasts, decisions): the monitor's cost to the loop.</summary>
     public TimeSpan WallTime { get; private set; }
 
+    /// <summary>
+    /// The part of <see cref="WallTime"/> spent holding the finalizer thread (<see cref="TrainingMonitorOptions.HoldFinalizersDuringSteps"/>;
+    /// zero without it): a forced gen-0 collection each time the hold is taken anew.
+    /// </summary>
+    public TimeSpan FinalizerHoldWallTime => _finalizerHold?.WallTime ?? TimeSpan.Zero;
+
     private TrainingSignal StepEnd(long step)
     {
         var signal = TrainingSignal.None;
