@@ -236,7 +236,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     /// </summary>
     public void AddProbe(CooldownProbe probe) => Forecaster.AddProbe(probe);
 
-    /// <summary>The wall time spent inside <c>OnStepEnd</c> (tracking, refits, hindcasts, decisions): the monitor's cost to the loop.</summary>
+    /// <summary>The wall time spent inside <c>OnStepEnd</c> (tracking, refits, hindcasts, decisions, the finalizer hold): the monitor's cost to the loop.</summary>
     public TimeSpan WallTime { get; private set; }
 
     /// <summary>
