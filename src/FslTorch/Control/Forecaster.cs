@@ -35,7 +35,6 @@ public sealed class Forecaster : IDisposable
     private long? _budgetStart;     // clock timestamp at the first step this forecaster saw (null: none yet)
     private long _budgetFirstStep;
     private ForecasterBudgetState? _restoredBudget; // the budget of a checkpoint, until the first step after it
-    private bool _awaitRestartedRefit; // a checkpoint's pending refit was started again in the background at LoadState
     private TimeSpan _lastRefitCost; // the last refit step's work on this thread, with the work the caller added for it
     private int _refitsBefore;      // refit steps before the last one
     private TimeSpan _laterRefitCosts; // the work of the refit steps before the last one, the first left out
@@ -136,7 +135,8 @@ public sealed class Forecaster : IDisposable
         {
             _budgetStart = now - (long)(restored.Elapsed.TotalSeconds * Clock.TimestampFrequency);
             _restoredBudget = null;
-            if (_awaitRestartedRefit && Options.RefitInterval == null && _background != null && step > _budgetFirstStep)
+            // Before the first step after LoadState, a background refit can only be the checkpoint's, started again there.
+            if (Options.RefitInterval == null && _background != null && step > _budgetFirstStep)
             {
                 _nextRefit = Math.Max(_nextRefit, BackgroundReady(step, Pace(step, now).LoopPerStep));
             }
@@ -146,7 +146,6 @@ public sealed class Forecaster : IDisposable
             _budgetStart = now;
             _budgetFirstStep = step;
         }
-        _awaitRestartedRefit = false;
     }
 
     // The step (+1) of the first refit step by which a background refit started at `step` is expected to be done: its
@@ -582,7 +581,6 @@ public sealed class Forecaster : IDisposable
             FitStartSearchedAt = _fitStartSearchedAt,
         };
         if (!(Options.Background && TryStart(inputs))) Publish(Refit(inputs));
-        else _awaitRestartedRefit = _restoredBudget != null;
     }
 
     // The checkpoint's work budget, or a fresh one (an older checkpoint has none).
@@ -601,7 +599,6 @@ public sealed class Forecaster : IDisposable
         _laterRefitCosts = kept.LaterRefitWork;
         _firstCheckable = kept.FirstCheckable;
         _refitBy = kept.RefitBy;
-        _awaitRestartedRefit = false;
     }
 
     private Forecast? Publish(Forecast? forecast)
