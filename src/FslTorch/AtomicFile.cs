@@ -34,7 +34,15 @@ public static class AtomicFile
         }
         catch
         {
-            File.Delete(temporary);
+            // The write's own error is the one to report: a temporary file that cannot be removed (its folder gone,
+            // say) adds nothing to it.
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
             throw;
         }
     }

@@ -48,4 +48,13 @@ public sealed class AtomicFileTests
             folder.Delete(recursive: true);
         }
     }
+
+    [Fact]
+    public void AWriteThatCannotBeMadeReportsItsOwnError()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"fsltorch-atomic-missing-{Guid.NewGuid():N}");
+        var error = Assert.Throws<DirectoryNotFoundException>(() => AtomicFile.WriteAllText(Path.Combine(folder, "state.json"), "{}"));
+        Assert.Contains(folder, error.Message);
+        Assert.False(Directory.Exists(folder));
+    }
 }
