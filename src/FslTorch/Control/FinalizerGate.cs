@@ -55,14 +55,15 @@ internal static class FinalizerGate
     {
         lock (Sync)
         {
-            if (_holds++ > 0) return new Hold(_parked!);
+            if (_holds++ > 0) return new Hold(_parked!, GC.CollectionCount(0));
             _parked = new ManualResetEventSlim();
             _open = new ManualResetEventSlim();
             Park(_parked, _open);
             // The parker is unreachable now: a gen-0 collection on this thread queues its finalizer behind those already
-            // queued.
+            // queued. (Counted as one: a collection on another thread in between counts as one since the hold.)
+            int collections = GC.CollectionCount(0) + 1;
             GC.Collect(0, GCCollectionMode.Forced, blocking: true);
-            return new Hold(_parked);
+            return new Hold(_parked, collections);
         }
     }
 
@@ -90,9 +91,15 @@ internal static class FinalizerGate
     }
 
     /// <summary>One hold on the finalizer thread; releasing it twice releases it once.</summary>
-    internal sealed class Hold(ManualResetEventSlim parked) : IDisposable
+    internal sealed class Hold(ManualResetEventSlim parked, int collections) : IDisposable
     {
         private int _released;
+
+        /// <summary>
+        /// Whether a garbage collection has run since the hold was taken (its own, that queued the parker, aside). Only
+        /// a collection queues finalizers: without one, the thread has nothing new held back.
+        /// </summary>
+        public bool CollectedSince => GC.CollectionCount(0) != collections;
 
         /// <summary>
         /// Waits (without allocating) until the finalizer thread is parked; false after <paramref name="timeout"/> (it runs
