@@ -78,6 +78,23 @@ public sealed class Forecaster : IDisposable
     public TimeSpan WallTime { get; private set; }
 
     /// <summary>
+    /// The per-step work charged to this forecaster's share by its caller (<see cref="AddLoopWork"/>; a
+    /// <see cref="TrainingMonitor"/> charges its tracking and finalizer hold), since the run's first step.
+    /// </summary>
+    public TimeSpan LoopWallTime { get; private set; }
+
+    /// <summary>
+    /// Counts work that the caller does on every step for this run (tracking the loss, holding the finalizer thread)
+    /// against <see cref="ForecasterOptions.WallTimeShare"/>, so that the share bounds the caller's whole cost: with the
+    /// adaptive interval the refits get what is left of the share once that work, at its pace so far, is paid for up
+    /// to the run's last step. Not in <see cref="WallTime"/>. Cheap: it plans nothing until the next refit.
+    /// </summary>
+    public void AddLoopWork(TimeSpan work)
+    {
+        if (work > TimeSpan.Zero) LoopWallTime += work;
+    }
+
+    /// <summary>
     /// Called after the tracker recorded <paramref name="step"/>. At a refit step it collects the pending fit
     /// and starts the next; returns the forecast that came into force at this step, or null.
     /// </summary>
@@ -177,9 +194,12 @@ public sealed class Forecaster : IDisposable
     /// <summary>
     /// Asks for a refit no later than <paramref name="step"/> (the last refit step at or before it), whatever
     /// <see cref="ForecasterOptions.WallTimeShare"/> says: <see cref="TrainingMonitor"/> asks so that its decay controller
-    /// gets the forecasts it needs before the planned decay on a run too fast for the share to pay for them. Only the
-    /// adaptive interval (<see cref="ForecasterOptions.RefitInterval"/> null) is affected; a step before the next refit
-    /// step or past the run's last changes nothing. The work it costs counts in <see cref="WallTime"/> as any refit's.
+    /// gets the forecasts it needs before the planned decay on a run too fast for the share to pay for them, and for a
+    /// cooldown probe once it has ended. The requested refit takes the place of one the share alone planned before it
+    /// (whose forecast would stand only until then); one that <see cref="ForecasterOptions.MaxForecastAge"/> or the first
+    /// refit that can be checked asks for stays. Only the adaptive interval (<see cref="ForecasterOptions.RefitInterval"/>
+    /// null) is affected; a step at or before the last refit step or past the run's last changes nothing. The work it
+    /// costs counts in <see cref="WallTime"/> as any refit's.
     /// </summary>
     public void RefitBy(long step)
     {
@@ -187,7 +207,21 @@ public sealed class Forecaster : IDisposable
         long aligned = (step + 1) / RefitInterval * RefitInterval; // step + 1 of the last refit step at or before `step`
         if (aligned <= _lastRefitStep + 1 || aligned - 1 >= TotalSteps - 1 || aligned >= _refitBy) return;
         _refitBy = aligned;
-        _nextRefit = Math.Min(_nextRefit, aligned);
+        _nextRefit = Requested(_nextRefit);
+    }
+
+    // The next refit once a caller's request (RefitBy) is pending, from the one planned without it: the request comes
+    // before a later plan, and takes the place of an earlier one that no rule keeps (MaxForecastAge, the first refit that
+    // can be checked): a refit whose forecast would stand only until the request's is work the budget need not pay for
+    // (the default CPU run refitted at 839 for the budget and at 879 for the probe that ended at 880).
+    private long Requested(long planned)
+    {
+        if (_refitBy == long.MaxValue || _lastRefitStep < 0) return Math.Min(planned, _refitBy);
+        long keep = long.MaxValue;
+        long oldest = _lastRefitStep + 1 + (long)Math.Ceiling(Options.MaxForecastAge * TotalSteps / RefitInterval) * RefitInterval;
+        if (Options.MaxForecastAge < 1 && oldest - 1 < (1 - Options.MaxForecastAge) * TotalSteps) keep = oldest;
+        if (_firstCheckable > 0 && _firstCheckable - 1 < TotalSteps - 1 && Latest is not { Hindcast: not null }) keep = Math.Min(keep, _firstCheckable);
+        return _refitBy <= keep ? _refitBy : Math.Min(planned, _refitBy);
     }
 
     /// <summary>
@@ -206,16 +240,20 @@ public sealed class Forecaster : IDisposable
     private void PlanNextRefit()
     {
         if (Options.RefitInterval != null || _budgetStart == null) return;
-        var (elapsed, loopPerStep, atEnd) = Pace(_lastRefitStep, Clock.GetTimestamp());
-        double spent = WallTime.TotalSeconds;
+        var pace = Pace(_lastRefitStep, Clock.GetTimestamp());
+        double share = Options.WallTimeShare;
+        double spent = WallTime.TotalSeconds + LoopWallTime.TotalSeconds;
+        // The steps it takes until the work so far, with the loop work those steps add, is within the share again;
+        // none when the loop work alone takes it.
+        double room = share * (pace.LoopPerStep + pace.LoopWorkPerStep) - pace.LoopWorkPerStep;
         long next;
-        if (NextRefitCost is { } cost && spent + cost.TotalSeconds > Options.WallTimeShare * atEnd)
+        if (room <= 0 || (NextRefitCost is { } cost && spent + pace.LoopWorkToEnd + cost.TotalSeconds > share * pace.AtEnd))
         {
             next = long.MaxValue; // the rest of the run cannot pay for another refit
         }
         else
         {
-            double wait = (spent / Options.WallTimeShare - elapsed) / loopPerStep;
+            double wait = (spent - share * pace.Elapsed) / room;
             long stride = Math.Clamp((long)Math.Ceiling(Math.Max(wait, 1) / RefitInterval), 1, 50);
             next = _lastRefitStep + 1 + stride * RefitInterval;
         }
@@ -227,12 +265,12 @@ public sealed class Forecaster : IDisposable
         // budget and at 479 for the hindcast).
         // (Not when that refit would come at or after the run's last step: then the budget refits as before.)
         if (next < _firstCheckable && _firstCheckable - 1 < TotalSteps - 1 && Latest is not { Hindcast: not null }) next = _firstCheckable;
-        // A caller's request (RefitBy) comes before the budget's choice.
-        next = Math.Min(next, _refitBy);
+        // A caller's request (RefitBy) comes before the budget's choice, or in its place.
+        next = Requested(next);
         // In the background the refit just started is collected at the next refit step, waiting for it if it is still
         // running: that step comes no sooner than the last background fit's time (a fifth more) after this one, at the
         // loop's pace (on a 23-second GPU run TinyGpt's fits took about as long as the 40 steps between refit steps).
-        if (_background != null) next = Math.Max(next, BackgroundReady(_lastRefitStep, loopPerStep));
+        if (_background != null) next = Math.Max(next, BackgroundReady(_lastRefitStep, pace.LoopPerStep));
         // A refit at the last step forecasts nothing that is not already observed.
         _nextRefit = next - 1 >= TotalSteps - 1 ? long.MaxValue : next;
     }
@@ -245,20 +283,25 @@ public sealed class Forecaster : IDisposable
         if (Options.RefitInterval != null || Options.Background || Latest == null || _budgetStart == null) return true;
         double search = FitStartSearch.CostInFits * Latest.Fit.WallTime.TotalSeconds;
         double refit = (NextRefitCost ?? _lastRefitCost).TotalSeconds;
-        return WallTime.TotalSeconds + refit + search <= Options.WallTimeShare * Pace(step, now).AtEnd;
+        var pace = Pace(step, now);
+        return WallTime.TotalSeconds + LoopWallTime.TotalSeconds + pace.LoopWorkToEnd + refit + search <= Options.WallTimeShare * pace.AtEnd;
     }
 
     // What a refit step is expected to cost: the mean of those so far, the first left out (it also compiled the
     // fitting code); null after the first alone, whose cost says little about the next.
     private TimeSpan? NextRefitCost => _refitsBefore == 0 ? null : (_laterRefitCosts + _lastRefitCost) / _refitsBefore;
 
-    // The wall seconds since the first step, the loop's own seconds per step (the work charged here left out), and
-    // the wall seconds the run will have taken at its last step at that pace.
-    private (double Elapsed, double LoopPerStep, double AtEnd) Pace(long step, long now)
+    // The wall seconds since the first step, the loop's own seconds per step (the work charged here left out), the
+    // loop work charged per step (AddLoopWork), what that work will add up to the run's last step, and the wall seconds
+    // the run will have taken at its last step at that pace.
+    private (double Elapsed, double LoopPerStep, double LoopWorkPerStep, double LoopWorkToEnd, double AtEnd) Pace(long step, long now)
     {
         double elapsed = Clock.GetElapsedTime(_budgetStart!.Value, now).TotalSeconds;
-        double loopPerStep = Math.Max(Math.Max(elapsed - WallTime.TotalSeconds, 0) / Math.Max(1, step - _budgetFirstStep + 1), 1e-9);
-        return (elapsed, loopPerStep, elapsed + (TotalSteps - 1 - step) * loopPerStep);
+        long steps = Math.Max(1, step - _budgetFirstStep + 1);
+        double loopWork = LoopWallTime.TotalSeconds / steps;
+        double loopPerStep = Math.Max(Math.Max(elapsed - WallTime.TotalSeconds - LoopWallTime.TotalSeconds, 0) / steps, 1e-9);
+        long remaining = Math.Max(0, TotalSteps - 1 - step);
+        return (elapsed, loopPerStep, loopWork, remaining * loopWork, elapsed + remaining * (loopPerStep + loopWork));
     }
 
     /// <summary>Fits now, on this thread, from everything tracked up to <paramref name="step"/> (e.g. at the end of a run).</summary>
@@ -539,6 +582,7 @@ public sealed class Forecaster : IDisposable
                 Elapsed = Clock.GetElapsedTime(start),
                 FirstStep = _budgetFirstStep,
                 Work = WallTime,
+                LoopWork = LoopWallTime,
                 BackgroundWork = BackgroundWallTime,
                 LastBackgroundRefit = TimeSpan.FromTicks(Interlocked.Read(ref _lastBackgroundTicks)),
                 LastRefitStep = _lastRefitStep,
@@ -591,6 +635,7 @@ public sealed class Forecaster : IDisposable
         _budgetStart = null;
         _budgetFirstStep = kept.FirstStep;
         WallTime = kept.Work;
+        LoopWallTime = kept.LoopWork;
         Interlocked.Exchange(ref _backgroundTicks, kept.BackgroundWork.Ticks);
         Interlocked.Exchange(ref _lastBackgroundTicks, kept.LastBackgroundRefit.Ticks);
         _lastRefitStep = kept.LastRefitStep;

@@ -12,18 +12,22 @@ public sealed record ForecasterOptions
     /// <summary>
     /// Refit every this many steps. When null: every 2% of the budget (at least 10 steps), stretched to a whole
     /// multiple of that so that the forecaster's work on the training thread (refits, hindcasts, fit-start searches,
-    /// and what callers add with <see cref="Forecaster.AddWork"/>, such as the monitor's decisions) stays within
+    /// and what callers add with <see cref="Forecaster.AddWork"/>, such as the monitor's decisions), with the per-step
+    /// work callers charge with <see cref="Forecaster.AddLoopWork"/> (the monitor's tracking and finalizer hold, paid for
+    /// up to the run's last step at its pace so far), stays within
     /// <see cref="WallTimeShare"/> of the wall time since its first step: the next refit comes once the work so far
     /// is within that share, while the rest of the run can pay for one more refit (never at the last step), and a
     /// fit-start search runs only when the rest of the run can pay for it (measured as the run goes; the next refit
     /// step is kept in the checkpoint state). A caller may ask for an earlier refit (<see cref="Forecaster.RefitBy"/>;
-    /// <see cref="TrainingMonitor"/> does for its decay controller), which the share does not refuse; and until a forecast
+    /// <see cref="TrainingMonitor"/> does for its decay controller and its probes), which the share does not refuse and which
+    /// takes the place of a budget refit due before it (unless <see cref="MaxForecastAge"/> or the first refit that can
+    /// be checked keeps that one); and until a forecast
     /// has had a hindcast (with <see cref="CalibrateBands"/>), the next refit comes no later than the first step at which
     /// one is possible, since no forecast before it can be calibrated.
     /// </summary>
     public int? RefitInterval { get; init; }
 
-    /// <summary>The largest share of the wall time that the forecaster's inline work may take when <see cref="RefitInterval"/> is null.</summary>
+    /// <summary>The largest share of the wall time that the forecaster's inline work, with the loop work charged to it (a <see cref="TrainingMonitor"/>'s whole cost), may take when <see cref="RefitInterval"/> is null.</summary>
     public double WallTimeShare { get; init; } = 0.01;
 
     /// <summary>

@@ -42,6 +42,8 @@ public sealed record ForecasterBudgetState
     public long FirstStep { get; init; }
     /// <summary>The work charged to the forecaster on the training thread (<see cref="Forecaster.WallTime"/>).</summary>
     public TimeSpan Work { get; init; }
+    /// <summary>The per-step work its caller charged to its share (<see cref="Forecaster.LoopWallTime"/>).</summary>
+    public TimeSpan LoopWork { get; init; }
     /// <summary>The wall time of its background refits (<see cref="Forecaster.BackgroundWallTime"/>).</summary>
     public TimeSpan BackgroundWork { get; init; }
     /// <summary>The wall time of the last background refit that finished (zero: none yet).</summary>

@@ -122,6 +122,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     public TrainingSignal OnStepEnd(long step, double learningRate, double loss)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var forecasterBefore = Forecaster.WallTime;
         try
         {
             _finalizerHold?.AtStepEnd();
@@ -129,7 +130,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         }
         finally
         {
-            WallTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            Charge(started, forecasterBefore);
         }
     }
 
@@ -150,6 +151,7 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     {
         ArgumentNullException.ThrowIfNull(loss);
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var forecasterBefore = Forecaster.WallTime;
         try
         {
             _finalizerHold?.AtStepEnd();
@@ -178,8 +180,17 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
         }
         finally
         {
-            WallTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            Charge(started, forecasterBefore);
         }
+    }
+
+    // Adds a step end's time to WallTime, and the part of it the forecaster did not count as its own (tracking, the
+    // finalizer hold) to the forecaster's share as loop work: the share bounds the monitor's whole cost to the loop.
+    private void Charge(long started, TimeSpan forecasterBefore)
+    {
+        var spent = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        WallTime += spent;
+        Forecaster.AddLoopWork(spent - (Forecaster.WallTime - forecasterBefore));
     }
 
     // Reads the gathered tensor losses (one device copy) and tracks them in order.

@@ -122,6 +122,19 @@ public sealed class DataLayoutTests : IDisposable
     }
 
     [Fact]
+    public void TheDecayBenchmarkScoresAFractionBetweenTwoGridRunsOnTheLineBetweenThem()
+    {
+        static SchaippRun Run(double fraction, double loss) => new("run.csv", "wsd-linear", 1e-3, 1000, 10, fraction, loss, null!, null!, null!);
+        var grid = new SortedDictionary<double, SchaippRun> { [0.2] = Run(0.2, 3.10), [0.4] = Run(0.4, 3.00), [0.6] = Run(0.6, 3.04) };
+        Assert.Equal(3.05, DecayBenchmark.Interpolated(grid, 0.3), 12);
+        Assert.Equal(3.02, DecayBenchmark.Interpolated(grid, 0.5), 12);
+        Assert.Equal(3.00, DecayBenchmark.Interpolated(grid, 0.4), 12);
+        // Outside the grid: the nearest run's.
+        Assert.Equal(3.10, DecayBenchmark.Interpolated(grid, 0.1), 12);
+        Assert.Equal(3.04, DecayBenchmark.Interpolated(grid, 0.7), 12);
+    }
+
+    [Fact]
     public void TheDecayBenchmarkReplaysEveryCellOfAnotherGrid()
     {
         string grid = WriteGrid("grid");
@@ -136,6 +149,7 @@ public sealed class DataLayoutTests : IDisposable
         // The baselines are the grid's own cooldown fractions.
         Assert.Equal(["fixed-0.1", "fixed-0.2", "fixed-0.5"], root["baselines"]!.AsObject().Select(b => b.Key));
         Assert.All(cells, c => Assert.InRange((double)c!["chosen_fraction"]!, 0.0, 1.0));
+        Assert.All(cells, c => Assert.True((double)c!["interpolated_regret"]! >= 0, output.ToString()));
         Assert.True((double)root["mean_forecast_error"]! < 0.02, output.ToString());
 
         // The probe benchmark takes the shortest 10% cooldown (4000 steps) as the probe of every longer cooldown at the peak.

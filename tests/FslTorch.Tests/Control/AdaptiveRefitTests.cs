@@ -36,7 +36,13 @@ public sealed class AdaptiveRefitTests
     private static (int Refits, double Share) Run(int? interval, TimeSpan addedPerForecast = default) =>
         Run(interval, addedPerForecast, stepCost: TimeSpan.FromMilliseconds(100), maxForecastAge: 1, refitSteps: null);
 
-    private static (int Refits, double Share) Run(int? interval, TimeSpan addedPerForecast, TimeSpan stepCost, double maxForecastAge, List<long>? refitSteps)
+    private static (int Refits, double Share) Run(int? interval, TimeSpan addedPerForecast, TimeSpan stepCost, double maxForecastAge, List<long>? refitSteps) =>
+        Run(interval, addedPerForecast, stepCost, maxForecastAge, refitSteps, loopWork: default, chargeLoopWork: false);
+
+    // loopWork: the caller's own work at every step end (a monitor's tracking and finalizer hold), charged to the
+    // forecaster's share with chargeLoopWork; the share returned is the whole: the forecaster's work and that loop work.
+    private static (int Refits, double Share) Run(int? interval, TimeSpan addedPerForecast, TimeSpan stepCost, double maxForecastAge, List<long>? refitSteps,
+        TimeSpan loopWork, bool chargeLoopWork)
     {
         const int n = 5000;
         var clock = new ManualClock();
@@ -62,8 +68,11 @@ public sealed class AdaptiveRefitTests
                 clock.Ticks += addedPerForecast.Ticks; // the caller's decision from the forecast
                 forecaster.AddWork(addedPerForecast);
             }
+            clock.Ticks += loopWork.Ticks;
+            if (chargeLoopWork) forecaster.AddLoopWork(loopWork);
         }
-        return (refits, forecaster.WallTime.TotalSeconds / TimeSpan.FromTicks(clock.Ticks).TotalSeconds);
+        double whole = forecaster.WallTime.TotalSeconds + loopWork.TotalSeconds * n;
+        return (refits, whole / TimeSpan.FromTicks(clock.Ticks).TotalSeconds);
     }
 
     [Fact]
@@ -86,6 +95,23 @@ public sealed class AdaptiveRefitTests
         var (refits, share) = Run(interval: null, addedPerForecast: TimeSpan.FromSeconds(0.5));
         Assert.True(refits < plainRefits, $"{refits} refits with the callers' work, {plainRefits} without");
         Assert.True(share <= 0.0115, $"share with the callers' work {share:P2}");
+    }
+
+    [Fact]
+    public void LoopWorkChargedToTheShareKeepsTheCallersWholeCostWithinIt()
+    {
+        // The caller spends 0.25 ms of every 100-ms step on its own (0.25% of the run): uncharged, it comes on top of
+        // the refits' 1%; charged, the refits get what is left of the share, the loop work paid for up to the last step.
+        var step = TimeSpan.FromMilliseconds(100);
+        var loop = TimeSpan.FromMilliseconds(0.25);
+        var (unchargedRefits, uncharged) = Run(null, default, step, maxForecastAge: 1, refitSteps: null, loop, chargeLoopWork: false);
+        var (refits, charged) = Run(null, default, step, maxForecastAge: 1, refitSteps: null, loop, chargeLoopWork: true);
+        Assert.True(uncharged > 0.011, $"uncharged: the whole {uncharged:P2}");
+        Assert.True(refits < unchargedRefits, $"{refits} refits charged, {unchargedRefits} uncharged");
+        Assert.True(charged <= 0.0101, $"charged: the whole {charged:P2} ({refits} refits; uncharged {uncharged:P2}, {unchargedRefits} refits)");
+        // Loop work that takes the whole share leaves no refit after the first.
+        var (starved, _) = Run(null, default, step, maxForecastAge: 1, refitSteps: null, TimeSpan.FromMilliseconds(1.2), chargeLoopWork: true);
+        Assert.Equal(1, starved);
     }
 
     [Fact]
@@ -302,6 +328,22 @@ public sealed class AdaptiveRefitTests
         Assert.DoesNotContain(without, f => f.Step > 479 && f.Step < 879);
         var first = with.FirstOrDefault(f => f.HasDecayEvidence);
         Assert.True(first is { Step: 679 }, Steps(with));
+    }
+
+    [Fact]
+    public void ARequestedRefitTakesThePlaceOfABudgetRefitDueShortlyBeforeIt()
+    {
+        // At a slow CPU's pace (1 s a step) the budget refits after the first hindcast (479) at some step k. A probe that
+        // ends 40 steps after k asks for a refit at k + 40: the budget's refit at k would stand only until then, so the
+        // requested one takes its place (the default CPU run refitted at 839 for the budget and at 879 for its probe).
+        var plain = FastRunForecasts(stepMilliseconds: 1000);
+        long k = plain.First(f => f.Step > 479).Step;
+        var probe = FastRunProbe((int)k - 39); // forked 39 steps before k, 80 steps long: it ends at k + 40
+        var forecasts = FastRunForecasts(probe, stepMilliseconds: 1000);
+        string steps = string.Join(", ", forecasts.Select(f => $"{f.Step}{(f.HasDecayEvidence ? " (evidence)" : "")}"));
+        Assert.DoesNotContain(forecasts, f => f.Step == k);
+        Assert.Contains(forecasts, f => f.Step == k + 40 && f.HasDecayEvidence);
+        Assert.True(forecasts.Count(f => f.Step > 479 && f.Step <= k + 40) == 1, $"{steps} (without the probe: {string.Join(", ", plain.Select(f => f.Step))})");
     }
 
     [Fact]
