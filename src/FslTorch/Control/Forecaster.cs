@@ -210,6 +210,14 @@ public sealed class Forecaster : IDisposable
         _nextRefit = Requested(_nextRefit);
     }
 
+    // Step + 1 of the refit that MaxForecastAge asks for after the last one (long.MaxValue when it asks for none: turned
+    // off, or in the run's last such stretch).
+    private long AgeBound()
+    {
+        long oldest = _lastRefitStep + 1 + (long)Math.Ceiling(Options.MaxForecastAge * TotalSteps / RefitInterval) * RefitInterval;
+        return Options.MaxForecastAge < 1 && oldest - 1 < (1 - Options.MaxForecastAge) * TotalSteps ? oldest : long.MaxValue;
+    }
+
     // The next refit once a caller's request (RefitBy) is pending, from the one planned without it: the request comes
     // before a later plan, and takes the place of an earlier one that no rule keeps (MaxForecastAge, the first refit that
     // can be checked): a refit whose forecast would stand only until the request's is work the budget need not pay for
@@ -217,9 +225,7 @@ public sealed class Forecaster : IDisposable
     private long Requested(long planned)
     {
         if (_refitBy == long.MaxValue || _lastRefitStep < 0) return Math.Min(planned, _refitBy);
-        long keep = long.MaxValue;
-        long oldest = _lastRefitStep + 1 + (long)Math.Ceiling(Options.MaxForecastAge * TotalSteps / RefitInterval) * RefitInterval;
-        if (Options.MaxForecastAge < 1 && oldest - 1 < (1 - Options.MaxForecastAge) * TotalSteps) keep = oldest;
+        long keep = AgeBound();
         if (_firstCheckable > 0 && _firstCheckable - 1 < TotalSteps - 1 && Latest is not { Hindcast: not null }) keep = Math.Min(keep, _firstCheckable);
         return _refitBy <= keep ? _refitBy : Math.Min(planned, _refitBy);
     }
@@ -258,8 +264,7 @@ public sealed class Forecaster : IDisposable
             next = _lastRefitStep + 1 + stride * RefitInterval;
         }
         // The forecast's age is bounded whatever the budget says (MaxForecastAge), until the run's last such stretch.
-        long oldest = _lastRefitStep + 1 + (long)Math.Ceiling(Options.MaxForecastAge * TotalSteps / RefitInterval) * RefitInterval;
-        if (Options.MaxForecastAge < 1 && oldest - 1 < (1 - Options.MaxForecastAge) * TotalSteps) next = Math.Min(next, oldest);
+        next = Math.Min(next, AgeBound());
         // Before the first refit whose forecast can have a hindcast (AskForFirstHindcast) no forecast can be calibrated:
         // the budget's refits wait for that one and pay for later ones instead (the default run refitted at 439 for the
         // budget and at 479 for the hindcast).
