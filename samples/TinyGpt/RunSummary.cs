@@ -129,7 +129,7 @@ public sealed record RunSummary(
         string parts = MonitorSeconds > 0
             ? string.Create(CultureInfo.InvariantCulture, $" (refits, hindcasts and decisions {ForecasterSeconds:F1} s; finalizer hold {FinalizerHoldSeconds:F1} s)")
             : "";
-        yield return string.Create(CultureInfo.InvariantCulture, $"the monitor took {MonitorSeconds:F1} s of {WallSeconds:F1} s ({MonitorShare:P1}){parts}{background}{probes}");
+        yield return string.Create(CultureInfo.InvariantCulture, $"the monitor took {MonitorSeconds:F1} s of {WallSeconds:F1} s ({MonitorShare:P2}){parts}{background}{probes}");
         if (DecayStartStep is long decay)
         {
             yield return DecayReason == null
