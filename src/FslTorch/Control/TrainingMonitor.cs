@@ -247,7 +247,12 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     /// </summary>
     public void AddProbe(CooldownProbe probe) => Forecaster.AddProbe(probe);
 
-    /// <summary>The wall time spent inside <c>OnStepEnd</c> (tracking, refits, hindcasts, decisions, the finalizer hold): the monitor's cost to the loop.</summary>
+    /// <summary>
+    /// The wall time spent inside <c>OnStepEnd</c> (tracking, refits, hindcasts, decisions, the finalizer hold): the monitor's
+    /// cost to the loop. With the adaptive refit interval all of it counts against <see cref="ForecasterOptions.WallTimeShare"/>
+    /// (what the forecaster does not count itself as loop work, <see cref="Forecaster.AddLoopWork"/>); the refits a probe or
+    /// the decay controller asks for are not refused by that share.
+    /// </summary>
     public TimeSpan WallTime { get; private set; }
 
     /// <summary>
