@@ -57,6 +57,27 @@ public sealed class MonitorApiTests
         Assert.Equal(Flagged(signalsA, TrainingSignal.Decision), Flagged(signalsB, TrainingSignal.Decision));
     }
 
+    [Fact]
+    public void EveryStepEndChargesWhatTheForecasterDidNotCountToItsShareAsLoopWork()
+    {
+        // The monitor's whole cost (tracking, refits, decisions, the hold) is the forecaster's work plus the loop work
+        // charged to its share: with losses as doubles and as tensors.
+        using var doubles = new TrainingMonitor(Plan(), Steps, Options() with { HoldFinalizersDuringSteps = true });
+        using var tensors = new TrainingMonitor(Plan(), Steps, Options());
+        for (long step = 0; step < Steps; step++)
+        {
+            doubles.OnStepEnd(step, Loss(step));
+            using var scope = NewDisposeScope();
+            tensors.OnStepEnd(step, tensor(Loss(step), dtype: ScalarType.Float64));
+        }
+        foreach (var monitor in new[] { doubles, tensors })
+        {
+            Assert.NotNull(monitor.LatestForecast);
+            Assert.True(monitor.Forecaster.LoopWallTime > TimeSpan.Zero);
+            Assert.Equal(monitor.WallTime, monitor.Forecaster.WallTime + monitor.Forecaster.LoopWallTime);
+        }
+    }
+
     private static List<int> Flagged(List<TrainingSignal> signals, TrainingSignal flag) =>
         Enumerable.Range(0, signals.Count).Where(i => signals[i].HasFlag(flag)).ToList();
 
