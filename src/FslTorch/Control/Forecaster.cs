@@ -226,7 +226,7 @@ public sealed class Forecaster : IDisposable
     {
         if (_refitBy == long.MaxValue || _lastRefitStep < 0) return Math.Min(planned, _refitBy);
         long keep = AgeBound();
-        if (_firstCheckable > 0 && _firstCheckable - 1 < TotalSteps - 1 && Latest is not { Hindcast: not null }) keep = Math.Min(keep, _firstCheckable);
+        if (AwaitsFirstCheckable) keep = Math.Min(keep, _firstCheckable);
         return _refitBy <= keep ? _refitBy : Math.Min(planned, _refitBy);
     }
 
@@ -253,7 +253,7 @@ public sealed class Forecaster : IDisposable
         // none when the loop work alone takes it.
         double room = share * (pace.LoopPerStep + pace.LoopWorkPerStep) - pace.LoopWorkPerStep;
         long next;
-        if (room <= 0 || (NextRefitCost is { } cost && spent + pace.LoopWorkToEnd + cost.TotalSeconds > share * pace.AtEnd))
+        if (room <= 0 || (NextRefitCost is { } cost && !RestCanPay(pace, cost.TotalSeconds)))
         {
             next = long.MaxValue; // the rest of the run cannot pay for another refit
         }
@@ -269,7 +269,7 @@ public sealed class Forecaster : IDisposable
         // the budget's refits wait for that one and pay for later ones instead (the default run refitted at 439 for the
         // budget and at 479 for the hindcast).
         // (Not when that refit would come at or after the run's last step: then the budget refits as before.)
-        if (next < _firstCheckable && _firstCheckable - 1 < TotalSteps - 1 && Latest is not { Hindcast: not null }) next = _firstCheckable;
+        if (AwaitsFirstCheckable && next < _firstCheckable) next = _firstCheckable;
         // A caller's request (RefitBy) comes before the budget's choice, or in its place.
         next = Requested(next);
         // In the background the refit just started is collected at the next refit step, waiting for it if it is still
@@ -288,9 +288,17 @@ public sealed class Forecaster : IDisposable
         if (Options.RefitInterval != null || Options.Background || Latest == null || _budgetStart == null) return true;
         double search = FitStartSearch.CostInFits * Latest.Fit.WallTime.TotalSeconds;
         double refit = (NextRefitCost ?? _lastRefitCost).TotalSeconds;
-        var pace = Pace(step, now);
-        return WallTime.TotalSeconds + LoopWallTime.TotalSeconds + pace.LoopWorkToEnd + refit + search <= Options.WallTimeShare * pace.AtEnd;
+        return RestCanPay(Pace(step, now), refit + search);
     }
+
+    // Whether the work so far, the loop work still to come up to the run's last step and `seconds` more stay within the
+    // share of the run's wall time at that pace.
+    private bool RestCanPay(BudgetPace pace, double seconds) =>
+        WallTime.TotalSeconds + LoopWallTime.TotalSeconds + pace.LoopWorkToEnd + seconds <= Options.WallTimeShare * pace.AtEnd;
+
+    // Whether a first refit that can have a hindcast is known and still to come (none has had one yet), before the run's
+    // last step: no forecast before it can be calibrated, so the budget waits for it and a request does not replace it.
+    private bool AwaitsFirstCheckable => _firstCheckable > 0 && _firstCheckable - 1 < TotalSteps - 1 && Latest is not { Hindcast: not null };
 
     // What a refit step is expected to cost: the mean of those so far, the first left out (it also compiled the
     // fitting code); null after the first alone, whose cost says little about the next.
@@ -299,14 +307,16 @@ public sealed class Forecaster : IDisposable
     // The wall seconds since the first step, the loop's own seconds per step (the work charged here left out), the
     // loop work charged per step (AddLoopWork), what that work will add up to the run's last step, and the wall seconds
     // the run will have taken at its last step at that pace.
-    private (double Elapsed, double LoopPerStep, double LoopWorkPerStep, double LoopWorkToEnd, double AtEnd) Pace(long step, long now)
+    private readonly record struct BudgetPace(double Elapsed, double LoopPerStep, double LoopWorkPerStep, double LoopWorkToEnd, double AtEnd);
+
+    private BudgetPace Pace(long step, long now)
     {
         double elapsed = Clock.GetElapsedTime(_budgetStart!.Value, now).TotalSeconds;
         long steps = Math.Max(1, step - _budgetFirstStep + 1);
         double loopWork = LoopWallTime.TotalSeconds / steps;
         double loopPerStep = Math.Max(Math.Max(elapsed - WallTime.TotalSeconds - LoopWallTime.TotalSeconds, 0) / steps, 1e-9);
         long remaining = Math.Max(0, TotalSteps - 1 - step);
-        return (elapsed, loopPerStep, loopWork, remaining * loopWork, elapsed + remaining * (loopPerStep + loopWork));
+        return new BudgetPace(elapsed, loopPerStep, loopWork, remaining * loopWork, elapsed + remaining * (loopPerStep + loopWork));
     }
 
     /// <summary>Fits now, on this thread, from everything tracked up to <paramref name="step"/> (e.g. at the end of a run).</summary>
