@@ -6,6 +6,7 @@ using FslTorch.Fitting;
 using FslTorch.Schedules;
 using FslTorch.Surrogates;
 using FslTorch.Cli.Commands;
+using MathNet.Numerics.Interpolation;
 
 namespace FslTorch.Cli;
 
@@ -153,13 +154,9 @@ internal static class DecayBenchmark
     /// </summary>
     public static double Interpolated(IReadOnlyDictionary<double, SchaippRun> grid, double fraction)
     {
-        var fractions = grid.Keys.Order().ToList();
-        if (fraction <= fractions[0]) return grid[fractions[0]].FinalValidationLoss;
-        if (fraction >= fractions[^1]) return grid[fractions[^1]].FinalValidationLoss;
-        int above = fractions.FindIndex(f => f >= fraction);
-        double lo = fractions[above - 1], hi = fractions[above];
-        double w = (fraction - lo) / (hi - lo);
-        return (1 - w) * grid[lo].FinalValidationLoss + w * grid[hi].FinalValidationLoss;
+        var fractions = grid.Keys.Order().ToArray();
+        var line = LinearSpline.InterpolateSorted(fractions, fractions.Select(f => grid[f].FinalValidationLoss).ToArray());
+        return line.Interpolate(Math.Clamp(fraction, fractions[0], fractions[^1]));
     }
 
     public static Cell Replay(SchaippRun constant, int total, FitResult calibration, IReadOnlyDictionary<double, SchaippRun> grid, DecayControllerOptions? options)
