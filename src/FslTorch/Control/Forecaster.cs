@@ -31,6 +31,7 @@ public sealed class Forecaster : IDisposable
     private IReadOnlyList<double>? _restoredWarmStart;
     private long _nextRefit;        // step + 1 of the earliest refit allowed (the adaptive stride)
     private long _refitBy = long.MaxValue; // step + 1 of the latest refit a caller asked for (RefitBy), until one comes
+    private readonly SortedSet<long> _expected = []; // step + 1 of the refits that expected probes will ask for (ExpectProbe)
     private long _firstCheckable;   // step + 1 of the first refit step whose forecast can have a hindcast (0: not known)
     private long? _budgetStart;     // clock timestamp at the first step this forecaster saw (null: none yet)
     private long _budgetFirstStep;
@@ -188,6 +189,7 @@ public sealed class Forecaster : IDisposable
         _lastRefitCost = spent;
         _lastRefitStep = step;
         if (step + 1 >= _refitBy) _refitBy = long.MaxValue;
+        _expected.RemoveWhere(expected => expected <= step + 1);
         PlanNextRefit();
     }
 
@@ -210,6 +212,30 @@ public sealed class Forecaster : IDisposable
         _nextRefit = Requested(_nextRefit);
     }
 
+    /// <summary>
+    /// Tells the adaptive interval that a cooldown probe of <paramref name="steps"/> steps will fork at
+    /// <paramref name="forkStep"/> and be recorded with <see cref="AddProbe"/>: the refit the probe will ask for (the first
+    /// refit step at or after its last step) is planned from now on, so that a refit the share alone would plan shortly
+    /// before it is not made first (its forecast would stand only until the probe's), as for <see cref="RefitBy"/>. A
+    /// probe that never comes leaves a refit at that step. Only the adaptive interval is affected; a probe whose refit step
+    /// is at or before the last refit step, or at or past the run's last step, changes nothing. The plan is kept in the
+    /// checkpoint state.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="forkStep"/> is negative or <paramref name="steps"/> is below 2.</exception>
+    public void ExpectProbe(long forkStep, int steps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(forkStep);
+        if (steps < 2) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be >= 2 (a decay needs two rates).");
+        if (Options.RefitInterval != null) return;
+        long last = forkStep + steps - 1;
+        long aligned = (last + RefitInterval) / RefitInterval * RefitInterval; // step + 1 of the first refit step at or after `last`
+        if (aligned <= _lastRefitStep + 1 || aligned - 1 >= TotalSteps - 1 || !_expected.Add(aligned)) return;
+        _nextRefit = Requested(_nextRefit);
+    }
+
+    // Step + 1 of the earliest refit asked for (RefitBy) or expected (ExpectProbe); long.MaxValue: none.
+    private long EarliestRequest => _expected.Count == 0 ? _refitBy : Math.Min(_refitBy, _expected.Min);
+
     // Step + 1 of the refit that MaxForecastAge asks for after the last one (long.MaxValue when it asks for none: turned
     // off, or in the run's last such stretch).
     private long AgeBound()
@@ -218,16 +244,17 @@ public sealed class Forecaster : IDisposable
         return Options.MaxForecastAge < 1 && oldest - 1 < (1 - Options.MaxForecastAge) * TotalSteps ? oldest : long.MaxValue;
     }
 
-    // The next refit once a caller's request (RefitBy) is pending, from the one planned without it: the request comes
-    // before a later plan, and takes the place of an earlier one that no rule keeps (MaxForecastAge, the first refit that
-    // can be checked): a refit whose forecast would stand only until the request's is work the budget need not pay for
-    // (the default CPU run refitted at 839 for the budget and at 879 for the probe that ended at 880).
+    // The next refit once a caller's request (RefitBy, or an expected probe's) is pending, from the one planned without
+    // it: the request comes before a later plan, and takes the place of an earlier one that no rule keeps (MaxForecastAge,
+    // the first refit that can be checked): a refit whose forecast would stand only until the request's is work the
+    // budget need not pay for (the default CPU run refitted at 839 for the budget and at 879 for the probe that ended at 880).
     private long Requested(long planned)
     {
-        if (_refitBy == long.MaxValue || _lastRefitStep < 0) return Math.Min(planned, _refitBy);
+        long request = EarliestRequest;
+        if (request == long.MaxValue || _lastRefitStep < 0) return Math.Min(planned, request);
         long keep = AgeBound();
         if (AwaitsFirstCheckable) keep = Math.Min(keep, _firstCheckable);
-        return _refitBy <= keep ? _refitBy : Math.Min(planned, _refitBy);
+        return request <= keep ? request : Math.Min(planned, request);
     }
 
     /// <summary>
@@ -270,7 +297,7 @@ public sealed class Forecaster : IDisposable
         // budget and at 479 for the hindcast).
         // (Not when that refit would come at or after the run's last step: then the budget refits as before.)
         if (AwaitsFirstCheckable && next < _firstCheckable) next = _firstCheckable;
-        // A caller's request (RefitBy) comes before the budget's choice, or in its place.
+        // A caller's request (RefitBy, ExpectProbe) comes before the budget's choice, or in its place.
         next = Requested(next);
         // In the background the refit just started is collected at the next refit step, waiting for it if it is still
         // running: that step comes no sooner than the last background fit's time (a fifth more) after this one, at the
@@ -588,6 +615,7 @@ public sealed class Forecaster : IDisposable
         PendingWarmStart = _background?.Inputs.WarmStart,
         NextRefit = _nextRefit,
         Probes = [.. _probes],
+        ExpectedProbeRefits = [.. _expected],
         LatestParameters = Latest?.Fit.Parameters ?? _restoredWarmStart,
         FitStart = _fitStart,
         FitStartSearchedAt = _fitStartSearchedAt,
@@ -626,6 +654,8 @@ public sealed class Forecaster : IDisposable
         _fitStartSearchedAt = state.FitStartSearchedAt;
         _probes.Clear();
         _probes.AddRange(state.Probes);
+        _expected.Clear();
+        _expected.UnionWith(state.ExpectedProbeRefits);
         RestoreBudget(state.Budget);
         if (state.PendingStep < 0) return;
         var curve = new ObservedCurve("run", inForce.SampleWithIntrinsicTime(state.PendingStep + 1),

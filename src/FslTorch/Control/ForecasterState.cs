@@ -16,6 +16,8 @@ public sealed record ForecasterState
     public long NextRefit { get; init; }
     /// <summary>The cooldown probes recorded so far.</summary>
     public IReadOnlyList<CooldownProbe> Probes { get; init; } = [];
+    /// <summary>The steps (+1) of the refits that cooldown probes said ahead will bring (<see cref="Forecaster.ExpectProbe"/>), still to come.</summary>
+    public IReadOnlyList<long> ExpectedProbeRefits { get; init; } = [];
     /// <summary>The first step of the fits (chosen by <see cref="ForecasterOptions.ChooseFitStart"/>; FromStep before any choice).</summary>
     public long? FitStart { get; init; }
     /// <summary>The step (+1) of the last search for the fit's start (0: none).</summary>

@@ -248,6 +248,14 @@ public sealed class TrainingMonitor : ITrainingCallback, IDisposable
     public void AddProbe(CooldownProbe probe) => Forecaster.AddProbe(probe);
 
     /// <summary>
+    /// Says ahead that a cooldown probe of <paramref name="steps"/> steps will fork at <paramref name="forkStep"/> (call it
+    /// when the run starts, for every probe it plans): the adaptive refit interval plans the refit that the probe will
+    /// bring, and makes no refit of its own shortly before it (see <see cref="Forecaster.ExpectProbe"/>).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="forkStep"/> is negative or <paramref name="steps"/> is below 2.</exception>
+    public void ExpectProbe(long forkStep, int steps) => Forecaster.ExpectProbe(forkStep, steps);
+
+    /// <summary>
     /// The wall time spent inside <c>OnStepEnd</c> (tracking, refits, hindcasts, decisions, the finalizer hold): the monitor's
     /// cost to the loop. With the adaptive refit interval all of it counts against <see cref="ForecasterOptions.WallTimeShare"/>
     /// (what the forecaster does not count itself as loop work, <see cref="Forecaster.AddLoopWork"/>); the refits a probe or

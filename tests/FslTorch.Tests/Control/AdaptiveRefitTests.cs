@@ -132,6 +132,20 @@ public sealed class AdaptiveRefitTests
         Assert.True(share > 0.01, $"the share this took, {share:P1}, is over 1% and reported as such");
     }
 
+    // Checkpoints a forecaster and its tracker through JSON (as a run folder keeps them), disposes of the forecaster, lets
+    // an hour pass, and resumes a new tracker and a new forecaster (made by `create` for that tracker) from them.
+    private static (Forecaster, LossTracker) ThroughCheckpoint(Forecaster forecaster, LossTracker tracker, ManualClock clock, Func<LossTracker, Forecaster> create)
+    {
+        string saved = JsonSerializer.Serialize(forecaster.GetState()), track = JsonSerializer.Serialize(tracker.GetState());
+        forecaster.Dispose();
+        clock.Ticks += TimeSpan.FromHours(1).Ticks;
+        var restored = new LossTracker();
+        restored.Restore(JsonSerializer.Deserialize<LossTrackerState>(track)!);
+        var resumed = create(restored);
+        resumed.LoadState(JsonSerializer.Deserialize<ForecasterState>(saved)!);
+        return (resumed, restored);
+    }
+
     // The refit steps of a 5000-step run (100 ms a step, slow fits) with the adaptive interval; with `checkpointAt`, the
     // forecaster and tracker are checkpointed after that many steps (through JSON, as a run folder keeps them), an hour
     // passes, and new ones resume from the checkpoint.
@@ -148,16 +162,7 @@ public sealed class AdaptiveRefitTests
         {
             for (long step = 0; step < n; step++)
             {
-                if (step == checkpointAt)
-                {
-                    string saved = JsonSerializer.Serialize(forecaster.GetState()), track = JsonSerializer.Serialize(tracker.GetState());
-                    forecaster.Dispose();
-                    clock.Ticks += TimeSpan.FromHours(1).Ticks;
-                    tracker = new LossTracker();
-                    tracker.Restore(JsonSerializer.Deserialize<LossTrackerState>(track)!);
-                    forecaster = new Forecaster(schedule, n, tracker, options);
-                    forecaster.LoadState(JsonSerializer.Deserialize<ForecasterState>(saved)!);
-                }
+                if (step == checkpointAt) (forecaster, tracker) = ThroughCheckpoint(forecaster, tracker, clock, t => new Forecaster(schedule, n, t, options));
                 clock.Ticks += TimeSpan.FromMilliseconds(100).Ticks;
                 tracker.Record(step, schedule.GetLearningRate(step), 3 + 2 / Math.Sqrt(1 + step));
                 if (forecaster.IsRefitStep(step)) steps.Add(step);
@@ -251,24 +256,32 @@ public sealed class AdaptiveRefitTests
     // The fast run's forecasts (no monitor, no control) through step 999, its steps costing `stepMilliseconds` (5 ms: the
     // GPU's pace) and its law evaluations 2 ms on a manual clock; `probe`, when given, is recorded at its fork step (as
     // TinyGpt records one).
-    private static List<Forecast> FastRunForecasts(CooldownProbe? probe = null, double stepMilliseconds = 5)
+    private static List<Forecast> FastRunForecasts(CooldownProbe? probe = null, double stepMilliseconds = 5, bool expectProbe = false,
+        long? checkpointAt = null)
     {
         var (plan, direct, losses) = FastRun();
         var clock = new ManualClock();
         var tracker = new LossTracker();
-        using var forecaster = new Forecaster(plan, FastRunSteps, tracker, new ForecasterOptions
+        var options = new ForecasterOptions { Law = new SlowLaw(clock, direct), TimeProvider = clock, BandSamples = 0, FromStep = 100 };
+        var forecaster = new Forecaster(plan, FastRunSteps, tracker, options);
+        try
         {
-            Law = new SlowLaw(clock, direct), TimeProvider = clock, BandSamples = 0, FromStep = 100,
-        });
-        var forecasts = new List<Forecast>();
-        for (long k = 0; k < 1000; k++)
-        {
-            clock.Ticks += TimeSpan.FromMilliseconds(stepMilliseconds).Ticks;
-            if (probe != null && k == probe.ForkStep) forecaster.AddProbe(probe);
-            tracker.Record(k, plan.GetLearningRate(k), losses[k]);
-            if (forecaster.OnStepEnd(k) is { } forecast) forecasts.Add(forecast);
+            if (expectProbe && probe != null) forecaster.ExpectProbe(probe.ForkStep, probe.LearningRates.Count);
+            var forecasts = new List<Forecast>();
+            for (long k = 0; k < 1000; k++)
+            {
+                if (k == checkpointAt) (forecaster, tracker) = ThroughCheckpoint(forecaster, tracker, clock, t => new Forecaster(plan, FastRunSteps, t, options));
+                clock.Ticks += TimeSpan.FromMilliseconds(stepMilliseconds).Ticks;
+                if (probe != null && k == probe.ForkStep) forecaster.AddProbe(probe);
+                tracker.Record(k, plan.GetLearningRate(k), losses[k]);
+                if (forecaster.OnStepEnd(k) is { } forecast) forecasts.Add(forecast);
+            }
+            return forecasts;
         }
-        return forecasts;
+        finally
+        {
+            forecaster.Dispose();
+        }
     }
 
     [Fact]
@@ -344,6 +357,42 @@ public sealed class AdaptiveRefitTests
         Assert.DoesNotContain(forecasts, f => f.Step == k);
         Assert.Contains(forecasts, f => f.Step == k + 40 && f.HasDecayEvidence);
         Assert.True(forecasts.Count(f => f.Step > 479 && f.Step <= k + 40) == 1, $"{steps} (without the probe: {string.Join(", ", plain.Select(f => f.Step))})");
+    }
+
+    [Fact]
+    public void AProbeSaidAheadTakesThePlaceOfABudgetRefitDueBeforeItForks()
+    {
+        // At 1 s a step the budget refits after the first hindcast (479) at some step k. A probe that forks right after k
+        // (80 steps: it ends at k + 80, a refit step) asks for its refit only when it is recorded, after the budget's refit
+        // at k has been made; said ahead (ExpectProbe), its refit is planned from the start and the one at k is not made
+        // (the default CPU run refitted at 799 for the budget and at 879 for the probe forked at 800).
+        var plain = FastRunForecasts(stepMilliseconds: 1000);
+        long k = plain.First(f => f.Step > 479).Step;
+        var probe = FastRunProbe((int)k + 1);
+        string Steps(List<Forecast> forecasts) => string.Join(", ", forecasts.Select(f => $"{f.Step}{(f.HasDecayEvidence ? " (evidence)" : "")}"));
+        var unannounced = FastRunForecasts(probe, stepMilliseconds: 1000);
+        var announced = FastRunForecasts(probe, stepMilliseconds: 1000, expectProbe: true);
+        Assert.True(unannounced.Any(f => f.Step == k) && unannounced.Any(f => f.Step == k + 80 && f.HasDecayEvidence), Steps(unannounced));
+        Assert.DoesNotContain(announced, f => f.Step > 479 && f.Step < k + 80);
+        Assert.Contains(announced, f => f.Step == k + 80 && f.HasDecayEvidence);
+        Assert.True(announced.Count < unannounced.Count, $"{Steps(announced)} against {Steps(unannounced)}");
+    }
+
+    [Fact]
+    public void AResumedRunKeepsTheRefitsItsExpectedProbesWillBring()
+    {
+        // The run of the test above, checkpointed at step 300 (before the first hindcast's refit at 479, which plans the next):
+        // the resumed run refits where the uninterrupted one did, so not at the budget's k either.
+        var plain = FastRunForecasts(stepMilliseconds: 1000);
+        long k = plain.First(f => f.Step > 479).Step;
+        var probe = FastRunProbe((int)k + 1);
+        var uninterrupted = FastRunForecasts(probe, stepMilliseconds: 1000, expectProbe: true).Select(f => f.Step).ToList();
+        var resumed = FastRunForecasts(probe, stepMilliseconds: 1000, expectProbe: true, checkpointAt: 300).Select(f => f.Step).ToList();
+        Assert.DoesNotContain(k, uninterrupted);
+        Assert.Equal(uninterrupted, resumed);
+        using var forecaster = new Forecaster(FastRun().Plan, FastRunSteps, new LossTracker());
+        Assert.Throws<ArgumentOutOfRangeException>(() => forecaster.ExpectProbe(800, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => forecaster.ExpectProbe(-1, 80));
     }
 
     [Fact]
