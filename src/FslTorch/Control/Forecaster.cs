@@ -227,11 +227,13 @@ public sealed class Forecaster : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(forkStep);
         if (steps < 2) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be >= 2 (a decay needs two rates).");
         if (Options.RefitInterval != null) return;
-        long last = forkStep + steps - 1;
-        long aligned = (last + RefitInterval) / RefitInterval * RefitInterval; // step + 1 of the first refit step at or after `last`
+        long aligned = FirstRefitAtOrAfter(forkStep + steps - 1);
         if (aligned <= _lastRefitStep + 1 || aligned - 1 >= TotalSteps - 1 || !_expected.Add(aligned)) return;
         _nextRefit = Requested(_nextRefit);
     }
+
+    // Step + 1 of the first refit step at or after `step`.
+    private long FirstRefitAtOrAfter(long step) => (step + RefitInterval) / RefitInterval * RefitInterval;
 
     // Step + 1 of the earliest refit asked for (RefitBy) or expected (ExpectProbe); long.MaxValue: none.
     private long EarliestRequest => _expected.Count == 0 ? _refitBy : Math.Min(_refitBy, _expected.Min);
@@ -449,7 +451,7 @@ public sealed class Forecaster : IDisposable
         probe.Validate();
         _probes.Add(probe);
         long last = probe.ForkStep + probe.LearningRates.Count - 1;
-        RefitBy(Math.Max(last, _lastRefitStep + 1) + RefitInterval - 1); // the last refit step at or before it: the first at or after `last`
+        RefitBy(FirstRefitAtOrAfter(Math.Max(last, _lastRefitStep + 1)) - 1);
     }
 
     /// <summary>Waits for a pending background fit (its result is dropped) and lets the finalizer thread go.</summary>
