@@ -396,7 +396,8 @@ static int Train(Settings settings, RunStart start, Action<RunFolder>? prepare =
     }
     var probeSteps = settings.ProbeSteps();
     // The refits the probes will bring are planned from the start: the work budget makes none of its own just before one.
-    foreach (long fork in probeSteps.Where(k => k >= first && !monitor.Forecaster.Probes.Any(p => p.ForkStep == k))) monitor.ExpectProbe(fork, settings.ProbeLength(fork));
+    // (A probe is recorded at its fork step, before that step runs: one forking at or after `first` is still to come.)
+    foreach (long fork in probeSteps.Where(k => k >= first)) monitor.ExpectProbe(fork, settings.ProbeLength(fork));
 
     var clock = Stopwatch.StartNew();
     // A resumed forecaster counts its checkpoint's time too; the summary's times are this process's.

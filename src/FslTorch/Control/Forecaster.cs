@@ -133,7 +133,7 @@ public sealed class Forecaster : IDisposable
         if (Options.RefitInterval != null || !Options.CalibrateBands || Latest is { Hindcast: not null }) return;
         // Too few points to tell yet: the next refit asks.
         if (Control.Hindcast.FirstPossible(_law, FitCurve(inputs, inputs.FitStart), TotalSteps, Options.MinPoints) is not { } first) return;
-        long aligned = (first + RefitInterval - 1) / RefitInterval * RefitInterval; // step + 1 of the first refit step at or after it
+        long aligned = FirstRefitAtOrAfter(first - 1); // `first` is a t: a refit after step t − 1
         _firstCheckable = aligned;
         if (aligned > inputs.Step + 1) RefitBy(aligned - 1);
     }
