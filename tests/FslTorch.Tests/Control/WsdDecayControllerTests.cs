@@ -224,11 +224,19 @@ public sealed class WsdDecayControllerTests
         Assert.Contains("not yet stable", controller.Decide(500, fit, 520)!.Reason);
         Assert.Contains("not yet stable", controller.Decide(520, fit, 540)!.Reason);
         Assert.True(controller.Decide(540, fit, 560)!.StartNow);
-        // Forecasts that jump around keep it waiting.
+        // Forecasts that jump around, in level and in the start they find best, keep it waiting.
         var jumpy = new DecisionLoop(Schedule());
         for (int i = 0; i < 6; i++)
         {
-            var decision = jumpy.Decide(500 + 20 * i, FakeDecayLaw.Fit(new FakeDecayLaw(0.5), offset: 0.1 * (i % 2)), 520 + 20 * i)!;
+            var decision = jumpy.Decide(500 + 20 * i, FakeDecayLaw.Fit(new FakeDecayLaw(i % 2 == 0 ? 0.5 : 0.9), offset: 0.1 * (i % 2)), 520 + 20 * i)!;
+            Assert.False(decision.StartNow);
+        }
+        // Judged by level alone (without AgreeingStartsAreStable), forecasts that jump in level keep it waiting even when
+        // every one finds starting now best.
+        var byLevel = new DecisionLoop(Schedule(), new DecayControllerOptions { AgreeingStartsAreStable = false });
+        for (int i = 0; i < 6; i++)
+        {
+            var decision = byLevel.Decide(500 + 20 * i, FakeDecayLaw.Fit(new FakeDecayLaw(0.5), offset: 0.1 * (i % 2)), 520 + 20 * i)!;
             Assert.False(decision.StartNow);
         }
     }
@@ -238,8 +246,9 @@ public sealed class WsdDecayControllerTests
     {
         // The optimum (a decay from 30% of N) has passed: every decision predicts starting now to be best, and the loss of
         // starting now rises from one decision to the next by what the later start costs (here 0.0018 nats over two
-        // decisions) although the fit is the same. With a tolerance below that rise the third decision still acts.
-        var options = new DecayControllerOptions { ForecastTolerance = 0.001 };
+        // decisions) although the fit is the same. With a tolerance below that rise the third decision still acts. (The
+        // level rule alone, without AgreeingStartsAreStable, which would let these decisions act on their agreement.)
+        var options = new DecayControllerOptions { ForecastTolerance = 0.001, AgreeingStartsAreStable = false };
         var controller = new DecisionLoop(Schedule(), options);
         var fit = FakeDecayLaw.Fit(new FakeDecayLaw(0.3));
         var decisions = Enumerable.Range(0, 3).Select(i => controller.Decide(500 + 20 * i, fit, 520 + 20 * i)!).ToList();
@@ -252,6 +261,30 @@ public sealed class WsdDecayControllerTests
         for (int i = 0; i < 4; i++)
         {
             var decision = moving.Decide(500 + 20 * i, FakeDecayLaw.Fit(new FakeDecayLaw(0.3), offset: 0.002 * i), 520 + 20 * i)!;
+            Assert.False(decision.StartNow);
+            if (i >= 2) Assert.Contains("not yet stable", decision.Reason);
+        }
+    }
+
+    [Fact]
+    public void WithAgreeingStartsAreStableFitsThatMoveButAllSayStartNowAct()
+    {
+        // The optimum (30% of N) has passed and every fit says "start now", but each lies 0.002 nats above the one before
+        // on the same schedule (tolerance 0.001): by level they are unstable, by what they say they agree.
+        var options = new DecayControllerOptions { ForecastTolerance = 0.001, AgreeingStartsAreStable = true };
+        var moving = new DecisionLoop(Schedule(), options);
+        var decisions = Enumerable.Range(0, 3)
+            .Select(i => moving.Decide(500 + 20 * i, FakeDecayLaw.Fit(new FakeDecayLaw(0.3), offset: 0.002 * i), 520 + 20 * i)!).ToList();
+        Assert.Equal([false, false, true], decisions.Select(d => d.StartNow));
+        Assert.Equal(540, moving.Schedule.DecayStartStep);
+
+        // Fits that move and disagree (the second would wait for a decay from 80% of N) are not stable either way, as long as
+        // that decision is among the last two.
+        var disagreeing = new DecisionLoop(Schedule(), options);
+        double[] optima = [0.3, 0.8, 0.3, 0.3];
+        for (int i = 0; i < optima.Length; i++)
+        {
+            var decision = disagreeing.Decide(500 + 20 * i, FakeDecayLaw.Fit(new FakeDecayLaw(optima[i])), 520 + 20 * i)!;
             Assert.False(decision.StartNow);
             if (i >= 2) Assert.Contains("not yet stable", decision.Reason);
         }
