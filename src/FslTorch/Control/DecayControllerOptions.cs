@@ -43,12 +43,12 @@ public sealed record DecayControllerOptions
     /// Also count the forecasts as stable, whatever their levels, when the last <see cref="StableForecasts"/> decisions
     /// (those with decay evidence, as above) each found a decay from its own step best: once the optimum has passed,
     /// every fit says "start now", and fits refitted far apart (a sparse refit cadence) can still move by more than
-    /// <see cref="ForecastTolerance"/> in level while agreeing on what to do. On by default since the thirtieth session:
-    /// live on the CPU it took TinyGpt's decay control from 0.0084 to 0.0027 nats behind the best cooldown fraction (four
-    /// default-corpus seeds; 0.0041 on two SOTU seeds); replayed on 12 GPU TinyGpt runs with refits every 240 steps (the cadence a CPU run's 1% budget pays for) it took the
-    /// decay control from 0.0070 / 0.0038 nats behind the best cooldown fraction (default corpus / SOTU) to 0.0043 / 0.0018,
-    /// never worse than the fixed plan; refitted every 40 steps it started 8 of the 12 decays earlier (52% cooldowns
-    /// instead of 42–50%), which the runs' 20/30/40% grid scores alike (README, "What the decay control buys").
+    /// <see cref="ForecastTolerance"/> in level while agreeing on what to do. On by default since the thirtieth session;
+    /// TinyGpt's decay control, behind the best cooldown fraction: live on the CPU 0.0084 → 0.0027 nats (four default-corpus
+    /// seeds; 0.0041 on two SOTU seeds); replayed on 12 GPU runs with refits every 240 steps (the cadence a CPU run's 1%
+    /// budget pays for) 0.0070 / 0.0038 → 0.0043 / 0.0018 (default corpus / SOTU), never worse than the fixed plan; refitted
+    /// every 40 steps it started 8 of the 12 decays earlier (52% cooldowns instead of 42–50%), which the runs' 20/30/40%
+    /// grid scores alike (README, "What the decay control buys").
     /// </summary>
     public bool AgreeingStartsAreStable { get; init; } = true;
 

@@ -188,10 +188,10 @@ public sealed class WsdDecayController
         // decisions found best against what that decision predicted for it. (Their best losses are no such measure: once
         // starting now is predicted best, each is the loss of a decay from that decision's own step, which rises from one
         // decision to the next by what the later start costs even where the fits agree.)
-        var earlierDecisions = _decisions.Where(d => (d.HasDecayEvidence || !Options.RequireDecayEvidence) && d.Candidates.Count > 0
-                && double.IsFinite(BestOf(d).PredictedFinalLoss))
+        var recent = _decisions.Where(d => (d.HasDecayEvidence || !Options.RequireDecayEvidence) && d.Candidates.Count > 0)
+            .Select(d => (Decision: d, Best: d.Candidates.MinBy(c => c.PredictedFinalLoss)!)).Where(e => double.IsFinite(e.Best.PredictedFinalLoss))
             .TakeLast(Options.StableForecasts - 1).ToList();
-        var earlier = earlierDecisions.Select(BestOf).ToList();
+        var earlier = recent.Select(e => e.Best).ToList();
         if (earlier.Count + 1 < Options.StableForecasts)
         {
             return Wait($"the forecasts are not yet stable (only {earlier.Count + 1} of the {Options.StableForecasts} needed{(Options.RequireDecayEvidence ? " with decay evidence" : "")})");
@@ -200,7 +200,7 @@ public sealed class WsdDecayController
         double moved = earlier.Select((c, i) => Math.Abs(again[i] - c.PredictedFinalLoss)).DefaultIfEmpty(0).Max();
         // Where the optimum has passed, fits that still move in level all say the same thing: start now. With
         // AgreeingStartsAreStable that agreement counts as stability (each decision found a decay from its own step best).
-        bool agree = Options.AgreeingStartsAreStable && best.DecayStartStep == nextStep && earlierDecisions.All(d => BestOf(d).DecayStartStep == d.Step);
+        bool agree = Options.AgreeingStartsAreStable && best.DecayStartStep == nextStep && recent.All(e => e.Best.DecayStartStep == e.Decision.Step);
         if (!(moved <= Options.ForecastTolerance) && !agree)
         {
             return Wait($"the forecasts are not yet stable (this fit's final loss for the best start of one of the last {earlier.Count} decisions lies {moved:F4} nats from that decision's)");
@@ -242,9 +242,6 @@ public sealed class WsdDecayController
             : new DecayDecision(nextStep, false, Plan(later.DecayStartStep), later.PredictedFinalLoss, gain, uncertainty,
                 $"{wanted}{checkedText}", candidates) { Hindcast = check, HasDecayEvidence = hasDecayEvidence };
     }
-
-    // The start a decision found best (the lowest predicted final loss of its candidates).
-    private static DecayCandidate BestOf(DecayDecision decision) => decision.Candidates.MinBy(c => c.PredictedFinalLoss)!;
 
     // A hindcast the controller trusts: it passed, and it tested something, the loss having fallen between its reference
     // and its checked stretch by more than the noise (one whose drop is within the noise passes on any prediction near the
