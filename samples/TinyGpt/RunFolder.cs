@@ -262,6 +262,7 @@ public sealed class RunFolder
         hindcast_se = forecast.Hindcast?.StandardError,
         decay_evidence = forecast.HasDecayEvidence,
         unseen_gain = forecast.UnseenCooldownGain,
+        smoothing_lag = forecast.SmoothingLag,
         fit_start = forecast.FitStartStep,
         horizon_step = forecast.HorizonStep,
         horizon_loss = double.IsFinite(forecast.HorizonLoss) ? forecast.HorizonLoss : (double?)null,

@@ -15,6 +15,16 @@ public sealed record ForecastCheck(double Fraction, long Step, double FinalLoss,
 {
     /// <summary>Whether the forecast was calibrated on the run's own hindcast (false: "cannot forecast yet").</summary>
     public bool Calibrated { get; init; }
+
+    /// <summary>
+    /// How far the smoothed training loss at the last step (what <see cref="RunSummary.FinalTrainingLoss"/> reports) was
+    /// forecast to lie above the loss itself (<see cref="FslTorch.Control.Forecast.SmoothingLag"/>; for forecasts logged
+    /// before that was, the same from the forecast's fit under the schedule as run). 0 in summaries from before it.
+    /// </summary>
+    public double SmoothingLag { get; init; }
+
+    /// <summary>The forecast of the smoothed final training loss, which <see cref="RunSummary.FinalTrainingLoss"/> measures: <see cref="FinalLoss"/> + <see cref="SmoothingLag"/>.</summary>
+    public double SmoothedFinalLoss => FinalLoss + SmoothingLag;
 }
 
 /// <summary>What a finished run reports (summary.json): final losses, the forecast checks, the decay start.</summary>
@@ -75,12 +85,13 @@ public sealed record RunSummary(
             var law = LossCurveLaws.Create(made.GetProperty("law").GetString()!);
             var values = made.GetProperty("parameters");
             var fit = FitResult.FromParameters(law, made.GetProperty("lr_scale").GetDouble(), law.Parameters.Select(p => values.GetProperty(p.Name).GetDouble()).ToArray());
-            double asRunFinal;
+            double asRunFinal, lag = made.TryGetProperty("smoothing_lag", out var ownLag) ? ownLag.GetDouble() : 0;
             try
             {
                 // The forecast's share of a cooldown gain the probes did not show (Forecast.FinalLoss) carries over.
                 double unseenShare = made.TryGetProperty("unseen_gain", out var unseen) ? FslTorch.Control.Forecast.UnseenGainShare * unseen.GetDouble() : 0;
                 asRunFinal = fit.Predict(rates, [(int)total - 1], fast: true)[0] + unseenShare;
+                if (ownLag.ValueKind != JsonValueKind.Number) lag = fit.SmoothingLag(rates, new FslTorch.Tracking.LossTrackerOptions().EmaHalfLifeSteps);
             }
             catch (Exception e) when (e is ArgumentException or ArithmeticException)
             {
@@ -90,10 +101,12 @@ public sealed record RunSummary(
                 made.GetProperty("lower").GetDouble(), made.GetProperty("upper").GetDouble(), asRunFinal)
             {
                 Calibrated = made.TryGetProperty("calibrated", out var calibrated) && calibrated.ValueKind == JsonValueKind.True,
+                SmoothingLag = lag,
             });
         }
         return checks;
     }
+
 
     // NaN (a forecast the law could not evaluate, a run without evaluation) is written as "NaN".
     private static readonly JsonSerializerOptions JsonOptions = new()
@@ -119,7 +132,7 @@ public sealed record RunSummary(
             ? "no forecast was available at 50% of training"
             : string.Create(CultureInfo.InvariantCulture,
                 $"forecast made at step {half.Step} (50%): final training loss {half.FinalLoss:F4} [{half.Lower:F4}, {half.Upper:F4}]{(half.Calibrated ? "" : " (not calibrated: the forecasts said they could not forecast yet)")}" +
-                $"{(Math.Abs(half.FinalLossAsRun - half.FinalLoss) > 5e-5 ? $" ({half.FinalLossAsRun:F4} under the schedule as run)" : "")}; actual {FinalTrainingLoss:F4}, eval {FinalEvalLoss:F4}");
+                $"{(Math.Abs(half.FinalLossAsRun - half.FinalLoss) > 5e-5 ? $" ({half.FinalLossAsRun:F4} under the schedule as run)" : "")}, smoothed {half.SmoothedFinalLoss:F4}; actual (smoothed) {FinalTrainingLoss:F4}, eval {FinalEvalLoss:F4}");
         string probes = ProbeSteps > 0
             ? string.Create(CultureInfo.InvariantCulture, $"; cooldown probes {ProbeSteps} steps ({(double)ProbeSteps / Steps:P1} of the budget), {ProbeSeconds:F1} s")
             : "";

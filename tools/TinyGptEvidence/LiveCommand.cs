@@ -66,12 +66,16 @@ public static class LiveCommand
         {
             Description = "With --replay (forecasts): refine this many of each fit's best screened starts to the end (FitOptions.RefinedStarts; the library's default when absent), to compare with the runs' own.",
         };
+        var replayRandom = new Option<int?>("--replay-random-starts")
+        {
+            Description = "With --replay (forecasts): draw this many random starts in each refit's own fit (ForecasterOptions.RandomStarts; the library's default, 4, when absent; 0: none, as before the thirty-first session), to compare with the runs' own.",
+        };
         var replayLaw = new Option<string?>("--replay-law")
         {
             Description = $"With --replay (forecasts): forecast with this law instead of the runs' own ({string.Join(", ", LossCurveLaws.Names)}), to compare laws on the same runs.",
         };
         var command = new Command("live", "Live-forecast benchmark: the forecasts made at 25/50/75% of TinyGpt runs against the final loss they reached.")
-            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayOwnSteps, replaySteps, replayProbes, replayControl, replayRefined, replayBorrowProbes, replayLaw, tinyGptArguments };
+            { output, seeds, steps, schedules, corpora, threads, replay, replayRefit, replayOwnSteps, replaySteps, replayProbes, replayControl, replayRefined, replayRandom, replayBorrowProbes, replayLaw, tinyGptArguments };
         command.SetAction(parse =>
         {
             var seedList = parse.GetValue(seeds)!;
@@ -110,6 +114,9 @@ public static class LiveCommand
             int? refinedStarts = parse.GetValue(replayRefined);
             if (refinedStarts != null && (!replaying || replayingControl)) return Fail("--replay-refined-starts goes with --replay (not with --replay-control).");
             if (refinedStarts < 1) return Fail("--replay-refined-starts must be >= 1.");
+            int? randomStarts = parse.GetValue(replayRandom);
+            if (randomStarts != null && (!replaying || replayingControl)) return Fail("--replay-random-starts goes with --replay (not with --replay-control).");
+            if (randomStarts < 0) return Fail("--replay-random-starts must be >= 0.");
             bool borrowProbes = parse.GetValue(replayBorrowProbes);
             if (borrowProbes && (!replaying || replayingControl)) return Fail("--replay-borrow-probes goes with --replay (not with --replay-control).");
             string? lawName = parse.GetValue(replayLaw);
@@ -123,9 +130,10 @@ public static class LiveCommand
             // as a run with that law would (none for a law without one). A measured prior (--prior) cannot move.
             var replayedLaw = lawName != null ? LossCurveLaws.Create(lawName) : null;
             var replayedPrior = replayedLaw != null ? BuiltInPrior(replayedLaw) : null;
-            Func<ForecasterOptions, ForecasterOptions>? adjust = refinedStarts == null && replayedLaw == null ? null : o => o with
+            Func<ForecasterOptions, ForecasterOptions>? adjust = refinedStarts == null && randomStarts == null && replayedLaw == null ? null : o => o with
             {
-                FitOptions = refinedStarts is { } refined ? o.FitOptions with { RefinedStarts = refined } : o.FitOptions,
+                FitOptions = o.FitOptions with { RefinedStarts = refinedStarts ?? o.FitOptions.RefinedStarts },
+                RandomStarts = randomStarts ?? o.RandomStarts,
                 Law = replayedLaw ?? o.Law,
                 Prior = replayedLaw != null ? replayedPrior : o.Prior,
             };

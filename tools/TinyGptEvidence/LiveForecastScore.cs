@@ -21,12 +21,31 @@ public sealed record ScoredForecast(string Corpus, string Schedule, long Seed, F
 
     /// <summary>Whether the band holds the realised final training loss.</summary>
     public bool Covered => Check.Lower <= FinalTrainingLoss && FinalTrainingLoss <= Check.Upper;
+
+    /// <summary>
+    /// The forecast of the smoothed loss (<see cref="ForecastCheck.SmoothedFinalLoss"/>) minus the realised final training
+    /// loss, which is the tracker's smoothed loss: like against like. <see cref="Error"/> compares the loss at the last
+    /// step with a moving average that lags it (by 0.005–0.015 nats at the end of a cooldown).
+    /// </summary>
+    public double SmoothedError => Check.SmoothedFinalLoss - FinalTrainingLoss;
+
+    /// <summary>Whether the band moved by the smoothing lag holds the realised final training loss.</summary>
+    public bool SmoothedCovered => Check.Lower + Check.SmoothingLag <= FinalTrainingLoss && FinalTrainingLoss <= Check.Upper + Check.SmoothingLag;
 }
 
 /// <summary>The scores of a group of forecasts (one corpus, schedule and fraction, or any other grouping).</summary>
 public sealed record ForecastGroupScore(int Count, int Calibrated, double MeanError, double MeanAbsError, double MeanAbsEvalError,
     double MeanBandWidth, double Coverage, double CalibratedMeanAbsError, double CalibratedCoverage)
 {
+    /// <summary>The mean of <see cref="ScoredForecast.SmoothedError"/> (the smoothed loss forecast against the smoothed loss).</summary>
+    public double MeanSmoothedError { get; init; }
+
+    /// <summary>The mean |<see cref="ScoredForecast.SmoothedError"/>|.</summary>
+    public double MeanAbsSmoothedError { get; init; }
+
+    /// <summary>The share of <see cref="ScoredForecast.SmoothedCovered"/>.</summary>
+    public double SmoothedCoverage { get; init; }
+
     /// <summary>Scores <paramref name="forecasts"/>; the calibrated-only figures are NaN when none was calibrated.</summary>
     public static ForecastGroupScore Of(IReadOnlyCollection<ScoredForecast> forecasts)
     {
@@ -37,7 +56,12 @@ public sealed record ForecastGroupScore(int Count, int Calibrated, double MeanEr
             forecasts.Average(f => f.Error), forecasts.Average(f => Math.Abs(f.Error)), forecasts.Average(f => Math.Abs(f.EvalError)),
             forecasts.Average(f => f.BandWidth), forecasts.Average(f => f.Covered ? 1.0 : 0.0),
             calibrated.Count == 0 ? double.NaN : calibrated.Average(f => Math.Abs(f.Error)),
-            calibrated.Count == 0 ? double.NaN : calibrated.Average(f => f.Covered ? 1.0 : 0.0));
+            calibrated.Count == 0 ? double.NaN : calibrated.Average(f => f.Covered ? 1.0 : 0.0))
+        {
+            MeanSmoothedError = forecasts.Average(f => f.SmoothedError),
+            MeanAbsSmoothedError = forecasts.Average(f => Math.Abs(f.SmoothedError)),
+            SmoothedCoverage = forecasts.Average(f => f.SmoothedCovered ? 1.0 : 0.0),
+        };
     }
 }
 
@@ -81,6 +105,11 @@ public sealed class LiveForecastScore(IReadOnlyList<ScoredForecast> forecasts)
         ByCorpusAndFraction().Where(g => g.Key.Fraction == fraction).ToList() is { Count: > 0 } groups
         && groups.All(g => (calibratedOnly ? g.Score.CalibratedMeanAbsError : g.Score.MeanAbsError) <= target);
 
+    /// <summary>Whether the mean |<see cref="ScoredForecast.SmoothedError"/>| at <paramref name="fraction"/> is within <paramref name="target"/> on every corpus.</summary>
+    public bool SmoothedErrorTargetMet(double fraction, double target) =>
+        ByCorpusAndFraction().Where(g => g.Key.Fraction == fraction).ToList() is { Count: > 0 } groups
+        && groups.All(g => g.Score.MeanAbsSmoothedError <= target);
+
     /// <summary>Whether the bands' coverage lies in [<see cref="CoverageLow"/>, <see cref="CoverageHigh"/>].</summary>
     public bool CoverageTargetMet(bool calibratedOnly)
     {
@@ -93,29 +122,30 @@ public sealed class LiveForecastScore(IReadOnlyList<ScoredForecast> forecasts)
     {
         var s = new StringBuilder();
         void Line(FormattableString text) => s.AppendLine(text.ToString(CultureInfo.InvariantCulture));
-        Line($"| corpus | schedule | at | n | calibrated | mean error | mean abs error (train) | mean abs error (eval) | mean band width | band holds | abs error, calibrated | band holds, calibrated |");
-        Line($"|---|---|---|---|---|---|---|---|---|---|---|---|");
+        Line($"| corpus | schedule | at | n | calibrated | mean error | mean abs error (train) | mean abs error (eval) | mean band width | band holds | abs error, calibrated | band holds, calibrated | mean error, smoothed | mean abs error, smoothed | band holds, smoothed |");
+        Line($"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (key, score) in ByGroup())
         {
-            Line($"| {key.Corpus} | {key.Schedule} | {Percent(key.Fraction)} | {score.Count} | {score.Calibrated} | {score.MeanError:+0.000;-0.000;+0.000} | {score.MeanAbsError:F3} | {score.MeanAbsEvalError:F3} | {score.MeanBandWidth:F3} | {Percent(score.Coverage)} | {Nan(score.CalibratedMeanAbsError, "F3")} | {Percent(score.CalibratedCoverage)} |");
+            Line($"| {key.Corpus} | {key.Schedule} | {Percent(key.Fraction)} | {score.Count} | {score.Calibrated} | {score.MeanError:+0.000;-0.000;+0.000} | {score.MeanAbsError:F3} | {score.MeanAbsEvalError:F3} | {score.MeanBandWidth:F3} | {Percent(score.Coverage)} | {Nan(score.CalibratedMeanAbsError, "F3")} | {Percent(score.CalibratedCoverage)} | {score.MeanSmoothedError:+0.000;-0.000;+0.000} | {score.MeanAbsSmoothedError:F3} | {Percent(score.SmoothedCoverage)} |");
         }
         s.AppendLine();
-        Line($"| corpus | at | n | calibrated | mean abs error (train) | band holds | abs error, calibrated | band holds, calibrated |");
-        Line($"|---|---|---|---|---|---|---|---|");
+        Line($"| corpus | at | n | calibrated | mean abs error (train) | band holds | abs error, calibrated | band holds, calibrated | mean abs error, smoothed | band holds, smoothed |");
+        Line($"|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (key, score) in ByCorpusAndFraction())
         {
-            Line($"| {key.Corpus} | {Percent(key.Fraction)} | {score.Count} | {score.Calibrated} | {score.MeanAbsError:F3} | {Percent(score.Coverage)} | {Nan(score.CalibratedMeanAbsError, "F3")} | {Percent(score.CalibratedCoverage)} |");
+            Line($"| {key.Corpus} | {Percent(key.Fraction)} | {score.Count} | {score.Calibrated} | {score.MeanAbsError:F3} | {Percent(score.Coverage)} | {Nan(score.CalibratedMeanAbsError, "F3")} | {Percent(score.CalibratedCoverage)} | {score.MeanAbsSmoothedError:F3} | {Percent(score.SmoothedCoverage)} |");
         }
         s.AppendLine();
-        Line($"| run | at | step | forecast [band] | calibrated | final training | final eval | error (train) | band holds |");
-        Line($"|---|---|---|---|---|---|---|---|---|");
+        Line($"| run | at | step | forecast [band] | calibrated | final training | final eval | error (train) | band holds | smoothing lag | error, smoothed |");
+        Line($"|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var f in Forecasts.OrderBy(f => f.Corpus, StringComparer.Ordinal).ThenBy(f => f.Schedule, StringComparer.Ordinal).ThenBy(f => f.Seed).ThenBy(f => f.Check.Fraction))
         {
-            Line($"| {f.Corpus} {f.Schedule} seed {f.Seed} | {Percent(f.Check.Fraction)} | {f.Check.Step} | {f.Check.FinalLoss:F3} [{f.Check.Lower:F3}, {f.Check.Upper:F3}] | {(f.Check.Calibrated ? "yes" : "no")} | {f.FinalTrainingLoss:F3} | {f.FinalEvalLoss:F3} | {f.Error:+0.000;-0.000;+0.000} | {(f.Covered ? "yes" : "no")} |");
+            Line($"| {f.Corpus} {f.Schedule} seed {f.Seed} | {Percent(f.Check.Fraction)} | {f.Check.Step} | {f.Check.FinalLoss:F3} [{f.Check.Lower:F3}, {f.Check.Upper:F3}] | {(f.Check.Calibrated ? "yes" : "no")} | {f.FinalTrainingLoss:F3} | {f.FinalEvalLoss:F3} | {f.Error:+0.000;-0.000;+0.000} | {(f.Covered ? "yes" : "no")} | {f.Check.SmoothingLag:F4} | {f.SmoothedError:+0.000;-0.000;+0.000} |");
         }
         s.AppendLine();
         var overall = Overall;
         Line($"Targets: mean |error| at 50% ≤ {Target50} on every corpus: {Verdict(0.5, Target50)}; at 25% ≤ {Target25}: {Verdict(0.25, Target25)}; 80% bands hold the outcome in {Percent(CoverageLow)}–{Percent(CoverageHigh)} of the forecasts: all {Percent(overall.Coverage)} ({CoverageTargetMet(false)}), calibrated {Percent(overall.CalibratedCoverage)} ({CoverageTargetMet(true)}); {overall.Calibrated} of {overall.Count} forecasts calibrated.");
+        Line($"The same against the smoothed loss forecast (like against like: the final training loss is the tracker's moving average, which lags the loss): at 50% {SmoothedErrorTargetMet(0.5, Target50)}, at 25% {SmoothedErrorTargetMet(0.25, Target25)}; bands hold {Percent(overall.SmoothedCoverage)}.");
         return s.ToString();
     }
 

@@ -45,10 +45,12 @@ public static class LiveReplay
     /// <summary>
     /// Every forecast of the replay of <paramref name="runFolder"/> refitting at <paramref name="refitSteps"/> (each fit
     /// warm-started from the one before), oldest first; a step where no forecast could be made (too early, a failed fit)
-    /// has none. Nothing is written into the run folder.
+    /// has none. Nothing is written into the run folder. <paramref name="adjust"/> changes the forecaster's options (null: as
+    /// the run had them).
     /// </summary>
-    public static IReadOnlyList<Forecast> ForecastSeries(string runFolder, IReadOnlyList<long> refitSteps) =>
-        Replay(runFolder, 0, refitSteps, null, null, null);
+    public static IReadOnlyList<Forecast> ForecastSeries(string runFolder, IReadOnlyList<long> refitSteps,
+        Func<ForecasterOptions, ForecasterOptions>? adjust = null) =>
+        Replay(runFolder, 0, refitSteps, adjust, null, null);
 
     private static IReadOnlyList<ForecastCheck> Forecasts(string runFolder, int refitInterval, IReadOnlyList<long>? refitSteps,
         Func<ForecasterOptions, ForecasterOptions>? adjust, IReadOnlyList<double>? probeFractions, string? probesFrom)
@@ -63,6 +65,7 @@ public static class LiveReplay
             .Select(x => new ForecastCheck(x.fraction, x.forecast!.Step, x.forecast.FinalLoss, x.forecast.Lower, x.forecast.Upper, x.forecast.FinalLoss)
             {
                 Calibrated = x.forecast.Calibrated,
+                SmoothingLag = x.forecast.SmoothingLag,
             }).ToList();
     }
 

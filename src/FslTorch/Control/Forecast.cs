@@ -72,6 +72,22 @@ public sealed record Forecast(long Step, FitResult Fit, double FinalLoss, double
     /// <summary>The fit's predicted loss at <see cref="HorizonStep"/> (<see cref="FinalLoss"/> when that is the last step; NaN when the law could not evaluate it).</summary>
     public double HorizonLoss { get; init; } = double.NaN;
 
+    /// <summary>
+    /// How far the loss tracker's smoothed loss (<see cref="Tracking.LossTracker.Smoothed"/>, a moving average with
+    /// <see cref="Tracking.LossTrackerOptions.EmaHalfLifeSteps"/>) is predicted to stand above the loss itself at the last
+    /// step: the fit's predicted curve over the last ten half-lives, averaged as the tracker averages
+    /// (<see cref="Tracking.LossTracker.SmoothingLag"/>). A smoothed loss lags a falling curve, most at the end of a cooldown
+    /// (0.005–0.015 nats on TinyGpt's runs at the default half-life of 20 steps), so a final loss read from it is compared
+    /// with <see cref="SmoothedFinalLoss"/>, not with <see cref="FinalLoss"/>. 0 when the law could not evaluate that stretch.
+    /// </summary>
+    public double SmoothingLag { get; init; }
+
+    /// <summary>
+    /// The forecast of the smoothed loss at the last step: <see cref="FinalLoss"/> plus <see cref="SmoothingLag"/> (its band is
+    /// the band moved by the same lag).
+    /// </summary>
+    public double SmoothedFinalLoss => FinalLoss + SmoothingLag;
+
     /// <summary>The first step of the points the fit used (see <see cref="ForecasterOptions.ChooseFitStart"/>).</summary>
     public long FitStartStep { get; init; }
 

@@ -816,7 +816,7 @@ public sealed class Forecaster : IDisposable
     private (FitResult? Fit, Hindcast? Hindcast) FitFrom(Inputs inputs, long start, CancellationToken token)
     {
         var curve = FitCurve(inputs, start);
-        var fit = LawFitter.Fit(ProblemFor(inputs, [curve, .. inputs.Probes]), Options.FitOptions, token);
+        var fit = LawFitter.Fit(ProblemFor(inputs, [curve, .. inputs.Probes]), Options.FitOptions with { RandomStarts = Options.RandomStarts }, token);
         if (!fit.Succeeded)
         {
             if (fit.ExitReason != FitExitReason.Cancelled) Log.RefitFailed(_logger, inputs.Step, fit.ExitReason.ToString(), fit.Message);
@@ -909,6 +909,7 @@ public sealed class Forecaster : IDisposable
         int horizon = fall < 0 ? n - 1 : Math.Max(current, fall - 1);
         return new Forecast(inputs.Step, fit, curve[^1], lower[^1], upper[^1], steps, curve, lower, upper)
         {
+            SmoothingLag = SmoothingLag(fit, schedule, _tracker.Options.EmaHalfLifeSteps),
             HorizonStep = horizon,
             HorizonLoss = horizon == n - 1 ? curve[^1] : TryPredict(fit, schedule, [horizon])?[0] ?? double.NaN,
             Caveat = hindcast == null ? "cannot forecast yet: no hindcast on this run (too few points before t²/N, or its fit failed)"
@@ -956,6 +957,21 @@ public sealed class Forecaster : IDisposable
         var held = TryPredict(fit, FitResult.Normalise(hold, fit.LearningRateScale), last);
         var cooled = TryPredict(fit, FitResult.Normalise(probe, fit.LearningRateScale), last);
         return held == null || cooled == null ? null : Math.Max(0, held[0] - cooled[0]);
+    }
+
+    // How far the tracker's smoothed loss at the last step is predicted to lie above the loss there (Forecast.SmoothingLag);
+    // 0 when the law cannot evaluate the stretch it averages.
+    private static double SmoothingLag(FitResult fit, SampledSchedule schedule, double halfLifeSteps)
+    {
+        try
+        {
+            double lag = fit.SmoothingLagNormalised(schedule, halfLifeSteps);
+            return double.IsFinite(lag) ? lag : 0;
+        }
+        catch (Exception e) when (e is ArgumentException or ArithmeticException)
+        {
+            return 0;
+        }
     }
 
     private static double[]? TryPredict(FitResult fit, SampledSchedule schedule, int[] steps)

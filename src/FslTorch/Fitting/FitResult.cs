@@ -65,6 +65,26 @@ public sealed class FitResult
         return PredictNormalised(Normalise(learningRates, LearningRateScale), steps, parameters, fast);
     }
 
+    /// <summary>
+    /// How far a moving average of the losses with <paramref name="halfLifeSteps"/> (the loss tracker's smoothed loss,
+    /// <see cref="Tracking.LossTrackerOptions.EmaHalfLifeSteps"/>) is predicted to stand above the loss itself at the last
+    /// step of a run with the per-step LRs <paramref name="learningRates"/>: the predicted curve over the last ten
+    /// half-lives, averaged as the tracker averages (<see cref="Tracking.LossTracker.SmoothingLag"/>). Positive while the
+    /// curve falls; <see cref="Control.Forecast.SmoothingLag"/> is this for the schedule in force.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The fit did not succeed.</exception>
+    /// <exception cref="ArgumentException">The law cannot evaluate that stretch, or the half-life is not positive.</exception>
+    public double SmoothingLag(IReadOnlyList<double> learningRates, double halfLifeSteps = 20) =>
+        SmoothingLagNormalised(Normalise(learningRates, LearningRateScale), halfLifeSteps);
+
+    internal double SmoothingLagNormalised(SampledSchedule normalised, double halfLifeSteps)
+    {
+        if (!(halfLifeSteps > 0) || !double.IsFinite(halfLifeSteps)) throw new ArgumentOutOfRangeException(nameof(halfLifeSteps), halfLifeSteps, "The half-life must be a finite number > 0.");
+        int n = normalised.Count;
+        int from = (int)Math.Max(0, n - Math.Ceiling(10 * halfLifeSteps));
+        return Tracking.LossTracker.SmoothingLag(PredictNormalised(normalised, Enumerable.Range(from, n - from).ToArray()), halfLifeSteps);
+    }
+
     /// <summary>As <see cref="Predict"/> for rates already divided by <see cref="LearningRateScale"/>.</summary>
     internal double[] PredictNormalised(SampledSchedule normalised, ReadOnlySpan<int> steps, IReadOnlyList<double>? parameters = null, bool fast = true)
     {

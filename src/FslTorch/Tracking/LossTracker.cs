@@ -113,6 +113,28 @@ public sealed class LossTracker
         return Outcome.Accepted;
     }
 
+    /// <summary>
+    /// How far above the last of <paramref name="losses"/> (the losses of consecutive steps, oldest first) the
+    /// exponential moving average with <paramref name="halfLifeSteps"/> stands at that last step, started at the first
+    /// loss as <see cref="Smoothed"/> is: the lag of a smoothed loss behind the curve, positive while it falls. A loss
+    /// falling by g per step is lagged by about 1.44·halfLife·g (half-life 20 steps: about 29 steps' fall). Pass the
+    /// predicted losses of the last few half-lives (ten leave out a thousandth of the average's weight) to read a
+    /// forecast as a smoothed loss will show it (<see cref="Control.Forecast.SmoothingLag"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">No losses, a non-finite one, or a half-life that is not positive.</exception>
+    public static double SmoothingLag(ReadOnlySpan<double> losses, double halfLifeSteps)
+    {
+        if (losses.IsEmpty) throw new ArgumentException("At least one loss is needed.", nameof(losses));
+        if (!(halfLifeSteps > 0) || !double.IsFinite(halfLifeSteps)) throw new ArgumentOutOfRangeException(nameof(halfLifeSteps), halfLifeSteps, "The half-life must be a finite number > 0.");
+        double decay = Math.Pow(0.5, 1 / halfLifeSteps), smoothed = losses[0];
+        foreach (double loss in losses)
+        {
+            if (!double.IsFinite(loss)) throw new ArgumentException("Every loss must be finite.", nameof(losses));
+            smoothed = decay * smoothed + (1 - decay) * loss;
+        }
+        return smoothed - losses[^1];
+    }
+
     /// <summary>Records an evaluation (held-out) loss at any step; non-finite values are counted and left out.</summary>
     public void RecordEvaluation(long step, double loss)
     {

@@ -48,10 +48,11 @@ public sealed class AdaptiveRefitTests
         var clock = new ManualClock();
         var schedule = Schedule.Wsd(1.0, 50, 4000, n);
         var tracker = new LossTracker();
+        // No random starts: every refit costs the law evaluations these runs were sized for (a few dozen at 2 ms each).
         using var forecaster = new Forecaster(schedule, n, tracker, new ForecasterOptions
         {
             Law = new SlowLaw(clock), RefitInterval = interval, TimeProvider = clock, BandSamples = 0, CalibrateBands = false,
-            MaxForecastAge = maxForecastAge,
+            MaxForecastAge = maxForecastAge, RandomStarts = 0,
         });
         int refits = 0;
         for (long step = 0; step < n; step++)
@@ -154,7 +155,7 @@ public sealed class AdaptiveRefitTests
         const int n = 5000;
         var clock = new ManualClock();
         var schedule = Schedule.Wsd(1.0, 50, 4000, n);
-        var options = new ForecasterOptions { Law = new SlowLaw(clock), TimeProvider = clock, BandSamples = 0, CalibrateBands = false, MaxForecastAge = 1 };
+        var options = new ForecasterOptions { Law = new SlowLaw(clock), TimeProvider = clock, BandSamples = 0, CalibrateBands = false, MaxForecastAge = 1, RandomStarts = 0 };
         var tracker = new LossTracker();
         var forecaster = new Forecaster(schedule, n, tracker, options);
         var steps = new List<long>();

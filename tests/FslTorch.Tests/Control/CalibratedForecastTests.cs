@@ -46,6 +46,24 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheSmoothedFinalLossForecastIsWhatTheTrackersMovingAverageShowsAtTheEnd()
+    {
+        // The law's own curve: the forecast at step 999 predicts the loss at the last step, and with SmoothingLag the
+        // tracker's moving average there, which lags the cooldown's fall; a run's "final training loss" read from that
+        // average is compared with the latter.
+        var truth = LawCurve(Plan);
+        var forecast = ForecastAt(999, k => truth[k], MeasuredPrior())!;
+        var tracker = new LossTracker();
+        for (int k = 0; k < N; k++) tracker.Record(k, Plan.GetLearningRate(k), truth[k]);
+        double lag = tracker.Smoothed - truth[^1];
+        output.WriteLine($"final {truth[^1]:F5}, smoothed {tracker.Smoothed:F5} (lag {lag:F5}); forecast {forecast.FinalLoss:F5}, smoothed {forecast.SmoothedFinalLoss:F5} (lag {forecast.SmoothingLag:F5})");
+        Assert.True(lag > 1e-3, $"the cooldown's fall is lagged by {lag:F5}");
+        Assert.Equal(lag, forecast.SmoothingLag, 1e-4);
+        Assert.True(Math.Abs(forecast.SmoothedFinalLoss - tracker.Smoothed) < 0.2 * Math.Abs(forecast.FinalLoss - tracker.Smoothed),
+            $"smoothed forecast {forecast.SmoothedFinalLoss:F5}, forecast {forecast.FinalLoss:F5}, smoothed loss {tracker.Smoothed:F5}");
+    }
+
+    [Fact]
     public void ACurveWithALateSpeedUpIsNeverForecastConfidentlyWrong()
     {
         // The law's curve until step 700, then an extra fall of 0.4 nats spread over the next 800 steps (a

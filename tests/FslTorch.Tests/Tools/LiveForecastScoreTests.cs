@@ -24,6 +24,25 @@ public sealed class LiveForecastScoreTests
     }
 
     [Fact]
+    public void TheSmoothedScoreComparesTheForecastOfTheSmoothedLossWithTheSmoothedFinalLoss()
+    {
+        // The run's final training loss is a moving average 0.012 above the loss at its last step; a forecast of that loss
+        // that was right looks 0.012 too low against it, and its narrow band misses; moved by the lag, it scores as right.
+        var check = new ForecastCheck(0.5, 499, 0.740, 0.735, 0.745, 0.740) { Calibrated = true, SmoothingLag = 0.012 };
+        var scored = new ScoredForecast("a", "wsd:0.2", 1, check, 0.752, 0.77);
+        Assert.Equal(0.752, check.SmoothedFinalLoss, 12);
+        Assert.Equal(-0.012, scored.Error, 12);
+        Assert.False(scored.Covered);
+        Assert.Equal(0, scored.SmoothedError, 12);
+        Assert.True(scored.SmoothedCovered);
+        var score = new LiveForecastScore([scored]);
+        Assert.Equal(0, score.Overall.MeanAbsSmoothedError, 12);
+        Assert.Equal(1, score.Overall.SmoothedCoverage, 12);
+        Assert.True(score.SmoothedErrorTargetMet(0.5, LiveForecastScore.Target50));
+        Assert.Contains("| 0.0120 | +0.000 |", score.Table(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void GroupsAveragePerCorpusAndFractionAndKeepCalibratedFiguresApart()
     {
         var score = new LiveForecastScore(

@@ -69,17 +69,36 @@ public sealed class LiveReplayTests : IDisposable
         double final = RunSummary.Read(Path.Combine(run, "summary.json")).FinalTrainingLoss;
         double At50(IReadOnlyList<ForecastCheck> checks) => checks.Single(c => c.Fraction == 0.5).FinalLoss;
 
-        // Screening each start for 25 iterations (a lone fit's default, the refits' before) and refining the best screened
-        // one alone (the fitter's before): the converged warm start wins every screening, and the run's own forecast comes back.
-        var stuck = LiveReplay.ForecastsAtTheRunsSteps(run, o => o with { FitOptions = o.FitOptions with { ScreeningIterations = 25, RefinedStarts = 1 } });
+        // Screening each start for 25 iterations (a lone fit's default, the refits' before), refining the best screened one
+        // alone and drawing no random starts (the fitter's before): the converged warm start wins every screening, and the
+        // run's own forecast comes back.
+        var stuck = LiveReplay.ForecastsAtTheRunsSteps(run, o => o with { RandomStarts = 0, FitOptions = o.FitOptions with { ScreeningIterations = 25, RefinedStarts = 1 } });
         Assert.Equal(999, stuck.Single(c => c.Fraction == 0.5).Step);
         Assert.InRange(At50(stuck) - final, 0.2, 0.3);
         // Refining the two best screened starts to the end leaves that fit even with the short screening (+0.068 here);
         // the refits' defaults (100 screening iterations, two refined starts) find the better optimum from the same chain.
-        var refined = LiveReplay.ForecastsAtTheRunsSteps(run, o => o with { FitOptions = o.FitOptions with { ScreeningIterations = 25 } });
+        var refined = LiveReplay.ForecastsAtTheRunsSteps(run, o => o with { RandomStarts = 0, FitOptions = o.FitOptions with { ScreeningIterations = 25 } });
         Assert.InRange(At50(refined) - final, -0.1, 0.1);
         var fixedChain = LiveReplay.ForecastsAtTheRunsSteps(run);
         Assert.InRange(At50(fixedChain) - final, -0.03, 0.03);
+    }
+
+    [Fact]
+    public void ARefitWarmStartedFromAStaleFitLeavesItsBasinWithRandomStarts()
+    {
+        // The main job of the thirty-first session (CPU, 2000 steps, probe at 800): the 1% share spaced its refits at 119,
+        // 479 and 879, and the refit at 879, warm-started from the fit of 479, stayed in that fit's basin and forecast 0.070
+        // above the final training loss. Replayed at those steps, as the run made them and with the refits' random starts.
+        string run = Path.Combine(_folder.FullName, "default-seed1-controlled");
+        CopyFolder(Path.Combine(AppContext.BaseDirectory, "Fixtures", "tinygpt-stale-warm-start"), run);
+        double final = RunSummary.Read(Path.Combine(run, "summary.json")).FinalTrainingLoss;
+        double Error50(IReadOnlyList<ForecastCheck> checks) => checks.Single(c => c.Fraction == 0.5).FinalLoss - final;
+
+        var stale = LiveReplay.ForecastsAtSteps(run, [119, 479, 879], o => o with { RandomStarts = 0 });
+        var freed = LiveReplay.ForecastsAtSteps(run, [119, 479, 879]);
+        Assert.Equal(879, freed.Single(c => c.Fraction == 0.5).Step);
+        Assert.InRange(Error50(stale), 0.05, 0.09);
+        Assert.InRange(Error50(freed), -0.02, 0.02);
     }
 
     [Fact]
@@ -93,8 +112,8 @@ public sealed class LiveReplayTests : IDisposable
         double final = RunSummary.Read(Path.Combine(run, "summary.json")).FinalTrainingLoss;
         double Error(IReadOnlyList<ForecastCheck> checks, double fraction) => checks.Single(c => c.Fraction == fraction).FinalLoss - final;
 
-        var one = LiveReplay.ForecastsAtTheRunsSteps(run, o => o with { FitOptions = o.FitOptions with { RefinedStarts = 1 } });
-        var two = LiveReplay.ForecastsAtTheRunsSteps(run);
+        var one = LiveReplay.ForecastsAtTheRunsSteps(run, o => o with { RandomStarts = 0, FitOptions = o.FitOptions with { RefinedStarts = 1 } });
+        var two = LiveReplay.ForecastsAtTheRunsSteps(run, o => o with { RandomStarts = 0 });
         // Refining the best screened start alone, the run's own forecasts come back (+0.229 and +0.199); refining the two
         // best, the replay forecasts +0.027 and −0.001.
         Assert.InRange(Error(one, 0.5), 0.15, 0.3);

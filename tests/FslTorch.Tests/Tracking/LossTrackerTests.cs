@@ -7,6 +7,27 @@ namespace FslTorch.Tests.Tracking;
 public sealed class LossTrackerTests
 {
     [Fact]
+    public void TheSmoothingLagIsHowFarTheMovingAverageStandsAboveAFallingCurve()
+    {
+        // A loss falling by g per step: once past the start, the moving average lags by g·d/(1 − d), d the per-step
+        // decay of its weights (half-life 20: about 28.4 steps' fall), and it is what the tracker's smoothed loss shows.
+        const double g = 5e-4;
+        var losses = Enumerable.Range(0, 400).Select(k => 1.5 - g * k).ToArray();
+        var tracker = new LossTracker();
+        for (int k = 0; k < losses.Length; k++) tracker.Record(k, 1e-3, losses[k]);
+        double decay = Math.Pow(0.5, 1 / tracker.Options.EmaHalfLifeSteps);
+        double lag = LossTracker.SmoothingLag(losses, tracker.Options.EmaHalfLifeSteps);
+        Assert.Equal(g * decay / (1 - decay), lag, 1e-6);
+        Assert.Equal(tracker.Smoothed - losses[^1], lag, 12);
+        // A flat curve has none; a rising one lags below it.
+        Assert.Equal(0, LossTracker.SmoothingLag([2.0, 2.0, 2.0], 20), 15);
+        Assert.True(LossTracker.SmoothingLag(losses.Reverse().ToArray(), 20) < 0);
+        Assert.Throws<ArgumentException>(() => LossTracker.SmoothingLag([], 20));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LossTracker.SmoothingLag([1.0], 0));
+        Assert.Throws<ArgumentException>(() => LossTracker.SmoothingLag([1.0, double.NaN], 20));
+    }
+
+    [Fact]
     public void CountsAndLeavesOutNonFiniteLossesAndSpikes()
     {
         var tracker = new LossTracker(new LossTrackerOptions { MedianWindow = 5, SpikeThreshold = 0.5 });
