@@ -107,7 +107,6 @@ public sealed record RunSummary(
         return checks;
     }
 
-
     // NaN (a forecast the law could not evaluate, a run without evaluation) is written as "NaN".
     private static readonly JsonSerializerOptions JsonOptions = new()
     {

@@ -25,7 +25,7 @@ public sealed record ScoredForecast(string Corpus, string Schedule, long Seed, F
     /// <summary>
     /// The forecast of the smoothed loss (<see cref="ForecastCheck.SmoothedFinalLoss"/>) minus the realised final training
     /// loss, which is the tracker's smoothed loss: like against like. <see cref="Error"/> compares the loss at the last
-    /// step with a moving average that lags it (by 0.005–0.015 nats at the end of a cooldown).
+    /// step with a moving average that lags it (by 0.003–0.015 nats at the end of TinyGpt's CPU runs).
     /// </summary>
     public double SmoothedError => Check.SmoothedFinalLoss - FinalTrainingLoss;
 

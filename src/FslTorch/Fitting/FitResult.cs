@@ -74,7 +74,7 @@ public sealed class FitResult
     /// </summary>
     /// <exception cref="InvalidOperationException">The fit did not succeed.</exception>
     /// <exception cref="ArgumentException">The law cannot evaluate that stretch, or the half-life is not positive.</exception>
-    public double SmoothingLag(IReadOnlyList<double> learningRates, double halfLifeSteps = 20) =>
+    public double SmoothingLag(IReadOnlyList<double> learningRates, double halfLifeSteps) =>
         SmoothingLagNormalised(Normalise(learningRates, LearningRateScale), halfLifeSteps);
 
     internal double SmoothingLagNormalised(SampledSchedule normalised, double halfLifeSteps)

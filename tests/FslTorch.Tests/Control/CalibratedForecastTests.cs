@@ -59,6 +59,8 @@ public sealed class CalibratedForecastTests(ITestOutputHelper output)
         output.WriteLine($"final {truth[^1]:F5}, smoothed {tracker.Smoothed:F5} (lag {lag:F5}); forecast {forecast.FinalLoss:F5}, smoothed {forecast.SmoothedFinalLoss:F5} (lag {forecast.SmoothingLag:F5})");
         Assert.True(lag > 1e-3, $"the cooldown's fall is lagged by {lag:F5}");
         Assert.Equal(lag, forecast.SmoothingLag, 1e-4);
+        // The same from the fit and the schedule alone (how a logged forecast is read again).
+        Assert.Equal(forecast.SmoothingLag, forecast.Fit.SmoothingLag(Plan.Sample(N), tracker.Options.EmaHalfLifeSteps), 12);
         Assert.True(Math.Abs(forecast.SmoothedFinalLoss - tracker.Smoothed) < 0.2 * Math.Abs(forecast.FinalLoss - tracker.Smoothed),
             $"smoothed forecast {forecast.SmoothedFinalLoss:F5}, forecast {forecast.FinalLoss:F5}, smoothed loss {tracker.Smoothed:F5}");
     }
