@@ -20,7 +20,7 @@ public sealed record ScoredForecast(string Corpus, string Schedule, long Seed, F
     public double BandWidth => Check.Upper - Check.Lower;
 
     /// <summary>Whether the band holds the realised final training loss.</summary>
-    public bool Covered => Check.Lower <= FinalTrainingLoss && FinalTrainingLoss <= Check.Upper;
+    public bool Covered => Holds(0);
 
     /// <summary>
     /// The forecast of the smoothed loss (<see cref="ForecastCheck.SmoothedFinalLoss"/>) minus the realised final training
@@ -30,7 +30,10 @@ public sealed record ScoredForecast(string Corpus, string Schedule, long Seed, F
     public double SmoothedError => Check.SmoothedFinalLoss - FinalTrainingLoss;
 
     /// <summary>Whether the band moved by the smoothing lag holds the realised final training loss.</summary>
-    public bool SmoothedCovered => Check.Lower + Check.SmoothingLag <= FinalTrainingLoss && FinalTrainingLoss <= Check.Upper + Check.SmoothingLag;
+    public bool SmoothedCovered => Holds(Check.SmoothingLag);
+
+    // Whether the band moved by `shift` holds the realised final training loss.
+    private bool Holds(double shift) => Check.Lower + shift <= FinalTrainingLoss && FinalTrainingLoss <= Check.Upper + shift;
 }
 
 /// <summary>The scores of a group of forecasts (one corpus, schedule and fraction, or any other grouping).</summary>
@@ -102,13 +105,15 @@ public sealed class LiveForecastScore(IReadOnlyList<ScoredForecast> forecasts)
 
     /// <summary>Whether the mean |error| at <paramref name="fraction"/> is within <paramref name="target"/> on every corpus (calibrated forecasts only when asked; false when a corpus has none).</summary>
     public bool ErrorTargetMet(double fraction, double target, bool calibratedOnly) =>
-        ByCorpusAndFraction().Where(g => g.Key.Fraction == fraction).ToList() is { Count: > 0 } groups
-        && groups.All(g => (calibratedOnly ? g.Score.CalibratedMeanAbsError : g.Score.MeanAbsError) <= target);
+        TargetMet(fraction, target, score => calibratedOnly ? score.CalibratedMeanAbsError : score.MeanAbsError);
 
     /// <summary>Whether the mean |<see cref="ScoredForecast.SmoothedError"/>| at <paramref name="fraction"/> is within <paramref name="target"/> on every corpus.</summary>
-    public bool SmoothedErrorTargetMet(double fraction, double target) =>
+    public bool SmoothedErrorTargetMet(double fraction, double target) => TargetMet(fraction, target, score => score.MeanAbsSmoothedError);
+
+    // Whether `error` of every corpus's forecasts at `fraction` is within `target` (false when there are none).
+    private bool TargetMet(double fraction, double target, Func<ForecastGroupScore, double> error) =>
         ByCorpusAndFraction().Where(g => g.Key.Fraction == fraction).ToList() is { Count: > 0 } groups
-        && groups.All(g => g.Score.MeanAbsSmoothedError <= target);
+        && groups.All(g => error(g.Score) <= target);
 
     /// <summary>Whether the bands' coverage lies in [<see cref="CoverageLow"/>, <see cref="CoverageHigh"/>].</summary>
     public bool CoverageTargetMet(bool calibratedOnly)

@@ -33,7 +33,7 @@ public sealed class LossTracker
     {
         _options = options ?? new LossTrackerOptions();
         _options.Validate();
-        _emaDecay = Math.Pow(0.5, 1 / _options.EmaHalfLifeSteps);
+        _emaDecay = EmaDecay(_options.EmaHalfLifeSteps);
         _window = new double[_options.MedianWindow];
         _sorted = new double[_options.MedianWindow];
         _deviations = new double[_options.MedianWindow];
@@ -108,7 +108,7 @@ public sealed class LossTracker
             return Outcome.Spike;
         }
         Recorded++;
-        Smoothed = double.IsNaN(Smoothed) ? loss : _emaDecay * Smoothed + (1 - _emaDecay) * loss;
+        Smoothed = Smooth(Smoothed, loss, _emaDecay);
         AddToBin(step, learningRate, loss);
         return Outcome.Accepted;
     }
@@ -126,14 +126,21 @@ public sealed class LossTracker
     {
         if (losses.IsEmpty) throw new ArgumentException("At least one loss is needed.", nameof(losses));
         if (!(halfLifeSteps > 0) || !double.IsFinite(halfLifeSteps)) throw new ArgumentOutOfRangeException(nameof(halfLifeSteps), halfLifeSteps, "The half-life must be a finite number > 0.");
-        double decay = Math.Pow(0.5, 1 / halfLifeSteps), smoothed = losses[0];
+        double decay = EmaDecay(halfLifeSteps), smoothed = double.NaN;
         foreach (double loss in losses)
         {
             if (!double.IsFinite(loss)) throw new ArgumentException("Every loss must be finite.", nameof(losses));
-            smoothed = decay * smoothed + (1 - decay) * loss;
+            smoothed = Smooth(smoothed, loss, decay);
         }
         return smoothed - losses[^1];
     }
+
+    // The moving average's weight on its value so far, per step, for a half-life in steps.
+    private static double EmaDecay(double halfLifeSteps) => Math.Pow(0.5, 1 / halfLifeSteps);
+
+    // The moving average after one more loss (the loss itself when there was none before: NaN).
+    private static double Smooth(double smoothed, double loss, double decay) =>
+        double.IsNaN(smoothed) ? loss : decay * smoothed + (1 - decay) * loss;
 
     /// <summary>Records an evaluation (held-out) loss at any step; non-finite values are counted and left out.</summary>
     public void RecordEvaluation(long step, double loss)
